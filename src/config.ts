@@ -1,0 +1,221 @@
+// Configuration: config/default.yaml, merged with the file named by MAILGATE_CONFIG, then the
+// environment variables of DESIGN.md; validated once at start-up so a bad value stops the
+// process with one line that names it, instead of failing later mid-mail.
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { GatewayError } from './errors.js';
+
+const port = z.number().int().min(0).max(65535);
+const positiveInt = z.number().int().positive();
+const nonNegativeInt = z.number().int().min(0);
+
+const regexSource = z.string().refine(
+  (s) => {
+    try {
+      new RegExp(s, 'i');
+      return true;
+    } catch {
+      return false;
+    }
+  },
+  { message: 'is not a valid regular expression' },
+);
+
+const redisUrl = z.string().refine((s) => /^rediss?:\/\//.test(s), { message: 'must start with redis:// or rediss://' });
+const httpUrl = z.string().refine(
+  (s) => {
+    try {
+      const u = new URL(s);
+      return u.protocol === 'http:' || u.protocol === 'https:';
+    } catch {
+      return false;
+    }
+  },
+  { message: 'must be an http:// or https:// URL' },
+);
+
+export const configSchema = z
+  .object({
+    smtp: z
+      .object({
+        host: z.string().min(1),
+        port,
+        hostname: z.string().min(1),
+        maxMessageBytes: positiveInt,
+        maxRecipients: positiveInt,
+        maxClients: positiveInt,
+        socketTimeoutMs: positiveInt,
+        closeTimeoutMs: nonNegativeInt,
+        acceptTimeoutMs: positiveInt,
+        reverseLookup: z.boolean(),
+        tls: z.object({ keyFile: z.string(), certFile: z.string() }).strict(),
+        trustedProxies: z.array(z.string().min(1)),
+      })
+      .strict(),
+    recipients: z
+      .object({
+        domains: z.array(z.string().min(1)),
+        addresses: z.array(z.string().min(1)),
+      })
+      .strict(),
+    reference: z
+      .object({
+        subjectPatterns: z.array(regexSource).min(1),
+        plusTag: z.boolean(),
+      })
+      .strict(),
+    policy: z
+      .object({
+        noReference: z.enum(['reject', 'drop']),
+        noReferenceText: z.string().min(1),
+        autoSubmitted: z.enum(['drop', 'post']),
+        deliveryReports: z.enum(['drop', 'post']),
+      })
+      .strict(),
+    redis: z.object({ url: redisUrl, prefix: z.string().regex(/^[A-Za-z0-9_{}.-]+$/, 'letters, digits, _ . - { } only') }).strict(),
+    queue: z
+      .object({
+        concurrency: positiveInt,
+        retryPeriodHours: z.number().positive(),
+        backoffInitialMs: positiveInt,
+        backoffMaxMs: positiveInt,
+        rawRetentionHours: z.number().min(0),
+        seenTtlDays: z.number().positive(),
+        tokenRefreshMarginSeconds: nonNegativeInt,
+        keepCompleted: nonNegativeInt,
+        parseTimeoutMs: positiveInt,
+        closeTimeoutMs: positiveInt,
+      })
+      .strict(),
+    sirportly: z
+      .object({
+        url: httpUrl,
+        token: z.string(),
+        secret: z.string(),
+        requestTimeoutMs: positiveInt,
+        connections: positiveInt,
+      })
+      .strict(),
+    http: z.object({ host: z.string().min(1), port }).strict(),
+    log: z.object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']) }).strict(),
+  })
+  .strict();
+
+export type Config = z.infer<typeof configSchema>;
+
+/** Environment variable → config path and how to read it. */
+const ENV_MAP: ReadonlyArray<[string, string[], 'string' | 'int']> = [
+  ['REDIS_URL', ['redis', 'url'], 'string'],
+  ['SIRPORTLY_URL', ['sirportly', 'url'], 'string'],
+  ['SIRPORTLY_TOKEN', ['sirportly', 'token'], 'string'],
+  ['SIRPORTLY_SECRET', ['sirportly', 'secret'], 'string'],
+  ['SMTP_HOST', ['smtp', 'host'], 'string'],
+  ['SMTP_PORT', ['smtp', 'port'], 'int'],
+  ['HTTP_HOST', ['http', 'host'], 'string'],
+  ['HTTP_PORT', ['http', 'port'], 'int'],
+  ['LOG_LEVEL', ['log', 'level'], 'string'],
+];
+
+export const DEFAULT_CONFIG_PATH = fileURLToPath(new URL('../../config/default.yaml', import.meta.url));
+
+type Tree = { [key: string]: unknown };
+
+function isTree(v: unknown): v is Tree {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** Deep merge of plain objects; arrays and scalars of `over` replace those of `base`. */
+export function mergeTrees(base: Tree, over: Tree): Tree {
+  const out: Tree = { ...base };
+  for (const [k, v] of Object.entries(over)) {
+    const b = out[k];
+    out[k] = isTree(b) && isTree(v) ? mergeTrees(b, v) : v;
+  }
+  return out;
+}
+
+function readYaml(path: string, what: string): Tree {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new GatewayError('config', `${what} ${path}: cannot be read (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+  }
+  let doc: unknown;
+  try {
+    doc = parseYaml(text);
+  } catch (err) {
+    throw new GatewayError('config', `${what} ${path}: not valid YAML (${(err as Error).message.split('\n')[0]})`);
+  }
+  if (doc === null || doc === undefined) return {};
+  if (!isTree(doc)) throw new GatewayError('config', `${what} ${path}: must be a YAML mapping`);
+  return doc;
+}
+
+function setPath(tree: Tree, path: string[], value: unknown): void {
+  let node = tree;
+  for (const key of path.slice(0, -1)) {
+    const next = node[key];
+    if (!isTree(next)) node[key] = {};
+    node = node[key] as Tree;
+  }
+  node[path[path.length - 1]!] = value;
+}
+
+function envOverlay(env: NodeJS.ProcessEnv): Tree {
+  const tree: Tree = {};
+  for (const [name, path, type] of ENV_MAP) {
+    const raw = env[name];
+    if (raw === undefined || raw === '') continue;
+    if (type === 'int') {
+      if (!/^\d+$/.test(raw)) throw new GatewayError('config', `${name}=${raw}: must be a whole number`);
+      setPath(tree, path, Number(raw));
+    } else {
+      setPath(tree, path, raw);
+    }
+  }
+  return tree;
+}
+
+function describeIssue(issue: z.core.$ZodIssue): string {
+  const path = issue.path.join('.');
+  const env = ENV_MAP.find(([, p]) => p.join('.') === path)?.[0];
+  const where = env ? `${path} (${env})` : path || 'config';
+  return `${where}: ${issue.message}`;
+}
+
+export interface LoadOptions {
+  env?: NodeJS.ProcessEnv;
+  /** Extra overrides applied last (tests). */
+  overrides?: Tree;
+  defaultPath?: string;
+}
+
+/** Load and validate the configuration. Throws GatewayError('config') with one clear line. */
+export function loadConfig(opts: LoadOptions = {}): Config {
+  const env = opts.env ?? process.env;
+  let tree = readYaml(opts.defaultPath ?? DEFAULT_CONFIG_PATH, 'default config');
+  const overlayPath = env.MAILGATE_CONFIG;
+  if (overlayPath) tree = mergeTrees(tree, readYaml(overlayPath, 'MAILGATE_CONFIG'));
+  tree = mergeTrees(tree, envOverlay(env));
+  if (opts.overrides) tree = mergeTrees(tree, opts.overrides);
+  const result = configSchema.safeParse(tree);
+  if (!result.success) {
+    const first = result.error.issues[0];
+    throw new GatewayError('config', first ? describeIssue(first) : 'invalid configuration');
+  }
+  return result.data;
+}
+
+/** Settings needed only to talk to Sirportly (serve with workers); `inspect` does without. */
+export function requireSirportlyCredentials(config: Config): void {
+  if (!config.sirportly.token) throw new GatewayError('config', 'sirportly.token (SIRPORTLY_TOKEN): is required');
+  if (!config.sirportly.secret) throw new GatewayError('config', 'sirportly.secret (SIRPORTLY_SECRET): is required');
+}
+
+/** Regular expressions for subject references, compiled once. */
+export function subjectRegexes(config: Config): RegExp[] {
+  return config.reference.subjectPatterns.map((p) => new RegExp(p, 'i'));
+}
