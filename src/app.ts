@@ -1,0 +1,123 @@
+// Composition: builds the gateway's parts for a role, wires their dependencies, and stops them
+// in an order that loses nothing (stop taking mail, finish what was taken, then the workers).
+import { once } from 'node:events';
+import type { Redis } from 'ioredis';
+import type { Config } from './config.js';
+import type { Logger } from './log.js';
+import { startSmtp, type SmtpListener } from './intake/smtp.js';
+import { startHttp, type HttpEndpoint } from './ops/http.js';
+import { createMetrics, type Metrics } from './ops/metrics.js';
+import { doorConnection, redisAnswers, workerConnection } from './queue/connection.js';
+import { MessageStore, createQueue } from './queue/store.js';
+import { startUpdateWorker, type UpdateWorker } from './queue/worker.js';
+import type { SirportlyApi } from './queue/process-job.js';
+import { SirportlyClient } from './sirportly/client.js';
+
+export type Role = 'all' | 'smtp' | 'worker';
+
+export interface GatewayOptions {
+  role?: Role;
+  /** Sirportly API (tests may pass their own); built from config otherwise. */
+  client?: SirportlyApi & { close?: () => Promise<void> };
+  /** Collect Node's default process metrics (off in tests that run several gateways). */
+  defaultMetrics?: boolean;
+}
+
+export interface Gateway {
+  config: Config;
+  metrics: Metrics;
+  smtp: SmtpListener | null;
+  http: HttpEndpoint;
+  worker: UpdateWorker | null;
+  store: MessageStore;
+  redis: Redis;
+  close(): Promise<void>;
+}
+
+async function waitReady(conn: Redis, ms: number): Promise<boolean> {
+  if (conn.status === 'ready') return true;
+  const timeout = new Promise<false>((resolve) => setTimeout(() => resolve(false), ms).unref());
+  return Promise.race([once(conn, 'ready').then(() => true), timeout]);
+}
+
+export async function startGateway(config: Config, log: Logger, opts: GatewayOptions = {}): Promise<Gateway> {
+  const role = opts.role ?? 'all';
+  const metrics = createMetrics({ defaults: opts.defaultMetrics ?? true });
+  const redis = doorConnection(config.redis.url);
+  redis.on('error', (err: Error) => log.warn({ err: err.message }, 'redis connection error'));
+  if (!(await waitReady(redis, 5000))) log.warn({ redis: config.redis.url.replace(/\/\/[^@]*@/, '//***@') }, 'redis not reachable yet; SMTP answers 451 until it is');
+
+  const queue = createQueue(config, redis);
+  queue.on('error', (err: Error) => log.warn({ err: err.message }, 'queue error'));
+  const store = new MessageStore(config, redis, queue);
+  let shuttingDown = false;
+
+  const smtp = role === 'worker' ? null : await startSmtp(config, { config, store, log, metrics });
+
+  let worker: UpdateWorker | null = null;
+  let workerConn: Redis | null = null;
+  let client = opts.client;
+  let ownClient: SirportlyClient | null = null;
+  if (role !== 'smtp') {
+    if (!client) {
+      ownClient = new SirportlyClient({
+        url: config.sirportly.url,
+        token: config.sirportly.token,
+        secret: config.sirportly.secret,
+        requestTimeoutMs: config.sirportly.requestTimeoutMs,
+        connections: config.sirportly.connections,
+      });
+      client = ownClient;
+    }
+    workerConn = workerConnection(config.redis.url);
+    workerConn.on('error', (err: Error) => log.debug({ err: err.message }, 'worker redis connection error'));
+    worker = startUpdateWorker({ config, connection: workerConn, redis: workerConn, client, log, metrics });
+  }
+
+  const http = await startHttp(config, {
+    log,
+    metrics,
+    readiness: [
+      { name: 'redis', check: () => redisAnswers(redis, 1000) },
+      { name: 'smtp', check: () => smtp === null || smtp.listening() },
+      { name: 'not_shutting_down', check: () => !shuttingDown },
+    ],
+    beforeMetrics: async () => {
+      const counts = await Promise.race([
+        queue.getJobCounts('waiting', 'active', 'delayed', 'failed', 'completed', 'prioritized', 'waiting-children'),
+        new Promise<never>((_, reject) => setTimeout(() => reject(new Error('timeout')), 1000).unref()),
+      ]);
+      for (const [state, n] of Object.entries(counts)) metrics.queueJobs.set({ state }, n);
+    },
+  });
+
+  log.info(
+    { role, smtpPort: smtp?.port(), httpPort: http.port(), sirportly: config.sirportly.url, prefix: config.redis.prefix },
+    'mailgate started',
+  );
+
+  return {
+    config,
+    metrics,
+    smtp,
+    http,
+    worker,
+    store,
+    redis,
+    async close() {
+      if (shuttingDown) return;
+      shuttingDown = true;
+      log.info('shutting down: no new SMTP sessions; finishing messages in flight');
+      await smtp?.close();
+      await worker?.close();
+      await queue.close().catch(() => undefined);
+      await ownClient?.close();
+      await opts.client?.close?.();
+      // disconnect, not quit: QUIT would wait forever in the offline queue of a lost connection.
+      redis.disconnect();
+      workerConn?.disconnect();
+      await http.close();
+      log.info('shut down cleanly');
+    },
+  };
+}

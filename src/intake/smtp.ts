@@ -1,0 +1,161 @@
+// The SMTP listener: recipient policy at RCPT, the whole message buffered in DATA (bounded by
+// the size limit), then the shared ingest decides the reply. Nothing is answered 250 before
+// ingest says the message is stored.
+import { readFileSync } from 'node:fs';
+import { SMTPServer, type SMTPServerDataStream, type SMTPServerOptions, type SMTPServerSession } from 'smtp-server';
+import type { Config } from '../config.js';
+import { GatewayError, replyFor } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { Envelope, SmtpReply } from '../mail/types.js';
+import type { Metrics } from '../ops/metrics.js';
+import { ingest, type IngestDeps } from './ingest.js';
+import { recipientPolicy } from './recipients.js';
+
+type ReplyError = Error & { responseCode: number };
+
+/** smtp-server prints err.message after the code; our texts carry their own enhanced code. */
+function replyError(reply: SmtpReply): ReplyError {
+  const err = new Error(`${reply.enhanced} ${reply.text}`) as ReplyError;
+  err.responseCode = reply.code;
+  return err;
+}
+
+export interface SmtpListener {
+  server: SMTPServer;
+  port(): number;
+  /** Messages whose DATA has ended and whose reply is not yet sent. */
+  inFlight(): number;
+  listening(): boolean;
+  /** Stop accepting, let DATA in progress finish, then close the remaining sessions. */
+  close(): Promise<void>;
+}
+
+function readTls(config: Config): Pick<SMTPServerOptions, 'key' | 'cert'> | null {
+  const { keyFile, certFile } = config.smtp.tls;
+  if (!keyFile && !certFile) return null;
+  if (!keyFile || !certFile) throw new GatewayError('config', 'smtp.tls: keyFile and certFile must be set together');
+  try {
+    return { key: readFileSync(keyFile), cert: readFileSync(certFile) };
+  } catch (err) {
+    throw new GatewayError('config', `smtp.tls: cannot read key or certificate (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+  }
+}
+
+export async function startSmtp(config: Config, deps: IngestDeps & { metrics: Metrics; log: Logger }): Promise<SmtpListener> {
+  const { log, metrics } = deps;
+  const recipients = recipientPolicy(config);
+  if (recipients.acceptsAll) {
+    log.warn('recipients.domains and recipients.addresses are both empty: mail for ANY recipient is accepted');
+  }
+  const tls = readTls(config);
+  const pending = new Set<Promise<unknown>>();
+  let closing = false;
+  let isListening = false;
+
+  const options: SMTPServerOptions = {
+    name: config.smtp.hostname,
+    banner: 'sirportly-mailgate',
+    size: config.smtp.maxMessageBytes,
+    maxRecipients: config.smtp.maxRecipients,
+    maxClients: config.smtp.maxClients,
+    socketTimeout: config.smtp.socketTimeoutMs,
+    closeTimeout: config.smtp.closeTimeoutMs,
+    disableReverseLookup: !config.smtp.reverseLookup,
+    useProxy: config.smtp.trustedProxies.length > 0 ? config.smtp.trustedProxies : false,
+    // An inbound MX takes no logins; and our replies carry their own enhanced codes.
+    disabledCommands: tls ? ['AUTH'] : ['AUTH', 'STARTTLS'],
+    authOptional: true,
+    hideENHANCEDSTATUSCODES: true,
+    logger: false,
+    ...(tls ?? {}),
+
+    onConnect(session: SMTPServerSession, callback: (err?: Error | null) => void) {
+      if (closing) {
+        metrics.smtpSessions.inc({ outcome: 'refused_closing' });
+        callback(replyError({ code: 421, enhanced: '4.3.2', text: 'Server shutting down, try again later' }));
+        return;
+      }
+      metrics.smtpSessions.inc({ outcome: 'accepted' });
+      callback();
+    },
+
+    onRcptTo(address, _session, callback) {
+      if (!recipients.accepts(address.address)) {
+        log.info({ rcpt: address.address }, 'recipient refused');
+        callback(replyError({ code: 550, enhanced: '5.1.1', text: `Recipient not accepted here: <${address.address}>` }));
+        return;
+      }
+      callback();
+    },
+
+    onData(stream: SMTPServerDataStream, session: SMTPServerSession, callback) {
+      const chunks: Buffer[] = [];
+      let length = 0;
+      stream.on('data', (chunk: Buffer) => {
+        // Past the limit keep reading (the client must see the reply) but stop storing.
+        if (stream.sizeExceeded) return;
+        chunks.push(chunk);
+        length += chunk.length;
+      });
+      stream.once('error', (err) => callback(replyError({ code: 451, enhanced: '4.3.0', text: `Error reading message: ${err.message}` })));
+      stream.once('end', () => {
+        if (stream.sizeExceeded) {
+          metrics.doorVerdicts.inc({ verdict: 'too_large', reason: 'too_large' });
+          log.info({ remote: session.remoteAddress, size: stream.byteLength, limit: config.smtp.maxMessageBytes }, 'door verdict: too large');
+          callback(replyError(replyFor('too_large')));
+          return;
+        }
+        const envelope: Envelope = {
+          mailFrom: session.envelope.mailFrom ? session.envelope.mailFrom.address : '',
+          rcptTo: session.envelope.rcptTo.map((r) => r.address),
+          receivedAt: new Date().toISOString(),
+          source: 'smtp',
+          remoteAddress: session.remoteAddress,
+        };
+        const work = ingest(Buffer.concat(chunks, length), envelope, deps).then(
+          (outcome) => {
+            if (outcome.reply.code >= 400) callback(replyError(outcome.reply));
+            else callback(null, `${outcome.reply.enhanced} ${outcome.reply.text}`);
+          },
+          (err: unknown) => {
+            log.error({ err: (err as Error).message }, 'ingest failed unexpectedly');
+            callback(replyError(replyFor('store_unavailable')));
+          },
+        );
+        pending.add(work);
+        void work.finally(() => pending.delete(work));
+      });
+    },
+  };
+
+  const server = new SMTPServer(options);
+  server.on('error', (err: Error) => log.warn({ err: err.message }, 'smtp connection error'));
+
+  await new Promise<void>((resolve, reject) => {
+    const onError = (err: Error) => reject(new GatewayError('config', `smtp: cannot listen on ${config.smtp.host}:${config.smtp.port} (${err.message})`));
+    server.server.once('error', onError);
+    server.listen(config.smtp.port, config.smtp.host, () => {
+      server.server.off('error', onError);
+      isListening = true;
+      resolve();
+    });
+  });
+
+  return {
+    server,
+    port() {
+      const addr = server.server.address();
+      return typeof addr === 'object' && addr ? addr.port : config.smtp.port;
+    },
+    inFlight: () => pending.size,
+    listening: () => isListening && !closing,
+    async close() {
+      if (closing) return;
+      closing = true;
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      isListening = false;
+      await Promise.allSettled([...pending]);
+      await closed;
+    },
+  };
+}

@@ -1,0 +1,43 @@
+// The data of one queued update job. The raw message is NOT here (it lives under its own
+// binary key); the job carries what the door decided plus the worker's checkpoints.
+import { z } from 'zod';
+
+export const uploadCheckpointSchema = z.object({
+  sha256: z.string(),
+  token: z.string(),
+  expiresAt: z.string().nullable(),
+});
+
+export const jobDataSchema = z.object({
+  key: z.string(),
+  ticket: z.string(),
+  messageId: z.string().nullable(),
+  subject: z.string(),
+  reason: z.string(),
+  envelope: z.object({
+    mailFrom: z.string(),
+    rcptTo: z.array(z.string()),
+    receivedAt: z.string(),
+    source: z.enum(['smtp', 'replay', 'inspect']),
+    remoteAddress: z.string().optional(),
+  }),
+  size: z.number().int().nonnegative(),
+  checkpoint: z
+    .object({
+      /** Attachment index → token already obtained for it. */
+      uploads: z.record(z.string(), uploadCheckpointSchema).default({}),
+      /** Set before the first post_update is sent: from then on a retry reads the ticket first. */
+      postStarted: z.boolean().default(false),
+    })
+    .default({ uploads: {}, postStarted: false }),
+});
+
+export type JobData = z.infer<typeof jobDataSchema>;
+export type UploadCheckpoint = z.infer<typeof uploadCheckpointSchema>;
+
+export interface JobResult {
+  updateId: number | null;
+  /** True when the update was found already posted after an ambiguous failure. */
+  recovered: boolean;
+  attachments: number;
+}

@@ -1,0 +1,18 @@
+// Every Redis key the gateway writes besides BullMQ's own, derived from one prefix so that
+// several gateways can share a Redis.
+export const QUEUE_NAME = 'updates';
+
+export interface Keys {
+  /** BullMQ prefix: BullMQ keys are `${prefix}:updates:…`. */
+  bullPrefix: string;
+  raw(key: string): string;
+  seen(key: string): string;
+}
+
+export function keys(prefix: string): Keys {
+  return {
+    bullPrefix: prefix,
+    raw: (key) => `${prefix}:raw:${key}`,
+    seen: (key) => `${prefix}:seen:${key}`,
+  };
+}

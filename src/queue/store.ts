@@ -1,0 +1,92 @@
+// Durable accept: the raw bytes and the job are in Redis before the SMTP client hears 250.
+// Order matters for "never lost": raw first, then the job, then the seen marker. A crash
+// between steps leaves at worst a stored raw message without a job (the client got no 250 and
+// retries), never a seen marker without a job.
+import { Queue, type JobsOptions } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { Config } from '../config.js';
+import { GatewayError } from '../errors.js';
+import type { DoorVerdict, Envelope } from '../mail/types.js';
+import type { JobData } from './job.js';
+import { QUEUE_NAME, keys, type Keys } from './keys.js';
+
+export interface AcceptResult {
+  queueId: string;
+  duplicate: boolean;
+}
+
+export function jobOptions(config: Config): JobsOptions {
+  return {
+    // The retry period, not the attempt count, ends retries (see worker): attempts is a ceiling.
+    attempts: 100_000,
+    backoff: { type: 'mailgate' },
+    removeOnComplete: { count: config.queue.keepCompleted },
+    removeOnFail: false,
+  };
+}
+
+export function createQueue(config: Config, connection: Redis): Queue<JobData> {
+  return new Queue<JobData>(QUEUE_NAME, {
+    connection,
+    prefix: keys(config.redis.prefix).bullPrefix,
+    defaultJobOptions: jobOptions(config),
+  });
+}
+
+function withDeadline<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new GatewayError('store_unavailable', `${what}: Redis did not answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([work, deadline]).finally(() => clearTimeout(timer));
+}
+
+export class MessageStore {
+  private readonly keys: Keys;
+
+  constructor(
+    private readonly config: Config,
+    private readonly redis: Redis,
+    private readonly queue: Queue<JobData>,
+  ) {
+    this.keys = keys(config.redis.prefix);
+  }
+
+  /** Store the message and queue its job; resolves only once both are in Redis. */
+  async accept(raw: Buffer, verdict: DoorVerdict, envelope: Envelope): Promise<AcceptResult> {
+    if (verdict.verdict !== 'post' || !verdict.ticket) {
+      throw new Error(`accept() called for verdict ${verdict.verdict}`);
+    }
+    const ticket = verdict.ticket;
+    try {
+      return await withDeadline(this.store(raw, verdict, ticket, envelope), this.config.smtp.acceptTimeoutMs, 'accept');
+    } catch (err) {
+      if (err instanceof GatewayError) throw err;
+      throw new GatewayError('store_unavailable', `accept: ${(err as Error).message}`, { cause: err });
+    }
+  }
+
+  private async store(raw: Buffer, verdict: DoorVerdict, ticket: string, envelope: Envelope): Promise<AcceptResult> {
+    const key = verdict.idempotencyKey;
+    const replies = await this.redis.pipeline().exists(this.keys.seen(key)).set(this.keys.raw(key), raw, 'NX').exec();
+    if (!replies) throw new Error('pipeline returned nothing');
+    for (const [err] of replies) if (err) throw err;
+    if (replies[0]?.[1] === 1) return { queueId: key, duplicate: true };
+
+    const data: JobData = {
+      key,
+      ticket,
+      messageId: verdict.messageId,
+      subject: verdict.subject,
+      reason: verdict.reason,
+      envelope,
+      size: raw.length,
+      checkpoint: { uploads: {}, postStarted: false },
+    };
+    // A job id that still exists makes add() a no-op, which covers two deliveries racing.
+    const job = await this.queue.add('update', data, { jobId: key });
+    const ttlSeconds = Math.round(this.config.queue.seenTtlDays * 86_400);
+    await this.redis.set(this.keys.seen(key), job.id ?? key, 'EX', ttlSeconds);
+    return { queueId: job.id ?? key, duplicate: false };
+  }
+}

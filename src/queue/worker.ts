@@ -1,0 +1,109 @@
+// BullMQ wiring for the update jobs: concurrency, backoff, outcome logging, retention of the
+// raw bytes, and a close() that cannot hang shutdown.
+import { Worker, type Job } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { Config } from '../config.js';
+import type { Logger } from '../log.js';
+import type { Metrics } from '../ops/metrics.js';
+import { jobDataSchema, type JobData, type JobResult } from './job.js';
+import { QUEUE_NAME, keys } from './keys.js';
+import { backoffDelay, classifyFailure, processUpdateJob, type SirportlyApi } from './process-job.js';
+
+export interface UpdateWorkerDeps {
+  config: Config;
+  /** Connection for BullMQ's blocking commands (maxRetriesPerRequest: null). */
+  connection: Redis;
+  /** Connection for the raw bytes and retention. */
+  redis: Redis;
+  client: SirportlyApi;
+  log: Logger;
+  metrics: Metrics;
+}
+
+export interface UpdateWorker {
+  worker: Worker<JobData, JobResult>;
+  close(): Promise<void>;
+}
+
+export function startUpdateWorker(deps: UpdateWorkerDeps): UpdateWorker {
+  const { config, connection, redis, client, log, metrics } = deps;
+  const k = keys(config.redis.prefix);
+
+  const processor = async (job: Job<JobData, JobResult>): Promise<JobResult> => {
+    const parsed = jobDataSchema.safeParse(job.data);
+    const jobLog = log.child({ queueId: job.id, ticket: job.data?.ticket });
+    if (!parsed.success) {
+      const err = new Error(`job data invalid: ${parsed.error.issues[0]?.message ?? 'unknown'}`);
+      throw classifyFailure(err, job, config, Date.now());
+    }
+    const started = Date.now();
+    try {
+      return await processUpdateJob(
+        {
+          id: job.id,
+          data: parsed.data,
+          timestamp: job.timestamp,
+          attemptsMade: job.attemptsMade,
+          updateData: (d) => job.updateData(d),
+        },
+        { config, redis, client, log: jobLog },
+      );
+    } catch (err) {
+      throw classifyFailure(err, job, config, Date.now());
+    } finally {
+      metrics.jobDuration.observe((Date.now() - started) / 1000);
+    }
+  };
+
+  const worker = new Worker<JobData, JobResult>(QUEUE_NAME, processor, {
+    connection,
+    prefix: k.bullPrefix,
+    concurrency: config.queue.concurrency,
+    // HTTP timeouts are far below this, so a job is never taken for stalled while it waits.
+    lockDuration: Math.max(60_000, config.sirportly.requestTimeoutMs * 4),
+    settings: { backoffStrategy: (attemptsMade, _type, err) => backoffDelay(attemptsMade, err, config) },
+    autorun: true,
+  });
+
+  worker.on('completed', (job, result) => {
+    metrics.jobOutcomes.inc({ outcome: 'posted' });
+    log.info(
+      { queueId: job.id, ticket: job.data.ticket, updateId: result.updateId, recovered: result.recovered, attachments: result.attachments, attempts: job.attemptsMade + 1 },
+      'job posted',
+    );
+    const retentionSeconds = Math.round(config.queue.rawRetentionHours * 3600);
+    const rawKey = k.raw(job.data.key);
+    const done = retentionSeconds > 0 ? redis.expire(rawKey, retentionSeconds) : redis.del(rawKey);
+    done.catch((err: Error) => log.warn({ queueId: job.id, err: err.message }, 'could not set retention of raw message'));
+  });
+  worker.on('failed', (job, err) => {
+    if (!job) return;
+    const final = job.finishedOn !== undefined && job.finishedOn !== null;
+    if (final) {
+      metrics.jobOutcomes.inc({ outcome: 'failed' });
+      log.error({ queueId: job.id, ticket: job.data.ticket, reason: err.message, attempts: job.attemptsMade }, 'job failed');
+    } else {
+      metrics.jobOutcomes.inc({ outcome: 'retry' });
+      log.warn({ queueId: job.id, ticket: job.data.ticket, reason: err.message, attempts: job.attemptsMade }, 'job will be retried');
+    }
+  });
+  worker.on('error', (err) => log.error({ err: err.message }, 'worker error'));
+
+  return {
+    worker,
+    async close() {
+      let timer: NodeJS.Timeout | undefined;
+      const deadline = new Promise<'timeout'>((resolve) => {
+        timer = setTimeout(() => resolve('timeout'), config.queue.closeTimeoutMs);
+      });
+      const outcome = await Promise.race([worker.close().then(() => 'closed' as const), deadline]);
+      clearTimeout(timer);
+      if (outcome === 'timeout') {
+        // Jobs still running keep their lock until it lapses; another worker then takes them
+        // over and reads the ticket before posting, so nothing is lost or doubled.
+        log.warn({ afterMs: config.queue.closeTimeoutMs }, 'worker did not finish in time; closing forcefully');
+        await worker.close(true);
+      }
+    },
+  };
+}
