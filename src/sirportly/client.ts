@@ -1,0 +1,155 @@
+// The one place that speaks HTTP to Sirportly. Every call is a POST with a form body (never the
+// query string: long messages hit 414), bounded in time, and every failure leaves as a classified
+// GatewayError. There is no retry here: BullMQ attempts are the single retry layer.
+import { FormData, Pool } from 'undici';
+import type { z } from 'zod';
+import type { UpdateFields } from '../mail/types.js';
+import { classifySirportlyFailure } from './classify.js';
+import {
+  temporaryAttachmentSchema,
+  ticketSchema,
+  updateSchema,
+  type SirportlyTicket,
+  type SirportlyUpdate,
+  type TemporaryAttachment,
+} from './types.js';
+
+export type { SirportlyAttachment, SirportlyAuthor, SirportlyTicket, SirportlyUpdate, TemporaryAttachment } from './types.js';
+
+export interface SirportlyClientOptions {
+  /** Base URL, e.g. https://api.sirportly.com (a path prefix is kept for self-hosted installs). */
+  url: string;
+  token: string;
+  secret: string;
+  /** Upper bound for one call, from queueing for a socket to the last body byte. */
+  requestTimeoutMs: number;
+  /** Socket cap towards Sirportly; size it to the worker concurrency. */
+  connections: number;
+}
+
+export interface AttachmentFile {
+  filename: string;
+  contentType: string;
+  content: Buffer;
+}
+
+export type PostUpdateFields = UpdateFields & { attachments?: string[] };
+
+// An allowlist rather than "everything the caller passed": parse_ticket_variables and outgoing
+// must never reach Sirportly (customer text stays literal; the gateway never sends mail).
+const UPDATE_FIELDS = [
+  'ticket',
+  'subject',
+  'message',
+  'html_body',
+  'html_safe',
+  'author_name',
+  'author_email',
+  'posted_at',
+] as const satisfies ReadonlyArray<keyof UpdateFields>;
+
+const CONNECT_TIMEOUT_CAP_MS = 10_000;
+
+type RequestBody = { kind: 'form'; params: URLSearchParams } | { kind: 'multipart'; form: FormData };
+
+export class SirportlyClient {
+  private readonly pool: Pool;
+  private readonly basePath: string;
+  private readonly token: string;
+  private readonly secret: string;
+  private readonly requestTimeoutMs: number;
+
+  constructor(opts: SirportlyClientOptions) {
+    const base = new URL(opts.url);
+    this.basePath = base.pathname.replace(/\/+$/, '');
+    this.token = opts.token;
+    this.secret = opts.secret;
+    this.requestTimeoutMs = opts.requestTimeoutMs;
+    // headersTimeout/bodyTimeout alone do not bound a call (bodyTimeout is per chunk, and time
+    // waiting for a free socket is not counted), hence also the AbortSignal deadline per call.
+    this.pool = new Pool(base.origin, {
+      connections: opts.connections,
+      headersTimeout: opts.requestTimeoutMs,
+      bodyTimeout: opts.requestTimeoutMs,
+      connect: { timeout: Math.min(opts.requestTimeoutMs, CONNECT_TIMEOUT_CAP_MS) },
+    });
+  }
+
+  /** Upload a file as a temporary attachment; its token is linked to an update by postUpdate. */
+  async addAttachment(file: AttachmentFile): Promise<TemporaryAttachment> {
+    // undici's own FormData: Node's global one is not understood by npm undici's request().
+    const form = new FormData();
+    form.append('file', new Blob([file.content], { type: file.contentType }), file.filename);
+    form.append('filename', file.filename);
+    form.append('content_type', file.contentType);
+    return this.call('tickets/add_attachment', { kind: 'multipart', form }, temporaryAttachmentSchema);
+  }
+
+  async postUpdate(fields: PostUpdateFields): Promise<SirportlyUpdate> {
+    const params = new URLSearchParams();
+    for (const name of UPDATE_FIELDS) {
+      const value = fields[name];
+      if (value !== undefined) params.append(name, value);
+    }
+    if (fields.attachments !== undefined && fields.attachments.length > 0) {
+      params.append('attachments', fields.attachments.join(','));
+    }
+    return this.call('tickets/post_update', { kind: 'form', params }, updateSchema);
+  }
+
+  /** The ticket with all its updates. Never sends mark_as_read: staff notifications stay unread. */
+  async getTicket(reference: string): Promise<SirportlyTicket> {
+    const params = new URLSearchParams({ ticket: reference });
+    return this.call('tickets/ticket', { kind: 'form', params }, ticketSchema);
+  }
+
+  async close(): Promise<void> {
+    await this.pool.close();
+  }
+
+  private async call<T>(operation: string, body: RequestBody, schema: z.ZodType<T>): Promise<T> {
+    const ctx = { operation, secrets: [this.token, this.secret] };
+    const headers: Record<string, string> = {
+      'x-auth-token': this.token,
+      'x-auth-secret': this.secret,
+      accept: 'application/json',
+    };
+    if (body.kind === 'form') headers['content-type'] = 'application/x-www-form-urlencoded;charset=UTF-8';
+
+    let status: number;
+    let responseHeaders: Record<string, string | string[] | undefined>;
+    let text: string;
+    try {
+      const res = await this.pool.request({
+        path: `${this.basePath}/api/v2/${operation}`,
+        method: 'POST',
+        headers,
+        body: body.kind === 'form' ? body.params.toString() : body.form,
+        signal: AbortSignal.timeout(this.requestTimeoutMs),
+      });
+      status = res.statusCode;
+      responseHeaders = res.headers;
+      // Read even error bodies to the end: an unconsumed body pins the socket.
+      text = await res.body.text();
+    } catch (error) {
+      throw classifySirportlyFailure({ type: 'error', error }, ctx);
+    }
+
+    if (status !== 200 && status !== 201) {
+      throw classifySirportlyFailure({ type: 'status', status, headers: responseHeaders, body: text }, ctx);
+    }
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch {
+      throw classifySirportlyFailure({ type: 'bad_body', status, reason: 'not JSON' }, ctx);
+    }
+    const parsed = schema.safeParse(json);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      const reason = issue ? `${issue.path.join('.') || '(root)'}: ${issue.message}` : 'unexpected shape';
+      throw classifySirportlyFailure({ type: 'bad_body', status, reason }, ctx);
+    }
+    return parsed.data;
+  }
+}

@@ -1,0 +1,87 @@
+// Shapes of the Sirportly answers we rely on. Only the fields the gateway reads are checked; the
+// API doc is unconfirmed on much of the rest, so unknown extra fields pass through untouched.
+import { z } from 'zod';
+
+export interface SirportlyAuthor {
+  /** 'Customer' for contacts, 'User' for staff (per the update examples). */
+  type?: string;
+  id?: number;
+  [key: string]: unknown;
+}
+
+export interface SirportlyAttachment {
+  id: number;
+  name: string;
+  content_type?: string;
+  file_size?: number;
+  [key: string]: unknown;
+}
+
+export interface SirportlyUpdate {
+  id: number;
+  subject: string | null;
+  message: string | null;
+  /** ISO 8601 with offset or Z, e.g. 2012-02-03T12:13:46+00:00. */
+  posted_at: string;
+  from_name: string | null;
+  from_address: string | null;
+  author?: SirportlyAuthor | null;
+  attachments?: SirportlyAttachment[];
+  [key: string]: unknown;
+}
+
+export interface SirportlyTicket {
+  reference: string;
+  subject: string | null;
+  message_id?: string | null;
+  updates: SirportlyUpdate[];
+  [key: string]: unknown;
+}
+
+export interface TemporaryAttachment {
+  token: string;
+  /** As Sirportly sent it; null when the answer did not say. */
+  expiresAt: string | null;
+}
+
+// Missing and null are the same to us; normalising here keeps consumers free of `undefined` checks.
+const text = z
+  .string()
+  .nullish()
+  .transform((v) => v ?? null);
+
+const authorSchema = z.looseObject({ type: z.string().optional(), id: z.number().optional() });
+
+const attachmentSchema = z.looseObject({
+  id: z.number(),
+  name: z.string(),
+  content_type: z.string().optional(),
+  file_size: z.number().optional(),
+});
+
+export const updateSchema: z.ZodType<SirportlyUpdate> = z.looseObject({
+  id: z.number(),
+  subject: text,
+  message: text,
+  posted_at: z.string(),
+  from_name: text,
+  from_address: text,
+  author: authorSchema.nullish(),
+  attachments: z.array(attachmentSchema).optional(),
+});
+
+// `updates` is required: a ticket read without it would make the duplicate check after an
+// ambiguous failure see "not posted" and post a second time.
+export const ticketSchema: z.ZodType<SirportlyTicket> = z.looseObject({
+  reference: z.string(),
+  subject: text,
+  message_id: z.string().nullish(),
+  updates: z.array(updateSchema),
+});
+
+export const temporaryAttachmentSchema = z
+  .looseObject({
+    temporary_token: z.string().min(1),
+    temporary_token_expires_at: z.string().nullish(),
+  })
+  .transform((v): TemporaryAttachment => ({ token: v.temporary_token, expiresAt: v.temporary_token_expires_at ?? null }));

@@ -1,0 +1,306 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { GatewayError } from '../../src/errors.js';
+import type { UpdateFields } from '../../src/mail/types.js';
+import { SirportlyClient, type SirportlyClientOptions } from '../../src/sirportly/client.js';
+import { findPostedUpdate } from '../../src/sirportly/find-update.js';
+import { startSirportlyDouble, type SirportlyDouble } from '../support/sirportly-double.js';
+
+const REF = 'GJ-060309';
+const POST_UPDATE = '/api/v2/tickets/post_update';
+
+let double: SirportlyDouble;
+const clients: SirportlyClient[] = [];
+const servers: Server[] = [];
+
+function client(overrides: Partial<SirportlyClientOptions> = {}): SirportlyClient {
+  const c = new SirportlyClient({
+    url: double.url,
+    token: double.token,
+    secret: double.secret,
+    requestTimeoutMs: 2000,
+    connections: 4,
+    ...overrides,
+  });
+  clients.push(c);
+  return c;
+}
+
+function fields(overrides: Partial<UpdateFields> = {}): UpdateFields {
+  return {
+    ticket: REF,
+    subject: 'Re: Printer on fire',
+    message: 'It is still burning.\r\nPlease advise.',
+    author_name: 'Ada Lovelace',
+    author_email: 'Ada@Example.org',
+    posted_at: '2024-05-01T12:34:56Z',
+    ...overrides,
+  };
+}
+
+/** The GatewayError a call rejects with; fails the test when it resolves or throws anything else. */
+async function failure(p: Promise<unknown>): Promise<GatewayError> {
+  const err = await p.then(
+    () => {
+      throw new Error('expected the call to fail');
+    },
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(GatewayError);
+  const ge = err as GatewayError;
+  // No failure may ever carry the credentials into a log line.
+  expect(ge.message).not.toContain(double.token);
+  expect(ge.message).not.toContain(double.secret);
+  return ge;
+}
+
+/** A bare HTTP server for answers the double does not model (non-JSON 2xx, trickling bodies). */
+async function rawServer(handler: Parameters<typeof createServer>[1]): Promise<string> {
+  const srv = createServer(handler);
+  servers.push(srv);
+  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', () => resolve()));
+  return `http://127.0.0.1:${(srv.address() as AddressInfo).port}`;
+}
+
+const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+
+beforeEach(async () => {
+  double = await startSirportlyDouble();
+});
+
+afterEach(async () => {
+  await Promise.all(clients.splice(0).map((c) => c.close()));
+  await double.close();
+  for (const s of servers.splice(0)) {
+    s.closeAllConnections();
+    s.close();
+  }
+});
+
+describe('postUpdate', () => {
+  it('posts the fields form-encoded in the body and returns the update', async () => {
+    const update = await client().postUpdate(fields({ html_body: '<p>It is still burning.</p>', html_safe: '1' }));
+
+    expect(update.id).toBeTypeOf('number');
+    expect(update.posted_at).toBe('2024-05-01T12:34:56+00:00');
+    expect(update.from_address).toBe('Ada@Example.org');
+    expect(update.author).toMatchObject({ type: 'Customer' });
+
+    const [recorded] = double.state.updates(REF);
+    expect(recorded?.fields).toEqual({
+      ticket: REF,
+      subject: 'Re: Printer on fire',
+      message: 'It is still burning.\r\nPlease advise.',
+      html_body: '<p>It is still burning.</p>',
+      html_safe: '1',
+      author_name: 'Ada Lovelace',
+      author_email: 'Ada@Example.org',
+      posted_at: '2024-05-01T12:34:56Z',
+    });
+    const entry = double.state.log.find((e) => e.path === POST_UPDATE);
+    expect(entry?.query).toBe('');
+    expect(entry?.contentType).toMatch(/^application\/x-www-form-urlencoded/);
+  });
+
+  it('omits undefined fields and never forwards parse_ticket_variables or outgoing', async () => {
+    const sneaky = { ...fields({ author_name: undefined }), parse_ticket_variables: '1', outgoing: 'x@y.z' };
+    await client().postUpdate(sneaky);
+    const names = double.state.log.find((e) => e.path === POST_UPDATE)?.fieldNames;
+    expect(names).toEqual(['ticket', 'subject', 'message', 'author_email', 'posted_at']);
+  });
+});
+
+describe('attachments', () => {
+  it('uploads files, links their tokens and the bytes arrive unchanged', async () => {
+    const c = client();
+    const pdf = randomBytes(200_000);
+    const png = Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0xff]), randomBytes(999)]);
+    const a = await c.addAttachment({ filename: 'résumé "final".pdf', contentType: 'application/pdf', content: pdf });
+    const b = await c.addAttachment({ filename: 'logo.png', contentType: 'image/png', content: png });
+    expect(a.token).toMatch(/^[0-9a-f-]{36}$/);
+    expect(Date.parse(a.expiresAt ?? '')).toBeGreaterThan(Date.now());
+
+    const update = await c.postUpdate({ ...fields(), attachments: [a.token, b.token] });
+
+    expect(double.state.updates(REF)[0]?.fields.attachments).toBe(`${a.token},${b.token}`);
+    const stored = double.state.updates(REF)[0]?.attachments ?? [];
+    expect(stored.map((f) => [f.filename, f.contentType, f.sha256])).toEqual([
+      ['résumé "final".pdf', 'application/pdf', sha256(pdf)],
+      ['logo.png', 'image/png', sha256(png)],
+    ]);
+    expect(update.attachments?.map((x) => [x.name, x.file_size])).toEqual([
+      ['résumé "final".pdf', pdf.length],
+      ['logo.png', png.length],
+    ]);
+  });
+
+  it('a token works once: reusing it is a validation error and posts nothing', async () => {
+    const c = client();
+    const { token } = await c.addAttachment({ filename: 'a.txt', contentType: 'text/plain', content: Buffer.from('hi') });
+    await c.postUpdate({ ...fields(), attachments: [token] });
+
+    const err = await failure(c.postUpdate({ ...fields({ message: 'again' }), attachments: [token] }));
+    expect(err.kind).toBe('validation');
+    expect(err.status).toBe(422);
+    expect(err.message).toContain('attachments: ');
+    expect(err.message).toContain('already been used');
+    expect(double.state.updates(REF)).toHaveLength(1);
+  });
+
+  it('an expired token is a validation error', async () => {
+    double.state.tokenTtlMs = 20;
+    const c = client();
+    const { token } = await c.addAttachment({ filename: 'a.txt', contentType: 'text/plain', content: Buffer.from('hi') });
+    await new Promise((r) => setTimeout(r, 40));
+
+    const err = await failure(c.postUpdate({ ...fields(), attachments: [token] }));
+    expect(err.kind).toBe('validation');
+    expect(err.message).toContain('expired');
+    expect(double.state.updates(REF)).toHaveLength(0);
+  });
+});
+
+describe('getTicket', () => {
+  it('returns the ticket with its updates, which findPostedUpdate recognises', async () => {
+    const c = client();
+    await c.postUpdate(fields({ message: 'first', posted_at: '2024-05-01T12:00:00Z' }));
+    const mine = await c.postUpdate(fields());
+
+    const ticket = await c.getTicket(REF);
+    expect(ticket.reference).toBe(REF);
+    expect(ticket.updates.map((u) => u.id)).toHaveLength(2);
+    expect(findPostedUpdate(ticket, fields())?.id).toBe(mine.id);
+    expect(findPostedUpdate(ticket, fields({ message: 'never sent' }))).toBeNull();
+
+    const entry = double.state.log.find((e) => e.path === '/api/v2/tickets/ticket');
+    expect(entry?.fieldNames).toEqual(['ticket']);
+  });
+});
+
+describe('error classification over the wire', () => {
+  it('403 for a wrong secret is auth, and the secret is not in the message', async () => {
+    const err = await failure(client({ secret: 'wrong-secret-xyz' }).getTicket(REF));
+    expect(err.kind).toBe('auth');
+    expect(err.status).toBe(403);
+    expect(err.ambiguous).toBe(false);
+    expect(err.message).toContain('Authentication failed');
+    expect(err.message).not.toContain('wrong-secret-xyz');
+  });
+
+  it('404 for an unknown ticket is not_found with the server text', async () => {
+    const c = client();
+    const posted = await failure(c.postUpdate(fields({ ticket: 'ZZ-999999' })));
+    expect(posted.kind).toBe('not_found');
+    expect(posted.message).toContain('Ticket not found');
+    const read = await failure(c.getTicket('ZZ-999999'));
+    expect(read.kind).toBe('not_found');
+  });
+
+  it('422 for an empty message carries the base message', async () => {
+    const err = await failure(client().postUpdate(fields({ message: '  \r\n ' })));
+    expect(err.kind).toBe('validation');
+    expect(err.status).toBe(422);
+    expect(err.ambiguous).toBe(false);
+    expect(err.message).toContain('base: You must enter a message');
+    expect(err.retryable).toBe(false);
+  });
+
+  it('429 is rate_limited with Retry-After in ms, and the next call succeeds', async () => {
+    double.faults.status429Next = 1;
+    double.faults.retryAfter = 7;
+    const c = client();
+    const err = await failure(c.postUpdate(fields()));
+    expect(err.kind).toBe('rate_limited');
+    expect(err.retryAfterMs).toBe(7000);
+    expect(err.ambiguous).toBe(false);
+    await expect(c.postUpdate(fields())).resolves.toMatchObject({ message: fields().message });
+  });
+
+  it('500 is server and ambiguous', async () => {
+    double.faults.failNext = 1;
+    const err = await failure(client().postUpdate(fields()));
+    expect(err.kind).toBe('server');
+    expect(err.status).toBe(500);
+    expect(err.ambiguous).toBe(true);
+    expect(err.retryable).toBe(true);
+    expect(double.state.updates(REF)).toHaveLength(0);
+  });
+
+  it('commit-then-hang is a timeout, ambiguous, bounded by requestTimeoutMs, and the update exists', async () => {
+    double.faults.only = ['post_update'];
+    double.faults.commitThenHangNext = 1;
+    double.faults.hangMs = 10_000;
+    const c = client({ requestTimeoutMs: 300 });
+
+    const started = Date.now();
+    const err = await failure(c.postUpdate(fields()));
+    const elapsed = Date.now() - started;
+    expect(err.kind).toBe('timeout');
+    expect(err.ambiguous).toBe(true);
+    expect(elapsed).toBeGreaterThanOrEqual(250);
+    expect(elapsed).toBeLessThan(1500);
+
+    // The worker's recovery path: the post did land, and reading back finds it.
+    expect(double.state.updates(REF)).toHaveLength(1);
+    expect(double.state.requests[POST_UPDATE]).toBe(1);
+    const found = findPostedUpdate(await c.getTicket(REF), fields());
+    expect(found?.id).toBe(double.state.updates(REF)[0]?.id);
+  });
+
+  it('a body that keeps trickling is cut off by the overall deadline', async () => {
+    // Each chunk arrives well inside bodyTimeout, so only the per-call deadline can stop this.
+    const url = await rawServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.write('{"reference":"GJ-060309","updates":[');
+      const timer = setInterval(() => res.write(' '), 50);
+      res.on('close', () => clearInterval(timer));
+    });
+    const started = Date.now();
+    const err = await failure(client({ url, requestTimeoutMs: 300 }).getTicket(REF));
+    expect(err.kind).toBe('timeout');
+    expect(Date.now() - started).toBeLessThan(1500);
+  });
+
+  it('a 2xx that is not JSON is server and ambiguous', async () => {
+    const url = await rawServer((_req, res) => {
+      res.writeHead(201, { 'content-type': 'text/html' });
+      res.end('<html>maintenance</html>');
+    });
+    const err = await failure(client({ url }).postUpdate(fields()));
+    expect(err.kind).toBe('server');
+    expect(err.ambiguous).toBe(true);
+    expect(err.message).toContain('not JSON');
+  });
+
+  it('a 2xx JSON of the wrong shape is server (a ticket without updates must not look empty)', async () => {
+    const url = await rawServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end('{"reference":"GJ-060309","subject":"x"}');
+    });
+    const err = await failure(client({ url }).getTicket(REF));
+    expect(err.kind).toBe('server');
+    expect(err.message).toContain('updates');
+  });
+
+  it('connection refused is network and not ambiguous', async () => {
+    const url = double.url;
+    await double.close();
+    const err = await failure(client({ url }).postUpdate(fields()));
+    expect(err.kind).toBe('network');
+    expect(err.ambiguous).toBe(false);
+    expect(err.message).toContain('ECONNREFUSED');
+  });
+});
+
+describe('connection cap', () => {
+  it('never opens more sockets than `connections`', async () => {
+    double.faults.delayMs = 40;
+    const c = client({ connections: 2 });
+    await Promise.all(Array.from({ length: 8 }, () => c.getTicket(REF)));
+    expect(double.state.requests['/api/v2/tickets/ticket']).toBe(8);
+    expect(double.state.peakConnections).toBeLessThanOrEqual(2);
+    expect(double.state.peakConnections).toBeGreaterThan(0);
+  });
+});
