@@ -1,7 +1,8 @@
 // Configuration: config/default.yaml, merged with the file named by MAILGATE_CONFIG, then the
 // environment variables of DESIGN.md; validated once at start-up so a bad value stops the
 // process with one line that names it, instead of failing later mid-mail.
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
@@ -118,7 +119,14 @@ const ENV_MAP: ReadonlyArray<[string, string[], 'string' | 'int']> = [
   ['LOG_LEVEL', ['log', 'level'], 'string'],
 ];
 
-export const DEFAULT_CONFIG_PATH = fileURLToPath(new URL('../../config/default.yaml', import.meta.url));
+/** The package root: src/ when run from source (tests), dist/src/ when built. */
+function packageRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(dir, 'package.json')) && dirname(dir) !== dir) dir = dirname(dir);
+  return dir;
+}
+
+export const DEFAULT_CONFIG_PATH = join(packageRoot(), 'config', 'default.yaml');
 
 type Tree = { [key: string]: unknown };
 
