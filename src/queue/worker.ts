@@ -68,7 +68,7 @@ export function startUpdateWorker(deps: UpdateWorkerDeps): UpdateWorker {
   worker.on('completed', (job, result) => {
     metrics.jobOutcomes.inc({ outcome: 'posted' });
     log.info(
-      { queueId: job.id, ticket: job.data.ticket, updateId: result.updateId, recovered: result.recovered, attachments: result.attachments, attempts: job.attemptsMade + 1 },
+      { queueId: job.id, ticket: job.data.ticket, updateId: result.updateId, recovered: result.recovered, attachments: result.attachments, attempts: job.attemptsMade },
       'job posted',
     );
     const retentionSeconds = Math.round(config.queue.rawRetentionHours * 3600);

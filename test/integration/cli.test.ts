@@ -1,0 +1,223 @@
+// The `mailgate` binary as users run it: built dist/, real processes, real signals.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { connect, type Socket } from 'node:net';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
+import { QUEUE_NAME } from '../../src/queue/keys.js';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { startSirportlyDouble } from '../support/sirportly-double.js';
+import { freePort } from '../support/redis-server.js';
+import { waitFor, type Double } from '../support/harness.js';
+
+const CLI = resolve(import.meta.dirname, '../../dist/src/cli.js');
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function run(args: string[], env: Record<string, string> = {}, input?: Buffer): Promise<Run> {
+  return new Promise((resolvePromise) => {
+    const child = spawn(process.execPath, [CLI, ...args], { env: { PATH: process.env.PATH ?? '', ...env } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('close', (code) => resolvePromise({ code, stdout, stderr }));
+    child.stdin.end(input);
+  });
+}
+
+describe('configuration errors', () => {
+  it('a bad setting stops start-up with one line naming it and exit 78', async () => {
+    const r = await run(['serve'], { SMTP_PORT: 'twenty-five', SIRPORTLY_TOKEN: 't', SIRPORTLY_SECRET: 's' });
+    expect(r.code).toBe(78);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toMatch(/SMTP_PORT/);
+  });
+
+  it('a missing token stops serve with exit 78', async () => {
+    const r = await run(['serve'], {});
+    expect(r.code).toBe(78);
+    expect(r.stderr).toMatch(/SIRPORTLY_TOKEN/);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+  });
+
+  it('an invalid value in the overlay file is named', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mailgate-cfg-'));
+    const file = join(dir, 'bad.yaml');
+    writeFileSync(file, 'policy:\n  noReference: bounce\n');
+    const r = await run(['serve'], { MAILGATE_CONFIG: file, SIRPORTLY_TOKEN: 't', SIRPORTLY_SECRET: 's' });
+    expect(r.code).toBe(78);
+    expect(r.stderr).toMatch(/policy\.noReference/);
+  });
+
+  it('--help lists the commands and the environment', async () => {
+    const r = await run(['--help']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/serve/);
+    expect(r.stdout).toMatch(/inspect/);
+    expect(r.stdout).toMatch(/SIRPORTLY_TOKEN/);
+  });
+});
+
+describe('mailgate inspect', () => {
+  const raw = Buffer.from(
+    'From: "Ann Example" <ann@example.net>\r\nTo: support@example.com\r\nSubject: Re: [gj-060309] Printer on fire\r\n' +
+      'Date: Wed, 01 May 2024 14:34:56 +0200\r\nMessage-ID: <abc@example.net>\r\nContent-Type: text/plain\r\n\r\nStill burning.\r\n',
+  );
+
+  it('prints the verdict and the update from stdin, without Redis or Sirportly', async () => {
+    const r = await run(['inspect', '-'], { REDIS_URL: 'redis://127.0.0.1:1' }, raw);
+    expect(r.code).toBe(0);
+    const out = JSON.parse(r.stdout) as Record<string, unknown> & { update: Record<string, string> };
+    expect(out.verdict).toBe('post');
+    expect(out.message_id).toBe('abc@example.net');
+    expect(out.update.ticket).toBe('GJ-060309');
+    expect(out.update.author_email).toBe('ann@example.net');
+    expect(out.update.author_name).toBe('Ann Example');
+    expect(out.update.posted_at).toBe('2024-05-01T12:34:56Z');
+    expect(out.update.message).toMatch(/Still burning\./);
+  });
+
+  it('reads a file; a missing file is one clear line and exit 2', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mailgate-eml-'));
+    writeFileSync(join(dir, 'm.eml'), raw);
+    const ok = await run(['inspect', join(dir, 'm.eml')]);
+    expect(ok.code).toBe(0);
+    const missing = await run(['inspect', join(dir, 'nope.eml')]);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toMatch(/nope\.eml.*ENOENT/);
+    expect(missing.stderr).not.toMatch(/\n\s+at /);
+  });
+});
+
+// Minimal SMTP dialogue over a raw socket, so the test controls exactly when DATA ends.
+class SmtpDialog {
+  private buf = '';
+  private waiters: Array<() => void> = [];
+  constructor(private readonly sock: Socket) {
+    sock.on('data', (d: Buffer) => {
+      this.buf += d.toString();
+      for (const w of this.waiters.splice(0)) w();
+    });
+  }
+  static open(port: number): Promise<SmtpDialog> {
+    return new Promise((res, rej) => {
+      const s = connect(port, '127.0.0.1', () => res(new SmtpDialog(s)));
+      s.once('error', rej);
+    });
+  }
+  /** Wait for a complete reply line with the given code prefix, return it. */
+  async reply(): Promise<string> {
+    for (;;) {
+      const m = /^(\d{3}) .*\r\n/m.exec(this.buf);
+      if (m) {
+        const end = m.index + m[0].length;
+        const line = this.buf.slice(0, end);
+        this.buf = this.buf.slice(end);
+        return line.trim().split('\r\n').pop()!;
+      }
+      await new Promise<void>((r) => this.waiters.push(r));
+    }
+  }
+  async cmd(line: string): Promise<string> {
+    this.sock.write(`${line}\r\n`);
+    return this.reply();
+  }
+  write(data: string): void {
+    this.sock.write(data);
+  }
+  close(): void {
+    this.sock.destroy();
+  }
+}
+
+describe('serve: signals', () => {
+  let double: Double;
+  let child: ChildProcess | undefined;
+  beforeAll(async () => {
+    double = await startSirportlyDouble();
+  });
+  afterAll(async () => {
+    child?.kill('SIGKILL');
+    await double.close();
+  });
+
+  it('SIGTERM: a message in the middle of DATA still gets its 250 and its job is in Redis; exit 0', async () => {
+    const smtpPort = await freePort();
+    const httpPort = await freePort();
+    const dir = mkdtempSync(join(tmpdir(), 'mailgate-sig-'));
+    const cfg = join(dir, 'c.yaml');
+    const prefix = `sig${randomBytes(4).toString('hex')}`;
+    writeFileSync(cfg, `redis:\n  prefix: ${prefix}\nsmtp:\n  closeTimeoutMs: 5000\nqueue:\n  backoffInitialMs: 100\n`);
+    const proc = spawn(process.execPath, [CLI, 'serve'], {
+      env: {
+        PATH: process.env.PATH ?? '',
+        REDIS_URL: inject('redisUrl'),
+        SIRPORTLY_URL: double.url,
+        SIRPORTLY_TOKEN: double.token,
+        SIRPORTLY_SECRET: double.secret,
+        SMTP_HOST: '127.0.0.1',
+        SMTP_PORT: String(smtpPort),
+        HTTP_HOST: '127.0.0.1',
+        HTTP_PORT: String(httpPort),
+        MAILGATE_CONFIG: cfg,
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    child = proc;
+    let logs = '';
+    proc.stdout!.on('data', (d: Buffer) => (logs += d.toString()));
+    proc.stderr!.on('data', (d: Buffer) => (logs += d.toString()));
+    const exited = new Promise<number | null>((r) => proc.on('exit', (code) => r(code)));
+
+    await waitFor('readyz', async () => {
+      try {
+        const res = await fetch(`http://127.0.0.1:${httpPort}/readyz`);
+        return res.status === 200;
+      } catch {
+        return false;
+      }
+    });
+    const health = await fetch(`http://127.0.0.1:${httpPort}/healthz`);
+    expect(health.status).toBe(200);
+
+    const tag = randomBytes(4).toString('hex');
+    const smtp = await SmtpDialog.open(smtpPort);
+    expect(await smtp.reply()).toMatch(/^220/);
+    expect(await smtp.cmd('EHLO test.example')).toMatch(/^250/);
+    expect(await smtp.cmd('MAIL FROM:<ann@example.net>')).toMatch(/^250/);
+    expect(await smtp.cmd('RCPT TO:<support@example.com>')).toMatch(/^250/);
+    expect(await smtp.cmd('DATA')).toMatch(/^354/);
+    smtp.write(`From: ann@example.net\r\nTo: support@example.com\r\nSubject: [GJ-060309] sigterm ${tag}\r\nMessage-ID: <${tag}@x>\r\n\r\nfirst half\r\n`);
+
+    proc.kill('SIGTERM');
+    await waitFor('shutdown to begin', () => logs.includes('signal received'));
+    const ready = await fetch(`http://127.0.0.1:${httpPort}/readyz`).catch(() => null);
+    if (ready) expect(ready.status).toBe(503);
+    smtp.write('second half\r\n.\r\n');
+    const final = await smtp.reply();
+    expect(final).toMatch(/^250 2\.0\.0 Ok: queued as/);
+    smtp.close();
+
+    expect(await exited).toBe(0);
+    expect(logs).toMatch(/shut down cleanly/);
+    const queueId = /queued as ([0-9a-f]+)/.exec(final)![1]!;
+    const redis = new Redis(inject('redisUrl'));
+    const queue = new Queue(QUEUE_NAME, { connection: redis, prefix });
+    const job = await queue.getJob(queueId);
+    expect(job?.data.ticket).toBe('GJ-060309');
+    expect(await redis.exists(`${prefix}:raw:${queueId}`)).toBe(1);
+    await queue.close();
+    redis.disconnect();
+    // Token and secret never appear in any log line.
+    expect(logs).not.toContain(double.secret);
+    expect(logs).not.toContain(double.token);
+  }, 30_000);
+});
