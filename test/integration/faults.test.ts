@@ -167,4 +167,33 @@ describe('Redis outage at the door', () => {
       await server.destroy();
     }
   });
+
+  it('Redis hung (answers nothing): 451 4.3.0 within smtp.acceptTimeoutMs; once it answers again, accepted', async () => {
+    const server = await RedisServer.start();
+    const d = await startSirportlyDouble();
+    const g = await startHarness(server.url, d, { smtp: { acceptTimeoutMs: 800 } });
+    try {
+      const tag = randomBytes(4).toString('hex');
+      const raw = await mail('GJ-060309', tag);
+      server.pause();
+      const t0 = Date.now();
+      const r = await sendRaw(g.smtpPort, raw, { from: FROM, to: TO });
+      const took = Date.now() - t0;
+      expect(r.code).toBe(451);
+      expect(r.response).toMatch(/^451 4\.3\.0/);
+      expect(took).toBeGreaterThanOrEqual(700);
+      expect(took).toBeLessThan(3000);
+      server.resume();
+      const again = await sendRaw(g.smtpPort, raw, { from: FROM, to: TO });
+      expect(again.code).toBe(250);
+      await waitFor('update', () => d.state.updates('GJ-060309').some((u) => u.fields.subject?.includes(tag)), 15_000);
+      await sleep(300);
+      expect(d.state.updates('GJ-060309').filter((u) => u.fields.subject?.includes(tag))).toHaveLength(1);
+    } finally {
+      server.resume();
+      await g.close();
+      await d.close();
+      await server.destroy();
+    }
+  });
 });

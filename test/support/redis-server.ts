@@ -70,12 +70,22 @@ export class RedisServer {
     child.removeAllListeners('exit');
   }
 
+  /** Freeze the server (SIGSTOP): connections stay open, commands get no answer. */
+  pause(): void {
+    this.child?.kill('SIGSTOP');
+  }
+
+  resume(): void {
+    this.child?.kill('SIGCONT');
+  }
+
   async stop(): Promise<void> {
     const child = this.child;
     if (!child) return;
     this.child = null;
     await new Promise<void>((resolve) => {
       child.once('exit', () => resolve());
+      child.kill('SIGCONT');
       child.kill('SIGKILL');
     });
   }

@@ -1,0 +1,267 @@
+import { createHash } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { GatewayError } from '../../src/errors.js';
+import { draft } from '../../src/mail/draft.js';
+import { ATTACHMENTS_ONLY_TEXT, EMPTY_MESSAGE_TEXT } from '../../src/mail/body.js';
+import { doorVerdict } from '../../src/mail/verdict.js';
+import { base64PartAfter, corpusFile, envelope, hasCorpus, mail, testConfig } from './helpers.js';
+
+const config = testConfig();
+const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
+const b64 = (b: Buffer): string => b.toString('base64').replace(/.{76}/g, '$&\r\n');
+
+// Bytes that are neither valid UTF-8 nor text, so any re-encoding would change the hash.
+const png = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0xff, 0xfe, 0x80, ...Array.from({ length: 300 }, (_, i) => (i * 37) % 256)]);
+const pdf = Buffer.from(`%PDF-1.4\n${'\u00e9\u00ff binary '.repeat(50)}`, 'latin1');
+
+const rich = mail(
+  'From: "Jörg Müller" <Joerg@Example.COM>',
+  'To: support@example.com',
+  'Subject: =?UTF-8?Q?Re=3A_Drucker_kaputt_=5BAB-123456=5D?=',
+  'Date: Wed, 1 May 2024 13:34:56 +0200',
+  'Message-ID: <rich@example.com>',
+  'MIME-Version: 1.0',
+  'Content-Type: multipart/mixed; boundary="outer"',
+  '',
+  '--outer',
+  'Content-Type: multipart/related; boundary="rel"',
+  '',
+  '--rel',
+  'Content-Type: multipart/alternative; boundary="alt"',
+  '',
+  '--alt',
+  'Content-Type: text/plain; charset=utf-8',
+  'Content-Transfer-Encoding: quoted-printable',
+  '',
+  'Gr=C3=BC=C3=9Fe, the printer is on fire. {{ticket.secret}}',
+  '--alt',
+  'Content-Type: text/html; charset=utf-8',
+  '',
+  '<p onmouseover="x()">Grüße, <b>on fire</b> <img src="cid:chart@local" alt="chart"></p><script>evil()</script>',
+  '--alt--',
+  '--rel',
+  'Content-Type: image/png',
+  'Content-Transfer-Encoding: base64',
+  'Content-ID: <chart@local>',
+  '',
+  b64(png),
+  '--rel--',
+  '--outer',
+  'Content-Type: application/pdf',
+  'Content-Transfer-Encoding: base64',
+  "Content-Disposition: attachment; filename*=UTF-8''Rechnung%20M%C3%A4rz.pdf",
+  '',
+  b64(pdf),
+  '--outer',
+  'Content-Type: text/plain; charset=utf-8',
+  'Content-Disposition: attachment; filename="=?UTF-8?Q?notes_=C3=BC.txt?="',
+  '',
+  'attached text, not the body',
+  '--outer--',
+  '',
+);
+
+describe('draft', () => {
+  it('maps a rich message to one update with every attachment byte for byte', async () => {
+    const d = await draft(rich, envelope({ source: 'smtp', receivedAt: '2024-05-01T12:00:00Z' }), config, 'AB-123456');
+    expect(d.update).toEqual({
+      ticket: 'AB-123456',
+      subject: 'Re: Drucker kaputt [AB-123456]',
+      message: 'Grüße, the printer is on fire. {{ticket.secret}}',
+      html_body: expect.stringContaining('<img src="cid:chart@local" alt="chart" />'),
+      html_safe: '1',
+      author_name: 'Jörg Müller',
+      author_email: 'Joerg@Example.COM',
+      posted_at: '2024-05-01T11:34:56Z',
+    });
+    expect(d.update.html_body).not.toMatch(/script|evil|onmouseover/);
+    expect(d.update).not.toHaveProperty('parse_ticket_variables');
+    expect(d.update).not.toHaveProperty('outgoing');
+
+    expect(d.attachments.map(({ content: _c, ...a }) => a)).toEqual([
+      { filename: 'attachment-1.png', contentType: 'image/png', size: png.length, sha256: sha(png), contentId: 'chart@local', inline: true },
+      { filename: 'Rechnung März.pdf', contentType: 'application/pdf', size: pdf.length, sha256: sha(pdf), inline: false },
+      {
+        filename: 'notes ü.txt',
+        contentType: 'text/plain',
+        size: 27,
+        sha256: sha(Buffer.from('attached text, not the body')),
+        inline: false,
+      },
+    ]);
+    expect(d.attachments[0]!.content.equals(png)).toBe(true);
+    expect(d.warnings).toEqual([]);
+  });
+
+  it('uses the subject the door saw', async () => {
+    const d = await draft(rich, envelope(), config, 'AB-123456');
+    expect(d.update.subject).toBe(doorVerdict(rich, envelope(), config).subject);
+  });
+
+  it('makes an inline cid image without Content-Disposition an inline attachment', async () => {
+    const raw = mail(
+      'From: a@example.com',
+      'Subject: pic',
+      'Content-Type: multipart/mixed; boundary=b',
+      '',
+      '--b',
+      'Content-Type: text/html',
+      '',
+      '<p>see <img src="cid:pic1"></p>',
+      '--b',
+      'Content-Type: image/gif',
+      'Content-ID: <pic1>',
+      'Content-Transfer-Encoding: base64',
+      '',
+      b64(png),
+      '--b--',
+    );
+    const d = await draft(raw, envelope(), config, 'AB-123456');
+    expect(d.attachments).toHaveLength(1);
+    expect(d.attachments[0]).toMatchObject({ filename: 'attachment-1.gif', contentId: 'pic1', inline: true, sha256: sha(png) });
+    expect(d.update.message).toBe('see');
+    expect(d.update.html_body).toContain('cid:pic1');
+  });
+
+  it('converts an HTML-only message to text', async () => {
+    const raw = mail('From: a@example.com', 'Subject: html', 'Content-Type: text/html; charset=utf-8', '', '<div>Hello <i>world</i><br>line two</div>');
+    const d = await draft(raw, envelope(), config, 'AB-123456');
+    expect(d.update.message).toBe('Hello world\nline two');
+    expect(d.update.html_body).toBe('<div>Hello <i>world</i><br />line two</div>');
+    expect(d.update.html_safe).toBe('1');
+  });
+
+  it('sends a placeholder for an attachment-only message and for an empty one', async () => {
+    const only = mail(
+      'From: a@example.com',
+      'Subject: file',
+      'Content-Type: application/pdf; name="doc.pdf"',
+      'Content-Transfer-Encoding: base64',
+      '',
+      b64(pdf),
+    );
+    const d = await draft(only, envelope(), config, 'AB-123456');
+    expect(d.update.message).toBe(ATTACHMENTS_ONLY_TEXT);
+    expect(d.attachments.map((a) => [a.filename, a.sha256])).toEqual([['doc.pdf', sha(pdf)]]);
+    expect(d.update).not.toHaveProperty('html_body');
+    const empty = await draft(mail('From: a@example.com', 'Subject: nothing', '', ''), envelope(), config, 'AB-123456');
+    expect(empty.update.message).toBe(EMPTY_MESSAGE_TEXT);
+    expect(empty.attachments).toEqual([]);
+  });
+
+  it('keeps a forwarded message/rfc822 as one attachment, bytes unchanged', async () => {
+    const inner = 'From: c@example.com\r\nSubject: inner\r\nContent-Type: text/plain\r\n\r\ninner body\r\n';
+    const raw = mail(
+      'From: a@example.com',
+      'Subject: fwd',
+      'Content-Type: multipart/mixed; boundary=b',
+      '',
+      '--b',
+      'Content-Type: text/plain',
+      '',
+      'see below',
+      '--b',
+      'Content-Type: message/rfc822',
+      'Content-Disposition: inline',
+      '',
+      inner,
+      '--b--',
+    );
+    const d = await draft(raw, envelope(), config, 'AB-123456');
+    expect(d.update.message).toBe('see below');
+    expect(d.attachments).toHaveLength(1);
+    expect(d.attachments[0]).toMatchObject({ filename: 'attachment-1.eml', contentType: 'message/rfc822' });
+    expect(d.attachments[0]!.content.toString()).toBe(inner);
+  });
+
+  it('falls back to the receive time for a missing or garbage Date, with a warning', async () => {
+    const env = envelope({ receivedAt: '2024-05-01T12:00:00.500Z' });
+    const none = await draft(mail('From: a@example.com', 'Subject: x', '', 'body'), env, config, 'AB-123456');
+    expect(none.update.posted_at).toBe('2024-05-01T12:00:00Z');
+    expect(none.warnings.join()).toMatch(/no Date/);
+    const garbage = await draft(mail('From: a@example.com', 'Date: <HR>', 'Subject: x', '', 'body'), env, config, 'AB-123456');
+    expect(garbage.update.posted_at).toBe('2024-05-01T12:00:00Z');
+    expect(garbage.warnings.join()).toMatch(/unparseable/);
+  });
+
+  it('uses the receive time for a live message dated in the future', async () => {
+    const raw = mail('From: a@example.com', 'Date: Wed, 1 May 2024 14:00:00 +0000', 'Subject: x', '', 'body');
+    const live = await draft(raw, envelope({ source: 'smtp', receivedAt: '2024-05-01T12:00:00Z' }), config, 'AB-123456');
+    expect(live.update.posted_at).toBe('2024-05-01T12:00:00Z');
+    const replay = await draft(raw, envelope({ source: 'replay', receivedAt: '2024-05-01T12:00:00Z' }), config, 'AB-123456');
+    expect(replay.update.posted_at).toBe('2024-05-01T14:00:00Z');
+  });
+
+  it('uses the envelope sender when From is missing, and no author when both are', async () => {
+    const d = await draft(mail('Subject: x', '', 'body'), envelope({ mailFrom: 'bounces@example.org' }), config, 'AB-123456');
+    expect(d.update).toMatchObject({ author_email: 'bounces@example.org' });
+    expect(d.update).not.toHaveProperty('author_name');
+    const none = await draft(mail('Subject: x', '', 'body'), envelope({ mailFrom: '' }), config, 'AB-123456');
+    expect(none.update).not.toHaveProperty('author_email');
+    expect(none.warnings.join()).toMatch(/no author/);
+  });
+
+  it('rejects a message over the size limit and a parse over the time limit', async () => {
+    const small = testConfig({ smtp: { maxMessageBytes: 100 } });
+    await expect(draft(rich, envelope(), small, 'AB-123456')).rejects.toMatchObject({ kind: 'too_large' });
+    const big = Buffer.concat([mail('Subject: big', 'Content-Type: application/octet-stream', 'Content-Transfer-Encoding: base64', '', ''), Buffer.from(b64(Buffer.alloc(8 * 1024 * 1024, 7)))]);
+    const hurried = testConfig({ queue: { parseTimeoutMs: 1 } });
+    const err: unknown = await draft(big, envelope(), hurried, 'AB-123456').catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(GatewayError);
+    expect(err).toMatchObject({ kind: 'bad_input', message: expect.stringMatching(/within 1 ms/) });
+  });
+});
+
+describe.skipIf(!hasCorpus)('draft on real mail', () => {
+  it('decodes RFC 2231 and RFC 2047 file names (mikel-mail)', async () => {
+    const quoted = await draft(corpusFile('mikel-mail/emails/attachment_emails/attachment_with_quoted_filename.eml'), envelope(), config, 'AB-123456');
+    expect(quoted.attachments.map((a) => a.filename)).toEqual(['Eelanalüüsi päring.jpg']);
+    const nonAscii = await draft(corpusFile('mikel-mail/emails/attachment_emails/attachment_nonascii_filename.eml'), envelope(), config, 'AB-123456');
+    expect(nonAscii.attachments.map((a) => a.filename)).toEqual(['ciële.txt']);
+  });
+
+  it('decodes encoded file names in other charsets (php-mime-mail-parser m0018, m0024)', async () => {
+    const korean = await draft(corpusFile('php-mime-mail-parser/m0018'), envelope(), config, 'AB-123456');
+    expect(korean.attachments.map((a) => a.filename)).toContain('사진.JPG');
+    const french = await draft(corpusFile('php-mime-mail-parser/m0024'), envelope(), config, 'AB-123456');
+    expect(french.attachments.map((a) => a.filename)).toContain('Biodiversité de semaine en semaine.doc');
+  });
+
+  it('hashes attachments to the bytes of their base64 parts (php-mime-mail-parser m0025)', async () => {
+    const raw = corpusFile('php-mime-mail-parser/m0025');
+    const d = await draft(raw, envelope(), config, 'AB-123456');
+    const byName = new Map(d.attachments.map((a) => [a.filename, a]));
+    for (const name of ['logo.jpg', 'background.jpg', 'attachment.txt']) {
+      const expected = base64PartAfter(raw, `filename="${name}"`);
+      expect(expected.length).toBeGreaterThan(1000);
+      expect(byName.get(name)).toMatchObject({ size: expected.length, sha256: sha(expected) });
+    }
+    expect(byName.get('logo.jpg')).toMatchObject({ contentId: 'image-1', inline: true });
+    expect(byName.get('attachment.txt')).toMatchObject({ inline: false });
+    expect(d.update.html_body).toContain('src="cid:image-1"');
+  });
+
+  it('hashes a PDF to the bytes of its base64 part (mikel-mail attachment_pdf)', async () => {
+    const raw = corpusFile('mikel-mail/emails/attachment_emails/attachment_pdf.eml');
+    const d = await draft(raw, envelope(), config, 'AB-123456');
+    const expected = base64PartAfter(raw, 'filename="broken.pdf"');
+    expect(d.attachments).toHaveLength(1);
+    expect(d.attachments[0]).toMatchObject({ filename: 'broken.pdf', contentType: 'application/pdf', size: expected.length, sha256: sha(expected) });
+    expect(d.attachments[0]!.content.equals(expected)).toBe(true);
+  });
+
+  it('drafts an HTML-only list mail (ponymail nexus-html-only)', async () => {
+    const raw = corpusFile('ponymail-unit-tests/nexus-html-only.mbox');
+    const body = raw.subarray(raw.indexOf('\n') + 1); // drop the mbox From_ line
+    const d = await draft(body, envelope(), config, 'AB-123456');
+    expect(d.update.html_body).toBeDefined();
+    expect(d.update.message.length).toBeGreaterThan(20);
+    expect(d.update.message).not.toMatch(/<[a-z]+[ >]/i);
+  });
+
+  it('drafts an attachment-only message (mikel-mail attachment_only_email)', async () => {
+    const d = await draft(corpusFile('mikel-mail/emails/attachment_emails/attachment_only_email.eml'), envelope(), config, 'AB-123456');
+    expect(d.update.message).toBe(ATTACHMENTS_ONLY_TEXT);
+    expect(d.attachments.map((a) => a.filename)).toEqual(['blah.gz']);
+  });
+});

@@ -1,0 +1,68 @@
+// Shared by the mail tests: a default config and envelopes, and access to the shared corpus.
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { loadConfig, type Config } from '../../src/config.js';
+import type { Envelope } from '../../src/mail/types.js';
+
+export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+export const corpusRoot = path.resolve(repoRoot, '../shared/corpus');
+export const hasCorpus = existsSync(corpusRoot);
+
+// config.ts finds default.yaml relative to the compiled dist/src/, which from the TypeScript
+// source under vitest points outside the repo; name the file explicitly.
+const defaultPath = path.join(repoRoot, 'config/default.yaml');
+
+export function testConfig(overrides: Record<string, unknown> = {}): Config {
+  return loadConfig({ env: {}, defaultPath, overrides });
+}
+
+export function envelope(over: Partial<Envelope> = {}): Envelope {
+  return {
+    mailFrom: 'sender@example.org',
+    rcptTo: ['support@example.com'],
+    receivedAt: '2024-05-01T12:00:00.000Z',
+    source: 'replay',
+    ...over,
+  };
+}
+
+export function corpusFile(rel: string): Buffer {
+  return readFileSync(path.join(corpusRoot, rel));
+}
+
+/** A message from lines joined with CRLF, as it arrives over SMTP. */
+export function mail(...lines: string[]): Buffer {
+  return Buffer.from(lines.join('\r\n'), 'utf8');
+}
+
+/** Naive mbox split: messages start at a file-start "From " line or one after a blank line. */
+export function splitMbox(bytes: Buffer): Buffer[] {
+  let text = bytes.toString('latin1'); // one char per byte, so slices keep the bytes exact
+  if (text.startsWith('\xef\xbb\xbf')) text = text.slice(3);
+  if (!text.startsWith('From ')) return [Buffer.from(text, 'latin1')];
+  return text
+    .split(/(?<=\n)\r?\n(?=From )/)
+    .map((chunk) => chunk.slice(chunk.indexOf('\n') + 1))
+    .filter((chunk) => chunk.trim() !== '')
+    .map((chunk) => Buffer.from(chunk, 'latin1'));
+}
+
+/**
+ * The bytes of a base64 part, decoded here without any MIME library: the body lines after the
+ * first empty line that follows `marker`, up to the next boundary line. An independent check on
+ * what mailparser hands us.
+ */
+export function base64PartAfter(raw: Buffer, marker: string): Buffer {
+  const text = raw.toString('latin1');
+  const at = text.indexOf(marker);
+  if (at === -1) throw new Error(`marker not found: ${marker}`);
+  const lines = text.slice(at).split(/\r?\n/);
+  const blank = lines.indexOf('');
+  const body: string[] = [];
+  for (const line of lines.slice(blank + 1)) {
+    if (line.startsWith('--')) break;
+    body.push(line.trim());
+  }
+  return Buffer.from(body.join(''), 'base64');
+}
