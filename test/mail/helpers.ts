@@ -9,12 +9,8 @@ export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)
 export const corpusRoot = path.resolve(repoRoot, '../shared/corpus');
 export const hasCorpus = existsSync(corpusRoot);
 
-// config.ts finds default.yaml relative to the compiled dist/src/, which from the TypeScript
-// source under vitest points outside the repo; name the file explicitly.
-const defaultPath = path.join(repoRoot, 'config/default.yaml');
-
 export function testConfig(overrides: Record<string, unknown> = {}): Config {
-  return loadConfig({ env: {}, defaultPath, overrides });
+  return loadConfig({ env: {}, overrides });
 }
 
 export function envelope(over: Partial<Envelope> = {}): Envelope {

@@ -1,0 +1,42 @@
+// Who wrote the message: the first mailbox of From:, read from the same header block the door
+// saw (first From: header), so the worker and inspect agree with the door.
+import { parseAddressHeader } from 'mailparser';
+import type { HeaderBlock } from './headers.js';
+
+export interface Author {
+  name?: string;
+  email?: string;
+  warning?: string;
+}
+
+// Deliberately loose: Sirportly matches contacts by address, it is not an RFC 5321 validator.
+const USABLE_ADDRESS = /^[^\s<>@]+@[^\s<>@]+$/;
+
+function usable(address: string | undefined): string | undefined {
+  const a = address?.trim();
+  return a && USABLE_ADDRESS.test(a) ? a : undefined;
+}
+
+/** First mailbox of a raw (undecoded) From: value with an address; groups are looked into. */
+export function firstMailbox(rawFrom: string | undefined): { name?: string; email: string } | null {
+  if (rawFrom === undefined || rawFrom.trim() === '') return null;
+  // decodePunycode off: the address is sent "as written".
+  const { value } = parseAddressHeader(rawFrom, { flatten: true, decodePunycode: false });
+  for (const mailbox of value) {
+    const email = usable(mailbox.address);
+    if (!email) continue;
+    const name = mailbox.name.replace(/\s+/g, ' ').trim();
+    return name ? { name, email } : { email };
+  }
+  return null;
+}
+
+export function authorOf(headers: HeaderBlock, mailFrom: string): Author {
+  const rawFrom = headers.getRaw('from');
+  const fromHeader = firstMailbox(rawFrom);
+  if (fromHeader) return fromHeader;
+  const what = rawFrom === undefined ? 'no From header' : `From header ${JSON.stringify(rawFrom)} has no usable address`;
+  const envelopeSender = usable(mailFrom.replace(/^<|>$/g, ''));
+  if (envelopeSender) return { email: envelopeSender, warning: `${what}; author is the envelope sender` };
+  return { warning: `${what} and no usable envelope sender; no author sent` };
+}

@@ -1,0 +1,71 @@
+// The update's `message` and `html_body`. Sirportly rejects an empty message (422), so there is
+// always some text, even for a mail that is only attachments or nothing at all.
+import { compile, type FormatCallback } from 'html-to-text';
+import { sanitiseHtml } from './sanitize.js';
+
+export const ATTACHMENTS_ONLY_TEXT = '(This message has no text; see the attached files.)';
+export const EMPTY_MESSAGE_TEXT = '(empty message)';
+
+export interface BodyFields {
+  message: string;
+  html_body?: string;
+  html_safe?: '1';
+}
+
+export interface BodySource {
+  /** The text/plain body (mailparser's `text`), if any. */
+  text?: string;
+  /** The text/html body with cid: links kept, unsanitised. */
+  html?: string;
+  attachmentCount: number;
+}
+
+// An image says nothing in text except its alt; its src (often cid:) would only be noise.
+const altOnly: FormatCallback = (elem, _walk, builder) => {
+  const attribs = (elem.attribs ?? {}) as Record<string, string | undefined>;
+  const alt = attribs.alt?.trim();
+  if (alt) builder.addInline(`[${alt}]`);
+};
+
+const keepCase = { uppercase: false };
+
+const toText = compile({
+  wordwrap: false,
+  formatters: { altOnly },
+  selectors: [
+    { selector: 'img', format: 'altOnly' },
+    { selector: 'a', options: { hideLinkHrefIfSameAsText: true, linkBrackets: ['<', '>'] } },
+    // Headings keep the writer's case.
+    { selector: 'h1', options: keepCase },
+    { selector: 'h2', options: keepCase },
+    { selector: 'h3', options: keepCase },
+    { selector: 'h4', options: keepCase },
+    { selector: 'h5', options: keepCase },
+    { selector: 'h6', options: keepCase },
+  ],
+  // Deeply nested HTML (seen in the wild) would otherwise exhaust the stack in the recursive walk.
+  limits: { maxDepth: 256 },
+});
+
+export function htmlToMessageText(html: string): string {
+  return toText(html);
+}
+
+function hasText(s: string | undefined): s is string {
+  return s !== undefined && s.trim() !== '';
+}
+
+export function composeBody(src: BodySource): BodyFields {
+  const safeHtml = src.html !== undefined ? sanitiseHtml(src.html) : undefined;
+  const htmlFields: Pick<BodyFields, 'html_body' | 'html_safe'> = hasText(safeHtml) ? { html_body: safeHtml, html_safe: '1' } : {};
+  let message: string;
+  if (hasText(src.text)) {
+    message = src.text;
+  } else {
+    // Converted from the sanitised HTML: no script or style text can leak into the message.
+    const fromHtml = hasText(safeHtml) ? htmlToMessageText(safeHtml) : '';
+    if (hasText(fromHtml)) message = fromHtml;
+    else message = src.attachmentCount > 0 ? ATTACHMENTS_ONLY_TEXT : EMPTY_MESSAGE_TEXT;
+  }
+  return { message: message.trimEnd(), ...htmlFields };
+}

@@ -1,0 +1,215 @@
+// The header block of a raw message, read without touching the body: this runs on the SMTP hot
+// path for every message, so it only scans bytes up to the first empty line.
+import libmime from 'libmime';
+
+/** One header as it appeared, unfolded but not decoded. */
+export interface HeaderField {
+  /** Name as written (case kept). */
+  readonly name: string;
+  /** Value with folding removed and surrounding whitespace trimmed; encoded words left as they are. */
+  readonly value: string;
+}
+
+/**
+ * Headers longer than this are not headers but a broken or hostile message; mailparser gives up
+ * at 1 MiB per part (maxHeadSize), so scanning further would only cost time at the door.
+ */
+export const MAX_HEADER_BYTES = 1024 * 1024;
+
+const LF = 0x0a;
+const CR = 0x0d;
+const SP = 0x20;
+const HT = 0x09;
+
+/** Where the header block lies in the raw bytes. */
+export interface HeaderBounds {
+  /** First header byte: after a byte order mark and leading whitespace-only lines, if any. */
+  start: number;
+  /** End of the last header line, line break included. */
+  end: number;
+  /** First body byte (after the empty line), or raw.length when there is no body. */
+  bodyStart: number;
+}
+
+/** Past a UTF-8 byte order mark and whitespace-only lines, both seen at the start of real files. */
+function skipLeadingJunk(raw: Buffer): number {
+  let pos = raw[0] === 0xef && raw[1] === 0xbb && raw[2] === 0xbf ? 3 : 0;
+  for (;;) {
+    let i = pos;
+    while (i < raw.length && (raw[i] === SP || raw[i] === HT)) i++;
+    // Only lines that hold some blank characters: a truly empty first line means "no headers".
+    if (i === pos) return pos;
+    if (raw[i] === CR && raw[i + 1] === LF) i++;
+    if (raw[i] !== LF) return pos;
+    pos = i + 1;
+  }
+}
+
+export function headerBounds(raw: Buffer): HeaderBounds {
+  const start = skipLeadingJunk(raw);
+  const limit = Math.min(raw.length, start + MAX_HEADER_BYTES);
+  // An empty line right at the start: the message has a body and no headers.
+  if (raw[start] === LF) return { start, end: start, bodyStart: start + 1 };
+  if (raw[start] === CR && raw[start + 1] === LF) return { start, end: start, bodyStart: start + 2 };
+  let lf = raw.indexOf(LF, start);
+  while (lf !== -1 && lf < limit) {
+    const next = raw[lf + 1];
+    if (next === LF) return { start, end: lf + 1, bodyStart: lf + 2 };
+    if (next === CR && raw[lf + 2] === LF) return { start, end: lf + 1, bodyStart: lf + 3 };
+    lf = raw.indexOf(LF, lf + 1);
+  }
+  if (limit === raw.length) return { start, end: raw.length, bodyStart: raw.length };
+  // Oversized header block: keep whole lines up to the limit, treat the rest as body.
+  const lastLf = raw.lastIndexOf(LF, limit - 1);
+  const end = lastLf >= start ? lastLf + 1 : limit;
+  return { start, end, bodyStart: end };
+}
+
+const utf8Strict = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * Header bytes as text. Raw 8-bit UTF-8 (RFC 6532, and common in practice) decodes as such; a line
+ * that is not valid UTF-8 is taken as Latin-1 so its bytes survive instead of becoming U+FFFD.
+ */
+function decodeHeaderBytes(bytes: Buffer): string {
+  try {
+    return utf8Strict.decode(bytes);
+  } catch {
+    const lines: string[] = [];
+    let pos = 0;
+    while (pos < bytes.length) {
+      const lf = bytes.indexOf(LF, pos);
+      const stop = lf === -1 ? bytes.length : lf + 1;
+      const line = bytes.subarray(pos, stop);
+      try {
+        lines.push(utf8Strict.decode(line));
+      } catch {
+        lines.push(line.toString('latin1'));
+      }
+      pos = stop;
+    }
+    return lines.join('');
+  }
+}
+
+// RFC 5322 field name: printable ASCII except ':'; "Subject :" (space before the colon) is tolerated.
+const FIELD_NAME = /^[!-9;-~]+$/;
+
+function splitFields(text: string): HeaderField[] {
+  const fields: HeaderField[] = [];
+  let name: string | null = null;
+  let value = '';
+  const flush = (): void => {
+    if (name !== null) fields.push({ name, value: value.trim() });
+    name = null;
+  };
+  for (const line of text.split(/\r?\n/)) {
+    if (line === '') continue;
+    const first = line.charCodeAt(0);
+    if (first === SP || first === HT) {
+      // Unfolding removes only the line break; a continuation of a skipped line is skipped too.
+      if (name !== null) value += line;
+      continue;
+    }
+    flush();
+    const colon = line.indexOf(':');
+    if (colon <= 0) continue;
+    const candidate = line.slice(0, colon).trimEnd();
+    // Rejects mbox "From " lines ("From x Fri Jul  8 12:08:34 2011") and other junk.
+    if (!FIELD_NAME.test(candidate)) continue;
+    name = candidate;
+    value = line.slice(colon + 1);
+  }
+  flush();
+  return fields;
+}
+
+/** Remove RFC 5322 comments (nestable, with quoted-pairs) so only the tokens are left. */
+export function stripComments(value: string): string {
+  let out = '';
+  let depth = 0;
+  let quoted = false;
+  for (let i = 0; i < value.length; i++) {
+    const c = value[i]!;
+    if (c === '\\' && (depth > 0 || quoted)) {
+      if (depth === 0) out += c + (value[i + 1] ?? '');
+      i++;
+      continue;
+    }
+    if (quoted) {
+      out += c;
+      if (c === '"') quoted = false;
+      continue;
+    }
+    if (c === '(') {
+      depth++;
+      continue;
+    }
+    if (c === ')' && depth > 0) {
+      depth--;
+      if (depth === 0) out += ' ';
+      continue;
+    }
+    if (depth > 0) continue;
+    if (c === '"') quoted = true;
+    out += c;
+  }
+  return out;
+}
+
+/** RFC 2047 encoded words decoded; a value libmime cannot handle is kept as written. */
+export function decodeHeaderValue(value: string): string {
+  if (!value.includes('=?')) return value;
+  try {
+    return libmime.decodeWords(value);
+  } catch {
+    return value;
+  }
+}
+
+export class HeaderBlock {
+  readonly fields: readonly HeaderField[];
+  readonly bounds: HeaderBounds;
+  private readonly byName = new Map<string, string[]>();
+
+  constructor(fields: readonly HeaderField[], bounds: HeaderBounds) {
+    this.fields = fields;
+    this.bounds = bounds;
+    for (const f of fields) {
+      const key = f.name.toLowerCase();
+      const list = this.byName.get(key);
+      if (list) list.push(f.value);
+      else this.byName.set(key, [f.value]);
+    }
+  }
+
+  has(name: string): boolean {
+    return this.byName.has(name.toLowerCase());
+  }
+
+  /** First occurrence, unfolded, encoded words left as written (for structured headers). */
+  getRaw(name: string): string | undefined {
+    return this.byName.get(name.toLowerCase())?.[0];
+  }
+
+  getAllRaw(name: string): string[] {
+    return [...(this.byName.get(name.toLowerCase()) ?? [])];
+  }
+
+  /** First occurrence with RFC 2047 encoded words decoded. */
+  get(name: string): string | undefined {
+    const raw = this.getRaw(name);
+    return raw === undefined ? undefined : decodeHeaderValue(raw);
+  }
+
+  getAll(name: string): string[] {
+    return this.getAllRaw(name).map(decodeHeaderValue);
+  }
+}
+
+/** Read the header block of a raw message. Never looks past the first empty line. */
+export function parseHeaders(raw: Buffer): HeaderBlock {
+  const bounds = headerBounds(raw);
+  const text = decodeHeaderBytes(raw.subarray(bounds.start, bounds.end));
+  return new HeaderBlock(splitFields(text), bounds);
+}
