@@ -1,6 +1,5 @@
 // Composition: builds the gateway's parts for a role, wires their dependencies, and stops them
 // in an order that loses nothing (stop taking mail, finish what was taken, then the workers).
-import { once } from 'node:events';
 import type { Redis } from 'ioredis';
 import type { Config } from './config.js';
 import type { Logger } from './log.js';
@@ -34,10 +33,20 @@ export interface Gateway {
   close(): Promise<void>;
 }
 
-async function waitReady(conn: Redis, ms: number): Promise<boolean> {
-  if (conn.status === 'ready') return true;
-  const timeout = new Promise<false>((resolve) => setTimeout(() => resolve(false), ms).unref());
-  return Promise.race([once(conn, 'ready').then(() => true), timeout]);
+/** Wait for the first connection; connection errors meanwhile are expected, not fatal. */
+function waitReady(conn: Redis, ms: number): Promise<boolean> {
+  if (conn.status === 'ready') return Promise.resolve(true);
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => {
+      conn.off('ready', onReady);
+      resolve(false);
+    }, ms);
+    const onReady = () => {
+      clearTimeout(timer);
+      resolve(true);
+    };
+    conn.once('ready', onReady);
+  });
 }
 
 export async function startGateway(config: Config, log: Logger, opts: GatewayOptions = {}): Promise<Gateway> {
@@ -45,7 +54,7 @@ export async function startGateway(config: Config, log: Logger, opts: GatewayOpt
   const metrics = createMetrics({ defaults: opts.defaultMetrics ?? true });
   const redis = doorConnection(config.redis.url);
   redis.on('error', (err: Error) => log.warn({ err: err.message }, 'redis connection error'));
-  if (!(await waitReady(redis, 5000))) log.warn({ redis: config.redis.url.replace(/\/\/[^@]*@/, '//***@') }, 'redis not reachable yet; SMTP answers 451 until it is');
+  if (!(await waitReady(redis, 2000))) log.warn({ redis: config.redis.url.replace(/\/\/[^@]*@/, '//***@') }, 'redis not reachable yet; SMTP answers 451 until it is');
 
   const queue = createQueue(config, redis);
   queue.on('error', (err: Error) => log.warn({ err: err.message }, 'queue error'));

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from 'v
 import { QUEUE_NAME } from '../../src/queue/keys.js';
 import { startSirportlyDouble } from '../support/sirportly-double.js';
 import { compose, sendRaw, sleep, startHarness, waitFor, type Double, type Harness } from '../support/harness.js';
-import { RedisServer } from '../support/redis-server.js';
+import { RedisServer, freePort } from '../support/redis-server.js';
 
 const FROM = 'customer@example.net';
 const TO = ['support@help.example.com'];
@@ -191,6 +191,27 @@ describe('Redis outage at the door', () => {
       expect(d.state.updates('GJ-060309').filter((u) => u.fields.subject?.includes(tag))).toHaveLength(1);
     } finally {
       server.resume();
+      await g.close();
+      await d.close();
+      await server.destroy();
+    }
+  });
+
+  it('Redis not up when the gateway starts: 451 until it is, then accepted and posted', async () => {
+    const server = new RedisServer(await freePort());
+    const d = await startSirportlyDouble();
+    const g = await startHarness(server.url, d, { smtp: { acceptTimeoutMs: 1000 } });
+    try {
+      const tag = randomBytes(4).toString('hex');
+      const raw = await mail('GJ-060309', tag);
+      const down = await sendRaw(g.smtpPort, raw, { from: FROM, to: TO });
+      expect(down.code).toBe(451);
+      const ready = await fetch(`http://127.0.0.1:${g.httpPort}/readyz`);
+      expect(ready.status).toBe(503);
+      await server.start();
+      await waitFor('accepted', async () => (await sendRaw(g.smtpPort, raw, { from: FROM, to: TO })).code === 250, 15_000);
+      await waitFor('update', () => d.state.updates('GJ-060309').some((u) => u.fields.subject?.includes(tag)), 15_000);
+    } finally {
       await g.close();
       await d.close();
       await server.destroy();

@@ -43,6 +43,43 @@ describe('door', () => {
   });
 });
 
+describe('SMTP surface', () => {
+  it('offers no AUTH: an inbound MX takes no logins', async () => {
+    const { connect } = await import('node:net');
+    const sock = connect(h.smtpPort, '127.0.0.1');
+    let text = '';
+    sock.on('data', (d: Buffer) => (text += d.toString()));
+    await waitFor('greeting', () => text.includes('220 '));
+    sock.write('EHLO probe.example\r\n');
+    await waitFor('ehlo', () => /\r\n250 /.test(text));
+    sock.write('AUTH PLAIN AGFhAGI=\r\n');
+    await waitFor('auth reply', () => /\r\n5\d\d [^\r]*\r\n$/.test(text));
+    sock.destroy();
+    expect(text).not.toMatch(/250-AUTH|250 AUTH/);
+    expect(text).toMatch(/250[- ]SIZE 26214400/);
+    expect(text).toMatch(/\r\n50[02] [^\r]*\r\n$/);
+  });
+
+  it('keeps the raw message for queue.rawRetentionHours after posting, then lets it expire', async () => {
+    const tag = randomBytes(4).toString('hex');
+    const r = await sendRaw(h.smtpPort, await compose({ from: FROM, to: TO[0], subject: `[GJ-060309] keep ${tag}`, text: tag }), { from: FROM, to: TO });
+    const id = /queued as ([0-9a-f]+)/.exec(r.response)![1]!;
+    await waitFor('update', () => double.state.updates('GJ-060309').find((x) => x.fields.subject?.includes(tag)));
+    const { Redis } = await import('ioredis');
+    const redis = new Redis(inject('redisUrl'));
+    try {
+      const ttl = await waitFor('retention set', async () => {
+        const t = await redis.ttl(`${h.config.redis.prefix}:raw:${id}`);
+        return t > 0 ? t : null;
+      });
+      expect(ttl).toBeGreaterThan(167 * 3600);
+      expect(ttl).toBeLessThanOrEqual(168 * 3600);
+    } finally {
+      redis.disconnect();
+    }
+  });
+});
+
 describe('HTTP endpoint', () => {
   it('/healthz, /readyz and /metrics answer', async () => {
     const base = `http://127.0.0.1:${h.httpPort}`;
@@ -129,5 +166,31 @@ describe('STARTTLS', () => {
     const transport = createTransport({ host: '127.0.0.1', port: h.smtpPort, requireTLS: true });
     await expect(transport.sendMail({ envelope: { from: FROM, to: TO }, raw: Buffer.from('Subject: x\r\n\r\nx\r\n') })).rejects.toThrow(/STARTTLS/);
     transport.close();
+  });
+});
+
+describe('PROXY protocol', () => {
+  it('takes the client address from a trusted proxy\'s PROXY line', async () => {
+    const d = await startSirportlyDouble();
+    const g = await startHarness(inject('redisUrl'), d, { smtp: { trustedProxies: ['127.0.0.1'] } });
+    try {
+      const { connect } = await import('node:net');
+      const sock = connect(g.smtpPort, '127.0.0.1');
+      let text = '';
+      sock.on('data', (x: Buffer) => (text += x.toString()));
+      const tag = randomBytes(4).toString('hex');
+      sock.write('PROXY TCP4 203.0.113.7 127.0.0.1 40000 25\r\n');
+      await waitFor('greeting', () => text.includes('220 '));
+      sock.write(`EHLO p.example\r\nMAIL FROM:<a@example.net>\r\nRCPT TO:<support@example.com>\r\nDATA\r\n`);
+      await waitFor('354', () => text.includes('354'));
+      sock.write(`Subject: [GJ-060309] proxy ${tag}\r\n\r\nhi\r\n.\r\n`);
+      await waitFor('queued', () => text.includes('queued as'));
+      sock.destroy();
+      const line = g.logs.lines.find((l) => l.msg === 'door verdict' && l.ticket === 'GJ-060309');
+      expect(line?.remote).toBe('203.0.113.7');
+    } finally {
+      await g.close();
+      await d.close();
+    }
   });
 });
