@@ -1,0 +1,114 @@
+// The `mailgate replay` command: arguments, configuration and exit codes around runReplay().
+// Exit 0: every message accepted, duplicate, dropped by policy or skipped by --since/--until;
+// 1: any rejected (or the run stopped because Redis went away); 2: bad usage or a PATH without
+// mail; 78: a bad setting.
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { loadConfig, type Config } from '../config.js';
+import { GatewayError } from '../errors.js';
+import { createLogger } from '../log.js';
+import { isoSeconds, parseMailDate } from '../mail/date.js';
+import { MBOX_FORMATS, type MboxFormat } from './mbox-reader.js';
+import { runReplay } from './replay.js';
+
+const EX_CONFIG = 78;
+
+interface CommandOptions {
+  dryRun?: boolean;
+  format: 'auto' | MboxFormat;
+  since?: Date;
+  until?: Date;
+  json?: boolean;
+  config?: string;
+}
+
+/** A date for --since/--until: 2024-05-01 (midnight UTC), or a date and time (ISO 8601 or RFC 5322). */
+export function parseDateOption(value: string): Date {
+  const day = /^(\d{4})-(\d{2})-(\d{2})$/.exec(value.trim());
+  if (day) {
+    const d = new Date(Date.UTC(Number(day[1]), Number(day[2]) - 1, Number(day[3])));
+    if (!Number.isNaN(d.getTime()) && isoSeconds(d).startsWith(value.trim())) return d;
+  }
+  const d = parseMailDate(value);
+  if (!d) throw new InvalidArgumentError('not a date: use 2024-05-01, 2024-05-01T12:00:00Z or an RFC 5322 date');
+  return d;
+}
+
+function configOrExit(path: string | undefined): Config {
+  if (path) process.env.MAILGATE_CONFIG = path;
+  try {
+    return loadConfig();
+  } catch (err) {
+    if (err instanceof GatewayError && err.kind === 'config') {
+      process.stderr.write(`mailgate: config: ${err.message}\n`);
+      process.exit(EX_CONFIG);
+    }
+    throw err;
+  }
+}
+
+/** Replay's own log lines go to stderr (stdout holds the summary or the dry-run lines); the
+ * per-message "door verdict" lines only when LOG_LEVEL asks for info or more. */
+function replayLogLevel(config: Config): string {
+  return process.env.LOG_LEVEL ? config.log.level : 'warn';
+}
+
+async function action(paths: string[], opts: CommandOptions): Promise<void> {
+  const config = configOrExit(opts.config);
+  if (opts.since && opts.until && opts.since.getTime() >= opts.until.getTime()) {
+    process.stderr.write('mailgate: replay: --since must be before --until\n');
+    process.exit(2);
+  }
+  const log = createLogger(replayLogLevel(config), process.stderr);
+  // Ctrl-C: stop reading, let the messages in flight finish, print the summary (exit 1); a second
+  // Ctrl-C quits at once. Either way a new run goes on where this one stopped.
+  const abort = new AbortController();
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (abort.signal.aborted) process.exit(130);
+    process.stderr.write(`\nmailgate: replay: ${signal}: finishing the messages in flight (again to quit at once)\n`);
+    abort.abort();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  const result = await runReplay(
+    {
+      paths,
+      dryRun: opts.dryRun === true,
+      format: opts.format,
+      since: opts.since ?? null,
+      until: opts.until ?? null,
+      json: opts.json === true,
+      signal: abort.signal,
+    },
+    config,
+    log,
+    { stdout: process.stdout, stderr: process.stderr },
+  );
+  process.exit(result.exitCode);
+}
+
+export function registerReplayCommand(program: Command): void {
+  program
+    .command('replay')
+    .description(
+      'feed mail archives through the same door, queue and workers as SMTP: mbox files (also .gz), .eml files, ' +
+        'maildirs and folders of these; safe to run twice',
+    )
+    .argument('<path...>', 'mbox file (mboxo, mboxrd, mboxcl2; gzip too), .eml file, maildir, or a folder holding these')
+    .option('--dry-run', 'print one JSON line per message (the inspect object) instead; needs neither Redis nor Sirportly')
+    .addOption(
+      new Option('--format <format>', 'how mbox files quote "From " lines; auto picks from the file and says which')
+        .choices(['auto', ...MBOX_FORMATS])
+        .default('auto'),
+    )
+    .option('--since <date>', 'only mail dated at or after DATE (2024-05-01 or a date and time)', parseDateOption)
+    .option('--until <date>', 'only mail dated before DATE', parseDateOption)
+    .option('--json', 'print the summary as JSON')
+    .option('-c, --config <file>', 'YAML file merged over config/default.yaml (same as MAILGATE_CONFIG)')
+    .addHelpText(
+      'after',
+      `
+Exit codes: 0 every message accepted, duplicate, dropped by policy or outside --since/--until;
+1 any rejected (no reference, too large, …) or Redis unavailable; 2 bad usage or a PATH without mail.`,
+    )
+    .action(action);
+}

@@ -1,0 +1,108 @@
+// One message of `replay --dry-run`: the `inspect` object of DESIGN.md, computed by the same
+// inspectMessage() as `mailgate inspect`, with the envelope replay would use and where the message
+// was found. Runs in worker threads (dry-run-worker.ts) or inline.
+import type { Config } from '../config.js';
+import { formatReply, replyFor } from '../errors.js';
+import { parseHeaders } from '../mail/headers.js';
+import type { DnsResolver } from '../mail/auth/resolver.js';
+import { inspectMessage, type InspectResult } from '../mail/inspect.js';
+import { messageTime, replayEnvelope } from './envelope.js';
+import type { Example, Outcome } from './summary.js';
+
+export interface DateFilter {
+  /** Epoch ms, inclusive. */
+  since: number | null;
+  /** Epoch ms, exclusive. */
+  until: number | null;
+}
+
+export interface DryRunInput {
+  seq: number;
+  path: string;
+  index: number;
+  raw: Uint8Array | null;
+  size: number;
+  fromLine: string | null;
+  /** Epoch ms, or null. */
+  deliveredAt: number | null;
+}
+
+export interface DryRunOutput {
+  seq: number;
+  /** The JSON line to print, or null for a message outside --since/--until. */
+  line: string | null;
+  outcome: Outcome;
+  reason: string;
+  example: Example;
+}
+
+/** The inspect object plus where the message came from; too-large messages have no key. */
+export type DryRunLine = Omit<InspectResult, 'idempotency_key'> & {
+  idempotency_key: string | null;
+  source: { path: string; index: number; size: number };
+};
+
+/**
+ * Replayed mail is not checked for SPF/DKIM/DMARC (its keys and senders' records have moved on
+ * since), so no DNS is asked; this stands in for the resolver inspect would otherwise build for
+ * every message.
+ */
+const NO_DNS: DnsResolver = async (name) => {
+  throw Object.assign(new Error(`replay asks no DNS (${name})`), { code: 'ENOTFOUND' });
+};
+
+export function outsideDates(t: Date, filter: DateFilter): string | null {
+  if (filter.since !== null && t.getTime() < filter.since) return 'before_since';
+  if (filter.until !== null && t.getTime() >= filter.until) return 'after_until';
+  return null;
+}
+
+export async function dryRunOne(input: DryRunInput, config: Config, filter: DateFilter): Promise<DryRunOutput> {
+  const source = { path: input.path, index: input.index, size: input.size };
+  const base: Example = { path: input.path, index: input.index, message_id: null, subject: null, ticket: null };
+  if (input.raw === null) {
+    const line: DryRunLine = {
+      verdict: 'reject',
+      reason: 'too_large',
+      smtp_reply: formatReply(replyFor('too_large')),
+      message_id: null,
+      idempotency_key: null,
+      update: null,
+      attachments: [],
+      warnings: [`message of ${input.size} bytes exceeds smtp.maxMessageBytes (${config.smtp.maxMessageBytes}); not read`],
+      source,
+    };
+    return { seq: input.seq, line: JSON.stringify(line), outcome: 'rejected', reason: 'too_large', example: { ...base, detail: `${input.size} bytes` } };
+  }
+  const raw = Buffer.from(input.raw.buffer, input.raw.byteOffset, input.raw.byteLength);
+  const headers = parseHeaders(raw);
+  const envelope = replayEnvelope(raw, { fromLine: input.fromLine, deliveredAt: input.deliveredAt === null ? null : new Date(input.deliveredAt) }, new Date(), headers);
+  const example: Example = { ...base, message_id: null, subject: headers.get('subject') ?? null };
+  if (filter.since !== null || filter.until !== null) {
+    const outside = outsideDates(messageTime(headers, envelope), filter);
+    if (outside) return { seq: input.seq, line: null, outcome: 'skipped', reason: outside, example };
+  }
+  let result: InspectResult;
+  try {
+    result = await inspectMessage(raw, envelope, config, { resolver: NO_DNS });
+  } catch (err) {
+    // The door would take it; the worker could not draft it: it would end as a failed job.
+    const line: DryRunLine = {
+      verdict: 'post',
+      reason: 'bad_input',
+      smtp_reply: '250 2.0.0 Queued',
+      message_id: null,
+      idempotency_key: null,
+      update: null,
+      attachments: [],
+      warnings: [`the worker could not draft this message: ${(err as Error).message}`],
+      source,
+    };
+    return { seq: input.seq, line: JSON.stringify(line), outcome: 'rejected', reason: 'bad_input', example };
+  }
+  example.message_id = result.message_id;
+  example.ticket = result.update?.ticket ?? null;
+  const line: DryRunLine = { ...result, source };
+  const outcome: Outcome = result.verdict === 'post' ? 'accepted' : result.verdict === 'drop' ? 'dropped' : 'rejected';
+  return { seq: input.seq, line: JSON.stringify(line), outcome, reason: result.reason, example };
+}

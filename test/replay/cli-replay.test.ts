@@ -1,0 +1,226 @@
+// `mailgate replay` as users run it: the built CLI in a child process. Dry-run output, bad input
+// (one clear line, the right exit code, no stack trace), and a run killed halfway and started
+// again, which must post each missing message exactly once.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { loadConfig } from '../../src/config.js';
+import { inspectMessage } from '../../src/mail/inspect.js';
+import { QUEUE_NAME } from '../../src/queue/keys.js';
+import { replayEnvelope } from '../../src/replay/envelope.js';
+import type { DryRunLine } from '../../src/replay/dry-run-task.js';
+import { startHarness, waitFor, type Double, type Harness } from '../support/harness.js';
+import { startSirportlyDouble } from '../support/sirportly-double.js';
+import { REPO_ROOT, buildArchive, messagesOf, split } from './helpers.js';
+
+const CLI = resolve(REPO_ROOT, 'dist/src/cli.js');
+const redisUrl = inject('redisUrl');
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function start(args: string[], env: Record<string, string>): { child: ChildProcess; done: Promise<Run> } {
+  const child = spawn(process.execPath, [CLI, 'replay', ...args], { env: { PATH: process.env.PATH ?? '', ...env } });
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+  const done = new Promise<Run>((r) => child.on('close', (code) => r({ code, stdout, stderr })));
+  return { child, done };
+}
+
+const run = (args: string[], env: Record<string, string> = {}) => start(args, env).done;
+
+function overlay(dir: string, yaml: string): string {
+  const file = join(dir, `cfg-${randomBytes(3).toString('hex')}.yaml`);
+  writeFileSync(file, yaml);
+  return file;
+}
+
+const NO_STACK = /\n\s+at /;
+
+describe('replay --dry-run', () => {
+  it('one inspect line per message, in archive order, the same as inspect says; no Redis needed', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'replay-dry-'));
+    const archive = buildArchive(dir, 40, 'dry');
+    // Redis at a port where nothing listens: a dry run must not try it.
+    const r = await run(['--dry-run', archive.path], { REDIS_URL: 'redis://127.0.0.1:1' });
+    expect(r.stderr).not.toMatch(NO_STACK);
+    expect(r.code).toBe(0);
+    const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as DryRunLine);
+    expect(lines).toHaveLength(40);
+    expect(lines.map((l) => l.source.index)).toEqual([...Array(40).keys()].map((i) => i + 1));
+    expect(r.stderr).toMatch(/would post +40/);
+
+    const config = loadConfig({ env: {} });
+    const msgs = messagesOf(split(readFileSync(archive.path), 'mboxrd'));
+    for (const i of [0, 17, 39]) {
+      const m = msgs[i]!;
+      const expected = await inspectMessage(m.raw, replayEnvelope(m.raw, { fromLine: m.fromLine }), config);
+      expect(lines[i]).toMatchObject({ ...expected, source: { path: archive.path, index: i + 1, size: m.size } });
+      expect(lines[i]!.update!.subject).toContain(`(${archive.markers[i]})`);
+    }
+  });
+
+  it('--json summary on stderr; mail without a reference makes exit 1', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'replay-dry2-'));
+    const file = join(dir, 'two.mbox');
+    writeFileSync(
+      file,
+      'From a@b.cd Mon Jan  1 10:00:00 2024\nSubject: [GJ-060309] yes\nMessage-ID: <y@x>\n\nok\n\n' +
+        'From a@b.cd Mon Jan  1 10:01:00 2024\nSubject: no reference\nMessage-ID: <n@x>\n\nnope\n\n' +
+        'From a@b.cd Mon Jan  1 10:02:00 2024\nSubject: [GJ-060309] Out of office\nAuto-Submitted: auto-replied\n\naway\n',
+    );
+    const r = await run(['--dry-run', '--json', file]);
+    expect(r.code).toBe(1);
+    expect(r.stdout.trim().split('\n').map((l) => (JSON.parse(l) as DryRunLine).verdict)).toEqual(['post', 'reject', 'drop']);
+    const summary = JSON.parse(r.stderr.slice(r.stderr.indexOf('{'))) as Record<string, unknown>;
+    expect(summary).toMatchObject({ dry_run: true, messages: 3, accepted: 1, dropped: { total: 1 }, rejected: { total: 1 }, exit_code: 1 });
+    expect((summary.rejected as { reasons: Record<string, { examples: Array<{ message_id: string }> }> }).reasons.no_reference!.examples[0]!.message_id).toBe('n@x');
+  });
+});
+
+describe('bad input: one clear line, the right exit code, no stack trace', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'replay-badin-'));
+  beforeAll(() => {
+    writeFileSync(join(dir, 'empty.mbox'), '');
+    writeFileSync(join(dir, 'garbage.bin'), randomBytes(4096));
+    mkdirSync(join(dir, 'nomail/deep'), { recursive: true });
+    writeFileSync(join(dir, 'nomail/deep/notes.txt'), 'nothing to see\n');
+  });
+
+  for (const [name, file, message] of [
+    ['an empty file', 'empty.mbox', /empty\.mbox: empty file, no mail in it/],
+    ['binary garbage', 'garbage.bin', /garbage\.bin: not mail/],
+    ['a path that does not exist', 'missing.mbox', /missing\.mbox: no such file or directory/],
+    ['a directory without mail', 'nomail', /nomail: no mail found in this directory/],
+  ] as const) {
+    it(`${name}: exit 2`, async () => {
+      const r = await run([join(dir, file)], { REDIS_URL: 'redis://127.0.0.1:1' });
+      expect(r.code).toBe(2);
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+      expect(r.stderr).toMatch(message);
+      expect(r.stderr).toMatch(/^mailgate: replay: /);
+      expect(r.stdout).toBe('');
+    });
+  }
+
+  it('bad usage: exit 2', async () => {
+    expect((await run(['--format', 'mbox', join(dir, 'empty.mbox')])).code).toBe(2);
+    expect((await run(['--since', 'last tuesday', join(dir, 'empty.mbox')])).code).toBe(2);
+    const r = await run([]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/missing required argument/);
+  });
+
+  it('a single message over the size limit: rejected too_large, exit 1', async () => {
+    const file = join(dir, 'big.eml');
+    writeFileSync(file, `From: a@b.cd\nSubject: [GJ-060309] big\nMessage-ID: <big@x>\n\n${'x'.repeat(4000)}\n`);
+    const cfg = overlay(dir, `smtp:\n  maxMessageBytes: 2000\nredis:\n  prefix: t${randomBytes(4).toString('hex')}\n`);
+    const r = await run([file], { REDIS_URL: redisUrl, MAILGATE_CONFIG: cfg });
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/rejected +1 +too_large 1/);
+    expect(r.stdout).toMatch(/rejected too_large: .*big\.eml #1 .*bytes \(limit 2000\)/);
+    expect(r.stderr).not.toMatch(NO_STACK);
+    // The same in a dry run.
+    const dry = await run(['--dry-run', file], { MAILGATE_CONFIG: cfg });
+    expect(dry.code).toBe(1);
+    expect(JSON.parse(dry.stdout)).toMatchObject({ verdict: 'reject', reason: 'too_large', smtp_reply: expect.stringMatching(/^552 5\.3\.4/) });
+  });
+});
+
+describe('Ctrl-C', () => {
+  it('stops reading, finishes what is in flight, prints the summary and exits 1', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'replay-int-'));
+    const archive = buildArchive(dir, 30, 'int');
+    const prefix = `t${randomBytes(5).toString('hex')}`;
+    const cfg = overlay(dir, `redis:\n  prefix: ${prefix}\nreplay:\n  maxWaitingJobs: 5\n  maxInFlight: 2\n`);
+    const conn = new Redis(redisUrl, { maxRetriesPerRequest: 1 });
+    const queue = new Queue(QUEUE_NAME, { connection: conn, prefix });
+    try {
+      // No workers: paused with 5 jobs waiting, then interrupted.
+      const r = start([archive.path], { REDIS_URL: redisUrl, MAILGATE_CONFIG: cfg });
+      await waitFor('5 queued', async () => (await queue.getWaitingCount()) >= 5, 15_000);
+      r.child.kill('SIGINT');
+      const out = await r.done;
+      expect(out.code).toBe(1);
+      expect(out.stderr).toMatch(/SIGINT: finishing the messages in flight/);
+      expect(out.stderr).not.toMatch(NO_STACK);
+      expect(out.stdout).toMatch(/stopped: interrupted: run the same command again/);
+      const accepted = Number(/accepted +(\d+)/.exec(out.stdout)?.[1]);
+      expect(accepted).toBe(await queue.getWaitingCount());
+      expect(accepted).toBeLessThan(30);
+    } finally {
+      await queue.close();
+      conn.disconnect();
+    }
+  });
+});
+
+describe('a run killed halfway, started again', () => {
+  let double: Double;
+  let workers: Harness | null = null;
+  let child: ChildProcess | null = null;
+  beforeAll(async () => {
+    double = await startSirportlyDouble();
+  });
+  afterAll(async () => {
+    child?.kill('SIGKILL');
+    await workers?.close();
+    await double.close();
+  });
+
+  it('adds each missing update exactly once', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'replay-kill-'));
+    const archive = buildArchive(dir, 48, 'kill');
+    const prefix = `t${randomBytes(5).toString('hex')}`;
+    const cfg = overlay(dir, `redis:\n  prefix: ${prefix}\nreplay:\n  maxWaitingJobs: 12\n  maxInFlight: 4\n`);
+    const env = { REDIS_URL: redisUrl, MAILGATE_CONFIG: cfg };
+    const conn = new Redis(redisUrl, { maxRetriesPerRequest: 1 });
+    const queue = new Queue(QUEUE_NAME, { connection: conn, prefix });
+    try {
+      // No workers yet: the replay pauses once 12 jobs wait; kill it there, mid-archive.
+      const first = start([archive.path], env);
+      child = first.child;
+      await waitFor('the first run to queue 12 jobs', async () => (await queue.getWaitingCount()) >= 12, 15_000);
+      first.child.kill('SIGKILL');
+      const killed = await first.done;
+      child = null;
+      expect(killed.code).toBeNull();
+      const queuedBefore = await queue.getWaitingCount();
+      expect(queuedBefore).toBeGreaterThanOrEqual(12);
+      expect(queuedBefore).toBeLessThan(48);
+
+      workers = await startHarness(redisUrl, double, { redis: { prefix } }, 'worker');
+      const again = await run(['--json', archive.path], env);
+      expect(again.stderr).not.toMatch(NO_STACK);
+      expect(again.code).toBe(0);
+      const s = JSON.parse(again.stdout) as { accepted: number; duplicates: number; messages: number };
+      expect(s.messages).toBe(48);
+      // What the first run queued counts as duplicate; a message killed between its job and its
+      // seen marker is "queued" again, but as the same job (its id is the key): still one update.
+      expect(s.duplicates).toBeLessThanOrEqual(queuedBefore);
+      expect(s.duplicates).toBeGreaterThanOrEqual(queuedBefore - 4);
+      expect(s.accepted).toBe(48 - s.duplicates);
+
+      const posted = (m: string) => double.state.allUpdates().filter((u) => u.fields.subject?.includes(`(${m})`)).length;
+      await waitFor('all 48 posted', () => archive.markers.every((m) => posted(m) >= 1), 30_000);
+      const third = await run(['--json', archive.path], env);
+      expect(JSON.parse(third.stdout)).toMatchObject({ accepted: 0, duplicates: 48 });
+      await new Promise((r) => setTimeout(r, 500));
+      expect(archive.markers.map(posted)).toEqual(archive.markers.map(() => 1));
+      expect(double.state.allUpdates()).toHaveLength(48);
+    } finally {
+      await queue.close();
+      conn.disconnect();
+    }
+  });
+});

@@ -1,0 +1,132 @@
+// The summary (counts, reasons, first examples, exit code), the progress line, and the
+// back-pressure gate on its own.
+import { describe, expect, it } from 'vitest';
+import { ProgressBar } from '../../src/replay/progress.js';
+import { BackPressure, type QueueProbe } from '../../src/replay/replay.js';
+import { EXAMPLES_PER_REASON, Summary } from '../../src/replay/summary.js';
+import { Capture } from './helpers.js';
+
+const ex = (i: number) => ({ path: 'a.mbox', index: i, message_id: `m${i}@x`, subject: `s${i}`, ticket: null });
+
+describe('Summary', () => {
+  it('counts by outcome and reason, keeps the first examples, and decides the exit code', () => {
+    const s = new Summary(false);
+    expect(s.exitCode()).toBe(0);
+    for (let i = 1; i <= 5; i++) s.record('accepted', 'queued', ex(i));
+    s.record('duplicate', 'duplicate', ex(6));
+    for (let i = 7; i <= 11; i++) s.record('dropped', 'auto_submitted', ex(i));
+    s.record('dropped', 'precedence', ex(12));
+    s.record('skipped', 'before_since', ex(13));
+    expect(s.exitCode()).toBe(0);
+    s.record('rejected', 'no_reference', ex(14));
+    s.record('rejected', 'too_large', { ...ex(15), detail: '30000000 bytes' });
+    expect(s.exitCode()).toBe(1);
+    const j = s.toJSON();
+    expect(j).toMatchObject({ messages: 15, accepted: 5, duplicates: 1, dropped: { total: 6 }, rejected: { total: 2 }, skipped: { total: 1 }, exit_code: 1 });
+    expect(j.dropped.reasons.auto_submitted!.count).toBe(5);
+    expect(j.dropped.reasons.auto_submitted!.examples.map((e) => e.index)).toEqual([7, 8, 9].slice(0, EXAMPLES_PER_REASON));
+    const text = s.render();
+    expect(text).toMatch(/^replay: 15 messages from 0 file\(s\)/);
+    expect(text).toMatch(/\n {2}accepted +5\n/);
+    expect(text).toMatch(/\n {2}dropped +6 +auto_submitted 5, precedence 1\n/);
+    expect(text).toMatch(/\n {2}rejected +2 +no_reference 1, too_large 1\n/);
+    expect(text).toMatch(/rejected too_large: a\.mbox #15 <m15@x> "s15" 30000000 bytes/);
+  });
+
+  it('a stop makes exit 1 and is said', () => {
+    const s = new Summary(false);
+    s.stopped = 'Redis did not take a message';
+    expect(s.exitCode()).toBe(1);
+    expect(s.render()).toMatch(/stopped: Redis did not take a message/);
+  });
+});
+
+describe('ProgressBar', () => {
+  it('draws nothing unless the stream is a terminal', () => {
+    const out = new Capture();
+    const bar = new ProgressBar(out, 1000, 0);
+    bar.update(5, 500, true);
+    bar.done();
+    expect(out.text).toBe('');
+  });
+
+  it('shows messages, bytes of the total, rate and ETA, and clears itself', () => {
+    const out = Object.assign(new Capture(), { isTTY: true, columns: 200 });
+    const bar = new ProgressBar(out, 200e6, 0);
+    bar.update(1234, 50e6, true);
+    expect(bar.line()).toMatch(/^\[#{8}-{22}\]  25% 1,234 msgs 50\.0\/200\.0 MB [\d,]+ msg\/s ETA (\d+:\d\d|--:--)$/);
+    bar.setStatus('paused');
+    expect(out.text).toMatch(/ paused$/);
+    // On an 80-column terminal the line still fits, with a shorter bar.
+    out.columns = 80;
+    expect(bar.line().length).toBeLessThan(80);
+    expect(bar.line()).toMatch(/^\[[#-]{10,29}\]  25% .* paused$/);
+    bar.log('a line above');
+    bar.done();
+    expect(out.text.endsWith('\r\x1b[2K')).toBe(true);
+    expect(out.text).toMatch(/a line above\n/);
+  });
+});
+
+describe('BackPressure', () => {
+  it('waits while the queue is over the limit, resumes below 80 % of it, checks every tenth of the limit', async () => {
+    let waiting = 0;
+    let probes = 0;
+    const notes: Array<string | null> = [];
+    const gate = new BackPressure(
+      async (): Promise<QueueProbe> => {
+        probes++;
+        return { waiting, memoryPercent: null };
+      },
+      { maxWaitingJobs: 100, maxRedisMemoryPercent: 80 },
+      (why) => notes.push(why),
+      10,
+    );
+    expect(gate.checkEvery).toBe(10);
+    await gate.wait();
+    expect(probes).toBe(1);
+    for (let i = 0; i < 9; i++) await gate.wait();
+    expect(probes).toBe(1);
+    await gate.wait();
+    expect(probes).toBe(2);
+
+    waiting = 150;
+    for (let i = 0; i < 9; i++) await gate.wait();
+    let released = false;
+    const p = gate.wait().then(() => (released = true));
+    await new Promise((r) => setTimeout(r, 50));
+    expect(released).toBe(false);
+    waiting = 85; // under the limit but over 80 % of it: still waiting
+    await new Promise((r) => setTimeout(r, 50));
+    expect(released).toBe(false);
+    waiting = 79;
+    await p;
+    expect(notes[0]).toMatch(/^paused: 150 jobs wait for workers \(limit 100/);
+    expect(notes.at(-1)).toBeNull();
+  });
+
+  it('waits while Redis is near its maxmemory; goes on when Redis cannot be asked', async () => {
+    let memoryPercent = 95;
+    let fail = false;
+    const notes: Array<string | null> = [];
+    const gate = new BackPressure(
+      async () => {
+        if (fail) throw new Error('Connection is closed.');
+        return { waiting: 0, memoryPercent };
+      },
+      { maxWaitingJobs: 10, maxRedisMemoryPercent: 80 },
+      (why) => notes.push(why),
+      10,
+    );
+    const p = gate.wait();
+    await new Promise((r) => setTimeout(r, 40));
+    expect(notes[0]).toMatch(/Redis uses 95 % of its maxmemory/);
+    memoryPercent = 50;
+    await p;
+    memoryPercent = 99;
+    const q = gate.wait();
+    await new Promise((r) => setTimeout(r, 1100));
+    fail = true;
+    await q;
+  });
+});
