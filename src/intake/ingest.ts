@@ -3,7 +3,9 @@
 import type { Config } from '../config.js';
 import { GatewayError, formatReply, replyFor } from '../errors.js';
 import type { Logger } from '../log.js';
-import { doorVerdict } from '../mail/verdict.js';
+import type { DoorChecks } from '../door/checks.js';
+import { parseHeaders } from '../mail/headers.js';
+import { verdictFromHeaders } from '../mail/verdict.js';
 import type { DoorVerdict, Envelope, SmtpReply } from '../mail/types.js';
 import type { Metrics } from '../ops/metrics.js';
 import type { MessageStore } from '../queue/store.js';
@@ -13,6 +15,11 @@ export interface IngestDeps {
   store: Pick<MessageStore, 'accept'>;
   log: Logger;
   metrics: Metrics;
+  /**
+   * Redis-backed checks after the header verdict (thread lookup, known senders, loop limit).
+   * Absent (replay, tests of the bare door): the header verdict stands.
+   */
+  door?: Pick<DoorChecks, 'refine'>;
 }
 
 export type IngestOutcomeKind = 'queued' | 'duplicate' | 'dropped' | 'rejected' | 'tempfail' | 'too_large';
@@ -36,6 +43,7 @@ export async function ingest(raw: Buffer, envelope: Envelope, deps: IngestDeps):
       reason: o.verdict?.reason ?? o.outcome,
       queueId: o.queueId ?? undefined,
       ticket: o.verdict?.ticket ?? undefined,
+      detail: o.verdict?.detail,
       messageId: o.verdict?.messageId ?? undefined,
       size: raw.length,
       source: envelope.source,
@@ -53,19 +61,29 @@ export async function ingest(raw: Buffer, envelope: Envelope, deps: IngestDeps):
     return done({ outcome: 'too_large', reply: replyFor('too_large'), verdict: null, queueId: null });
   }
 
-  const verdict = doorVerdict(raw, envelope, config);
-  if (verdict.verdict === 'reject') return done({ outcome: 'rejected', reply: verdict.smtpReply, verdict, queueId: null });
+  const headers = parseHeaders(raw);
+  let verdict = verdictFromHeaders(headers, raw, envelope, config);
+  let notes: Record<string, unknown> = {};
+  if (deps.door) {
+    try {
+      ({ verdict, notes } = await deps.door.refine(verdict, headers, raw, envelope));
+    } catch (err) {
+      const reply = err instanceof GatewayError ? err.smtpReply : replyFor('store_unavailable');
+      return done({ outcome: 'tempfail', reply, verdict, queueId: null }, { err: (err as Error).message, kind: 'store_unavailable' });
+    }
+  }
+  if (verdict.verdict === 'reject') return done({ outcome: 'rejected', reply: verdict.smtpReply, verdict, queueId: null }, notes);
   if (verdict.verdict !== 'post') {
-    return done({ outcome: 'dropped', reply: { code: 250, enhanced: '2.0.0', text: `Accepted, not posted (${verdict.reason})` }, verdict, queueId: null });
+    return done({ outcome: 'dropped', reply: { code: 250, enhanced: '2.0.0', text: `Accepted, not posted (${verdict.reason})` }, verdict, queueId: null }, notes);
   }
 
   try {
     const { queueId, duplicate } = await store.accept(raw, verdict, envelope);
     if (duplicate) {
-      return done({ outcome: 'duplicate', reply: { code: 250, enhanced: '2.0.0', text: `Ok: already queued as ${queueId}` }, verdict, queueId });
+      return done({ outcome: 'duplicate', reply: { code: 250, enhanced: '2.0.0', text: `Ok: already queued as ${queueId}` }, verdict, queueId }, notes);
     }
     metrics.rawBytesStored.inc(raw.length);
-    return done({ outcome: 'queued', reply: { code: 250, enhanced: '2.0.0', text: `Ok: queued as ${queueId}` }, verdict, queueId });
+    return done({ outcome: 'queued', reply: { code: 250, enhanced: '2.0.0', text: `Ok: queued as ${queueId}` }, verdict, queueId }, notes);
   } catch (err) {
     const kind = err instanceof GatewayError ? err.kind : 'store_unavailable';
     const reply = err instanceof GatewayError ? err.smtpReply : replyFor('store_unavailable');

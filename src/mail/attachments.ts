@@ -3,6 +3,7 @@
 import { createHash } from 'node:crypto';
 import libmime from 'libmime';
 import type { Attachment } from 'mailparser';
+import { parseHeaders } from './headers.js';
 import type { DraftAttachment } from './types.js';
 
 /** A name Sirportly can store: no directories, no control characters. */
@@ -19,6 +20,23 @@ export function fallbackFilename(index: number, contentType: string): string {
   return `attachment-${index}.${ext}`;
 }
 
+const FORWARDED_TYPES = new Set(['message/rfc822', 'message/global']);
+// Characters that file systems or Sirportly's download links would trip over.
+const UNSAFE_IN_NAME = /[\\/:*?"<>|\p{Cc}]+/gu;
+
+/**
+ * A forwarded message is uploaded as `<its subject>.eml`, so staff see what it is before opening
+ * it. A name the sender gave wins (with .eml added when it has no extension for a message).
+ */
+export function forwardedFilename(content: Buffer, given: string | undefined, index: number): string {
+  const named = cleanFilename(given);
+  if (named) return /\.(eml|msg)$/i.test(named) ? named : `${named}.eml`;
+  const subject = parseHeaders(content).get('subject')?.replace(UNSAFE_IN_NAME, ' ').replace(/\s+/g, ' ').trim();
+  if (!subject) return `forwarded-message-${index}.eml`;
+  // Bounded, and cut on a character boundary so no surrogate pair is split.
+  return `${[...subject].slice(0, 120).join('').trim()}.eml`;
+}
+
 /** Content-IDs the HTML points at with cid: links (URL-decoded, as RFC 2392 writes them). */
 export function referencedCids(html: string | undefined): Set<string> {
   const cids = new Set<string>();
@@ -33,21 +51,49 @@ export function referencedCids(html: string | undefined): Set<string> {
   return cids;
 }
 
+/** An attachment before naming and hashing: from mailparser or unpacked from a winmail.dat. */
+export interface AttachmentSource {
+  filename?: string;
+  contentType: string;
+  content: Buffer;
+  contentId?: string;
+  /** The container says inline (multipart/related or Content-Disposition: inline). */
+  inline: boolean;
+}
+
 /** `index` is 1-based, for the fallback name; `cids` are the Content-IDs the HTML references. */
-export function toDraftAttachment(att: Attachment, index: number, cids: ReadonlySet<string>): DraftAttachment {
-  const cid = att.cid?.trim() || undefined;
-  const content = att.content;
-  const contentType = (att.contentType || 'application/octet-stream').toLowerCase();
+export function makeDraftAttachment(src: AttachmentSource, index: number, cids: ReadonlySet<string>): DraftAttachment {
+  const cid = src.contentId?.trim() || undefined;
+  const content = src.content;
+  const contentType = (src.contentType || 'application/octet-stream').toLowerCase();
+  const filename = FORWARDED_TYPES.has(contentType)
+    ? forwardedFilename(content, src.filename, index)
+    : (cleanFilename(src.filename) ?? fallbackFilename(index, contentType));
   const out: DraftAttachment = {
-    filename: cleanFilename(att.filename) ?? fallbackFilename(index, contentType),
+    filename,
     contentType,
     size: content.length,
     sha256: createHash('sha256').update(content).digest('hex'),
     // A cid: image is inline whether or not it sits in multipart/related or says so in
-    // Content-Disposition: senders are inconsistent, the HTML reference is what matters.
-    inline: att.related === true || att.contentDisposition === 'inline' || (cid !== undefined && cids.has(cid)),
+    // Content-Disposition (Outlook often sends neither): the HTML reference is what matters.
+    inline: src.inline || (cid !== undefined && cids.has(cid)),
     content,
   };
   if (cid) out.contentId = cid;
   return out;
+}
+
+export function sourceOf(att: Attachment): AttachmentSource {
+  const src: AttachmentSource = {
+    contentType: att.contentType || 'application/octet-stream',
+    content: att.content,
+    inline: att.related === true || att.contentDisposition === 'inline',
+  };
+  if (att.filename !== undefined) src.filename = att.filename;
+  if (att.cid) src.contentId = att.cid;
+  return src;
+}
+
+export function toDraftAttachment(att: Attachment, index: number, cids: ReadonlySet<string>): DraftAttachment {
+  return makeDraftAttachment(sourceOf(att), index, cids);
 }

@@ -31,12 +31,24 @@ export function firstMailbox(rawFrom: string | undefined): { name?: string; emai
   return null;
 }
 
+/** The first display name of a From: value that has no usable address ("MAILER DAEMON <>"). */
+function displayNameOnly(rawFrom: string | undefined): string | undefined {
+  if (rawFrom === undefined || rawFrom.trim() === '') return undefined;
+  const { value } = parseAddressHeader(rawFrom, { flatten: true, decodePunycode: false });
+  const name = value.map((m) => m.name.replace(/\s+/g, ' ').trim()).find((n) => n !== '' && !n.includes('@'));
+  return name;
+}
+
 export function authorOf(headers: HeaderBlock, mailFrom: string): Author {
   const rawFrom = headers.getRaw('from');
   const fromHeader = firstMailbox(rawFrom);
   if (fromHeader) return fromHeader;
   const what = rawFrom === undefined ? 'no From header' : `From header ${JSON.stringify(rawFrom)} has no usable address`;
   const envelopeSender = usable(mailFrom.replace(/^<|>$/g, ''));
-  if (envelopeSender) return { email: envelopeSender, warning: `${what}; author is the envelope sender` };
+  if (envelopeSender) {
+    // The name the sender gave still names them; only the address comes from the envelope.
+    const name = displayNameOnly(rawFrom);
+    return { ...(name ? { name } : {}), email: envelopeSender, warning: `${what}; author is the envelope sender` };
+  }
   return { warning: `${what} and no usable envelope sender; no author sent` };
 }

@@ -1,5 +1,6 @@
 // The update's `message` and `html_body`. Sirportly rejects an empty message (422), so there is
 // always some text, even for a mail that is only attachments or nothing at all.
+import EmailReplyParser from 'email-reply-parser';
 import { compile, type FormatCallback } from 'html-to-text';
 import { sanitiseHtml } from './sanitize.js';
 
@@ -18,6 +19,18 @@ export interface BodySource {
   /** The text/html body with cid: links kept, unsanitised. */
   html?: string;
   attachmentCount: number;
+  /** Cut quoted history and signatures from `message` (replies.stripQuoted); html_body stays whole. */
+  stripQuoted?: boolean;
+}
+
+/**
+ * The new part of a reply: "On … wrote:" blocks, "> " quotes and "-- " signatures cut. When that
+ * leaves nothing (a reply that is all quote, a parser surprise), the full text is kept: a lost
+ * message is worse than a long one.
+ */
+export function stripQuotedReply(text: string): string {
+  const visible = new EmailReplyParser().read(text.replace(/\r\n?/g, '\n')).getVisibleText();
+  return visible.trim() === '' ? text : visible;
 }
 
 // An image says nothing in text except its alt; its src (often cid:) would only be noise.
@@ -67,5 +80,6 @@ export function composeBody(src: BodySource): BodyFields {
     if (hasText(fromHtml)) message = fromHtml;
     else message = src.attachmentCount > 0 ? ATTACHMENTS_ONLY_TEXT : EMPTY_MESSAGE_TEXT;
   }
+  if (src.stripQuoted && message !== ATTACHMENTS_ONLY_TEXT && message !== EMPTY_MESSAGE_TEXT) message = stripQuotedReply(message);
   return { message: message.trimEnd(), ...htmlFields };
 }

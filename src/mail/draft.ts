@@ -2,13 +2,26 @@
 // prints it; both call this function, so what one shows is what the other sends.
 import type { Config } from '../config.js';
 import { GatewayError } from '../errors.js';
-import { referencedCids, toDraftAttachment } from './attachments.js';
+import { makeDraftAttachment, referencedCids } from './attachments.js';
 import { authorOf } from './author.js';
 import { composeBody } from './body.js';
 import { postedAt } from './date.js';
-import { parseHeaders } from './headers.js';
+import { parseHeaders, type HeaderBounds } from './headers.js';
 import { parseMessage } from './parse.js';
+import { messageParts } from './parts.js';
+import { restorePartSeparators } from './repair.js';
 import type { Draft, Envelope, UpdateFields } from './types.js';
+
+/**
+ * What mailparser is given: from the first header byte on, with the empty line restored when the
+ * header block ended at a line that cannot be a header, so mailparser sees the same header block.
+ */
+function forParser(raw: Buffer, bounds: HeaderBounds): Buffer {
+  const whole = bounds.bodyStart !== bounds.end || bounds.end >= raw.length
+    ? raw.subarray(bounds.start)
+    : Buffer.concat([raw.subarray(bounds.start, bounds.end), Buffer.from('\r\n'), raw.subarray(bounds.end)]);
+  return restorePartSeparators(whole);
+}
 
 export async function draft(raw: Buffer, envelope: Envelope, config: Config, ticket: string): Promise<Draft> {
   if (raw.length > config.smtp.maxMessageBytes) {
@@ -17,18 +30,23 @@ export async function draft(raw: Buffer, envelope: Envelope, config: Config, tic
   // Subject, Date and From come from the same header reader as the door's verdict (first
   // occurrence of each), not from mailparser, so the two can never disagree.
   const headers = parseHeaders(raw);
-  const parsed = await parseMessage(raw.subarray(headers.bounds.start), config.queue.parseTimeoutMs);
-  const warnings: string[] = [];
+  const parsed = await parseMessage(forParser(raw, headers.bounds), config.queue.parseTimeoutMs);
+  const parts = messageParts(parsed, raw);
+  const warnings: string[] = [...parts.warnings];
 
   const date = postedAt(headers.getRaw('date'), envelope.receivedAt, { live: envelope.source === 'smtp' });
   if (date.warning) warnings.push(date.warning);
   const author = authorOf(headers, envelope.mailFrom);
   if (author.warning) warnings.push(author.warning);
 
-  const html = typeof parsed.html === 'string' ? parsed.html : undefined;
-  const cids = referencedCids(html);
-  const attachments = parsed.attachments.map((att, i) => toDraftAttachment(att, i + 1, cids));
-  const body = composeBody({ text: parsed.text, html, attachmentCount: attachments.length });
+  const cids = referencedCids(parts.html);
+  const attachments = parts.attachments.map((src, i) => makeDraftAttachment(src, i + 1, cids));
+  const body = composeBody({
+    ...(parts.text !== undefined ? { text: parts.text } : {}),
+    ...(parts.html !== undefined ? { html: parts.html } : {}),
+    attachmentCount: attachments.length,
+    stripQuoted: config.replies.stripQuoted,
+  });
 
   // Built field by field: parse_ticket_variables and outgoing must never be sent.
   const update: UpdateFields = {

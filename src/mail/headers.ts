@@ -1,6 +1,7 @@
 // The header block of a raw message, read without touching the body: this runs on the SMTP hot
 // path for every message, so it only scans bytes up to the first empty line.
 import libmime from 'libmime';
+import { decodeUtf7Words } from './utf7.js';
 
 /** One header as it appeared, unfolded but not decoded. */
 export interface HeaderField {
@@ -45,17 +46,38 @@ function skipLeadingJunk(raw: Buffer): number {
   }
 }
 
+const COLON = 0x3a;
+const FROM_ = Buffer.from('From ');
+
+/**
+ * A line that cannot be a header: not a continuation and without any colon. As in CPython's
+ * parser, it ends the header block even without the empty line (a sender that forgot it, or a
+ * message that is all body); lines with a colon but a malformed name are skipped, not ended on.
+ */
+function notAHeaderLine(raw: Buffer, at: number, limit: number): boolean {
+  const c = raw[at];
+  if (c === SP || c === HT) return false;
+  const lf = raw.indexOf(LF, at);
+  const stop = lf === -1 || lf > limit ? limit : lf;
+  // Searched within the line only: a colon-less line must not send the search through the body.
+  return raw.subarray(at, stop).indexOf(COLON) === -1;
+}
+
 export function headerBounds(raw: Buffer): HeaderBounds {
   const start = skipLeadingJunk(raw);
   const limit = Math.min(raw.length, start + MAX_HEADER_BYTES);
   // An empty line right at the start: the message has a body and no headers.
   if (raw[start] === LF) return { start, end: start, bodyStart: start + 1 };
   if (raw[start] === CR && raw[start + 1] === LF) return { start, end: start, bodyStart: start + 2 };
+  // An mbox From_ line may come first; any other first line must look like a header.
+  const fromLine = raw.subarray(start, start + 5).equals(FROM_);
+  if (!fromLine && notAHeaderLine(raw, start, limit)) return { start, end: start, bodyStart: start };
   let lf = raw.indexOf(LF, start);
   while (lf !== -1 && lf < limit) {
     const next = raw[lf + 1];
     if (next === LF) return { start, end: lf + 1, bodyStart: lf + 2 };
     if (next === CR && raw[lf + 2] === LF) return { start, end: lf + 1, bodyStart: lf + 3 };
+    if (next !== undefined && notAHeaderLine(raw, lf + 1, limit)) return { start, end: lf + 1, bodyStart: lf + 1 };
     lf = raw.indexOf(LF, lf + 1);
   }
   if (limit === raw.length) return { start, end: raw.length, bodyStart: raw.length };
@@ -161,7 +183,7 @@ export function stripComments(value: string): string {
 export function decodeHeaderValue(value: string): string {
   if (!value.includes('=?')) return value;
   try {
-    return libmime.decodeWords(value);
+    return libmime.decodeWords(decodeUtf7Words(value));
   } catch {
     return value;
   }

@@ -2,9 +2,13 @@
 // from the very functions the door and the worker run, so the answer cannot drift from reality.
 import type { Config } from '../config.js';
 import { formatReply } from '../errors.js';
+import { authenticityOf, type AuthVerdict } from './auth/verify.js';
+import { systemResolver, type DnsResolver } from './auth/resolver.js';
 import { draft } from './draft.js';
-import type { Envelope, UpdateFields, VerdictKind } from './types.js';
-import { doorVerdict } from './verdict.js';
+import { parseHeaders, type HeaderBlock } from './headers.js';
+import { referencedMessageIds } from './thread.js';
+import type { DoorVerdict, Envelope, UpdateFields, VerdictKind } from './types.js';
+import { verdictFromHeaders } from './verdict.js';
 
 export interface InspectAttachment {
   filename: string;
@@ -13,9 +17,20 @@ export interface InspectAttachment {
   sha256: string;
 }
 
+/** The door's Redis checks cannot run offline; inspect says which would have run. */
+export interface InspectChecks {
+  thread: string;
+  known_sender: string;
+  loop_rate_limit: string;
+}
+
 export interface InspectResult {
   verdict: VerdictKind;
   reason: string;
+  // detail, checks and auth are always set here; optional in the type because replay --dry-run
+  // writes lines of this shape itself for messages it could not read.
+  /** What gave a drop or reject away (e.g. "Precedence: bulk"), or null. */
+  detail?: string | null;
   smtp_reply: string;
   message_id: string | null;
   idempotency_key: string;
@@ -28,9 +43,35 @@ export interface InspectResult {
     author_name: string | null;
     author_email: string | null;
     posted_at: string;
+    authenticated: '1' | null;
   } | null;
   attachments: InspectAttachment[];
   warnings: string[];
+  checks?: InspectChecks;
+  /** SPF/DKIM/DMARC as the worker would judge them (no SMTP session here, so SPF is not_run). */
+  auth?: AuthVerdict | null;
+}
+
+export interface InspectOptions {
+  /** DNS for the authenticity check; the system resolver when absent. */
+  resolver?: DnsResolver;
+}
+
+const OFFLINE = 'not run: needs Redis (not available offline)';
+
+function offlineChecks(v: DoorVerdict, headers: HeaderBlock, envelope: Envelope, config: Config): InspectChecks {
+  let thread = 'not needed: the headers name the ticket';
+  if (v.reason === 'no_reference') {
+    const ids = referencedMessageIds(headers, config.threads.maxReferences).length;
+    if (!config.threads.enabled) thread = 'off (threads.enabled)';
+    else thread = ids > 0 ? `${OFFLINE}; would look up ${ids} Message-ID(s) from In-Reply-To/References` : 'nothing to look up: no In-Reply-To/References';
+  }
+  const posting = v.verdict === 'post';
+  return {
+    thread,
+    known_sender: !config.policy.knownSendersOnly ? 'off (policy.knownSendersOnly)' : posting ? OFFLINE : 'not needed',
+    loop_rate_limit: !posting ? 'not needed' : envelope.source === 'replay' ? 'not applied to replayed mail' : OFFLINE,
+  };
 }
 
 function updateView(u: UpdateFields): NonNullable<InspectResult['update']> {
@@ -44,23 +85,31 @@ function updateView(u: UpdateFields): NonNullable<InspectResult['update']> {
     author_name: u.author_name ?? null,
     author_email: u.author_email ?? null,
     posted_at: u.posted_at,
+    authenticated: u.authenticated ?? null,
   };
 }
 
-export async function inspectMessage(raw: Buffer, envelope: Envelope, config: Config): Promise<InspectResult> {
-  const v = doorVerdict(raw, envelope, config);
+export async function inspectMessage(raw: Buffer, envelope: Envelope, config: Config, opts: InspectOptions = {}): Promise<InspectResult> {
+  const headers = parseHeaders(raw);
+  const v = verdictFromHeaders(headers, raw, envelope, config);
   const result: InspectResult = {
     verdict: v.verdict,
     reason: v.reason,
+    detail: v.detail ?? null,
     smtp_reply: formatReply(v.smtpReply),
     message_id: v.messageId,
     idempotency_key: v.idempotencyKey,
     update: null,
     attachments: [],
     warnings: [],
+    checks: offlineChecks(v, headers, envelope, config),
+    auth: null,
   };
   if (v.verdict !== 'post' || v.ticket === null) return result;
   const d = await draft(raw, envelope, config, v.ticket);
+  // As in the worker: the same check, and the flag only when it passes.
+  result.auth = await authenticityOf(raw, envelope, config, d.update.author_email, opts.resolver ?? systemResolver(config.auth.dnsTimeoutMs));
+  if (result.auth.authenticated) d.update.authenticated = '1';
   result.update = updateView(d.update);
   result.attachments = d.attachments.map((a) => ({ filename: a.filename, content_type: a.contentType, size: a.size, sha256: a.sha256 }));
   result.warnings = d.warnings;

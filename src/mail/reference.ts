@@ -4,10 +4,10 @@ import type { Config } from '../config.js';
 
 /**
  * How the reference was found. Matching In-Reply-To/References against the Message-IDs the
- * gateway has posted (DESIGN rule 3) will add a 'thread' member: it needs the posted-Message-ID
- * index in Redis, so it belongs in a lookup that runs after `findReference` returns null, not here.
+ * gateway has posted (DESIGN rule 3, 'thread') needs the index in Redis, so it is a lookup in
+ * src/door that runs after `findReference` returns null, not here.
  */
-export type ReferenceVia = 'subject' | 'plus_tag';
+export type ReferenceVia = 'subject' | 'plus_tag' | 'thread';
 
 export interface TicketReference {
   /** Upper-cased, as Sirportly expects it. */
@@ -45,10 +45,17 @@ export function referenceMatchers(config: Config): ReferenceMatchers {
   return m;
 }
 
+/** The reference in a match: the group named `ticket` when the pattern has one, else all of it. */
+function matched(found: RegExpExecArray): string | null {
+  const text = found.groups?.ticket ?? found[0];
+  return text === '' ? null : text.toUpperCase();
+}
+
 export function referenceInSubject(subject: string, matchers: ReferenceMatchers): string | null {
   for (const re of matchers.inText) {
     const found = re.exec(subject);
-    if (found && found[0] !== '') return found[0].toUpperCase();
+    const ticket = found ? matched(found) : null;
+    if (ticket) return ticket;
   }
   return null;
 }
@@ -63,7 +70,11 @@ export function referenceInPlusTag(rcptTo: readonly string[], matchers: Referenc
     if (plus === -1) continue;
     const tag = local.slice(plus + 1);
     if (tag === '') continue;
-    if (matchers.whole.some((re) => re.test(tag))) return tag.toUpperCase();
+    for (const re of matchers.whole) {
+      const found = re.exec(tag);
+      const ticket = found ? matched(found) : null;
+      if (ticket) return ticket;
+    }
   }
   return null;
 }

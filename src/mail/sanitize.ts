@@ -54,6 +54,12 @@ const OPTIONS: sanitizeHtml.IOptions = {
   transformTags: {
     // Links leave the staff UI without telling the target where they came from.
     a: sanitizeHtml.simpleTransform('a', { rel: 'noopener noreferrer nofollow', target: '_blank' }),
+    // A mail has no base URL, so a relative image source can only be a trick (e.g. a backquoted
+    // "javascript:" that old browsers ran): only absolute http(s) and cid: sources stay.
+    img: (tagName, attribs) => ({
+      tagName,
+      attribs: Object.fromEntries(Object.entries(attribs).filter(([name, value]) => name !== 'src' || /^\s*(?:https?:\/\/|cid:)/i.test(value))),
+    }),
   },
 };
 

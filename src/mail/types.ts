@@ -1,5 +1,7 @@
 // Shared shapes of the mail logic. Everything under src/mail is pure: bytes and config in,
-// plain data out, so the SMTP door, replay, the worker and `inspect` can never disagree.
+// plain data out, so the SMTP door, replay, the worker and `inspect` can never disagree. The one
+// exception is auth/resolver.ts, the DNS edge; the authenticity check itself takes the resolver
+// as a parameter.
 
 /** What the transport knows about a message besides its bytes. */
 export interface Envelope {
@@ -13,6 +15,8 @@ export interface Envelope {
   source: 'smtp' | 'replay' | 'inspect';
   /** Client address for SMTP sessions. */
   remoteAddress?: string;
+  /** EHLO/HELO name the SMTP client gave (SPF checks it); absent for other sources and old jobs. */
+  helo?: string;
 }
 
 export type VerdictKind = 'post' | 'create' | 'reject' | 'drop';
@@ -39,6 +43,8 @@ export interface DoorVerdict {
   idempotencyKey: string;
   /** Decoded Subject, for logs and drafts. */
   subject: string;
+  /** What gave a drop or reject away (e.g. "Precedence: bulk"), for logs and inspect. */
+  detail?: string;
 }
 
 /** The fields of one tickets/post_update call (minus attachments, which are tokens). */
@@ -52,6 +58,8 @@ export interface UpdateFields {
   author_email?: string;
   /** UTC ISO 8601, second precision: 2024-05-01T12:34:56Z */
   posted_at: string;
+  /** '1' only when DMARC passed for the From domain of SMTP mail (set by the worker, not by draft). */
+  authenticated?: '1';
 }
 
 export interface DraftAttachment {

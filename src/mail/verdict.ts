@@ -1,7 +1,7 @@
 // The decision at the door, from the header block alone: drop machine mail, find the ticket,
 // reject or drop what has none. SMTP, replay and inspect all call this one function.
 import type { Config } from '../config.js';
-import { machineClasses, type MachineClass } from './classify.js';
+import { machineSignals, type MachineClass } from './classify.js';
 import { parseHeaders, type HeaderBlock } from './headers.js';
 import { idempotencyKey, normaliseMessageId } from './idempotency.js';
 import { findReference, referenceMatchers } from './reference.js';
@@ -10,8 +10,25 @@ import type { DoorVerdict, Envelope, SmtpReply } from './types.js';
 const QUEUED: SmtpReply = { code: 250, enhanced: '2.0.0', text: 'Queued' };
 const ACCEPTED: SmtpReply = { code: 250, enhanced: '2.0.0', text: 'Accepted' };
 
+type MachinePolicyKey = 'deliveryReports' | 'autoSubmitted' | 'autoReplyHeaders' | 'precedence' | 'mailerDaemon' | 'nullSender';
+
+const POLICY_OF: Record<MachineClass, MachinePolicyKey> = {
+  delivery_report: 'deliveryReports',
+  auto_submitted: 'autoSubmitted',
+  auto_reply_header: 'autoReplyHeaders',
+  precedence: 'precedence',
+  mailer_daemon: 'mailerDaemon',
+  null_sender: 'nullSender',
+};
+
 function policyFor(cls: MachineClass, config: Config): 'drop' | 'post' {
-  return cls === 'auto_submitted' ? config.policy.autoSubmitted : config.policy.deliveryReports;
+  return config.policy[POLICY_OF[cls]];
+}
+
+/** The verdict for mail that has no usable reference (none found, or a sender not allowed on it). */
+export function noMatchVerdict(base: Omit<DoorVerdict, 'verdict' | 'reason' | 'smtpReply'>, reason: string, config: Config): DoorVerdict {
+  if (config.policy.noReference === 'drop') return { ...base, verdict: 'drop', reason, smtpReply: ACCEPTED };
+  return { ...base, verdict: 'reject', reason, smtpReply: { code: 550, enhanced: '5.7.1', text: oneLine(config.policy.noReferenceText) } };
 }
 
 /** One SMTP reply line: configured text must not smuggle in line breaks. */
@@ -27,17 +44,17 @@ export function verdictFromHeaders(headers: HeaderBlock, raw: Buffer, envelope: 
   const ticket = ref?.ticket ?? null;
   const base = { ticket, messageId, subject, idempotencyKey: idempotencyKey(messageId, raw, ticket) };
 
-  for (const cls of machineClasses(headers)) {
-    if (policyFor(cls, config) === 'drop') return { ...base, verdict: 'drop', reason: cls, smtpReply: ACCEPTED };
+  for (const signal of machineSignals(headers, envelope, config.policy)) {
+    if (policyFor(signal.class, config) === 'drop') return { ...base, verdict: 'drop', reason: signal.class, detail: signal.detail, smtpReply: ACCEPTED };
   }
   if (ref) return { ...base, verdict: 'post', reason: `reference:${ref.via}`, smtpReply: QUEUED };
-  if (config.policy.noReference === 'drop') return { ...base, verdict: 'drop', reason: 'no_reference', smtpReply: ACCEPTED };
-  return {
-    ...base,
-    verdict: 'reject',
-    reason: 'no_reference',
-    smtpReply: { code: 550, enhanced: '5.7.1', text: oneLine(config.policy.noReferenceText) },
-  };
+  return noMatchVerdict(base, 'no_reference', config);
+}
+
+/** The same verdict for another ticket (found later, by the thread index): a new key, reason and reply. */
+export function postToTicket(v: DoorVerdict, ticket: string, via: string, raw: Buffer): DoorVerdict {
+  const { detail: _detail, ...rest } = v;
+  return { ...rest, verdict: 'post', reason: `reference:${via}`, ticket, idempotencyKey: idempotencyKey(v.messageId, raw, ticket), smtpReply: QUEUED };
 }
 
 /** Decide from the header block only; the body is never decoded here. */

@@ -20,6 +20,8 @@ export const jobDataSchema = z.object({
     receivedAt: z.string(),
     source: z.enum(['smtp', 'replay', 'inspect']),
     remoteAddress: z.string().optional(),
+    // Optional: jobs queued before it was recorded have none (SPF then checks the IP alone).
+    helo: z.string().optional(),
   }),
   size: z.number().int().nonnegative(),
   checkpoint: z
@@ -37,6 +39,8 @@ export type UploadCheckpoint = z.infer<typeof uploadCheckpointSchema>;
 
 export interface JobResult {
   updateId: number | null;
+  /** Why nothing was posted although the job completed (e.g. 'unknown_sender'); absent when posted. */
+  skipped?: string;
   /** True when the update was found already posted after an ambiguous failure. */
   recovered: boolean;
   attachments: number;

@@ -3,11 +3,14 @@
 import { UnrecoverableError } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Config } from '../config.js';
+import { TicketIndex } from '../door/ticket-index.js';
 import { GatewayError } from '../errors.js';
 import type { Logger } from '../log.js';
+import { authenticityOf } from '../mail/auth/verify.js';
+import { systemResolver, type DnsResolver } from '../mail/auth/resolver.js';
 import { draft } from '../mail/draft.js';
-import type { DraftAttachment } from '../mail/types.js';
-import type { SirportlyClient } from '../sirportly/client.js';
+import type { DraftAttachment, UpdateFields } from '../mail/types.js';
+import type { SirportlyClient, SirportlyTicket } from '../sirportly/client.js';
 import { findPostedUpdate } from '../sirportly/find-update.js';
 import type { JobData, JobResult, UploadCheckpoint } from './job.js';
 import { keys } from './keys.js';
@@ -29,6 +32,42 @@ export interface ProcessDeps {
   client: SirportlyApi;
   log: Logger;
   now?: () => number;
+  /** DNS for SPF/DKIM/DMARC; the system resolver (bounded by auth.dnsTimeoutMs) when absent. */
+  resolver?: DnsResolver;
+}
+
+// One system resolver per timeout setting, shared by all jobs of the process.
+const systemResolvers = new Map<number, DnsResolver>();
+function defaultResolver(config: Config): DnsResolver {
+  let r = systemResolvers.get(config.auth.dnsTimeoutMs);
+  if (!r) {
+    r = systemResolver(config.auth.dnsTimeoutMs);
+    systemResolvers.set(config.auth.dnsTimeoutMs, r);
+  }
+  return r;
+}
+
+/** Index writes never fail a job: the update is what matters, the index only helps later mail. */
+async function quietly(log: Logger, what: string, work: () => Promise<void>): Promise<void> {
+  try {
+    await work();
+  } catch (err) {
+    log.warn({ err: (err as Error).message }, `${what} failed (the update is not affected)`);
+  }
+}
+
+/**
+ * policy.knownSendersOnly for mail the door let through because the ticket was not learned yet:
+ * read the ticket, learn its addresses, then decide.
+ */
+async function senderAllowed(fields: UpdateFields, index: TicketIndex, client: SirportlyApi, log: Logger): Promise<boolean> {
+  const sender = fields.author_email?.toLowerCase();
+  if (!sender) return false;
+  if (await index.senderKnown(fields.ticket, sender)) return true;
+  if (await index.learned(fields.ticket)) return false;
+  const ticket = await client.getTicket(fields.ticket);
+  await quietly(log, 'learning the ticket', () => index.learnTicket(ticket));
+  return index.senderKnown(fields.ticket, sender);
 }
 
 function tokenUsable(cp: UploadCheckpoint | undefined, att: DraftAttachment, marginMs: number, now: number): cp is UploadCheckpoint {
@@ -52,13 +91,26 @@ export async function processUpdateJob(job: UpdateJob, deps: ProcessDeps): Promi
     throw new UnrecoverableError(`cannot draft the update: ${(err as Error).message}`);
   }
   const fields = drafted.update;
+  const index = new TicketIndex(config, redis);
+
+  if (!data.checkpoint.postStarted && config.policy.knownSendersOnly && !(await senderAllowed(fields, index, client, log))) {
+    log.warn({ queueId: job.id, ticket: fields.ticket, sender: fields.author_email }, 'not posted: sender not seen on the ticket (policy.knownSendersOnly)');
+    return { updateId: null, recovered: false, attachments: 0, skipped: 'unknown_sender' };
+  }
+
+  // Authenticity is judged before uploads, at every attempt, with the session data stored at accept.
+  const auth = await authenticityOf(raw, data.envelope, config, fields.author_email, deps.resolver ?? defaultResolver(config));
+  if (auth.authenticated) fields.authenticated = '1';
+  log.info({ queueId: job.id, spf: auth.spf, dkim: auth.dkim, dmarc: auth.dmarc, authenticated: auth.authenticated, why: auth.reason }, 'authenticity');
 
   if (data.checkpoint.postStarted) {
     // A post was sent before and its outcome is unknown: look before posting again.
     const ticket = await client.getTicket(fields.ticket);
+    await quietly(log, 'learning the ticket', () => index.learnTicket(ticket));
     const found = findPostedUpdate(ticket, fields);
     if (found) {
       log.info({ queueId: job.id, updateId: found.id }, 'update found already posted; not posting again');
+      await quietly(log, 'recording the thread', () => index.recordPost(fields.ticket, data.messageId, fields.author_email));
       return { updateId: typeof found.id === 'number' ? found.id : null, recovered: true, attachments: drafted.attachments.length };
     }
   }
@@ -85,6 +137,7 @@ export async function processUpdateJob(job: UpdateJob, deps: ProcessDeps): Promi
   }
   try {
     const update = await client.postUpdate({ ...fields, attachments: tokens.length ? tokens : undefined });
+    await afterPost(fields, data.messageId, index, deps);
     return { updateId: typeof update.id === 'number' ? update.id : null, recovered: false, attachments: tokens.length };
   } catch (err) {
     if (reused && err instanceof GatewayError && err.kind === 'validation') {
@@ -96,6 +149,18 @@ export async function processUpdateJob(job: UpdateJob, deps: ProcessDeps): Promi
     }
     throw err;
   }
+}
+
+/** Teach the door: this message's Message-ID and author, and once per ticket the ticket itself. */
+async function afterPost(fields: UpdateFields, messageId: string | null, index: TicketIndex, deps: ProcessDeps): Promise<void> {
+  const { config, client, log } = deps;
+  await quietly(log, 'recording the thread', () => index.recordPost(fields.ticket, messageId, fields.author_email));
+  if (!config.threads.learnFromTicket) return;
+  await quietly(log, 'learning the ticket', async () => {
+    if (await index.learned(fields.ticket)) return;
+    const ticket: SirportlyTicket = await client.getTicket(fields.ticket);
+    await index.learnTicket(ticket);
+  });
 }
 
 /** Turn a failure into BullMQ's terms: retry (rethrow) or fail now (UnrecoverableError). */

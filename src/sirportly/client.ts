@@ -46,6 +46,7 @@ const UPDATE_FIELDS = [
   'author_name',
   'author_email',
   'posted_at',
+  'authenticated',
 ] as const satisfies ReadonlyArray<keyof UpdateFields>;
 
 const CONNECT_TIMEOUT_CAP_MS = 10_000;

@@ -170,8 +170,45 @@ describe('draft', () => {
     const d = await draft(raw, envelope(), config, 'AB-123456');
     expect(d.update.message).toBe('see below');
     expect(d.attachments).toHaveLength(1);
-    expect(d.attachments[0]).toMatchObject({ filename: 'attachment-1.eml', contentType: 'message/rfc822' });
+    // Named after its subject, so staff see what it is before opening it.
+    expect(d.attachments[0]).toMatchObject({ filename: 'inner.eml', contentType: 'message/rfc822' });
     expect(d.attachments[0]!.content.toString()).toBe(inner);
+  });
+
+  it('names a forwarded message after its subject, keeps a name the sender gave, and is safe for file systems', async () => {
+    const fwd = (inner: string, disposition = 'Content-Disposition: attachment') =>
+      mail('From: a@example.com', 'Subject: fwd', 'Content-Type: multipart/mixed; boundary=b', '', '--b', 'Content-Type: text/plain', '', 'see', '--b', 'Content-Type: message/rfc822', disposition, '', inner, '--b--');
+    const named = async (raw: Buffer) => (await draft(raw, envelope(), config, 'AB-123456')).attachments.map((a) => a.filename);
+    expect(await named(fwd('Subject: =?UTF-8?Q?Rechnung_M=C3=A4rz?=\r\n\r\nx\r\n'))).toEqual(['Rechnung März.eml']);
+    expect(await named(fwd('Subject: a/b: "c" <d>?\r\n\r\nx\r\n'))).toEqual(['a b c d.eml']);
+    expect(await named(fwd('From: x@y\r\n\r\nno subject\r\n'))).toEqual(['forwarded-message-1.eml']);
+    expect(await named(fwd('Subject: ignored\r\n\r\nx\r\n', 'Content-Disposition: attachment; filename="Original.eml"'))).toEqual(['Original.eml']);
+    expect(await named(fwd('Subject: ignored\r\n\r\nx\r\n', 'Content-Disposition: attachment; filename="Re: hello"'))).toEqual(['Re: hello.eml']);
+    expect(await named(fwd(`Subject: ${'long '.repeat(60)}\r\n\r\nx\r\n`))).toEqual([`${'long '.repeat(24).trim()}.eml`]);
+  });
+
+  it('reads a part whose Content-Type has no subtype as text/plain, as RFC 2045 and CPython do', async () => {
+    const d = await draft(corpusFile('cpython-test_email/msg_14.txt'), envelope(), config, 'AB-123456');
+    expect(d.update.message).toMatch(/^\s*Hi,\n\nI'm sorry but I'm using a drainbread ISP/);
+    expect(d.attachments).toEqual([]);
+    // A named one stays a file too.
+    const named = await draft(corpusFile('mimekit/messages/missing-subtype.txt'), envelope(), config, 'AB-123456');
+    expect(named.update.message).toBe('blah blah blah');
+    expect(named.attachments.map((a) => a.filename)).toEqual(['document.xml.gz']);
+  });
+
+  it('reads the body of a message or part that lacks the empty line after its headers (cpython msg_35, msg_47)', async () => {
+    const d = await draft(corpusFile('cpython-test_email/msg_35.txt'), envelope(), config, 'AB-123456');
+    expect(d.update.subject).toBe("here's something interesting");
+    expect(d.update.message).toBe("counter to RFC 2822, there's no separating newline here");
+    const parts = await draft(corpusFile('cpython-test_email/msg_47.txt'), envelope(), config, 'AB-123456');
+    expect(parts.update.message).toBe('bar');
+    expect(parts.update.html_body).toContain('baz');
+  });
+
+  it('keeps the From name when the address comes from the envelope', async () => {
+    const d = await draft(mail('From: MAILER DAEMON <>', 'Subject: x', '', 'body'), envelope({ mailFrom: 'bounce@example.org' }), config, 'AB-123456');
+    expect(d.update).toMatchObject({ author_name: 'MAILER DAEMON', author_email: 'bounce@example.org' });
   });
 
   it('falls back to the receive time for a missing or garbage Date, with a warning', async () => {

@@ -83,10 +83,22 @@ describe('parseHeaders', () => {
     expect(h.get('x-ok')).toBe('ü');
   });
 
-  it('ignores an mbox From_ line and junk lines without a field name', () => {
-    const h = parseHeaders(Buffer.from('From someone@example.com Fri Jul  8 12:08:34 2011\nSubject: x\nno colon here\nSubject : spaced\n\n'));
+  it('ignores an mbox From_ line and lines whose field name is malformed', () => {
+    const h = parseHeaders(Buffer.from('From someone@example.com Fri Jul  8 12:08:34 2011\nSubject: x\nBad Name: y\nSubject : spaced\n\n'));
     expect(h.fields.map((f) => f.name)).toEqual(['Subject', 'Subject']);
     expect(h.getAll('subject')).toEqual(['x', 'spaced']);
+  });
+
+  it('ends the header block at a line without a colon, as CPython does (no empty line needed)', () => {
+    const raw = Buffer.from('Subject: here\nFrom: a@example.com\ncounter to RFC 2822, no separating newline\nSubject: not a header\n');
+    const h = parseHeaders(raw);
+    expect(h.getAll('subject')).toEqual(['here']);
+    expect(h.bounds).toMatchObject({ end: h.bounds.bodyStart });
+    expect(raw.subarray(h.bounds.bodyStart).toString()).toMatch(/^counter to RFC 2822/);
+    // A message that is all body (cpython msg_19): no headers at all.
+    const body = parseHeaders(Buffer.from('Send Ppp mailing list submissions to\n\tppp@zzz.org\n\nmore'));
+    expect(body.fields).toEqual([]);
+    expect(body.bounds.bodyStart).toBe(0);
   });
 
   it('never reads past the header block', () => {

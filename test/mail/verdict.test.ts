@@ -55,6 +55,36 @@ describe('doorVerdict', () => {
     expect(both).toMatchObject({ verdict: 'drop', reason: 'auto_submitted' });
   });
 
+  it('drops each machine class under its own policy, saying what gave it away', () => {
+    const cases: Array<[string[], Partial<import('../../src/mail/types.js').Envelope>, string, string]> = [
+      [['Precedence: bulk'], {}, 'precedence', 'Precedence: bulk'],
+      [['X-Autoreply: yes'], {}, 'auto_reply_header', 'x-autoreply: yes'],
+      [['From: MAILER-DAEMON@mx.example'], {}, 'mailer_daemon', 'From: MAILER-DAEMON@mx.example'],
+      [[], { source: 'smtp', mailFrom: '' }, 'null_sender', 'MAIL FROM:<>'],
+    ];
+    for (const [headers, env, reason, detail] of cases) {
+      const raw = mail(...headers, 'Subject: [AB-123456] x', '', 'body');
+      expect(doorVerdict(raw, envelope(env), config)).toMatchObject({ verdict: 'drop', reason, detail, ticket: 'AB-123456', smtpReply: { code: 250 } });
+    }
+    const keep = testConfig({ policy: { precedence: 'post', autoReplyHeaders: 'post', mailerDaemon: 'post', nullSender: 'post' } });
+    for (const [headers, env] of cases) {
+      expect(doorVerdict(mail(...headers, 'Subject: [AB-123456] x', '', 'body'), envelope(env), keep).verdict).toBe('post');
+    }
+  });
+
+  it('drops list mail as machine mail only when "list" is configured', () => {
+    const raw = mail('Precedence: list', 'Subject: [AB-123456] x', '', 'body');
+    expect(doorVerdict(raw, envelope(), config).verdict).toBe('post');
+    expect(doorVerdict(raw, envelope(), testConfig({ policy: { precedenceValues: ['bulk', 'junk', 'list'] } })).reason).toBe('precedence');
+  });
+
+  it('takes the group named "ticket" of a configured pattern for another system\'s subjects', () => {
+    const c = testConfig({ reference: { subjectPatterns: ['[A-Z]{2}-\\d{6}', 'Case #(?<ticket>[A-Z]{2}\\d{6})'] } });
+    expect(doorVerdict(mail('Subject: Re: Case #gj060309 printer', '', ''), envelope(), c)).toMatchObject({ verdict: 'post', ticket: 'GJ060309' });
+    expect(doorVerdict(mail('Subject: [GJ-060309]', '', ''), envelope(), c).ticket).toBe('GJ-060309');
+    expect(doorVerdict(mail('Subject: x', '', ''), envelope({ rcptTo: ['support+gj-060309@x'] }), c).ticket).toBe('GJ-060309');
+  });
+
   it('reads nothing beyond the header block', () => {
     const v = doorVerdict(mail('Subject: hello', '', 'Subject: [AB-123456]', 'Auto-Submitted: auto-replied'), envelope(), config);
     expect(v.verdict).toBe('reject');

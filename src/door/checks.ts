@@ -1,0 +1,113 @@
+// The door's Redis-backed checks, run by ingest after the pure header verdict and before the
+// message is stored: the thread lookup (only when the headers named no ticket), the known-sender
+// rule and the sender-per-ticket loop limit (one pipelined round trip, only what is switched on).
+// A Redis failure here is the same as one while storing: 451, and the sending server retries.
+import type { Redis } from 'ioredis';
+import type { Config } from '../config.js';
+import { GatewayError } from '../errors.js';
+import type { HeaderBlock } from '../mail/headers.js';
+import { referencedMessageIds } from '../mail/thread.js';
+import type { DoorVerdict, Envelope } from '../mail/types.js';
+import { noMatchVerdict, postToTicket } from '../mail/verdict.js';
+import { doorKeys, type DoorKeys } from './keys.js';
+import { senderOf, trustedDomain } from './sender.js';
+
+export interface DoorCheckOutcome {
+  verdict: DoorVerdict;
+  /** Facts for the door's log line (e.g. a rate limit passed under policy "post"). */
+  notes: Record<string, unknown>;
+}
+
+export type DoorRedis = Pick<Redis, 'mget' | 'pipeline'>;
+
+function withDeadline<T>(work: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new GatewayError('store_unavailable', `door checks: Redis did not answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([work, deadline]).finally(() => clearTimeout(timer));
+}
+
+export class DoorChecks {
+  private readonly keys: DoorKeys;
+
+  constructor(
+    private readonly config: Config,
+    private readonly redis: DoorRedis,
+  ) {
+    this.keys = doorKeys(config.redis.prefix);
+  }
+
+  /** The final verdict; throws GatewayError('store_unavailable') when Redis does not answer. */
+  async refine(verdict: DoorVerdict, headers: HeaderBlock, raw: Buffer, envelope: Envelope): Promise<DoorCheckOutcome> {
+    try {
+      return await withDeadline(this.run(verdict, headers, raw, envelope), this.config.smtp.acceptTimeoutMs);
+    } catch (err) {
+      if (err instanceof GatewayError) throw err;
+      throw new GatewayError('store_unavailable', `door checks: ${(err as Error).message}`, { cause: err });
+    }
+  }
+
+  private async run(verdict: DoorVerdict, headers: HeaderBlock, raw: Buffer, envelope: Envelope): Promise<DoorCheckOutcome> {
+    const notes: Record<string, unknown> = {};
+    let v = verdict;
+    if (v.reason === 'no_reference' && this.config.threads.enabled) {
+      const ticket = await this.threadTicket(headers);
+      if (ticket) v = postToTicket(v, ticket, 'thread', raw);
+    }
+    if (v.verdict !== 'post' || v.ticket === null) return { verdict: v, notes };
+    return this.senderChecks(v, headers, envelope, notes);
+  }
+
+  private async threadTicket(headers: HeaderBlock): Promise<string | null> {
+    const ids = referencedMessageIds(headers, this.config.threads.maxReferences);
+    if (ids.length === 0) return null;
+    const tickets = await this.redis.mget(ids.map((id) => this.keys.thread(id)));
+    return tickets.find((t): t is string => typeof t === 'string' && t !== '') ?? null;
+  }
+
+  private async senderChecks(v: DoorVerdict, headers: HeaderBlock, envelope: Envelope, notes: Record<string, unknown>): Promise<DoorCheckOutcome> {
+    const ticket = v.ticket!;
+    const { policy } = this.config;
+    const sender = senderOf(headers, envelope.mailFrom);
+    const checkKnown = policy.knownSendersOnly && !(sender && trustedDomain(sender, this.config));
+    // Replayed archives are exempt from the loop limit: their messages were not sent just now.
+    const countRate = envelope.source === 'smtp' && sender !== null;
+    if (checkKnown && sender === null) return { verdict: { ...noMatchVerdict(v, 'unknown_sender', this.config), detail: 'no sender address' }, notes };
+    if (!checkKnown && !countRate) return { verdict: v, notes };
+
+    const p = this.redis.pipeline();
+    if (checkKnown) p.sismember(this.keys.senders(ticket), sender!).exists(this.keys.learned(ticket));
+    if (countRate) {
+      const key = this.keys.rate(sender!, ticket);
+      // SET NX EX then INCR: the window starts with the first message and the counter keeps its TTL.
+      p.set(key, '0', 'EX', policy.loopRateLimitWindowSeconds, 'NX').incr(key);
+    }
+    const replies = await p.exec();
+    if (!replies) throw new Error('pipeline returned nothing');
+    for (const [err] of replies) if (err) throw err;
+    const values = replies.map(([, value]) => value);
+    // Replies in the order queued: [SISMEMBER, EXISTS] when checkKnown, then [SET, INCR] when countRate.
+    const rate = values.slice(checkKnown ? 2 : 0);
+
+    if (checkKnown) {
+      const [member, learned] = values;
+      if (member !== 1) {
+        // A ticket whose addresses were never learned is checked again by the worker, which reads it.
+        if (learned === 1) return { verdict: { ...noMatchVerdict(v, 'unknown_sender', this.config), detail: `${sender} not seen on ${ticket}` }, notes };
+        notes.senderCheck = 'deferred to the worker (ticket not learned yet)';
+      }
+    }
+    if (countRate) {
+      const count = Number(rate[1]);
+      if (count > policy.loopRateLimitMax) {
+        const detail = `${count} messages from ${sender} to ${ticket} within ${policy.loopRateLimitWindowSeconds} s (limit ${policy.loopRateLimitMax})`;
+        if (policy.loopRateLimit === 'drop') {
+          return { verdict: { ...v, verdict: 'drop', reason: 'loop_rate_limit', detail, smtpReply: { code: 250, enhanced: '2.0.0', text: 'Accepted' } }, notes };
+        }
+        notes.rateLimit = `${detail}; posted (policy.loopRateLimit is post)`;
+      }
+    }
+    return { verdict: v, notes };
+  }
+}

@@ -1,0 +1,91 @@
+// From mailparser's view of a message to ours: the text and HTML bodies and the files to upload,
+// after the repairs mailparser does not do: winmail.dat unpacked into its real attachments (and
+// its body used when the mail has none), UTF-7 bodies decoded, and a part whose Content-Type has
+// no subtype read as the text/plain it is by RFC 2045 §5.2 (as CPython does).
+import libmime from 'libmime';
+import type { Attachment, ParsedMail } from 'mailparser';
+import { sourceOf, type AttachmentSource } from './attachments.js';
+import { decodeBytes } from './charset.js';
+import { decodeTnef, isTnefPart, TnefError } from './tnef.js';
+import { decodeUtf7, textPartsAreUtf7 } from './utf7.js';
+
+export interface MessageParts {
+  text?: string;
+  html?: string;
+  attachments: AttachmentSource[];
+  warnings: string[];
+}
+
+/** A Content-Type without a subtype ("text", "application-x-gzip") is invalid: text/plain applies. */
+function invalidType(att: Attachment): boolean {
+  return typeof att.contentType === 'string' && !att.contentType.includes('/') && att.contentDisposition !== 'attachment';
+}
+
+function decodeText(att: Attachment): string {
+  const header = att.headers.get('content-type');
+  const params: unknown = typeof header === 'object' && !Array.isArray(header) && 'params' in header ? header.params : undefined;
+  const charset = typeof params === 'object' && params !== null && 'charset' in params && typeof params.charset === 'string' ? params.charset : undefined;
+  return decodeBytes(att.content, charset);
+}
+
+function hasText(s: string | undefined): s is string {
+  return s !== undefined && s.trim() !== '';
+}
+
+export function messageParts(parsed: ParsedMail, raw: Buffer): MessageParts {
+  const warnings: string[] = [];
+  let text = parsed.text;
+  let html = typeof parsed.html === 'string' ? parsed.html : undefined;
+  if ((hasText(text) || hasText(html)) && textPartsAreUtf7(raw)) {
+    if (text !== undefined) text = decodeUtf7(text);
+    if (html !== undefined) html = decodeUtf7(html);
+  }
+
+  const attachments: AttachmentSource[] = [];
+  let tnefBody: { text?: string; html?: string } | null = null;
+  let untypedText: string | undefined;
+  for (const att of parsed.attachments) {
+    if (isTnefPart(att.contentType, att.filename)) {
+      try {
+        const tnef = decodeTnef(att.content);
+        warnings.push(...tnef.warnings);
+        if (tnef.attachments.length > 0 || tnef.text !== undefined || tnef.html !== undefined) {
+          for (const inner of tnef.attachments) {
+            const src: AttachmentSource = {
+              filename: inner.filename,
+              contentType: inner.contentType ?? (libmime.detectMimeType(inner.filename) || 'application/octet-stream'),
+              content: inner.content,
+              inline: false,
+            };
+            if (inner.contentId) src.contentId = inner.contentId;
+            attachments.push(src);
+          }
+          tnefBody ??= { ...(tnef.text !== undefined ? { text: tnef.text } : {}), ...(tnef.html !== undefined ? { html: tnef.html } : {}) };
+          continue;
+        }
+        warnings.push(`${att.filename ?? 'winmail.dat'} holds neither files nor a body; uploaded as it is`);
+      } catch (err) {
+        if (!(err instanceof TnefError)) throw err;
+        warnings.push(`${att.filename ?? 'winmail.dat'} is not readable TNEF (${err.message}); uploaded as it is`);
+      }
+    } else if (invalidType(att) && untypedText === undefined && !hasText(text) && !hasText(html)) {
+      untypedText = decodeText(att);
+      // A named part stays a file as well: its bytes are what the sender attached.
+      if (att.filename === undefined) continue;
+    }
+    attachments.push(sourceOf(att));
+  }
+
+  if (!hasText(text) && !hasText(html)) {
+    if (tnefBody) {
+      text = tnefBody.text;
+      html = tnefBody.html;
+    } else if (untypedText !== undefined) {
+      text = untypedText;
+    }
+  }
+  const out: MessageParts = { attachments, warnings };
+  if (text !== undefined) out.text = text;
+  if (html !== undefined) out.html = html;
+  return out;
+}
