@@ -3,8 +3,11 @@
 import type { Redis } from 'ioredis';
 import type { Config } from './config.js';
 import type { Logger } from './log.js';
+import { DoorChecks } from './door/checks.js';
 import { startSmtp, type SmtpListener } from './intake/smtp.js';
+import { oldestWaiting } from './admin/stats.js';
 import { startHttp, type HttpEndpoint } from './ops/http.js';
+import { instrumentSirportly } from './ops/instrumented-sirportly.js';
 import { createMetrics, type Metrics } from './ops/metrics.js';
 import { doorConnection, redisAnswers, workerConnection } from './queue/connection.js';
 import { MessageStore, createQueue } from './queue/store.js';
@@ -61,7 +64,8 @@ export async function startGateway(config: Config, log: Logger, opts: GatewayOpt
   const store = new MessageStore(config, redis, queue);
   let shuttingDown = false;
 
-  const smtp = role === 'worker' ? null : await startSmtp(config, { config, store, log, metrics });
+  const door = new DoorChecks(config, redis);
+  const smtp = role === 'worker' ? null : await startSmtp(config, { config, store, log, metrics, door });
 
   let worker: UpdateWorker | null = null;
   let workerConn: Redis | null = null;
@@ -80,7 +84,7 @@ export async function startGateway(config: Config, log: Logger, opts: GatewayOpt
     }
     workerConn = workerConnection(config.redis.url);
     workerConn.on('error', (err: Error) => log.debug({ err: err.message }, 'worker redis connection error'));
-    worker = startUpdateWorker({ config, connection: workerConn, redis: workerConn, client, log, metrics });
+    worker = startUpdateWorker({ config, connection: workerConn, redis: workerConn, client: instrumentSirportly(client, metrics), log, metrics });
   }
 
   const http = await startHttp(config, {
@@ -92,16 +96,29 @@ export async function startGateway(config: Config, log: Logger, opts: GatewayOpt
       { name: 'not_shutting_down', check: () => !shuttingDown },
     ],
     beforeMetrics: async () => {
-      const counts = await Promise.race([
-        queue.getJobCounts('waiting', 'active', 'delayed', 'failed', 'completed', 'prioritized', 'waiting-children'),
+      const [counts, oldest] = await Promise.race([
+        Promise.all([
+          queue.getJobCounts('waiting', 'active', 'delayed', 'failed', 'completed', 'prioritized', 'waiting-children'),
+          oldestWaiting({ queue, now: Date.now }),
+        ]),
         new Promise<never>((_, reject) => setTimeout(() => reject(new Error('timeout')), 1000).unref()),
       ]);
       for (const [state, n] of Object.entries(counts)) metrics.queueJobs.set({ state }, n);
+      metrics.queueOldestWaiting.set(oldest?.ageSeconds ?? 0);
     },
+    // Loaded only when wanted: bull-board is a large import that every other start can skip.
+    admin: config.admin.enabled ? (await import('./ops/admin-board.js')).createAdminBoard(config, queue, log) : null,
   });
 
   log.info(
-    { role, smtpPort: smtp?.port(), httpPort: http.port(), sirportly: config.sirportly.url, prefix: config.redis.prefix },
+    {
+      role,
+      smtpPort: smtp?.port(),
+      httpPort: http.port(),
+      sirportly: config.sirportly.url,
+      prefix: config.redis.prefix,
+      admin: config.admin.enabled ? (config.admin.readOnly ? 'read-only' : 'read-write') : 'off',
+    },
     'mailgate started',
   );
 

@@ -8,6 +8,8 @@ import { GatewayError } from './errors.js';
 import { createLogger } from './log.js';
 import { startGateway, type Role } from './app.js';
 import { inspectMessage } from './mail/inspect.js';
+import { registerReplayCommand } from './replay/command.js';
+import { registerQueueCommand } from './commands/queue.js';
 
 const EX_USAGE = 2;
 const EX_CONFIG = 78;
@@ -114,12 +116,17 @@ program
   .option('-c, --config <file>', 'YAML file merged over config/default.yaml (same as MAILGATE_CONFIG)')
   .action(inspect);
 
+registerReplayCommand(program);
+registerQueueCommand(program);
+
 program.addHelpText(
   'after',
   `
 Environment (wins over the config files):
   REDIS_URL, SIRPORTLY_URL, SIRPORTLY_TOKEN, SIRPORTLY_SECRET, SMTP_HOST, SMTP_PORT,
-  HTTP_HOST, HTTP_PORT, MAILGATE_CONFIG, LOG_LEVEL
+  HTTP_HOST, HTTP_PORT, MAILGATE_CONFIG, LOG_LEVEL, ADMIN_TOKEN, ADMIN_USERNAME, ADMIN_PASSWORD
+  REDIS_URL, SIRPORTLY_TOKEN, SIRPORTLY_SECRET, ADMIN_TOKEN and ADMIN_PASSWORD may instead be
+  read from a file named by NAME_FILE (e.g. SIRPORTLY_TOKEN_FILE=/run/secrets/sirportly_token).
 
 Exit codes: 0 done, 2 bad usage or unreadable input, 78 bad or missing setting.`,
 );

@@ -11,6 +11,8 @@ import { GatewayError } from './errors.js';
 const port = z.number().int().min(0).max(65535);
 const positiveInt = z.number().int().positive();
 const nonNegativeInt = z.number().int().min(0);
+/** What happens to one class of machine mail (auto-replies, bounces, loops). */
+const machinePolicy = z.enum(['drop', 'post']);
 
 const regexSource = z.string().refine(
   (s) => {
@@ -52,9 +54,16 @@ export const configSchema = z
         acceptTimeoutMs: positiveInt,
         reverseLookup: z.boolean(),
         tls: z.object({ keyFile: z.string(), certFile: z.string() }).strict(),
+        requireTls: z.boolean(),
+        // max 0 turns the limit off.
+        connectionRateLimit: z.object({ max: nonNegativeInt, windowSeconds: positiveInt }).strict(),
         trustedProxies: z.array(z.string().min(1)),
       })
-      .strict(),
+      .strict()
+      .refine((s) => !s.requireTls || (s.tls.keyFile !== '' && s.tls.certFile !== ''), {
+        message: 'needs smtp.tls.keyFile and smtp.tls.certFile (there is no STARTTLS without a certificate)',
+        path: ['requireTls'],
+      }),
     recipients: z
       .object({
         domains: z.array(z.string().min(1)),
@@ -71,10 +80,38 @@ export const configSchema = z
       .object({
         noReference: z.enum(['reject', 'drop']),
         noReferenceText: z.string().min(1),
-        autoSubmitted: z.enum(['drop', 'post']),
-        deliveryReports: z.enum(['drop', 'post']),
+        autoSubmitted: machinePolicy,
+        deliveryReports: machinePolicy,
+        precedence: machinePolicy,
+        precedenceValues: z.array(z.string().min(1).transform((s) => s.toLowerCase())),
+        autoReplyHeaders: machinePolicy,
+        nullSender: machinePolicy,
+        mailerDaemon: machinePolicy,
+        loopRateLimit: machinePolicy,
+        loopRateLimitMax: positiveInt,
+        loopRateLimitWindowSeconds: positiveInt,
+        knownSendersOnly: z.boolean(),
+        knownSenderDomains: z.array(z.string().min(1).transform((s) => s.toLowerCase().replace(/^@/, ''))),
       })
       .strict(),
+    // Matching replies whose subject lost the reference by In-Reply-To/References.
+    threads: z
+      .object({
+        enabled: z.boolean(),
+        ttlDays: z.number().positive(),
+        learnFromTicket: z.boolean(),
+        maxReferences: positiveInt,
+      })
+      .strict(),
+    // SPF/DKIM/DMARC of SMTP mail, evaluated by the worker (see config/default.yaml).
+    auth: z
+      .object({
+        enabled: z.boolean(),
+        timeoutMs: positiveInt,
+        dnsTimeoutMs: positiveInt,
+      })
+      .strict(),
+    replies: z.object({ stripQuoted: z.boolean() }).strict(),
     redis: z.object({ url: redisUrl, prefix: z.string().regex(/^[A-Za-z0-9_{}.-]+$/, 'letters, digits, _ . - { } only') }).strict(),
     queue: z
       .object({
@@ -88,6 +125,7 @@ export const configSchema = z
         keepCompleted: nonNegativeInt,
         parseTimeoutMs: positiveInt,
         closeTimeoutMs: positiveInt,
+        lockDurationMs: nonNegativeInt,
       })
       .strict(),
     sirportly: z
@@ -100,7 +138,32 @@ export const configSchema = z
       })
       .strict(),
     http: z.object({ host: z.string().min(1), port }).strict(),
+    // The queue dashboard on /admin of the HTTP endpoint.
+    admin: z
+      .object({
+        enabled: z.boolean(),
+        readOnly: z.boolean(),
+        token: z.string(),
+        username: z.string(),
+        password: z.string(),
+      })
+      .strict()
+      .refine((a) => !a.enabled || a.token !== '' || (a.username !== '' && a.password !== ''), {
+        message: 'needs admin.token (ADMIN_TOKEN) or admin.username and admin.password (ADMIN_PASSWORD): the dashboard is never open without a login',
+        path: ['enabled'],
+      }),
     log: z.object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']) }).strict(),
+    // `mailgate replay`: how hard it may push an archive into Redis (see config/default.yaml).
+    replay: z
+      .object({
+        maxInFlight: positiveInt,
+        maxWaitingJobs: positiveInt,
+        maxRedisMemoryPercent: z.number().min(1).max(100),
+        tempfailAttempts: positiveInt,
+        tempfailBackoffMs: positiveInt,
+        dryRunThreads: nonNegativeInt,
+      })
+      .strict(),
   })
   .strict();
 
@@ -117,7 +180,27 @@ const ENV_MAP: ReadonlyArray<[string, string[], 'string' | 'int']> = [
   ['HTTP_HOST', ['http', 'host'], 'string'],
   ['HTTP_PORT', ['http', 'port'], 'int'],
   ['LOG_LEVEL', ['log', 'level'], 'string'],
+  ['ADMIN_TOKEN', ['admin', 'token'], 'string'],
+  ['ADMIN_USERNAME', ['admin', 'username'], 'string'],
+  ['ADMIN_PASSWORD', ['admin', 'password'], 'string'],
 ];
+
+// Secrets may come from files instead (NAME_FILE=/run/secrets/…, as Docker and Kubernetes mount
+// them), so they need not sit in the environment of the process.
+const FILE_VARS = new Set(['REDIS_URL', 'SIRPORTLY_TOKEN', 'SIRPORTLY_SECRET', 'ADMIN_TOKEN', 'ADMIN_PASSWORD']);
+
+/** The value of NAME, or of the file named by NAME_FILE (without its trailing newline). */
+function envValue(env: NodeJS.ProcessEnv, name: string): string | undefined {
+  const direct = env[name];
+  const file = FILE_VARS.has(name) ? env[`${name}_FILE`] : undefined;
+  if (file === undefined || file === '') return direct;
+  if (direct !== undefined && direct !== '') throw new GatewayError('config', `${name} and ${name}_FILE are both set: use one`);
+  try {
+    return readFileSync(file, 'utf8').replace(/[\r\n]+$/, '');
+  } catch (err) {
+    throw new GatewayError('config', `${name}_FILE=${file}: cannot be read (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+  }
+}
 
 /** The package root: src/ when run from source (tests), dist/src/ when built. */
 function packageRoot(): string {
@@ -175,7 +258,7 @@ function setPath(tree: Tree, path: string[], value: unknown): void {
 function envOverlay(env: NodeJS.ProcessEnv): Tree {
   const tree: Tree = {};
   for (const [name, path, type] of ENV_MAP) {
-    const raw = env[name];
+    const raw = envValue(env, name);
     if (raw === undefined || raw === '') continue;
     if (type === 'int') {
       if (!/^\d+$/.test(raw)) throw new GatewayError('config', `${name}=${raw}: must be a whole number`);

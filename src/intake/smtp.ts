@@ -9,6 +9,7 @@ import type { Logger } from '../log.js';
 import type { Envelope, SmtpReply } from '../mail/types.js';
 import type { Metrics } from '../ops/metrics.js';
 import { ingest, type IngestDeps } from './ingest.js';
+import { connectionRateLimit } from './connection-rate.js';
 import { recipientPolicy } from './recipients.js';
 
 type ReplyError = Error & { responseCode: number };
@@ -48,6 +49,7 @@ export async function startSmtp(config: Config, deps: IngestDeps & { metrics: Me
     log.warn('recipients.domains and recipients.addresses are both empty: mail for ANY recipient is accepted');
   }
   const tls = readTls(config);
+  const rate = connectionRateLimit(config.smtp.connectionRateLimit);
   const pending = new Set<Promise<unknown>>();
   let closing = false;
   let isListening = false;
@@ -75,12 +77,37 @@ export async function startSmtp(config: Config, deps: IngestDeps & { metrics: Me
         callback(replyError({ code: 421, enhanced: '4.3.2', text: 'Server shutting down, try again later' }));
         return;
       }
+      if (!rate.allow(session.remoteAddress)) {
+        metrics.smtpSessions.inc({ outcome: 'rate_limited' });
+        log.info({ remote: session.remoteAddress }, 'connection refused: too many from this address');
+        callback(replyError({ code: 421, enhanced: '4.7.0', text: 'Too many connections from your address, try again later' }));
+        return;
+      }
       metrics.smtpSessions.inc({ outcome: 'accepted' });
+      callback();
+    },
+
+    onMailFrom(_address, session, callback) {
+      // Shutting down: a transaction not yet begun goes elsewhere (or comes back after the
+      // restart) instead of holding the shutdown up until closeTimeoutMs.
+      if (closing) {
+        metrics.smtpRefusals.inc({ stage: 'MAIL', reason: 'shutting_down' });
+        callback(replyError({ code: 421, enhanced: '4.3.2', text: 'Server shutting down, try again later' }));
+        return;
+      }
+      // smtp-server has no "STARTTLS required" option of its own; MAIL is the first command
+      // that starts a transaction, so refusing it there keeps every message off plain text.
+      if (config.smtp.requireTls && !session.secure) {
+        metrics.smtpRefusals.inc({ stage: 'MAIL', reason: 'tls_required' });
+        callback(replyError({ code: 530, enhanced: '5.7.0', text: 'Must issue a STARTTLS command first' }));
+        return;
+      }
       callback();
     },
 
     onRcptTo(address, _session, callback) {
       if (!recipients.accepts(address.address)) {
+        metrics.smtpRefusals.inc({ stage: 'RCPT', reason: 'recipient' });
         log.info({ rcpt: address.address }, 'recipient refused');
         callback(replyError({ code: 550, enhanced: '5.1.1', text: `Recipient not accepted here: <${address.address}>` }));
         return;
@@ -111,6 +138,8 @@ export async function startSmtp(config: Config, deps: IngestDeps & { metrics: Me
           receivedAt: new Date().toISOString(),
           source: 'smtp',
           remoteAddress: session.remoteAddress,
+          // SPF checks the HELO name too; the worker evaluates it later from what is stored here.
+          ...(session.hostNameAppearsAs ? { helo: session.hostNameAppearsAs } : {}),
         };
         const work = ingest(Buffer.concat(chunks, length), envelope, deps).then(
           (outcome) => {

@@ -4,6 +4,7 @@ import { createServer, type Server } from 'node:http';
 import type { Config } from '../config.js';
 import { GatewayError } from '../errors.js';
 import type { Logger } from '../log.js';
+import { ADMIN_PATH, type AdminHandler } from './admin-board.js';
 import type { Metrics } from './metrics.js';
 
 export interface ReadinessCheck {
@@ -19,7 +20,14 @@ export interface HttpEndpoint {
 
 export async function startHttp(
   config: Config,
-  deps: { log: Logger; metrics: Metrics; readiness: ReadinessCheck[]; beforeMetrics?: () => Promise<void> },
+  deps: {
+    log: Logger;
+    metrics: Metrics;
+    readiness: ReadinessCheck[];
+    beforeMetrics?: () => Promise<void>;
+    /** The queue dashboard, when admin.enabled; it does its own login and method checks. */
+    admin?: AdminHandler | null;
+  },
 ): Promise<HttpEndpoint> {
   const { log, metrics, readiness } = deps;
   const server = createServer((req, res) => {
@@ -28,6 +36,7 @@ export async function startHttp(
       res.writeHead(status, { 'content-type': type, 'cache-control': 'no-store' });
       res.end(body);
     };
+    if (deps.admin && (path === ADMIN_PATH || path?.startsWith(`${ADMIN_PATH}/`))) return deps.admin(req, res);
     if (req.method !== 'GET' && req.method !== 'HEAD') return send(405, JSON.stringify({ error: 'method not allowed' }));
     if (path === '/healthz') return send(200, JSON.stringify({ status: 'ok' }));
     if (path === '/readyz') {

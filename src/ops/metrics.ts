@@ -1,48 +1,97 @@
-// A first set of Prometheus metrics, one registry per gateway so tests can run several.
+// Prometheus metrics, one registry per gateway so tests can run several in one process. Names and
+// labels are part of the operator interface (README "What each metric means", the Grafana
+// dashboard in ops/): rename nothing without updating both.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 export interface Metrics {
   registry: Registry;
+  /** outcome: accepted, rate_limited, refused_closing. */
   smtpSessions: Counter<'outcome'>;
+  /** Commands refused before DATA: stage MAIL|RCPT, reason tls_required|shutting_down|recipient. */
+  smtpRefusals: Counter<'stage' | 'reason'>;
   doorVerdicts: Counter<'verdict' | 'reason'>;
   acceptLatency: Histogram<string>;
   rawBytesStored: Counter<string>;
   jobOutcomes: Counter<'outcome'>;
-  jobDuration: Histogram<string>;
+  /** outcome: posted, retry, failed. */
+  jobDuration: Histogram<'outcome'>;
+  /** Attempts that will be tried again, by error kind (rate_limited, server, timeout, …). */
+  jobRetries: Counter<'kind'>;
   queueJobs: Gauge<'state'>;
+  queueOldestWaiting: Gauge<string>;
+  /** method: add_attachment, post_update, ticket; status: HTTP status, 2xx, timeout, network. */
+  sirportlyRequests: Counter<'method' | 'status'>;
+  sirportlyLatency: Histogram<'method'>;
 }
 
 export function createMetrics(opts: { defaults?: boolean } = {}): Metrics {
   const registry = new Registry();
   if (opts.defaults !== false) collectDefaultMetrics({ register: registry, prefix: 'mailgate_' });
+  const registers = [registry];
   return {
     registry,
-    smtpSessions: new Counter({ name: 'mailgate_smtp_sessions_total', help: 'SMTP connections accepted', labelNames: ['outcome'], registers: [registry] }),
+    smtpSessions: new Counter({
+      name: 'mailgate_smtp_sessions_total',
+      help: 'SMTP connections, by outcome (accepted, rate_limited, refused_closing)',
+      labelNames: ['outcome'],
+      registers,
+    }),
+    smtpRefusals: new Counter({
+      name: 'mailgate_smtp_refused_total',
+      help: 'SMTP commands refused before DATA, by stage (MAIL, RCPT) and reason (tls_required, shutting_down, recipient)',
+      labelNames: ['stage', 'reason'],
+      registers,
+    }),
     doorVerdicts: new Counter({
       name: 'mailgate_door_verdicts_total',
-      help: 'Messages judged at the door, by verdict (post, drop, reject, duplicate, tempfail, too_large) and reason',
+      help: 'Messages judged at the door, by verdict (queued, duplicate, dropped, rejected, tempfail, too_large) and reason',
       labelNames: ['verdict', 'reason'],
-      registers: [registry],
+      registers,
     }),
     acceptLatency: new Histogram({
       name: 'mailgate_accept_seconds',
       help: 'End of DATA to reply: door verdict plus durable store',
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5],
-      registers: [registry],
+      registers,
     }),
-    rawBytesStored: new Counter({ name: 'mailgate_raw_bytes_stored_total', help: 'Bytes of raw mail written to Redis', registers: [registry] }),
+    rawBytesStored: new Counter({ name: 'mailgate_raw_bytes_stored_total', help: 'Bytes of raw mail written to Redis', registers }),
     jobOutcomes: new Counter({
       name: 'mailgate_jobs_total',
-      help: 'Update job outcomes: posted, retry, failed',
+      help: 'Update job attempt outcomes: posted, retry, failed',
       labelNames: ['outcome'],
-      registers: [registry],
+      registers,
     }),
     jobDuration: new Histogram({
       name: 'mailgate_job_seconds',
-      help: 'Time spent on one job attempt',
-      buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
-      registers: [registry],
+      help: 'Time spent on one job attempt, by outcome (posted, retry, failed)',
+      labelNames: ['outcome'],
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+      registers,
     }),
-    queueJobs: new Gauge({ name: 'mailgate_queue_jobs', help: 'Jobs in the update queue by state', labelNames: ['state'], registers: [registry] }),
+    jobRetries: new Counter({
+      name: 'mailgate_job_retries_total',
+      help: 'Job attempts that failed and will be retried, by error kind',
+      labelNames: ['kind'],
+      registers,
+    }),
+    queueJobs: new Gauge({ name: 'mailgate_queue_jobs', help: 'Jobs in the update queue by state', labelNames: ['state'], registers }),
+    queueOldestWaiting: new Gauge({
+      name: 'mailgate_queue_oldest_waiting_seconds',
+      help: 'Age of the oldest job waiting for a worker (0 when none waits), from when it was accepted',
+      registers,
+    }),
+    sirportlyRequests: new Counter({
+      name: 'mailgate_sirportly_requests_total',
+      help: 'Calls to the Sirportly API, by method (add_attachment, post_update, ticket) and status (HTTP status, 2xx, timeout, network)',
+      labelNames: ['method', 'status'],
+      registers,
+    }),
+    sirportlyLatency: new Histogram({
+      name: 'mailgate_sirportly_request_seconds',
+      help: 'Duration of one Sirportly API call, by method, whatever its outcome',
+      labelNames: ['method'],
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers,
+    }),
   };
 }

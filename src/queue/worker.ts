@@ -1,8 +1,9 @@
 // BullMQ wiring for the update jobs: concurrency, backoff, outcome logging, retention of the
 // raw bytes, and a close() that cannot hang shutdown.
-import { Worker, type Job } from 'bullmq';
+import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Config } from '../config.js';
+import { GatewayError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../ops/metrics.js';
 import { jobDataSchema, type JobData, type JobResult } from './job.js';
@@ -37,6 +38,7 @@ export function startUpdateWorker(deps: UpdateWorkerDeps): UpdateWorker {
       throw classifyFailure(err, job, config, Date.now());
     }
     const started = Date.now();
+    let outcome: 'posted' | 'retry' | 'failed' = 'posted';
     try {
       return await processUpdateJob(
         {
@@ -49,18 +51,23 @@ export function startUpdateWorker(deps: UpdateWorkerDeps): UpdateWorker {
         { config, redis, client, log: jobLog },
       );
     } catch (err) {
-      throw classifyFailure(err, job, config, Date.now());
+      const failure = classifyFailure(err, job, config, Date.now());
+      outcome = failure instanceof UnrecoverableError ? 'failed' : 'retry';
+      throw failure;
     } finally {
-      metrics.jobDuration.observe((Date.now() - started) / 1000);
+      metrics.jobDuration.observe({ outcome }, (Date.now() - started) / 1000);
     }
   };
 
+  // HTTP timeouts are far below the default lock, so a job is never taken for stalled while it waits.
+  const lockDuration = config.queue.lockDurationMs > 0 ? config.queue.lockDurationMs : Math.max(60_000, config.sirportly.requestTimeoutMs * 4);
   const worker = new Worker<JobData, JobResult>(QUEUE_NAME, processor, {
     connection,
     prefix: k.bullPrefix,
     concurrency: config.queue.concurrency,
-    // HTTP timeouts are far below this, so a job is never taken for stalled while it waits.
-    lockDuration: Math.max(60_000, config.sirportly.requestTimeoutMs * 4),
+    lockDuration,
+    // A crashed worker's jobs are found as soon as their lock can have lapsed, not up to 30 s later.
+    stalledInterval: Math.min(30_000, Math.max(500, Math.round(lockDuration / 2))),
     settings: { backoffStrategy: (attemptsMade, _type, err) => backoffDelay(attemptsMade, err, config) },
     autorun: true,
   });
@@ -84,6 +91,7 @@ export function startUpdateWorker(deps: UpdateWorkerDeps): UpdateWorker {
       log.error({ queueId: job.id, ticket: job.data.ticket, reason: err.message, attempts: job.attemptsMade }, 'job failed');
     } else {
       metrics.jobOutcomes.inc({ outcome: 'retry' });
+      metrics.jobRetries.inc({ kind: err instanceof GatewayError ? err.kind : 'other' });
       log.warn({ queueId: job.id, ticket: job.data.ticket, reason: err.message, attempts: job.attemptsMade }, 'job will be retried');
     }
   });

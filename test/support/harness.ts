@@ -37,6 +37,9 @@ export function testConfig(redisUrl: string, sirportly: { url: string; token: st
     redis: { url: redisUrl, prefix: `t${randomBytes(5).toString('hex')}` },
     sirportly: { ...sirportly, requestTimeoutMs: 2000 },
     queue: { backoffInitialMs: 100, backoffMaxMs: 1000, closeTimeoutMs: 3000 },
+    // Tests send many messages from one address to one ticket within seconds, which the loop
+    // limit (policy.loopRateLimit) would rightly take for a mail loop; test/door tests it.
+    policy: { loopRateLimitMax: 100_000 },
     log: { level: 'debug' },
   };
   return loadConfig({ env: {}, overrides: mergeTrees(base, overrides) });

@@ -1,0 +1,62 @@
+// What every queue-admin function works on: the update queue and the Redis that holds the raw
+// bytes, under the configured prefix. Opened by the CLI and closed after one command.
+import type { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
+import type { Config } from '../config.js';
+import type { JobData } from '../queue/job.js';
+import { keys, type Keys } from '../queue/keys.js';
+import { createQueue } from '../queue/store.js';
+
+export interface AdminContext {
+  queue: Queue<JobData>;
+  redis: Redis;
+  keys: Keys;
+  now(): number;
+}
+
+/** A problem the operator can act on: unknown id, wrong state, raw bytes gone, Redis away. */
+export class AdminError extends Error {
+  constructor(
+    readonly code: 'not_found' | 'wrong_state' | 'raw_missing' | 'unavailable',
+    message: string,
+  ) {
+    super(message);
+    this.name = 'AdminError';
+    Object.setPrototypeOf(this, new.target.prototype);
+  }
+}
+
+/** The URL without its password, for messages. */
+export function safeRedisUrl(url: string): string {
+  return url.replace(/\/\/[^@/]*@/, '//***@');
+}
+
+/** Connect once, without retrying: a CLI command should fail at once when Redis is away. */
+export async function openAdmin(config: Config, opts: { connectTimeoutMs?: number } = {}): Promise<AdminContext & { close(): Promise<void> }> {
+  const redis = new Redis(config.redis.url, {
+    lazyConnect: true,
+    connectTimeout: opts.connectTimeoutMs ?? 5000,
+    maxRetriesPerRequest: 1,
+    retryStrategy: () => null,
+  });
+  // Without a listener ioredis would print its connection errors itself.
+  redis.on('error', () => undefined);
+  try {
+    await redis.connect();
+  } catch (err) {
+    redis.disconnect();
+    throw new AdminError('unavailable', `cannot reach Redis at ${safeRedisUrl(config.redis.url)} (${(err as Error).message})`);
+  }
+  const queue = createQueue(config, redis);
+  queue.on('error', () => undefined);
+  return {
+    queue,
+    redis,
+    keys: keys(config.redis.prefix),
+    now: Date.now,
+    async close() {
+      await queue.close().catch(() => undefined);
+      redis.disconnect();
+    },
+  };
+}
