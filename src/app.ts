@@ -59,7 +59,11 @@ export async function startGateway(config: Config, log: Logger, opts: GatewayOpt
   redis.on('error', (err: Error) => log.warn({ err: err.message }, 'redis connection error'));
   if (!(await waitReady(redis, 2000))) log.warn({ redis: config.redis.url.replace(/\/\/[^@]*@/, '//***@') }, 'redis not reachable yet; SMTP answers 451 until it is');
 
-  const queue = createQueue(config, redis);
+  // BullMQ loads its Lua scripts on the connection it is given, and every ioredis pipeline copies
+  // the scripts of its connection: the door's own pipelines run on a connection without them.
+  const queueConn = doorConnection(config.redis.url);
+  queueConn.on('error', () => undefined);
+  const queue = createQueue(config, queueConn);
   queue.on('error', (err: Error) => log.warn({ err: err.message }, 'queue error'));
   const store = new MessageStore(config, redis, queue);
   let shuttingDown = false;
@@ -141,6 +145,7 @@ export async function startGateway(config: Config, log: Logger, opts: GatewayOpt
       await opts.client?.close?.();
       // disconnect, not quit: QUIT would wait forever in the offline queue of a lost connection.
       redis.disconnect();
+      queueConn.disconnect();
       workerConn?.disconnect();
       await http.close();
       log.info('shut down cleanly');

@@ -13,7 +13,7 @@ export interface Metrics {
   acceptLatency: Histogram<string>;
   rawBytesStored: Counter<string>;
   jobOutcomes: Counter<'outcome'>;
-  /** outcome: posted, retry, failed. */
+  /** outcome: posted, skipped, retry, failed. */
   jobDuration: Histogram<'outcome'>;
   /** Attempts that will be tried again, by error kind (rate_limited, server, timeout, …). */
   jobRetries: Counter<'kind'>;
@@ -57,7 +57,7 @@ export function createMetrics(opts: { defaults?: boolean } = {}): Metrics {
     rawBytesStored: new Counter({ name: 'mailgate_raw_bytes_stored_total', help: 'Bytes of raw mail written to Redis', registers }),
     jobOutcomes: new Counter({
       name: 'mailgate_jobs_total',
-      help: 'Update job attempt outcomes: posted, retry, failed',
+      help: 'Update job attempt outcomes: posted, skipped, retry, failed',
       labelNames: ['outcome'],
       registers,
     }),

@@ -73,11 +73,17 @@ export function startUpdateWorker(deps: UpdateWorkerDeps): UpdateWorker {
   });
 
   worker.on('completed', (job, result) => {
-    metrics.jobOutcomes.inc({ outcome: 'posted' });
-    log.info(
-      { queueId: job.id, ticket: job.data.ticket, updateId: result.updateId, recovered: result.recovered, attachments: result.attachments, attempts: job.attemptsMade },
-      'job posted',
-    );
+    if (result.skipped) {
+      // Not posted on purpose (e.g. the known-sender rule): counted and logged as what it is.
+      metrics.jobOutcomes.inc({ outcome: 'skipped' });
+      log.info({ queueId: job.id, ticket: job.data.ticket, reason: result.skipped, attempts: job.attemptsMade }, 'job skipped');
+    } else {
+      metrics.jobOutcomes.inc({ outcome: 'posted' });
+      log.info(
+        { queueId: job.id, ticket: job.data.ticket, updateId: result.updateId, recovered: result.recovered, attachments: result.attachments, attempts: job.attemptsMade },
+        'job posted',
+      );
+    }
     const retentionSeconds = Math.round(config.queue.rawRetentionHours * 3600);
     const rawKey = k.raw(job.data.key);
     const done = retentionSeconds > 0 ? redis.expire(rawKey, retentionSeconds) : redis.del(rawKey);
