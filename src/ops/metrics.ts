@@ -13,7 +13,7 @@ export interface Metrics {
   acceptLatency: Histogram<string>;
   rawBytesStored: Counter<string>;
   jobOutcomes: Counter<'outcome'>;
-  /** outcome: posted, skipped, retry, failed. */
+  /** outcome: posted, retry, failed. */
   jobDuration: Histogram<'outcome'>;
   /** Attempts that will be tried again, by error kind (rate_limited, server, timeout, …). */
   jobRetries: Counter<'kind'>;

@@ -41,7 +41,11 @@ const postsFor = (ref: string, tag: string) => double.state.updates(ref).filter(
 
 async function jobState(queueId: string) {
   const job = await queue.getJob(queueId);
-  return job ? { state: await job.getState(), reason: job.failedReason, attempts: job.attemptsMade } : null;
+  if (!job) return null;
+  const state = await job.getState();
+  // The job was read before its state: read it again so reason and attempts match the state.
+  const now = (await queue.getJob(queueId)) ?? job;
+  return { state, reason: now.failedReason, attempts: now.attemptsMade };
 }
 
 function queueIdOf(response: string): string {
