@@ -5,17 +5,18 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startSirportlyDouble } from '../support/sirportly-double.js';
 import { compose, sendRaw, sleep, waitFor, type Double } from '../support/harness.js';
-import { AofRedis, startGatewayProcess, type GatewayProcess } from './support.js';
+import { RedisServer } from '../support/redis-server.js';
+import { startGatewayProcess, type GatewayProcess } from './support.js';
 
 const SENDERS = 6;
 const LOAD_MS = 4500;
 let double: Double;
-let redis: AofRedis;
+let redis: RedisServer;
 let gateway: GatewayProcess | undefined;
 
 beforeAll(async () => {
   double = await startSirportlyDouble();
-  redis = await AofRedis.start();
+  redis = await RedisServer.start('aof');
 });
 afterAll(async () => {
   gateway?.kill('SIGKILL');
@@ -56,7 +57,7 @@ it('Redis SIGKILLed and restarted under load: each message 250 and posted once, 
   };
   const chaos = (async () => {
     await sleep(1200);
-    await redis.kill();
+    await redis.stop();
     await sleep(1500);
     await redis.start();
   })();

@@ -1,8 +1,7 @@
-// Real processes for chaos tests: the built `mailgate serve` with a role, and a redis-server with
-// AOF on disk that can be killed and started again on the same data.
+// Real processes for chaos tests: the built `mailgate serve` with a role. (A redis-server with AOF
+// on disk that can be killed and restarted on the same data is RedisServer.start('aof').)
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { connect } from 'node:net';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { freePort } from '../support/redis-server.js';
@@ -78,53 +77,4 @@ export async function startGatewayProcess(opts: {
     );
   }
   return gw;
-}
-
-function canConnect(port: number): Promise<boolean> {
-  return new Promise((r) => {
-    const s = connect(port, '127.0.0.1');
-    s.once('connect', () => {
-      s.destroy();
-      r(true);
-    });
-    s.once('error', () => r(false));
-  });
-}
-
-/** A redis-server whose every acknowledged write is on disk (appendfsync always), so a
- * SIGKILL loses nothing that was answered: the production setting "everysec" may lose up to
- * one second, which is Redis's promise, not the gateway's. */
-export class AofRedis {
-  private child: ChildProcess | null = null;
-  private readonly dir = mkdtempSync(join(tmpdir(), 'mailgate-aof-'));
-  constructor(readonly port: number) {}
-  static async start(): Promise<AofRedis> {
-    const r = new AofRedis(await freePort());
-    await r.start();
-    return r;
-  }
-  get url(): string {
-    return `redis://127.0.0.1:${this.port}`;
-  }
-  async start(): Promise<void> {
-    this.child = spawn(
-      'redis-server',
-      ['--port', String(this.port), '--bind', '127.0.0.1', '--dir', this.dir, '--save', '', '--appendonly', 'yes', '--appendfsync', 'always', '--maxmemory-policy', 'noeviction'],
-      { stdio: 'ignore' },
-    );
-    await waitFor('redis listening', () => canConnect(this.port), 10_000);
-  }
-  async kill(): Promise<void> {
-    const c = this.child;
-    this.child = null;
-    if (!c || c.exitCode !== null) return;
-    await new Promise<void>((r) => {
-      c.once('exit', () => r());
-      c.kill('SIGKILL');
-    });
-  }
-  async destroy(): Promise<void> {
-    await this.kill();
-    rmSync(this.dir, { recursive: true, force: true });
-  }
 }

@@ -33,10 +33,18 @@ export class RedisServer {
   private child: ChildProcess | null = null;
   private readonly dir = mkdtempSync(join(tmpdir(), 'mailgate-redis-'));
 
-  constructor(readonly port: number) {}
+  /**
+   * aof: every acknowledged write is on disk (appendfsync always), so a SIGKILL loses nothing that
+   * was answered. Production's "everysec" may lose up to a second, which is Redis's promise, not
+   * the gateway's; chaos tests need the stricter one to count losses exactly.
+   */
+  constructor(
+    readonly port: number,
+    private readonly persistence: 'none' | 'aof' = 'none',
+  ) {}
 
-  static async start(): Promise<RedisServer> {
-    const server = new RedisServer(await freePort());
+  static async start(persistence: 'none' | 'aof' = 'none'): Promise<RedisServer> {
+    const server = new RedisServer(await freePort(), persistence);
     await server.start();
     return server;
   }
@@ -50,7 +58,10 @@ export class RedisServer {
     const bin = process.env.REDIS_SERVER_BIN ?? 'redis-server';
     const child = spawn(
       bin,
-      ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', this.dir, '--maxmemory-policy', 'noeviction'],
+      [
+        ...['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--dir', this.dir, '--maxmemory-policy', 'noeviction'],
+        ...(this.persistence === 'aof' ? ['--appendonly', 'yes', '--appendfsync', 'always'] : ['--appendonly', 'no']),
+      ],
       { stdio: 'ignore' },
     );
     this.child = child;
