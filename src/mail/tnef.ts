@@ -3,6 +3,9 @@
 // maintained candidate (node-tnef) patches String.prototype and copies every byte into JS arrays.
 // Loose like the clients people use: a damaged stream yields what was read before the damage.
 import { decodeBytes } from './charset.js';
+import { codepageLabel } from './rtf-codepage.js';
+import { decompressRtf, RtfCompressedError } from './rtf-compressed.js';
+import { rtfToBody } from './rtf-text.js';
 
 export interface TnefAttachment {
   filename: string;
@@ -15,9 +18,9 @@ export interface TnefAttachment {
 
 export interface TnefMessage {
   attachments: TnefAttachment[];
-  /** Plain-text body (attBody or PR_BODY). */
+  /** Plain-text body (attBody or PR_BODY), else the text of the compressed RTF body. */
   text?: string;
-  /** HTML body (PR_BODY_HTML / PR_HTML). */
+  /** HTML body (PR_BODY_HTML / PR_HTML), else the HTML Outlook encapsulated in the RTF body. */
   html?: string;
   /** Damage met while reading, for the draft's warnings. */
   warnings: string[];
@@ -41,6 +44,7 @@ const ATT_ATTACHMENT = 0x00069005;
 // MAPI property ids.
 const PR_BODY = 0x1000;
 const PR_BODY_HTML = 0x1013;
+const PR_RTF_COMPRESSED = 0x1009;
 const PR_INTERNET_CPID = 0x3fde;
 const PR_DISPLAY_NAME = 0x3001;
 const PR_ATTACH_DATA = 0x3701;
@@ -146,28 +150,27 @@ function readProps(buf: Buffer, warnings: string[]): MapiProp[] {
   return props;
 }
 
-function cpCharset(codepage: number | undefined): string {
-  if (codepage === undefined || codepage === 0) return 'windows-1252';
-  if (codepage === 65001) return 'utf-8';
-  if (codepage === 20127) return 'us-ascii';
-  if (codepage === 28591) return 'iso-8859-1';
-  if (codepage >= 28592 && codepage <= 28606) return `iso-8859-${codepage - 28590}`;
-  if (codepage === 20866) return 'koi8-r';
-  if (codepage === 21866) return 'koi8-u';
-  if (codepage === 932) return 'shift_jis';
-  if (codepage === 936) return 'gbk';
-  if (codepage === 866) return 'ibm866';
-  if (codepage === 10000) return 'macintosh';
-  if (codepage === 949) return 'euc-kr';
-  if (codepage === 950) return 'big5';
-  // windows-874 and windows-1250…1258 under their own names; anything else falls back in decodeBytes.
-  return `windows-${codepage}`;
-}
-
 /** An 8-bit string (PT_STRING8, atpString) in the stream's code page, without its NUL terminator. */
 function text8(buf: Buffer, codepage: number | undefined): string {
   const end = buf.indexOf(0);
-  return decodeBytes(end === -1 ? buf : buf.subarray(0, end), cpCharset(codepage));
+  return decodeBytes(end === -1 ? buf : buf.subarray(0, end), codepageLabel(codepage));
+}
+
+/**
+ * The body of rich-text mail, which Outlook keeps only as PR_RTF_COMPRESSED: the HTML it
+ * encapsulates when the mail was HTML, else its text. Damage costs a warning, never the message.
+ */
+function rtfBody(data: Buffer, warnings: string[]): { text?: string; html?: string } {
+  try {
+    const { rtf, warnings: damage } = decompressRtf(data);
+    warnings.push(...damage.map((w) => `TNEF: ${w}`));
+    const body = rtfToBody(rtf);
+    return body.format === 'html' ? { html: body.content } : { text: body.content };
+  } catch (err) {
+    if (!(err instanceof RtfCompressedError)) throw err;
+    warnings.push(`TNEF: the RTF body is not readable (${err.message})`);
+    return {};
+  }
 }
 
 function propText(p: MapiProp, codepage: number | undefined): string | undefined {
@@ -232,6 +235,7 @@ function decodeTnefAt(data: Buffer, depth: number): TnefMessage {
   let codepage: number | undefined;
   let text: string | undefined;
   let html: string | undefined;
+  let rtfCompressed: Buffer | undefined;
   let current: Pending | null = null;
   const flush = (): void => {
     if (current) attachments.push(...finish(current, attachments.length + 1, depth, warnings));
@@ -270,6 +274,7 @@ function decodeTnefAt(data: Buffer, depth: number): TnefMessage {
         for (const p of props) {
           if (p.id === PR_BODY && text === undefined) text = propText(p, bodyCodepage);
           if (p.id === PR_BODY_HTML && html === undefined) html = propText(p, bodyCodepage);
+          if (p.id === PR_RTF_COMPRESSED && p.type === PT_BINARY) rtfCompressed ??= p.values[0];
         }
       }
       continue;
@@ -301,6 +306,9 @@ function decodeTnefAt(data: Buffer, depth: number): TnefMessage {
     }
   }
   flush();
+  const blank = (s: string | undefined): boolean => s === undefined || s.trim() === '';
+  // Only where Outlook wrote no other body; an embedded item's body is not used, so not decoded.
+  if (rtfCompressed && depth === 0 && blank(text) && blank(html)) ({ text, html } = rtfBody(rtfCompressed, warnings));
   const out: TnefMessage = { attachments, warnings };
   if (text !== undefined && text.trim() !== '') out.text = text;
   if (html !== undefined && html.trim() !== '') out.html = html;
