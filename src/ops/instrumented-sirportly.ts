@@ -1,10 +1,10 @@
 // Sirportly call metrics as a decorator around the client, so the client keeps one concern (HTTP
 // and error classification) and tests that pass their own client are measured the same way.
 import { GatewayError } from '../errors.js';
-import type { SirportlyApi } from '../queue/process-job.js';
+import { isSearchableTag, type SirportlyApi } from '../sirportly/client.js';
 import type { Metrics } from './metrics.js';
 
-type Method = 'add_attachment' | 'post_update' | 'ticket';
+type Method = 'add_attachment' | 'post_update' | 'ticket' | 'submit' | 'spql';
 
 /** The status label of a failed call: the HTTP status when there was one, else the error kind. */
 function statusLabel(err: unknown): string {
@@ -31,5 +31,8 @@ export function instrumentSirportly(client: SirportlyApi, metrics: Metrics): Sir
     addAttachment: (file) => measure('add_attachment', () => client.addAttachment(file)),
     postUpdate: (fields) => measure('post_update', () => client.postUpdate(fields)),
     getTicket: (reference) => measure('ticket', () => client.getTicket(reference)),
+    submitTicket: (fields) => measure('submit', () => client.submitTicket(fields)),
+    // A tag the client refuses never reaches Sirportly, so it is not counted as a call.
+    findTicketByTag: (tag) => (isSearchableTag(tag) ? measure('spql', () => client.findTicketByTag(tag)) : client.findTicketByTag(tag)),
   };
 }

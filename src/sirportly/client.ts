@@ -6,15 +6,25 @@ import type { z } from 'zod';
 import type { UpdateFields } from '../mail/types.js';
 import { classifySirportlyFailure } from './classify.js';
 import {
+  spqlReferenceSchema,
+  submittedTicketSchema,
   temporaryAttachmentSchema,
   ticketSchema,
   updateSchema,
   type SirportlyTicket,
   type SirportlyUpdate,
+  type SubmittedTicket,
   type TemporaryAttachment,
 } from './types.js';
 
-export type { SirportlyAttachment, SirportlyAuthor, SirportlyTicket, SirportlyUpdate, TemporaryAttachment } from './types.js';
+export type {
+  SirportlyAttachment,
+  SirportlyAuthor,
+  SirportlyTicket,
+  SirportlyUpdate,
+  SubmittedTicket,
+  TemporaryAttachment,
+} from './types.js';
 
 export interface SirportlyClientOptions {
   /** Base URL, e.g. https://api.sirportly.com (a path prefix is kept for self-hosted installs). */
@@ -48,6 +58,52 @@ const UPDATE_FIELDS = [
   'posted_at',
   'authenticated',
 ] as const satisfies ReadonlyArray<keyof UpdateFields>;
+
+/** tickets/submit: the ticket record only. Its content follows as a post_update. */
+export interface SubmitTicketFields {
+  /** Required by Sirportly. */
+  subject: string;
+  /** Name or id, like priority, team, brand, department and sla. */
+  status: string;
+  priority: string;
+  team: string;
+  brand?: string;
+  department?: string;
+  sla?: string;
+  /** Comma-separated tags. */
+  tag_list?: string;
+  contact_method_type: 'email';
+  /** The email address; an existing contact with it is reused (and contact_name ignored). */
+  contact_method_data: string;
+  contact_name?: string;
+  /** UTC ISO 8601, like posted_at. */
+  submitted_at?: string;
+}
+
+// Allowlisted like UPDATE_FIELDS: `message` in particular never goes to submit (D-SUBMIT adds no
+// content; the text is posted as an update), nor do user/custom fields the gateway does not own.
+const SUBMIT_FIELDS = [
+  'subject',
+  'status',
+  'priority',
+  'team',
+  'brand',
+  'department',
+  'sla',
+  'tag_list',
+  'contact_method_type',
+  'contact_method_data',
+  'contact_name',
+  'submitted_at',
+] as const satisfies ReadonlyArray<keyof SubmitTicketFields>;
+
+/** Tags findTicketByTag accepts: nothing that could close the quoted SPQL string or add syntax. */
+const TAG_PATTERN = /^[A-Za-z0-9:_.-]{1,100}$/;
+
+/** Whether findTicketByTag accepts `tag` (1-100 of A-Z a-z 0-9 : _ . -); anything else it throws on. */
+export function isSearchableTag(tag: string): boolean {
+  return TAG_PATTERN.test(tag);
+}
 
 const CONNECT_TIMEOUT_CAP_MS = 10_000;
 
@@ -104,6 +160,28 @@ export class SirportlyClient {
     return this.call('tickets/ticket', { kind: 'form', params }, ticketSchema);
   }
 
+  /** POST tickets/submit (201 with the ticket JSON). Creates an empty ticket; content follows via postUpdate. */
+  async submitTicket(fields: SubmitTicketFields): Promise<SubmittedTicket> {
+    const params = new URLSearchParams();
+    for (const name of SUBMIT_FIELDS) {
+      const value = fields[name];
+      if (value !== undefined) params.append(name, value);
+    }
+    return this.call('tickets/submit', { kind: 'form', params }, submittedTicketSchema);
+  }
+
+  /**
+   * The reference of the newest ticket carrying `tag`, or null when there is none: the way to
+   * find a ticket whose submit answer was lost (the query form of the Centreon Sirportly plugin).
+   * Throws a plain Error, before any request, for a tag outside [A-Za-z0-9:_.-]{1,100}.
+   */
+  async findTicketByTag(tag: string): Promise<string | null> {
+    if (!isSearchableTag(tag)) throw new Error(`findTicketByTag: unsafe tag ${JSON.stringify(tag.slice(0, 120))}`);
+    const spql = `SELECT tickets.reference FROM tickets WHERE ticket_tags.tag = "${tag}" ORDER BY tickets.submitted_at DESC LIMIT 1`;
+    const params = new URLSearchParams({ spql });
+    return this.call('tickets/spql', { kind: 'form', params }, spqlReferenceSchema);
+  }
+
   async close(): Promise<void> {
     await this.pool.close();
   }
@@ -154,3 +232,6 @@ export class SirportlyClient {
     return parsed.data;
   }
 }
+
+/** Everything the worker calls on Sirportly; tests and the metrics decorator implement this. */
+export type SirportlyApi = Pick<SirportlyClient, 'addAttachment' | 'postUpdate' | 'getTicket' | 'submitTicket' | 'findTicketByTag'>;

@@ -85,3 +85,27 @@ export const temporaryAttachmentSchema = z
     temporary_token_expires_at: z.string().nullish(),
   })
   .transform((v): TemporaryAttachment => ({ token: v.temporary_token, expiresAt: v.temporary_token_expires_at ?? null }));
+
+/** What tickets/submit created, as far as the gateway needs it. */
+export interface SubmittedTicket {
+  reference: string;
+  /** Numeric ticket id; null when the answer did not carry one. */
+  id: number | null;
+}
+
+// A 201 without a usable reference is 'bad_body' (ambiguous): the ticket may well exist, and the
+// caller finds it again by its tag.
+export const submittedTicketSchema = z
+  .looseObject({
+    reference: z.string().trim().min(1),
+    id: z.number().nullish(),
+  })
+  .transform((v): SubmittedTicket => ({ reference: v.reference, id: v.id ?? null }));
+
+// tickets/spql answers {"fields": [...], "results": [[col1, col2, …], …]}: one array per row, the
+// selected columns in order. Only `results` is relied on; a row must carry the reference first.
+export const spqlReferenceSchema = z
+  .looseObject({
+    results: z.array(z.tuple([z.string().trim().min(1)], z.unknown())),
+  })
+  .transform((v): string | null => v.results[0]?.[0] ?? null);

@@ -4,7 +4,14 @@ import type { AddressInfo } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { GatewayError } from '../../src/errors.js';
 import type { UpdateFields } from '../../src/mail/types.js';
-import { SirportlyClient, type SirportlyClientOptions } from '../../src/sirportly/client.js';
+import { createMetrics } from '../../src/ops/metrics.js';
+import { instrumentSirportly } from '../../src/ops/instrumented-sirportly.js';
+import {
+  SirportlyClient,
+  type SirportlyApi,
+  type SirportlyClientOptions,
+  type SubmitTicketFields,
+} from '../../src/sirportly/client.js';
 import { findPostedUpdate } from '../../src/sirportly/find-update.js';
 import { startSirportlyDouble, type SirportlyDouble } from '../support/sirportly-double.js';
 
@@ -62,6 +69,38 @@ async function rawServer(handler: Parameters<typeof createServer>[1]): Promise<s
   servers.push(srv);
   await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', () => resolve()));
   return `http://127.0.0.1:${(srv.address() as AddressInfo).port}`;
+}
+
+function ticketFields(overrides: Partial<SubmitTicketFields> = {}): SubmitTicketFields {
+  return {
+    subject: 'Printer on fire again',
+    status: 'New',
+    priority: 'Normal',
+    team: 'First Line',
+    brand: 'Acme',
+    department: 'Support',
+    tag_list: 'mailgate,mg:3f9a0c',
+    contact_method_type: 'email',
+    contact_method_data: 'Ada@Example.org',
+    contact_name: 'Ada Lovelace',
+    submitted_at: '2024-05-01T12:34:56Z',
+    ...overrides,
+  };
+}
+
+/** A bare server that answers every request with `body` and keeps each request's form fields. */
+async function recordingServer(status: number, body: string): Promise<{ url: string; forms: URLSearchParams[] }> {
+  const forms: URLSearchParams[] = [];
+  const url = await rawServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      forms.push(new URLSearchParams(Buffer.concat(chunks).toString('utf8')));
+      res.writeHead(status, { 'content-type': 'application/json' });
+      res.end(body);
+    });
+  });
+  return { url, forms };
 }
 
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
@@ -176,6 +215,176 @@ describe('getTicket', () => {
 
     const entry = double.state.log.find((e) => e.path === '/api/v2/tickets/ticket');
     expect(entry?.fieldNames).toEqual(['ticket']);
+  });
+});
+
+describe('submitTicket', () => {
+  it('posts the allowlisted fields form-encoded and returns the new reference and id', async () => {
+    // `message` and `user` are not SubmitTicketFields: they must not reach submit even if a caller slips them in.
+    const sneaky = { ...ticketFields(), message: 'body goes in post_update', user: 'admin' } as SubmitTicketFields;
+    const created = await client().submitTicket(sneaky);
+
+    expect(created.reference).toMatch(/^[A-Z]{2}-\d{6}$/);
+    const [submission] = double.state.submissions();
+    expect(submission?.reference).toBe(created.reference);
+    expect(created.id).toBe(double.state.tickets().find((t) => t.reference === created.reference)?.id);
+    expect(created.id).toBeTypeOf('number');
+    expect(submission?.fields).toEqual({
+      subject: 'Printer on fire again',
+      status: 'New',
+      priority: 'Normal',
+      team: 'First Line',
+      brand: 'Acme',
+      department: 'Support',
+      tag_list: 'mailgate,mg:3f9a0c',
+      contact_method_type: 'email',
+      contact_method_data: 'Ada@Example.org',
+      contact_name: 'Ada Lovelace',
+      submitted_at: '2024-05-01T12:34:56Z',
+    });
+    expect(submission?.tags).toEqual(['mailgate', 'mg:3f9a0c']);
+    const entry = double.state.log.find((e) => e.path === '/api/v2/tickets/submit');
+    expect(entry?.query).toBe('');
+    expect(entry?.contentType).toMatch(/^application\/x-www-form-urlencoded/);
+    expect(entry?.fieldNames).not.toContain('message');
+  });
+
+  it('omits optional fields that are undefined', async () => {
+    await client().submitTicket(
+      ticketFields({ brand: undefined, department: undefined, tag_list: undefined, contact_name: undefined, submitted_at: undefined }),
+    );
+    const names = double.state.log.find((e) => e.path === '/api/v2/tickets/submit')?.fieldNames;
+    expect(names).toEqual(['subject', 'status', 'priority', 'team', 'contact_method_type', 'contact_method_data']);
+  });
+
+  it('the ticket it creates takes post_update and reads back with that update', async () => {
+    const c = client();
+    const { reference } = await c.submitTicket(ticketFields());
+    const update = await c.postUpdate(fields({ ticket: reference }));
+    const ticket = await c.getTicket(reference);
+    expect(ticket.reference).toBe(reference);
+    expect(ticket.subject).toBe('Printer on fire again');
+    expect(ticket.updates.map((u) => u.id)).toEqual([update.id]);
+    expect(findPostedUpdate(ticket, fields({ ticket: reference }))?.id).toBe(update.id);
+  });
+
+  it('422 for a blank required field is a non-retryable validation error naming the field', async () => {
+    const err = await failure(client().submitTicket(ticketFields({ team: '' })));
+    expect(err.kind).toBe('validation');
+    expect(err.status).toBe(422);
+    expect(err.ambiguous).toBe(false);
+    expect(err.retryable).toBe(false);
+    expect(err.message).toBe("Sirportly tickets/submit: 422 team: can't be blank");
+    expect(double.state.submissions()).toEqual([]);
+  });
+
+  it('a 201 without a reference is server and ambiguous (the ticket may exist)', async () => {
+    const { url } = await recordingServer(201, '{"id":12,"subject":"x"}');
+    const err = await failure(client({ url }).submitTicket(ticketFields()));
+    expect(err.kind).toBe('server');
+    expect(err.ambiguous).toBe(true);
+    expect(err.message).toContain('reference');
+  });
+
+  it('commit-then-hang is an ambiguous timeout, and the ticket it created is found by its tag', async () => {
+    double.faults.only = ['submit'];
+    double.faults.commitThenHangNext = 1;
+    double.faults.hangMs = 10_000;
+    const c = client({ requestTimeoutMs: 300 });
+
+    const err = await failure(c.submitTicket(ticketFields({ tag_list: 'mg:lost-answer' })));
+    expect(err.kind).toBe('timeout');
+    expect(err.ambiguous).toBe(true);
+
+    const [submission] = double.state.submissions();
+    expect(submission?.reference).toMatch(/^[A-Z]{2}-\d{6}$/);
+    expect(await c.findTicketByTag('mg:lost-answer')).toBe(submission?.reference);
+  });
+});
+
+describe('findTicketByTag', () => {
+  it('finds the ticket submitted with the tag in its tag_list and null for an unknown tag', async () => {
+    const c = client();
+    await c.submitTicket(ticketFields({ tag_list: 'other' }));
+    const { reference } = await c.submitTicket(ticketFields({ tag_list: 'mailgate, mg:77aa01 x' }));
+    expect(await c.findTicketByTag('mg:77aa01')).toBe(reference);
+    expect(await c.findTicketByTag('mg:77aa0')).toBeNull();
+    expect(await c.findTicketByTag('mg:000000')).toBeNull();
+    expect(double.state.log.filter((e) => e.path === '/api/v2/tickets/spql').map((e) => e.fieldNames)).toEqual([
+      ['spql'],
+      ['spql'],
+      ['spql'],
+    ]);
+  });
+
+  it('returns the newest ticket when several carry the tag', async () => {
+    const c = client();
+    const older = await c.submitTicket(ticketFields({ tag_list: 'mg:dup', submitted_at: '2024-05-01T10:00:00Z' }));
+    const newer = await c.submitTicket(ticketFields({ tag_list: 'mg:dup', submitted_at: '2024-05-02T10:00:00Z' }));
+    await c.submitTicket(ticketFields({ tag_list: 'mg:dup', submitted_at: '2024-04-30T10:00:00Z' }));
+    expect(older.reference).not.toBe(newer.reference);
+    expect(await c.findTicketByTag('mg:dup')).toBe(newer.reference);
+  });
+
+  it('sends exactly the documented query in the body', async () => {
+    const { url, forms } = await recordingServer(200, '{"fields":["tickets.reference"],"results":[["GJ-060309"]]}');
+    expect(await client({ url }).findTicketByTag('mg:a.b_c-1')).toBe('GJ-060309');
+    expect(forms.map((f) => [...f.keys()])).toEqual([['spql']]);
+    expect(forms[0]?.get('spql')).toBe(
+      'SELECT tickets.reference FROM tickets WHERE ticket_tags.tag = "mg:a.b_c-1" ORDER BY tickets.submitted_at DESC LIMIT 1',
+    );
+  });
+
+  it('an answer of the wrong shape is server and ambiguous; an empty result is null', async () => {
+    const bad = await recordingServer(200, '{"fields":["tickets.reference"],"results":[[42]]}');
+    const err = await failure(client({ url: bad.url }).findTicketByTag('mg:x'));
+    expect(err.kind).toBe('server');
+    expect(err.ambiguous).toBe(true);
+    expect(err.message).toContain('results');
+
+    const none = await recordingServer(200, '{"fields":["tickets.reference"],"results":[]}');
+    expect(await client({ url: none.url }).findTicketByTag('mg:x')).toBeNull();
+  });
+
+  it.each([['mg:"x" OR 1=1'], ['a b'], [''], ['x'.repeat(101)], ["it's"], ['tag\n'], ['ümlaut']])(
+    'refuses the tag %j with a plain Error before any request',
+    async (tag) => {
+      const err = await client().findTicketByTag(tag).then(
+        () => null,
+        (e: unknown) => e,
+      );
+      expect(err).toBeInstanceOf(Error);
+      expect(err).not.toBeInstanceOf(GatewayError);
+      expect((err as Error).message).toMatch(/^findTicketByTag: unsafe tag/);
+      expect(double.state.log).toEqual([]);
+    },
+  );
+
+  it('accepts a tag of exactly 100 allowed characters', async () => {
+    expect(await client().findTicketByTag('a'.repeat(100))).toBeNull();
+    expect(double.state.requests['/api/v2/tickets/spql']).toBe(1);
+  });
+});
+
+describe('instrumentSirportly', () => {
+  it('labels submit and spql calls, and does not count a refused tag', async () => {
+    const metrics = createMetrics({ defaults: false });
+    const api: SirportlyApi = instrumentSirportly(client(), metrics);
+    await api.submitTicket(ticketFields({ tag_list: 'mg:m1' }));
+    await failure(api.submitTicket(ticketFields({ subject: '' })));
+    expect(await api.findTicketByTag('mg:m1')).toMatch(/^NT-\d{6}$/);
+    await expect(api.findTicketByTag('no spaces')).rejects.toThrow('unsafe tag');
+
+    const text = await metrics.registry.metrics();
+    const value = (series: string) => {
+      const line = text.split('\n').find((l) => l.startsWith(`${series} `));
+      return line ? Number(line.slice(series.length + 1)) : undefined;
+    };
+    expect(value('mailgate_sirportly_requests_total{method="submit",status="2xx"}')).toBe(1);
+    expect(value('mailgate_sirportly_requests_total{method="submit",status="422"}')).toBe(1);
+    expect(value('mailgate_sirportly_requests_total{method="spql",status="2xx"}')).toBe(1);
+    expect(value('mailgate_sirportly_request_seconds_count{method="spql"}')).toBe(1);
+    expect(text).not.toContain('status="error"');
   });
 });
 

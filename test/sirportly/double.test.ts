@@ -107,3 +107,249 @@ describe('sirportly double', () => {
     expect(Date.now() - started).toBeLessThan(500);
   });
 });
+
+const SUBMIT = {
+  subject: 'New printer',
+  status: 'New',
+  priority: 'Normal',
+  team: 'First Line',
+  contact_method_type: 'email',
+  contact_method_data: 'grace@example.net',
+  contact_name: 'Grace Hopper',
+};
+
+type TicketBody = {
+  id: number;
+  reference: string;
+  subject: string;
+  submitted_at: string;
+  contact: { id: number; name: string };
+  updates: Array<{ id: number; message: string; subject: string }>;
+};
+
+async function submit(form: Record<string, string> = {}): Promise<TicketBody> {
+  const res = await call('submit', { ...SUBMIT, ...form });
+  expect(res.status).toBe(201);
+  return (await json(res)) as TicketBody;
+}
+
+function spql(query: string): Promise<Response> {
+  return call('spql', { spql: query });
+}
+
+async function rows(query: string): Promise<unknown> {
+  const res = await spql(query);
+  expect(res.status).toBe(200);
+  return ((await json(res)) as { results: unknown }).results;
+}
+
+describe('sirportly double: tickets/submit', () => {
+  it('answers 201 with the ticket JSON and gives unique NT- references', async () => {
+    const before = Date.now();
+    const res = await call('submit', { ...SUBMIT, brand: 'Acme', department: 'Support', sla: 'Gold', tag_list: 'a, b,a  c' });
+    expect(res.status).toBe(201);
+    const body = (await json(res)) as Record<string, unknown>;
+    expect(body).toMatchObject({
+      reference: 'NT-100001',
+      subject: 'New printer',
+      status: { name: 'New' },
+      priority: { name: 'Normal' },
+      team: { name: 'First Line' },
+      department: { name: 'Support' },
+      brand: { name: 'Acme' },
+      sla: { name: 'Gold' },
+      tags: ['a', 'b', 'c'],
+      contact: { name: 'Grace Hopper' },
+      customer_contact_method: { method_type: 'email', data: 'grace@example.net' },
+      updates: [],
+    });
+    expect(body.id).toBeTypeOf('number');
+    // submitted_at defaults to now, in Sirportly's whole-second +00:00 form.
+    expect(String(body.submitted_at)).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00$/);
+    expect(Date.parse(String(body.submitted_at))).toBeGreaterThanOrEqual(Math.floor(before / 1000) * 1000);
+
+    double.state.addTicket('NT-100002');
+    const refs = [(await submit()).reference, (await submit()).reference];
+    expect(refs).toEqual(['NT-100003', 'NT-100004']);
+    for (const r of refs) expect(r).toMatch(/^[A-Z]{2}-\d{6}$/);
+    expect(double.state.submissions().map((s) => s.reference)).toEqual(['NT-100001', 'NT-100003', 'NT-100004']);
+    expect(double.state.submissions()[0]).toMatchObject({ tags: ['a', 'b', 'c'], fields: { tag_list: 'a, b,a  c', sla: 'Gold' } });
+  });
+
+  it('keeps submitted_at as given', async () => {
+    const body = await submit({ submitted_at: '2024-05-01T12:34:56Z' });
+    expect(body.submitted_at).toBe('2024-05-01T12:34:56+00:00');
+    expect((await call('submit', { ...SUBMIT, submitted_at: 'yesterday-ish' })).status).toBe(422);
+  });
+
+  it('reuses a contact found by email ignoring case, ignoring contact_name; else creates one', async () => {
+    const known = double.state.addContact('Ada@Example.org', 'Ada Lovelace');
+    const a = await submit({ contact_method_data: 'ada@EXAMPLE.org', contact_name: 'Somebody Else' });
+    expect(a.contact).toEqual({ id: known, name: 'Ada Lovelace' });
+
+    const b = await submit();
+    const c = await submit({ contact_method_data: 'GRACE@example.net', contact_name: 'G. H.' });
+    expect(b.contact.name).toBe('Grace Hopper');
+    expect(c.contact).toEqual(b.contact);
+    expect(b.contact.id).not.toBe(known);
+    expect(double.state.contacts()).toEqual([
+      { id: known, name: 'Ada Lovelace', email: 'Ada@Example.org' },
+      { id: b.contact.id, name: 'Grace Hopper', email: 'grace@example.net' },
+    ]);
+    expect(double.state.submissions().map((s) => s.contactId)).toEqual([known, b.contact.id, b.contact.id]);
+
+    // post_update authors and submit contacts are the same contacts.
+    await call('post_update', { ticket: 'AB-123456', message: 'hi', author_email: 'grace@EXAMPLE.net', author_name: 'x' });
+    expect(double.state.updates('AB-123456')[0]?.json.author).toMatchObject({ id: b.contact.id });
+  });
+
+  it('accepts contact=<id> instead of a contact method; an unknown id is 404', async () => {
+    const id = double.state.addContact('linus@example.com', 'Linus');
+    const { contact_method_type: _t, contact_method_data: _d, contact_name: _n, ...noMethod } = SUBMIT;
+    const res = await call('submit', { ...noMethod, contact: String(id) });
+    expect(res.status).toBe(201);
+    expect(await json(res)).toMatchObject({ contact: { id, name: 'Linus' } });
+    const missing = await call('submit', { ...noMethod, contact: '999999' });
+    expect(missing.status).toBe(404);
+    expect(await json(missing)).toEqual({ error: 'Contact not found' });
+  });
+
+  it('422 names every blank required field and creates nothing', async () => {
+    const one = await call('submit', { ...SUBMIT, priority: '  ' });
+    expect(one.status).toBe(422);
+    expect(await json(one)).toEqual({ errors: { priority: ["can't be blank"] } });
+
+    const none = await call('submit', {});
+    expect(none.status).toBe(422);
+    expect(await json(none)).toEqual({
+      errors: {
+        subject: ["can't be blank"],
+        status: ["can't be blank"],
+        priority: ["can't be blank"],
+        team: ["can't be blank"],
+        contact_method_type: ["can't be blank"],
+        contact_method_data: ["can't be blank"],
+      },
+    });
+    expect(double.state.submissions()).toEqual([]);
+    expect(double.state.tickets().map((t) => t.reference)).toEqual(['AB-123456']);
+  });
+
+  it('checks credentials like every endpoint', async () => {
+    const res = await call('submit', SUBMIT, false);
+    expect(res.status).toBe(403);
+    expect(double.state.submissions()).toEqual([]);
+  });
+
+  it('a submitted ticket takes post_update, and tickets/ticket returns it with that update', async () => {
+    const { reference } = await submit();
+    const posted = await call('post_update', { ticket: reference, message: 'The first words' });
+    expect(posted.status).toBe(201);
+    const res = await call('ticket', { ticket: reference });
+    expect(res.status).toBe(200);
+    const body = (await json(res)) as TicketBody;
+    expect(body.reference).toBe(reference);
+    expect(body.updates.map((u) => [u.message, u.subject])).toEqual([['The first words', 'New printer']]);
+    expect(double.state.tickets().find((t) => t.reference === reference)).toMatchObject({
+      submitted: true,
+      status: 'New',
+      team: 'First Line',
+      updates: [{ ticket: reference, fields: { message: 'The first words' } }],
+    });
+  });
+});
+
+describe('sirportly double: tickets/spql', () => {
+  const q = (tag: string, rest = '') => `SELECT tickets.reference FROM tickets WHERE ticket_tags.tag = "${tag}"${rest}`;
+
+  it('returns the tagged tickets newest submitted first and honours LIMIT', async () => {
+    double.state.addTicket('GJ-060309', 'seeded', { tags: ['mg:t'], submittedAt: '2024-05-02T00:00:00Z' });
+    const oldest = await submit({ tag_list: 'mg:t', submitted_at: '2024-05-01T00:00:00Z' });
+    const newest = await submit({ tag_list: 'x,mg:t', submitted_at: '2024-05-03T00:00:00Z' });
+    await submit({ tag_list: 'mg:t2 mg:tt', submitted_at: '2024-05-04T00:00:00Z' });
+
+    expect(await rows(q('mg:t'))).toEqual([[newest.reference], ['GJ-060309'], [oldest.reference]]);
+    expect(await rows(q('mg:t', ' ORDER BY tickets.submitted_at DESC'))).toEqual([
+      [newest.reference],
+      ['GJ-060309'],
+      [oldest.reference],
+    ]);
+    expect(await rows(q('mg:t', ' ORDER BY tickets.submitted_at DESC LIMIT 2'))).toEqual([[newest.reference], ['GJ-060309']]);
+    expect(await rows(q('mg:t', ' LIMIT 1'))).toEqual([[newest.reference]]);
+    expect(await rows(q('mg:t', ' LIMIT 0'))).toEqual([]);
+    expect(await rows(q('mg:nothing', ' LIMIT 1'))).toEqual([]);
+  });
+
+  it('accepts single quotes, extra whitespace and any keyword case; the tag keeps its case', async () => {
+    const { reference } = await submit({ tag_list: 'MG:Case' });
+    const res = await spql("  select  tickets.reference\n from tickets where ticket_tags.tag='MG:Case'  order by tickets.submitted_at desc limit 5 ");
+    expect(res.status).toBe(200);
+    expect(await json(res)).toEqual({ fields: ['tickets.reference'], results: [[reference]] });
+    // The Centreon plugin's spacing: no blanks around '='.
+    expect(await rows('SELECT tickets.reference FROM tickets WHERE ticket_tags.tag="MG:Case" LIMIT 1')).toEqual([[reference]]);
+    expect(await rows(q('mg:case'))).toEqual([]);
+  });
+
+  it('answers any other query with 422', async () => {
+    for (const query of [
+      '',
+      'SELECT tickets.reference,statuses.name FROM tickets WHERE ticket_tags.tag="x"',
+      'SELECT tickets.reference FROM tickets WHERE contacts.id = 4',
+      `${q('x')} OR 1=1`,
+      q('x', ' ORDER BY tickets.submitted_at ASC'),
+      q('x', ' LIMIT -1'),
+    ]) {
+      const res = await spql(query);
+      expect(res.status, query).toBe(422);
+      expect(await json(res)).toEqual({ errors: { base: ['SPQL: unsupported query'] } });
+    }
+  });
+});
+
+describe('sirportly double: faults on submit and spql', () => {
+  it('failNext and status429Next hit only the named endpoints and create nothing', async () => {
+    double.faults.only = ['submit'];
+    double.faults.failNext = 1;
+    expect((await call('submit', SUBMIT)).status).toBe(500);
+    expect(double.state.submissions()).toEqual([]);
+    expect((await call('post_update', { ticket: 'AB-123456', message: 'x' })).status).toBe(201);
+    expect((await call('submit', SUBMIT)).status).toBe(201);
+
+    double.faults.only = ['spql'];
+    double.faults.status429Next = 1;
+    expect((await call('submit', SUBMIT)).status).toBe(201);
+    const limited = await spql('SELECT tickets.reference FROM tickets WHERE ticket_tags.tag = "x"');
+    expect(limited.status).toBe(429);
+    await limited.body?.cancel();
+    expect(double.state.submissions()).toHaveLength(2);
+  });
+
+  it('failRate and delayMs apply to submit', async () => {
+    double.faults.only = ['/api/v2/tickets/submit'];
+    double.faults.failRate = 1;
+    double.faults.random = () => 0;
+    expect((await call('submit', SUBMIT)).status).toBe(500);
+    double.resetFaults();
+    double.faults.only = ['submit'];
+    double.faults.delayMs = 120;
+    const started = Date.now();
+    expect((await call('submit', SUBMIT)).status).toBe(201);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(100);
+  });
+
+  it('commitThenHang on submit creates the ticket, then never answers', async () => {
+    double.faults.only = ['submit'];
+    double.faults.commitThenHangNext = 1;
+    double.faults.hangMs = 150;
+    const outcome = await call('submit', { ...SUBMIT, tag_list: 'mg:hang' }).then(
+      (r) => r.status,
+      () => 'no answer',
+    );
+    expect(outcome).toBe('no answer');
+    const [submission] = double.state.submissions();
+    expect(submission?.tags).toEqual(['mg:hang']);
+    expect(await rows('SELECT tickets.reference FROM tickets WHERE ticket_tags.tag = "mg:hang" LIMIT 1')).toEqual([
+      [submission?.reference],
+    ]);
+  });
+});

@@ -1,8 +1,12 @@
 // An HTTP stand-in for Sirportly on a real port, following ../shared/docs/sirportly-api.md:
 // X-Auth headers, 404 {"error"} / 422 {"errors":{field:[…]}}, temporary attachment tokens that
-// expire and work once, post_update → 201 update JSON, tickets/ticket with updates[]. Faults are
-// switched at runtime so tests can stage 5xx, 429, slow answers and "committed, then the answer
-// never came" — the case the gateway's duplicate check exists for.
+// expire and work once, post_update → 201 update JSON, tickets/ticket with updates[],
+// tickets/submit → 201 ticket JSON (NT-100001, NT-100002, …; contacts found by email
+// case-insensitively, else created) and tickets/spql for exactly one query form: the newest
+// tickets carrying a tag (`SELECT tickets.reference FROM tickets WHERE ticket_tags.tag = "<tag>"
+// [ORDER BY tickets.submitted_at DESC] [LIMIT n]`), anything else 422. Faults are switched at
+// runtime so tests can stage 5xx, 429, slow answers and "committed, then the answer never came" —
+// the case the gateway's duplicate check (post_update) and lookup by tag (submit) exist for.
 import { createHash, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
@@ -19,7 +23,7 @@ export interface SirportlyDoubleOptions {
 }
 
 export interface DoubleFaults {
-  /** Endpoint names ('post_update', 'add_attachment', 'ticket') or full paths the faults apply to; null = all. */
+  /** Endpoint names ('post_update', 'add_attachment', 'ticket', 'submit', 'spql') or full paths the faults apply to; null = all. */
   only: string[] | null;
   /** Probability (0..1) of a 500 before anything is done. */
   failRate: number;
@@ -87,11 +91,62 @@ export interface RequestLogEntry {
   fieldNames: string[];
 }
 
+export interface RecordedSubmission {
+  /** Reference of the ticket the submit created. */
+  reference: string;
+  /** Every form field exactly as decoded from the request (query string merged under it). */
+  fields: Record<string, string>;
+  /** tag_list split on commas and whitespace, empty entries and repeats dropped. */
+  tags: string[];
+  /** The contact the ticket was filed under (found or created). */
+  contactId: number;
+}
+
+export interface DoubleContact {
+  id: number;
+  name: string;
+  /** As first seen; lookups ignore case. */
+  email: string;
+}
+
+/** A ticket as the double holds it (a copy; changing it changes nothing). */
+export interface DoubleTicket {
+  id: number;
+  reference: string;
+  subject: string;
+  submittedAt: string;
+  /** Names as submitted; the seeded tickets have status 'New' and nulls. */
+  status: string;
+  priority: string | null;
+  team: string | null;
+  department: string | null;
+  brand: string | null;
+  sla: string | null;
+  tags: string[];
+  contactId: number | null;
+  /** True when it came from tickets/submit, false when seeded or added by addTicket. */
+  submitted: boolean;
+  updates: RecordedUpdate[];
+}
+
+export interface AddTicketOptions {
+  tags?: string[];
+  /** ISO 8601; default now. Orders spql results. */
+  submittedAt?: string;
+}
+
 export interface DoubleState {
-  addTicket(reference: string, subject?: string): void;
+  addTicket(reference: string, subject?: string, opts?: AddTicketOptions): void;
+  /** A contact with an email method, as if created in Sirportly beforehand; returns its id. */
+  addContact(email: string, name?: string): number;
   updates(reference: string): RecordedUpdate[];
   allUpdates(): RecordedUpdate[];
   uploads(): StoredFile[];
+  /** Successful tickets/submit calls, in order (a 422 records nothing). */
+  submissions(): RecordedSubmission[];
+  /** Every ticket, seeded and submitted, in creation order. */
+  tickets(): DoubleTicket[];
+  contacts(): DoubleContact[];
   /** Requests seen per path, counted on arrival (before faults and auth). */
   requests: Record<string, number>;
   log: RequestLogEntry[];
@@ -116,6 +171,15 @@ interface Ticket {
   subject: string;
   messageId: string;
   submittedAt: string;
+  status: string;
+  priority: string | null;
+  team: string | null;
+  department: string | null;
+  brand: string | null;
+  sla: string | null;
+  tags: string[];
+  contact: DoubleContact | null;
+  submitted: boolean;
   updates: RecordedUpdate[];
 }
 
@@ -156,7 +220,10 @@ export async function startSirportlyDouble(opts: SirportlyDoubleOptions = {}): P
   const now = opts.now ?? Date.now;
   const tickets = new Map<string, Ticket>();
   const files = new Map<string, StoredFile>();
-  const contacts = new Map<string, number>();
+  /** By lower-cased email address. */
+  const contacts = new Map<string, DoubleContact>();
+  const submissions: RecordedSubmission[] = [];
+  let nextReference = 100_001;
   const sockets = new Set<Socket>();
   const wakers = new Set<() => void>();
   let nextId = 1;
@@ -164,21 +231,62 @@ export async function startSirportlyDouble(opts: SirportlyDoubleOptions = {}): P
 
   const faults = defaultFaults();
 
+  function contactFor(email: string, name: string | null): DoubleContact {
+    const key = email.toLowerCase();
+    let contact = contacts.get(key);
+    if (!contact) {
+      contact = { id: nextId++, name: name ?? email, email };
+      contacts.set(key, contact);
+    }
+    return contact;
+  }
+
   const state: DoubleState = {
-    addTicket(reference, subject) {
+    addTicket(reference, subject, extra = {}) {
       const ref = reference.toUpperCase();
       tickets.set(ref, {
         id: nextId++,
         reference: ref,
         subject: subject ?? `Ticket ${ref}`,
         messageId: `${randomUUID()}@sirportly.double`,
-        submittedAt: formatTime(now()),
+        submittedAt: formatTime(extra.submittedAt !== undefined ? Date.parse(extra.submittedAt) : now()),
+        status: 'New',
+        priority: null,
+        team: null,
+        department: null,
+        brand: null,
+        sla: null,
+        tags: [...(extra.tags ?? [])],
+        contact: null,
+        submitted: false,
         updates: [],
       });
     },
+    addContact: (email, name) => contactFor(email, name ?? null).id,
     updates: (reference) => [...(tickets.get(reference.toUpperCase())?.updates ?? [])],
     allUpdates: () => [...tickets.values()].flatMap((t) => t.updates).sort((a, b) => a.id - b.id),
     uploads: () => [...files.values()],
+    submissions: () => submissions.map((s) => ({ ...s, fields: { ...s.fields }, tags: [...s.tags] })),
+    tickets: () =>
+      [...tickets.values()]
+        .sort((a, b) => a.id - b.id)
+        .map((t) => ({
+          id: t.id,
+          reference: t.reference,
+          subject: t.subject,
+          submittedAt: t.submittedAt,
+          status: t.status,
+          priority: t.priority,
+          team: t.team,
+          department: t.department,
+          brand: t.brand,
+          sla: t.sla,
+          tags: [...t.tags],
+          contactId: t.contact?.id ?? null,
+          submitted: t.submitted,
+          updates: [...t.updates],
+        })),
+    contacts: () => [...contacts.values()].sort((a, b) => a.id - b.id).map((c) => ({ ...c })),
     requests: {},
     log: [],
     tokenTtlMs: opts.tokenTtlMs ?? 3_600_000,
@@ -273,10 +381,8 @@ export async function startSirportlyDouble(opts: SirportlyDoubleOptions = {}): P
     const authorName = params.get('author_name');
     let author: Record<string, unknown> | null = null;
     if (authorEmail) {
-      const key = authorEmail.toLowerCase();
-      const contactId = contacts.get(key) ?? nextId++;
-      contacts.set(key, contactId);
-      author = { type: 'Customer', id: contactId, name: authorName ?? authorEmail, company: null, pin: null };
+      const contact = contactFor(authorEmail, authorName);
+      author = { type: 'Customer', id: contact.id, name: authorName ?? authorEmail, company: null, pin: null };
     } else if (params.get('user')) {
       author = { type: 'User', username: params.get('user') };
     }
@@ -309,25 +415,108 @@ export async function startSirportlyDouble(opts: SirportlyDoubleOptions = {}): P
     return { status: 201, body: json };
   }
 
+  function ticketJson(ticket: Ticket): Record<string, unknown> {
+    const last = ticket.updates.at(-1);
+    const named = (name: string | null) => (name === null ? null : { name });
+    return {
+      id: ticket.id,
+      reference: ticket.reference,
+      subject: ticket.subject,
+      message_id: ticket.messageId,
+      submitted_at: ticket.submittedAt,
+      last_update_posted_at: last ? last.json.posted_at : null,
+      update_count: ticket.updates.length,
+      status: { id: 1, name: ticket.status, colour: '#ff0000', status_type: 0 },
+      priority: named(ticket.priority),
+      department: named(ticket.department),
+      brand: named(ticket.brand),
+      team: named(ticket.team),
+      sla: named(ticket.sla),
+      tags: [...ticket.tags],
+      contact: ticket.contact ? { id: ticket.contact.id, name: ticket.contact.name } : null,
+      customer_contact_method: ticket.contact ? { method_type: 'email', data: ticket.contact.email } : null,
+      updates: ticket.updates.map((u) => u.json),
+    };
+  }
+
   function getTicket(params: URLSearchParams): Reply {
     const ref = params.get('ticket') ?? params.get('reference') ?? '';
     const ticket = tickets.get(ref.toUpperCase());
     if (!ticket) return { status: 404, body: { error: 'Ticket not found' } };
-    const last = ticket.updates.at(-1);
-    return {
-      status: 200,
-      body: {
-        id: ticket.id,
-        reference: ticket.reference,
-        subject: ticket.subject,
-        message_id: ticket.messageId,
-        submitted_at: ticket.submittedAt,
-        last_update_posted_at: last ? last.json.posted_at : null,
-        update_count: ticket.updates.length,
-        status: { id: 1, name: 'New', colour: '#ff0000', status_type: 0 },
-        updates: ticket.updates.map((u) => u.json),
-      },
+    return { status: 200, body: ticketJson(ticket) };
+  }
+
+  function submitTicket(params: URLSearchParams): Reply {
+    const value = (name: string) => {
+      const v = params.get(name)?.trim();
+      return v === undefined || v === '' ? null : v;
     };
+    // Every blank required field is reported, like a Rails model's errors.
+    const errors: Record<string, string[]> = {};
+    for (const name of ['subject', 'status', 'priority', 'team']) {
+      if (value(name) === null) errors[name] = ["can't be blank"];
+    }
+    const contactParam = value('contact');
+    const methodType = value('contact_method_type');
+    const methodData = value('contact_method_data');
+    if (contactParam === null) {
+      if (methodType === null) errors.contact_method_type = ["can't be blank"];
+      else if (methodType !== 'email') errors.contact_method_type = ['double: only email contact methods are supported'];
+      if (methodData === null) errors.contact_method_data = ["can't be blank"];
+    }
+    let submittedMs = now();
+    const submittedAt = value('submitted_at');
+    if (submittedAt !== null) {
+      submittedMs = Date.parse(submittedAt);
+      if (Number.isNaN(submittedMs)) errors.submitted_at = ['is invalid'];
+    }
+    if (Object.keys(errors).length > 0) return { status: 422, body: { errors } };
+
+    let contact: DoubleContact;
+    if (contactParam !== null) {
+      const found = [...contacts.values()].find((c) => String(c.id) === contactParam);
+      if (!found) return { status: 404, body: { error: 'Contact not found' } };
+      contact = found;
+    } else {
+      // An existing contact is used as it is: contact_name only names a new one (D-SUBMIT).
+      contact = contactFor(methodData ?? '', value('contact_name'));
+    }
+
+    let reference: string;
+    do reference = `NT-${String(nextReference++).padStart(6, '0')}`;
+    while (tickets.has(reference));
+    const tags = [...new Set((params.get('tag_list') ?? '').split(/[\s,]+/).filter((t) => t !== ''))];
+    const ticket: Ticket = {
+      id: nextId++,
+      reference,
+      subject: value('subject') ?? '',
+      messageId: `${randomUUID()}@sirportly.double`,
+      submittedAt: formatTime(submittedMs),
+      status: value('status') ?? '',
+      priority: value('priority'),
+      team: value('team'),
+      department: value('department'),
+      brand: value('brand'),
+      sla: value('sla'),
+      tags,
+      contact,
+      submitted: true,
+      updates: [],
+    };
+    tickets.set(reference, ticket);
+    submissions.push({ reference, fields: Object.fromEntries(params), tags: [...tags], contactId: contact.id });
+    return { status: 201, body: ticketJson(ticket) };
+  }
+
+  function spql(params: URLSearchParams): Reply {
+    const query = parseTagQuery(params.get('spql') ?? '');
+    if (query === null) return { status: 422, body: { errors: { base: ['SPQL: unsupported query'] } } };
+    const matches = [...tickets.values()]
+      .filter((t) => t.tags.includes(query.tag))
+      // Newest submitted first; the later created wins a tie within the second.
+      .sort((a, b) => Date.parse(b.submittedAt) - Date.parse(a.submittedAt) || b.id - a.id);
+    const rows = (query.limit === null ? matches : matches.slice(0, query.limit)).map((t) => [t.reference]);
+    return { status: 200, body: { fields: ['tickets.reference'], results: rows } };
   }
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -387,6 +576,12 @@ export async function startSirportlyDouble(opts: SirportlyDoubleOptions = {}): P
         break;
       case '/api/v2/tickets/ticket':
         reply = getTicket(params);
+        break;
+      case '/api/v2/tickets/submit':
+        reply = submitTicket(params);
+        break;
+      case '/api/v2/tickets/spql':
+        reply = spql(params);
         break;
       default:
         reply = { status: 404, body: { error: 'Method not found' } };
@@ -450,6 +645,17 @@ function readBody(req: IncomingMessage): Promise<Buffer> {
     req.on('end', () => resolve(Buffer.concat(chunks)));
     req.on('error', reject);
   });
+}
+
+// The only SPQL the double understands. Keywords and column names ignore case and spacing; the
+// tag keeps its case; ORDER BY (newest first only) and LIMIT are optional.
+const TAG_QUERY =
+  /^\s*SELECT\s+tickets\.reference\s+FROM\s+tickets\s+WHERE\s+ticket_tags\.tag\s*=\s*(?:"([^"]*)"|'([^']*)')(?:\s+ORDER\s+BY\s+tickets\.submitted_at\s+DESC)?(?:\s+LIMIT\s+(\d+))?\s*;?\s*$/i;
+
+function parseTagQuery(spql: string): { tag: string; limit: number | null } | null {
+  const m = TAG_QUERY.exec(spql);
+  if (!m) return null;
+  return { tag: m[1] ?? m[2] ?? '', limit: m[3] === undefined ? null : Number(m[3]) };
 }
 
 function extension(filename: string): string | null {
