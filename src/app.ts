@@ -12,6 +12,7 @@ import { createMetrics, type Metrics } from './ops/metrics.js';
 import { doorConnection, redisAnswers, workerConnection } from './queue/connection.js';
 import { MessageStore, createQueue } from './queue/store.js';
 import { startUpdateWorker, type UpdateWorker } from './queue/worker.js';
+import { routeTable } from './mail/route.js';
 import type { SirportlyApi } from './queue/process-job.js';
 import { SirportlyClient } from './sirportly/client.js';
 
@@ -74,21 +75,26 @@ export async function startGateway(config: Config, log: Logger, opts: GatewayOpt
   let worker: UpdateWorker | null = null;
   let workerConn: Redis | null = null;
   let client = opts.client;
-  let ownClient: SirportlyClient | null = null;
+  const ownClients: SirportlyClient[] = [];
+  const newClient = (account: { url: string; token: string; secret: string }): SirportlyClient => {
+    const c = new SirportlyClient({
+      ...account,
+      requestTimeoutMs: config.sirportly.requestTimeoutMs,
+      connections: config.sirportly.connections,
+    });
+    ownClients.push(c);
+    return c;
+  };
   if (role !== 'smtp') {
-    if (!client) {
-      ownClient = new SirportlyClient({
-        url: config.sirportly.url,
-        token: config.sirportly.token,
-        secret: config.sirportly.secret,
-        requestTimeoutMs: config.sirportly.requestTimeoutMs,
-        connections: config.sirportly.connections,
-      });
-      client = ownClient;
+    client ??= newClient(config.sirportly);
+    // One client per route with its own Sirportly account (its own sockets and credentials).
+    const routeClients = new Map<string, SirportlyApi>();
+    for (const route of routeTable(config)) {
+      if (route.account) routeClients.set(route.name, instrumentSirportly(newClient(route.account), metrics));
     }
     workerConn = workerConnection(config.redis.url);
     workerConn.on('error', (err: Error) => log.debug({ err: err.message }, 'worker redis connection error'));
-    worker = startUpdateWorker({ config, connection: workerConn, redis: workerConn, client: instrumentSirportly(client, metrics), log, metrics });
+    worker = startUpdateWorker({ config, connection: workerConn, redis: workerConn, client: instrumentSirportly(client, metrics), routeClients, queue, log, metrics });
   }
 
   const http = await startHttp(config, {
@@ -120,6 +126,7 @@ export async function startGateway(config: Config, log: Logger, opts: GatewayOpt
       smtpPort: smtp?.port(),
       httpPort: http.port(),
       sirportly: config.sirportly.url,
+      routes: routeTable(config).map((r) => `${r.name}:${r.noReference}${r.account ? `@${new URL(r.account.url).host}` : ''}`),
       prefix: config.redis.prefix,
       admin: config.admin.enabled ? (config.admin.readOnly ? 'read-only' : 'read-write') : 'off',
     },
@@ -141,7 +148,7 @@ export async function startGateway(config: Config, log: Logger, opts: GatewayOpt
       await smtp?.close();
       await worker?.close();
       await queue.close().catch(() => undefined);
-      await ownClient?.close();
+      await Promise.all(ownClients.map((c) => c.close()));
       await opts.client?.close?.();
       // disconnect, not quit: QUIT would wait forever in the offline queue of a lost connection.
       redis.disconnect();

@@ -39,6 +39,56 @@ const httpUrl = z.string().refine(
   { message: 'must be an http:// or https:// URL' },
 );
 
+// Fields a new ticket gets (tickets/submit). Names as Sirportly spells them; values are names or ids.
+const ticketFieldsSchema = z
+  .object({
+    brand: z.string().min(1).optional(),
+    department: z.string().min(1).optional(),
+    status: z.string().min(1).optional(),
+    priority: z.string().min(1).optional(),
+    team: z.string().min(1).optional(),
+    sla: z.string().min(1).optional(),
+    tag_list: z.string().min(1).optional(),
+  })
+  .strict();
+
+/** Sirportly refuses a ticket without these (subject and contact come from the mail). */
+export const REQUIRED_TICKET_FIELDS = ['department', 'status', 'priority', 'team'] as const;
+
+// A route's own Sirportly account; secrets inline or read from files (tokenFile/secretFile).
+const routeAccountSchema = z
+  .object({
+    url: httpUrl.optional(),
+    token: z.string().optional(),
+    secret: z.string().optional(),
+    tokenFile: z.string().min(1).optional(),
+    secretFile: z.string().min(1).optional(),
+  })
+  .strict();
+
+const routeMatch = z
+  .string()
+  .min(1)
+  .transform((s) => s.trim().toLowerCase())
+  .refine((s) => /^([^@\s]+@)?@?[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*$/.test(s), {
+    message: 'must be an address (help@example.com) or a domain (example.com)',
+  });
+
+const routeSchema = z
+  .object({
+    name: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'letters, digits, _ . - only (1 to 64)'),
+    // Recipient addresses or whole domains; none makes this the default route (it must be last).
+    match: z.array(routeMatch).default([]),
+    // What mail without a ticket reference gets on this route; policy.noReference when absent.
+    noReference: z.enum(['create', 'reject', 'drop']).optional(),
+    ticket: ticketFieldsSchema.default({}),
+    sirportly: routeAccountSchema.optional(),
+  })
+  .strict();
+
+export type RouteConfig = z.infer<typeof routeSchema>;
+export type TicketFieldsConfig = z.infer<typeof ticketFieldsSchema>;
+
 export const configSchema = z
   .object({
     smtp: z
@@ -78,7 +128,7 @@ export const configSchema = z
       .strict(),
     policy: z
       .object({
-        noReference: z.enum(['reject', 'drop']),
+        noReference: z.enum(['reject', 'drop', 'create']),
         noReferenceText: z.string().min(1),
         autoSubmitted: machinePolicy,
         deliveryReports: machinePolicy,
@@ -92,6 +142,17 @@ export const configSchema = z
         loopRateLimitWindowSeconds: positiveInt,
         knownSendersOnly: z.boolean(),
         knownSenderDomains: z.array(z.string().min(1).transform((s) => s.toLowerCase().replace(/^@/, ''))),
+      })
+      .strict(),
+    // Recipient → Sirportly account, new-ticket fields and no-reference policy (see default.yaml).
+    routes: z.array(routeSchema),
+    newTickets: z
+      .object({
+        perSenderMax: nonNegativeInt,
+        windowSeconds: positiveInt,
+        overLimit: z.enum(['reject', 'drop']),
+        overLimitText: z.string().min(1),
+        markerTag: z.boolean(),
       })
       .strict(),
     // Matching replies whose subject lost the reference by In-Reply-To/References.
@@ -165,9 +226,48 @@ export const configSchema = z
       })
       .strict(),
   })
-  .strict();
+  .strict()
+  .superRefine(checkRoutes);
 
 export type Config = z.infer<typeof configSchema>;
+
+interface RouteCheckInput {
+  routes: RouteConfig[];
+  policy: { noReference: 'reject' | 'drop' | 'create' };
+}
+
+/** Route rules zod cannot say field by field: unique names, default last, what create needs. */
+function checkRoutes(c: RouteCheckInput, ctx: z.RefinementCtx): void {
+  const names = new Set<string>();
+  c.routes.forEach((r, i) => {
+    const at = (...path: Array<string | number>) => ['routes', i, ...path];
+    if (names.has(r.name)) ctx.addIssue({ code: 'custom', path: at('name'), message: `"${r.name}" is used by an earlier route; names must be unique` });
+    names.add(r.name);
+    if (r.match.length === 0 && i !== c.routes.length - 1) {
+      ctx.addIssue({ code: 'custom', path: at('match'), message: `route "${r.name}" has no match, so it is the default route and must be the last one` });
+    }
+    if ((r.noReference ?? c.policy.noReference) === 'create') {
+      for (const f of REQUIRED_TICKET_FIELDS) {
+        if (!r.ticket[f]) ctx.addIssue({ code: 'custom', path: at('ticket', f), message: `is required: route "${r.name}" opens new tickets (noReference: create)` });
+      }
+    }
+    const a = r.sirportly;
+    if (a) {
+      if (a.token !== undefined && a.tokenFile !== undefined) ctx.addIssue({ code: 'custom', path: at('sirportly', 'tokenFile'), message: 'token and tokenFile are both set: use one' });
+      if (a.secret !== undefined && a.secretFile !== undefined) ctx.addIssue({ code: 'custom', path: at('sirportly', 'secretFile'), message: 'secret and secretFile are both set: use one' });
+      if (!a.token && !a.tokenFile) ctx.addIssue({ code: 'custom', path: at('sirportly', 'token'), message: 'is required when a route has its own Sirportly account (or tokenFile)' });
+      if (!a.secret && !a.secretFile) ctx.addIssue({ code: 'custom', path: at('sirportly', 'secret'), message: 'is required when a route has its own Sirportly account (or secretFile)' });
+    }
+  });
+  const hasDefault = c.routes.length > 0 && c.routes[c.routes.length - 1]!.match.length === 0;
+  if (!hasDefault && c.policy.noReference === 'create') {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['policy', 'noReference'],
+      message: 'create needs the ticket fields of new tickets: add a default route (one without match, last) with ticket: {department, status, priority, team}',
+    });
+  }
+}
 
 /** Environment variable → config path and how to read it. */
 const ENV_MAP: ReadonlyArray<[string, string[], 'string' | 'int']> = [
@@ -271,7 +371,8 @@ function envOverlay(env: NodeJS.ProcessEnv): Tree {
 }
 
 function describeIssue(issue: z.core.$ZodIssue): string {
-  const path = issue.path.join('.');
+  // routes.1.ticket.team reads better as routes[1].ticket.team
+  const path = issue.path.map((k, i) => (typeof k === 'number' ? `[${k}]` : i === 0 ? String(k) : `.${String(k)}`)).join('');
   const env = ENV_MAP.find(([, p]) => p.join('.') === path)?.[0];
   const where = env ? `${path} (${env})` : path || 'config';
   return `${where}: ${issue.message}`;
@@ -297,11 +398,36 @@ export function loadConfig(opts: LoadOptions = {}): Config {
     const first = result.error.issues[0];
     throw new GatewayError('config', first ? describeIssue(first) : 'invalid configuration');
   }
-  return result.data;
+  return readRouteSecrets(result.data);
+}
+
+function readSecretFile(file: string, what: string): string {
+  try {
+    return readFileSync(file, 'utf8').replace(/[\r\n]+$/, '');
+  } catch (err) {
+    throw new GatewayError('config', `${what}=${file}: cannot be read (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+  }
+}
+
+/** Routes' tokenFile/secretFile → token/secret, so the rest of the code sees one form. */
+function readRouteSecrets(config: Config): Config {
+  const routes = config.routes.map((r, i) => {
+    const a = r.sirportly;
+    if (!a || (a.tokenFile === undefined && a.secretFile === undefined)) return r;
+    const token = a.tokenFile !== undefined ? readSecretFile(a.tokenFile, `routes[${i}].sirportly.tokenFile`) : a.token;
+    const secret = a.secretFile !== undefined ? readSecretFile(a.secretFile, `routes[${i}].sirportly.secretFile`) : a.secret;
+    return { ...r, sirportly: { url: a.url, token, secret } };
+  });
+  return { ...config, routes };
 }
 
 /** Settings needed only to talk to Sirportly (serve with workers); `inspect` does without. */
 export function requireSirportlyCredentials(config: Config): void {
+  // A route with its own account was checked when the config was loaded; the main account is
+  // needed only when some mail can reach it (always, unless every route, the default included, has its own).
+  const last = config.routes[config.routes.length - 1];
+  const everyRouteOwnAccount = last !== undefined && last.match.length === 0 && config.routes.every((r) => r.sirportly !== undefined);
+  if (everyRouteOwnAccount) return;
   if (!config.sirportly.token) throw new GatewayError('config', 'sirportly.token (SIRPORTLY_TOKEN): is required');
   if (!config.sirportly.secret) throw new GatewayError('config', 'sirportly.secret (SIRPORTLY_SECRET): is required');
 }

@@ -18,7 +18,7 @@ export function failedJobView(job: Job<JobData>): FailedJob {
   const received = job.data?.envelope?.receivedAt;
   return {
     id: job.id ?? '',
-    ticket: job.data?.ticket ?? '',
+    ticket: job.data?.ticket ?? job.data?.checkpoint?.created ?? '(new ticket)',
     reason: job.failedReason ?? '',
     attempts: job.attemptsMade,
     firstSeen: received && !Number.isNaN(Date.parse(received)) ? new Date(received).toISOString() : new Date(job.timestamp).toISOString(),

@@ -5,7 +5,7 @@ import type { AdminContext } from './context.js';
 export interface JobView {
   id: string;
   state: string;
-  door: { verdict: 'post'; reason: string; ticket: string; messageId: string | null; idempotencyKey: string };
+  door: { verdict: 'post' | 'create'; reason: string; ticket: string | null; route: string; messageId: string | null; idempotencyKey: string };
   subject: string;
   envelope: { mailFrom: string; rcptTo: string[]; receivedAt: string; source: string; remoteAddress?: string };
   size: number;
@@ -14,7 +14,7 @@ export interface JobView {
   queuedAt: string;
   processedAt: string | null;
   finishedAt: string | null;
-  progress: { attachmentsUploaded: number; postStarted: boolean };
+  progress: { ticketSubmitStarted: boolean; attachmentsUploaded: number; postStarted: boolean };
   raw: { stored: boolean; bytes: number | null; expiresInSeconds: number | null };
 }
 
@@ -29,7 +29,15 @@ export async function showJob(ctx: AdminContext, id: string): Promise<JobView | 
   return {
     id,
     state,
-    door: { verdict: 'post', reason: data.reason, ticket: data.ticket, messageId: data.messageId, idempotencyKey: data.key },
+    door: {
+      verdict: data.ticket === null || data.checkpoint?.created ? 'create' : 'post',
+      reason: data.reason,
+      // A create job shows the ticket once it has opened (or found) it.
+      ticket: data.ticket ?? data.checkpoint?.created ?? null,
+      route: data.route ?? 'default',
+      messageId: data.messageId,
+      idempotencyKey: data.key,
+    },
     subject: data.subject,
     envelope: data.envelope,
     size: data.size,
@@ -38,7 +46,11 @@ export async function showJob(ctx: AdminContext, id: string): Promise<JobView | 
     queuedAt: new Date(job.timestamp).toISOString(),
     processedAt: iso(job.processedOn),
     finishedAt: iso(job.finishedOn),
-    progress: { attachmentsUploaded: Object.keys(data.checkpoint?.uploads ?? {}).length, postStarted: data.checkpoint?.postStarted ?? false },
+    progress: {
+      ticketSubmitStarted: data.checkpoint?.submitStarted ?? false,
+      attachmentsUploaded: Object.keys(data.checkpoint?.uploads ?? {}).length,
+      postStarted: data.checkpoint?.postStarted ?? false,
+    },
     raw: { stored: bytes > 0, bytes: bytes > 0 ? bytes : null, expiresInSeconds: ttl > 0 ? ttl : null },
   };
 }

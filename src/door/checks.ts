@@ -7,7 +7,7 @@ import type { Config } from '../config.js';
 import { GatewayError } from '../errors.js';
 import type { HeaderBlock } from '../mail/headers.js';
 import { referencedMessageIds } from '../mail/thread.js';
-import type { DoorVerdict, Envelope } from '../mail/types.js';
+import type { DoorVerdict, Envelope, SmtpReply } from '../mail/types.js';
 import { noMatchVerdict, postToTicket } from '../mail/verdict.js';
 import { doorKeys, type DoorKeys } from './keys.js';
 import { senderOf, trustedDomain } from './sender.js';
@@ -55,6 +55,7 @@ export class DoorChecks {
       const ticket = await this.threadTicket(headers);
       if (ticket) v = postToTicket(v, ticket, 'thread', raw);
     }
+    if (v.verdict === 'create') return this.newTicketLimit(v, headers, envelope, notes);
     if (v.verdict !== 'post' || v.ticket === null) return { verdict: v, notes };
     return this.senderChecks(v, headers, envelope, notes);
   }
@@ -64,6 +65,23 @@ export class DoorChecks {
     if (ids.length === 0) return null;
     const tickets = await this.redis.mget(ids.map((id) => this.keys.thread(id)));
     return tickets.find((t): t is string => typeof t === 'string' && t !== '') ?? null;
+  }
+
+  /** newTickets.perSenderMax: one sender may open so many tickets per window (SMTP mail only). */
+  private async newTicketLimit(v: DoorVerdict, headers: HeaderBlock, envelope: Envelope, notes: Record<string, unknown>): Promise<DoorCheckOutcome> {
+    const limits = this.config.newTickets;
+    const sender = senderOf(headers, envelope.mailFrom);
+    if (limits.perSenderMax === 0 || envelope.source !== 'smtp' || sender === null) return { verdict: v, notes };
+    const key = this.keys.newTickets(sender);
+    const replies = await this.redis.pipeline().set(key, '0', 'EX', limits.windowSeconds, 'NX').incr(key).exec();
+    if (!replies) throw new Error('pipeline returned nothing');
+    for (const [err] of replies) if (err) throw err;
+    const count = Number(replies[1]?.[1]);
+    if (count <= limits.perSenderMax) return { verdict: v, notes };
+    const detail = `${count} new tickets from ${sender} within ${limits.windowSeconds} s (limit ${limits.perSenderMax})`;
+    const smtpReply: SmtpReply =
+      limits.overLimit === 'drop' ? { code: 250, enhanced: '2.0.0', text: 'Accepted' } : { code: 550, enhanced: '5.7.1', text: limits.overLimitText.replace(/\s+/g, ' ').trim() };
+    return { verdict: { ...v, verdict: limits.overLimit, reason: 'new_ticket_limit', detail, smtpReply }, notes };
   }
 
   private async senderChecks(v: DoorVerdict, headers: HeaderBlock, envelope: Envelope, notes: Record<string, unknown>): Promise<DoorCheckOutcome> {

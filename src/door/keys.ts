@@ -11,6 +11,8 @@ export interface DoorKeys {
   senders(ticket: string): string;
   /** Present while the ticket's own data (Message-ID, addresses) counts as learned. */
   learned(ticket: string): string;
+  /** New tickets one sender opened in the current window (counter). */
+  newTickets(sender: string): string;
 }
 
 function hash(text: string): string {
@@ -23,5 +25,6 @@ export function doorKeys(prefix: string): DoorKeys {
     rate: (sender, ticket) => `${prefix}:rate:${hash(`${sender.toLowerCase()}\n${ticket}`)}`,
     senders: (ticket) => `${prefix}:senders:${ticket}`,
     learned: (ticket) => `${prefix}:learned:${ticket}`,
+    newTickets: (sender) => `${prefix}:newtickets:${hash(sender.toLowerCase())}`,
   };
 }

@@ -4,7 +4,7 @@ import type { Config } from '../config.js';
 import { GatewayError, formatReply, replyFor } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { DoorChecks } from '../door/checks.js';
-import { parseHeaders } from '../mail/headers.js';
+import { parseHeaders, type HeaderBlock } from '../mail/headers.js';
 import { verdictFromHeaders } from '../mail/verdict.js';
 import type { DoorVerdict, Envelope, SmtpReply } from '../mail/types.js';
 import type { Metrics } from '../ops/metrics.js';
@@ -20,6 +20,11 @@ export interface IngestDeps {
    * Absent (replay, tests of the bare door): the header verdict stands.
    */
   door?: Pick<DoorChecks, 'refine'>;
+  /**
+   * Replay: places the message in its archive thread (one ticket per thread). Called
+   * synchronously, before anything is awaited, so calls happen in the order ingest() was called.
+   */
+  threads?: (verdict: DoorVerdict, headers: HeaderBlock, raw: Buffer) => DoorVerdict;
 }
 
 export type IngestOutcomeKind = 'queued' | 'duplicate' | 'dropped' | 'rejected' | 'tempfail' | 'too_large';
@@ -43,6 +48,7 @@ export async function ingest(raw: Buffer, envelope: Envelope, deps: IngestDeps):
       reason: o.verdict?.reason ?? o.outcome,
       queueId: o.queueId ?? undefined,
       ticket: o.verdict?.ticket ?? undefined,
+      route: o.verdict?.route,
       detail: o.verdict?.detail,
       messageId: o.verdict?.messageId ?? undefined,
       size: raw.length,
@@ -63,6 +69,7 @@ export async function ingest(raw: Buffer, envelope: Envelope, deps: IngestDeps):
 
   const headers = parseHeaders(raw);
   let verdict = verdictFromHeaders(headers, raw, envelope, config);
+  if (deps.threads) verdict = deps.threads(verdict, headers, raw);
   let notes: Record<string, unknown> = {};
   if (deps.door) {
     try {
@@ -73,7 +80,7 @@ export async function ingest(raw: Buffer, envelope: Envelope, deps: IngestDeps):
     }
   }
   if (verdict.verdict === 'reject') return done({ outcome: 'rejected', reply: verdict.smtpReply, verdict, queueId: null }, notes);
-  if (verdict.verdict !== 'post') {
+  if (verdict.verdict !== 'post' && verdict.verdict !== 'create') {
     return done({ outcome: 'dropped', reply: { code: 250, enhanced: '2.0.0', text: `Accepted, not posted (${verdict.reason})` }, verdict, queueId: null }, notes);
   }
 

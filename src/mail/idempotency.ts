@@ -34,6 +34,15 @@ function sha256Hex(data: string | Buffer): string {
  * Message-ID only the exact same bytes are recognised as the same message.
  */
 export function idempotencyKey(messageId: string | null, raw: Buffer, ticket: string | null): string {
-  const identity = messageId !== null ? `mid:${messageId}` : `raw:${sha256Hex(raw)}`;
+  return keyOf(messageIdentity(messageId, raw), ticket);
+}
+
+/** What names the message in its key: its Message-ID, or without one its exact bytes. */
+export function messageIdentity(messageId: string | null, raw: Buffer): string {
+  return messageId !== null ? `mid:${messageId}` : `raw:${sha256Hex(raw)}`;
+}
+
+/** The key of a message (by its identity) for a ticket; null ticket: mail that opens one. */
+export function keyOf(identity: string, ticket: string | null): string {
   return sha256Hex(`${identity}\n${ticket ?? ''}`).slice(0, 32);
 }

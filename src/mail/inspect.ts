@@ -5,6 +5,8 @@ import { formatReply } from '../errors.js';
 import { authenticityOf, type AuthVerdict } from './auth/verify.js';
 import { systemResolver, type DnsResolver } from './auth/resolver.js';
 import { draft } from './draft.js';
+import { markerTag, newTicketFields, type NewTicketFields } from './new-ticket.js';
+import { routeNamed } from './route.js';
 import { parseHeaders, type HeaderBlock } from './headers.js';
 import { referencedMessageIds } from './thread.js';
 import type { DoorVerdict, Envelope, UpdateFields, VerdictKind } from './types.js';
@@ -22,6 +24,7 @@ export interface InspectChecks {
   thread: string;
   known_sender: string;
   loop_rate_limit: string;
+  new_ticket_limit: string;
 }
 
 export interface InspectResult {
@@ -34,8 +37,15 @@ export interface InspectResult {
   smtp_reply: string;
   message_id: string | null;
   idempotency_key: string;
+  /** The route the recipients chose (its account, policy and new-ticket fields). */
+  route?: string;
+  /** Verdict create: the tickets/submit fields; null otherwise (or when they cannot be built: see warnings). */
+  new_ticket?: NewTicketFields | null;
+  /** Replay: the Message-ID (or key) of the archive message whose new ticket this one is posted to. */
+  same_ticket_as?: string | null;
   update: {
-    ticket: string;
+    /** Null when the message opens a new ticket: its reference is known only once Sirportly made it. */
+    ticket: string | null;
     subject: string;
     message: string;
     html_body: string | null;
@@ -67,17 +77,20 @@ function offlineChecks(v: DoorVerdict, headers: HeaderBlock, envelope: Envelope,
     else thread = ids > 0 ? `${OFFLINE}; would look up ${ids} Message-ID(s) from In-Reply-To/References` : 'nothing to look up: no In-Reply-To/References';
   }
   const posting = v.verdict === 'post';
+  const replayed = envelope.source === 'replay';
   return {
     thread,
     known_sender: !config.policy.knownSendersOnly ? 'off (policy.knownSendersOnly)' : posting ? OFFLINE : 'not needed',
-    loop_rate_limit: !posting ? 'not needed' : envelope.source === 'replay' ? 'not applied to replayed mail' : OFFLINE,
+    loop_rate_limit: !posting ? 'not needed' : replayed ? 'not applied to replayed mail' : OFFLINE,
+    new_ticket_limit:
+      v.verdict !== 'create' ? 'not needed' : config.newTickets.perSenderMax === 0 ? 'off (newTickets.perSenderMax is 0)' : replayed ? 'not applied to replayed mail' : OFFLINE,
   };
 }
 
 function updateView(u: UpdateFields): NonNullable<InspectResult['update']> {
   // Every key present (null when not sent) so the JSON shape is the same for every message.
   return {
-    ticket: u.ticket,
+    ticket: u.ticket === '' ? null : u.ticket,
     subject: u.subject,
     message: u.message,
     html_body: u.html_body ?? null,
@@ -99,14 +112,41 @@ export async function inspectMessage(raw: Buffer, envelope: Envelope, config: Co
     smtp_reply: formatReply(v.smtpReply),
     message_id: v.messageId,
     idempotency_key: v.idempotencyKey,
+    route: v.route,
+    new_ticket: null,
+    same_ticket_as: null,
     update: null,
     attachments: [],
     warnings: [],
     checks: offlineChecks(v, headers, envelope, config),
     auth: null,
   };
-  if (v.verdict !== 'post' || v.ticket === null) return result;
-  const d = await draft(raw, envelope, config, v.ticket);
+  return inspectVerdict(v, raw, envelope, config, result, opts);
+}
+
+/** The rest of the inspect object for a verdict already taken (replay passes its own, threaded one). */
+export async function inspectVerdict(
+  v: DoorVerdict,
+  raw: Buffer,
+  envelope: Envelope,
+  config: Config,
+  result: InspectResult,
+  opts: InspectOptions & { sameTicketAs?: string } = {},
+): Promise<InspectResult> {
+  if (v.verdict !== 'post' && v.verdict !== 'create') return result;
+  const d = await draft(raw, envelope, config, v.ticket ?? '');
+  if (v.verdict === 'create') {
+    if (opts.sameTicketAs !== undefined) result.same_ticket_as = opts.sameTicketAs;
+    else {
+      const route = routeNamed(config, v.route);
+      try {
+        if (!route) throw new Error(`route "${v.route}" is not configured`);
+        result.new_ticket = newTicketFields(d, route, config.newTickets.markerTag ? markerTag(v.idempotencyKey) : null);
+      } catch (err) {
+        d.warnings.push(`cannot open a ticket: ${(err as Error).message}`);
+      }
+    }
+  }
   // As in the worker: the same check, and the flag only when it passes.
   result.auth = await authenticityOf(raw, envelope, config, d.update.author_email, opts.resolver ?? systemResolver(config.auth.dnsTimeoutMs));
   if (result.auth.authenticated) d.update.authenticated = '1';

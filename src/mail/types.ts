@@ -45,6 +45,13 @@ export interface DoorVerdict {
   subject: string;
   /** What gave a drop or reject away (e.g. "Precedence: bulk"), for logs and inspect. */
   detail?: string;
+  /** Name of the route the recipients chose (account, new-ticket fields, no-reference policy). */
+  route: string;
+  /**
+   * Replay only, verdict create: the idempotency key of the first message of the same thread in
+   * the archive. This message is posted to the ticket that one opens instead of opening another.
+   */
+  parentKey?: string;
 }
 
 /** The fields of one tickets/post_update call (minus attachments, which are tokens). */

@@ -5,6 +5,7 @@ import { machineSignals, type MachineClass } from './classify.js';
 import { parseHeaders, type HeaderBlock } from './headers.js';
 import { idempotencyKey, normaliseMessageId } from './idempotency.js';
 import { findReference, referenceMatchers } from './reference.js';
+import { routeFor, routeNamed } from './route.js';
 import type { DoorVerdict, Envelope, SmtpReply } from './types.js';
 
 const QUEUED: SmtpReply = { code: 250, enhanced: '2.0.0', text: 'Queued' };
@@ -25,9 +26,16 @@ function policyFor(cls: MachineClass, config: Config): 'drop' | 'post' {
   return config.policy[POLICY_OF[cls]];
 }
 
-/** The verdict for mail that has no usable reference (none found, or a sender not allowed on it). */
+/**
+ * The verdict for mail that has no usable reference (none found, or a sender not allowed on it),
+ * by its route's policy. Only mail with no reference at all opens a ticket: a stranger writing
+ * with someone else's reference is refused under "create" too, not given a ticket of their own.
+ */
 export function noMatchVerdict(base: Omit<DoorVerdict, 'verdict' | 'reason' | 'smtpReply'>, reason: string, config: Config): DoorVerdict {
-  if (config.policy.noReference === 'drop') return { ...base, verdict: 'drop', reason, smtpReply: ACCEPTED };
+  let policy = routeNamed(config, base.route)?.noReference ?? config.policy.noReference;
+  if (policy === 'create' && reason !== 'no_reference') policy = 'reject';
+  if (policy === 'drop') return { ...base, verdict: 'drop', reason, smtpReply: ACCEPTED };
+  if (policy === 'create') return { ...base, verdict: 'create', reason, ticket: null, smtpReply: QUEUED };
   return { ...base, verdict: 'reject', reason, smtpReply: { code: 550, enhanced: '5.7.1', text: oneLine(config.policy.noReferenceText) } };
 }
 
@@ -42,13 +50,22 @@ export function verdictFromHeaders(headers: HeaderBlock, raw: Buffer, envelope: 
   // The reference is looked up even for mail that is dropped, so logs can say which ticket it was for.
   const ref = findReference(subject, envelope.rcptTo, referenceMatchers(config));
   const ticket = ref?.ticket ?? null;
-  const base = { ticket, messageId, subject, idempotencyKey: idempotencyKey(messageId, raw, ticket) };
+  const route = routeFor(config, envelope.rcptTo).name;
+  const base = { ticket, messageId, subject, idempotencyKey: idempotencyKey(messageId, raw, ticket), route };
 
-  for (const signal of machineSignals(headers, envelope, config.policy)) {
+  const signals = machineSignals(headers, envelope, config.policy);
+  for (const signal of signals) {
     if (policyFor(signal.class, config) === 'drop') return { ...base, verdict: 'drop', reason: signal.class, detail: signal.detail, smtpReply: ACCEPTED };
   }
   if (ref) return { ...base, verdict: 'post', reason: `reference:${ref.via}`, smtpReply: QUEUED };
-  return noMatchVerdict(base, 'no_reference', config);
+  const v = noMatchVerdict(base, 'no_reference', config);
+  // A class set to "post" lets machine mail onto existing tickets; it never opens one, or an
+  // auto-responder and the helpdesk's own acknowledgements would open tickets for each other.
+  const machine = signals[0];
+  if (v.verdict === 'create' && machine) {
+    return { ...base, verdict: 'drop', reason: machine.class, detail: `${machine.detail}; machine mail never opens a ticket`, smtpReply: ACCEPTED };
+  }
+  return v;
 }
 
 /** The same verdict for another ticket (found later, by the thread index): a new key, reason and reply. */

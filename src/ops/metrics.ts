@@ -15,6 +15,7 @@ export interface Metrics {
   jobOutcomes: Counter<'outcome'>;
   /** outcome: posted, retry, failed. */
   jobDuration: Histogram<'outcome'>;
+  ticketsCreated: Counter<'route'>;
   /** Attempts that will be tried again, by error kind (rate_limited, server, timeout, …). */
   jobRetries: Counter<'kind'>;
   queueJobs: Gauge<'state'>;
@@ -63,9 +64,15 @@ export function createMetrics(opts: { defaults?: boolean } = {}): Metrics {
     }),
     jobDuration: new Histogram({
       name: 'mailgate_job_seconds',
-      help: 'Time spent on one job attempt, by outcome (posted, retry, failed)',
+      help: 'Time spent on one job attempt, by outcome (posted, retry, failed, waiting)',
       labelNames: ['outcome'],
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+      registers,
+    }),
+    ticketsCreated: new Counter({
+      name: 'mailgate_tickets_created_total',
+      help: 'Tickets opened for mail without a reference (tickets/submit), by route',
+      labelNames: ['route'],
       registers,
     }),
     jobRetries: new Counter({
@@ -82,7 +89,7 @@ export function createMetrics(opts: { defaults?: boolean } = {}): Metrics {
     }),
     sirportlyRequests: new Counter({
       name: 'mailgate_sirportly_requests_total',
-      help: 'Calls to the Sirportly API, by method (add_attachment, post_update, ticket) and status (HTTP status, 2xx, timeout, network)',
+      help: 'Calls to the Sirportly API, by method (add_attachment, post_update, ticket, submit, spql) and status (HTTP status, 2xx, timeout, network)',
       labelNames: ['method', 'status'],
       registers,
     }),

@@ -10,7 +10,12 @@ export const uploadCheckpointSchema = z.object({
 
 export const jobDataSchema = z.object({
   key: z.string(),
-  ticket: z.string(),
+  /** The reference to post to; null for mail that opens a new ticket (see checkpoint.created). */
+  ticket: z.string().nullable(),
+  /** The route the recipients chose; absent on jobs from before routes (the default route). */
+  route: z.string().optional(),
+  /** Replay: post to the ticket the job with this key opens (the first message of the thread). */
+  parentKey: z.string().optional(),
   messageId: z.string().nullable(),
   subject: z.string(),
   reason: z.string(),
@@ -30,8 +35,12 @@ export const jobDataSchema = z.object({
       uploads: z.record(z.string(), uploadCheckpointSchema).default({}),
       /** Set before the first post_update is sent: from then on a retry reads the ticket first. */
       postStarted: z.boolean().default(false),
+      /** Set before tickets/submit is sent: from then on a retry looks for the ticket first. */
+      submitStarted: z.boolean().default(false),
+      /** Reference of the ticket this job opened (or found opened): never submitted again. */
+      created: z.string().nullable().default(null),
     })
-    .default({ uploads: {}, postStarted: false }),
+    .default({ uploads: {}, postStarted: false, submitStarted: false, created: null }),
 });
 
 export type JobData = z.infer<typeof jobDataSchema>;
@@ -39,6 +48,10 @@ export type UploadCheckpoint = z.infer<typeof uploadCheckpointSchema>;
 
 export interface JobResult {
   updateId: number | null;
+  /** The ticket posted to (for a create job, the one it opened). */
+  ticket?: string;
+  /** True when this job opened that ticket. */
+  created?: boolean;
   /** Why nothing was posted although the job completed (e.g. 'unknown_sender'); absent when posted. */
   skipped?: string;
   /** True when the update was found already posted after an ambiguous failure. */

@@ -7,6 +7,8 @@ export interface Keys {
   bullPrefix: string;
   raw(key: string): string;
   seen(key: string): string;
+  /** Reference of the ticket a create job opened (for replayed replies in its thread). */
+  created(key: string): string;
 }
 
 export function keys(prefix: string): Keys {
@@ -14,5 +16,6 @@ export function keys(prefix: string): Keys {
     bullPrefix: prefix,
     raw: (key) => `${prefix}:raw:${key}`,
     seen: (key) => `${prefix}:seen:${key}`,
+    created: (key) => `${prefix}:created:${key}`,
   };
 }

@@ -9,13 +9,28 @@ import type { Logger } from '../log.js';
 import { authenticityOf } from '../mail/auth/verify.js';
 import { systemResolver, type DnsResolver } from '../mail/auth/resolver.js';
 import { draft } from '../mail/draft.js';
-import type { DraftAttachment, UpdateFields } from '../mail/types.js';
-import type { SirportlyClient, SirportlyTicket } from '../sirportly/client.js';
+import type { Draft, DraftAttachment, UpdateFields } from '../mail/types.js';
+import { markerTag, newTicketFields } from '../mail/new-ticket.js';
+import { routeNamed, type Route } from '../mail/route.js';
+import type { SirportlyApi, SirportlyTicket } from '../sirportly/client.js';
 import { findPostedUpdate } from '../sirportly/find-update.js';
 import type { JobData, JobResult, UploadCheckpoint } from './job.js';
 import { keys } from './keys.js';
 
-export type SirportlyApi = Pick<SirportlyClient, 'addAttachment' | 'postUpdate' | 'getTicket'>;
+export type { SirportlyApi } from '../sirportly/client.js';
+
+/** Thrown to put a job back for a while without counting an attempt (see worker.ts). */
+export class WaitError extends Error {
+  constructor(
+    message: string,
+    readonly delayMs: number,
+  ) {
+    super(message);
+  }
+}
+
+/** BullMQ job states as Queue.getJobState names them ('unknown' when there is no such job). */
+export type JobStateName = string;
 
 /** The part of a BullMQ job the processor uses (narrow, so tests can drive it directly). */
 export interface UpdateJob {
@@ -29,7 +44,12 @@ export interface UpdateJob {
 export interface ProcessDeps {
   config: Config;
   redis: Redis;
+  /** The main Sirportly account (routes without their own). */
   client: SirportlyApi;
+  /** Clients of routes with their own account, by route name. */
+  routeClients?: ReadonlyMap<string, SirportlyApi>;
+  /** State of another job (replay threads wait for the job that opens their ticket). */
+  jobState?: (id: string) => Promise<JobStateName>;
   log: Logger;
   now?: () => number;
   /** DNS for SPF/DKIM/DMARC; the system resolver (bounded by auth.dnsTimeoutMs) when absent. */
@@ -77,23 +97,92 @@ function tokenUsable(cp: UploadCheckpoint | undefined, att: DraftAttachment, mar
   return Number.isFinite(expires) && expires - now > marginMs;
 }
 
+function clientFor(route: Route, deps: ProcessDeps): SirportlyApi {
+  if (route.account === null) return deps.client;
+  const c = deps.routeClients?.get(route.name);
+  if (!c) throw new UnrecoverableError(`route "${route.name}" has its own Sirportly account but no client was set up for it`);
+  return c;
+}
+
+/** How long a replayed reply waits before looking again for the ticket its thread opens. */
+const PARENT_WAIT_MS = 2_000;
+
+/**
+ * The ticket a job without a reference posts to: the one it opened on an earlier attempt, the
+ * one the first message of its archive thread opened, or a new one. Checkpointed at each step so
+ * that no retry, crash or lost answer can open a second ticket for the same message.
+ */
+async function ticketOf(job: UpdateJob, drafted: Draft, route: Route, client: SirportlyApi, deps: ProcessDeps): Promise<{ ticket: string; created: boolean }> {
+  const { config, redis, log } = deps;
+  const data = job.data;
+  const k = keys(config.redis.prefix);
+  if (data.ticket !== null) return { ticket: data.ticket, created: false };
+  if (data.checkpoint.created !== null) return { ticket: data.checkpoint.created, created: true };
+
+  if (data.parentKey !== undefined && !data.checkpoint.submitStarted) {
+    const parentTicket = await redis.get(k.created(data.parentKey));
+    if (parentTicket) {
+      data.ticket = parentTicket;
+      await job.updateData(data);
+      return { ticket: parentTicket, created: false };
+    }
+    const state = deps.jobState ? await deps.jobState(data.parentKey) : 'unknown';
+    if (state !== 'failed' && state !== 'unknown' && state !== 'completed') {
+      throw new WaitError(`waiting for the ticket of the first message of its thread (job ${data.parentKey}, ${state})`, PARENT_WAIT_MS);
+    }
+    // The first message of the thread opened nothing (it failed, was removed or skipped): this
+    // one opens the thread's ticket itself rather than wait for ever.
+    log.info({ queueId: job.id, parent: data.parentKey, parentState: state }, 'first message of the thread opened no ticket; opening one');
+  }
+
+  const tag = markerTag(data.key);
+  let ticket: string | null = null;
+  if (data.checkpoint.submitStarted) {
+    // A submit was sent before and its outcome is unknown: look before submitting again.
+    if (!config.newTickets.markerTag) {
+      throw new UnrecoverableError('a ticket may already have been opened for this message (an earlier submit got no answer) and newTickets.markerTag is off, so it cannot be looked up: check Sirportly, then retry or discard the job');
+    }
+    ticket = await client.findTicketByTag(tag);
+    if (ticket) log.info({ queueId: job.id, ticket, tag }, 'ticket found already opened; not submitting again');
+  }
+  if (ticket === null) {
+    const fields = newTicketFields(drafted, route, config.newTickets.markerTag ? tag : null);
+    data.checkpoint.submitStarted = true;
+    await job.updateData(data);
+    const submitted = await client.submitTicket(fields);
+    ticket = submitted.reference;
+    log.info({ queueId: job.id, ticket, route: route.name }, 'ticket opened');
+  }
+  data.checkpoint.created = ticket;
+  await job.updateData(data);
+  // For replayed replies of the same thread (they wait for this key), kept as long as duplicates are.
+  await redis.set(k.created(data.key), ticket, 'EX', Math.round(config.queue.seenTtlDays * 86_400));
+  return { ticket, created: true };
+}
+
 export async function processUpdateJob(job: UpdateJob, deps: ProcessDeps): Promise<JobResult> {
-  const { config, redis, client, log } = deps;
+  const { config, redis, log } = deps;
   const now = deps.now ?? Date.now;
   const data = job.data;
+  const route = routeNamed(config, data.route);
+  if (!route) throw new UnrecoverableError(`route "${data.route}" is no longer configured; add it back or discard the job`);
+  const client = clientFor(route, deps);
   const raw = await redis.getBuffer(keys(config.redis.prefix).raw(data.key));
   if (!raw) throw new UnrecoverableError('raw message missing from Redis (expired or deleted)');
 
-  let drafted;
+  let drafted: Draft;
   try {
-    drafted = await draft(raw, data.envelope, config, data.ticket);
+    drafted = await draft(raw, data.envelope, config, data.ticket ?? data.checkpoint.created ?? '');
   } catch (err) {
     throw new UnrecoverableError(`cannot draft the update: ${(err as Error).message}`);
   }
+  const target = await ticketOf(job, drafted, route, client, deps);
   const fields = drafted.update;
+  fields.ticket = target.ticket;
   const index = new TicketIndex(config, redis);
 
-  if (!data.checkpoint.postStarted && config.policy.knownSendersOnly && !(await senderAllowed(fields, index, client, log))) {
+  // The author of mail that opened its ticket is that ticket's contact: nothing to check.
+  if (!target.created && !data.checkpoint.postStarted && config.policy.knownSendersOnly && !(await senderAllowed(fields, index, client, log))) {
     log.warn({ queueId: job.id, ticket: fields.ticket, sender: fields.author_email }, 'not posted: sender not seen on the ticket (policy.knownSendersOnly)');
     return { updateId: null, recovered: false, attachments: 0, skipped: 'unknown_sender' };
   }
@@ -111,7 +200,7 @@ export async function processUpdateJob(job: UpdateJob, deps: ProcessDeps): Promi
     if (found) {
       log.info({ queueId: job.id, updateId: found.id }, 'update found already posted; not posting again');
       await quietly(log, 'recording the thread', () => index.recordPost(fields.ticket, data.messageId, fields.author_email));
-      return { updateId: typeof found.id === 'number' ? found.id : null, recovered: true, attachments: drafted.attachments.length };
+      return { updateId: typeof found.id === 'number' ? found.id : null, recovered: true, attachments: drafted.attachments.length, ticket: target.ticket, created: target.created };
     }
   }
 
@@ -137,8 +226,8 @@ export async function processUpdateJob(job: UpdateJob, deps: ProcessDeps): Promi
   }
   try {
     const update = await client.postUpdate({ ...fields, attachments: tokens.length ? tokens : undefined });
-    await afterPost(fields, data.messageId, index, deps);
-    return { updateId: typeof update.id === 'number' ? update.id : null, recovered: false, attachments: tokens.length };
+    await afterPost(fields, data.messageId, index, client, deps);
+    return { updateId: typeof update.id === 'number' ? update.id : null, recovered: false, attachments: tokens.length, ticket: target.ticket, created: target.created };
   } catch (err) {
     if (reused && err instanceof GatewayError && err.kind === 'validation') {
       // A checkpointed token the server no longer honours: upload afresh on the next attempt
@@ -152,8 +241,8 @@ export async function processUpdateJob(job: UpdateJob, deps: ProcessDeps): Promi
 }
 
 /** Teach the door: this message's Message-ID and author, and once per ticket the ticket itself. */
-async function afterPost(fields: UpdateFields, messageId: string | null, index: TicketIndex, deps: ProcessDeps): Promise<void> {
-  const { config, client, log } = deps;
+async function afterPost(fields: UpdateFields, messageId: string | null, index: TicketIndex, client: SirportlyApi, deps: ProcessDeps): Promise<void> {
+  const { config, log } = deps;
   await quietly(log, 'recording the thread', () => index.recordPost(fields.ticket, messageId, fields.author_email));
   if (!config.threads.learnFromTicket) return;
   await quietly(log, 'learning the ticket', async () => {

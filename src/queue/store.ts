@@ -54,10 +54,10 @@ export class MessageStore {
 
   /** Store the message and queue its job; resolves only once both are in Redis. */
   async accept(raw: Buffer, verdict: DoorVerdict, envelope: Envelope): Promise<AcceptResult> {
-    if (verdict.verdict !== 'post' || !verdict.ticket) {
+    const ticket = verdict.verdict === 'post' ? verdict.ticket : verdict.verdict === 'create' ? null : undefined;
+    if (ticket === undefined || (verdict.verdict === 'post' && !ticket)) {
       throw new Error(`accept() called for verdict ${verdict.verdict}`);
     }
-    const ticket = verdict.ticket;
     try {
       return await withDeadline(this.store(raw, verdict, ticket, envelope), this.config.smtp.acceptTimeoutMs, 'accept');
     } catch (err) {
@@ -66,7 +66,7 @@ export class MessageStore {
     }
   }
 
-  private async store(raw: Buffer, verdict: DoorVerdict, ticket: string, envelope: Envelope): Promise<AcceptResult> {
+  private async store(raw: Buffer, verdict: DoorVerdict, ticket: string | null, envelope: Envelope): Promise<AcceptResult> {
     const key = verdict.idempotencyKey;
     const replies = await this.redis.pipeline().exists(this.keys.seen(key)).set(this.keys.raw(key), raw, 'NX').exec();
     if (!replies) throw new Error('pipeline returned nothing');
@@ -76,12 +76,14 @@ export class MessageStore {
     const data: JobData = {
       key,
       ticket,
+      route: verdict.route,
+      ...(verdict.parentKey !== undefined ? { parentKey: verdict.parentKey } : {}),
       messageId: verdict.messageId,
       subject: verdict.subject,
       reason: verdict.reason,
       envelope,
       size: raw.length,
-      checkpoint: { uploads: {}, postStarted: false },
+      checkpoint: { uploads: {}, postStarted: false, submitStarted: false, created: null },
     };
     // A job id that still exists makes add() a no-op, which covers two deliveries racing.
     const job = await this.queue.add('update', data, { jobId: key });

@@ -1,6 +1,6 @@
 // BullMQ wiring for the update jobs: concurrency, backoff, outcome logging, retention of the
 // raw bytes, and a close() that cannot hang shutdown.
-import { UnrecoverableError, Worker, type Job } from 'bullmq';
+import { DelayedError, UnrecoverableError, Worker, type Job, type Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Config } from '../config.js';
 import { GatewayError } from '../errors.js';
@@ -8,7 +8,7 @@ import type { Logger } from '../log.js';
 import type { Metrics } from '../ops/metrics.js';
 import { jobDataSchema, type JobData, type JobResult } from './job.js';
 import { QUEUE_NAME, keys } from './keys.js';
-import { backoffDelay, classifyFailure, processUpdateJob, type SirportlyApi } from './process-job.js';
+import { backoffDelay, classifyFailure, processUpdateJob, WaitError, type SirportlyApi } from './process-job.js';
 
 export interface UpdateWorkerDeps {
   config: Config;
@@ -17,6 +17,10 @@ export interface UpdateWorkerDeps {
   /** Connection for the raw bytes and retention. */
   redis: Redis;
   client: SirportlyApi;
+  /** Clients of routes with their own Sirportly account, by route name. */
+  routeClients?: ReadonlyMap<string, SirportlyApi>;
+  /** The queue, to read the state of the job a replayed reply waits for. */
+  queue?: Pick<Queue<JobData>, 'getJobState'>;
   log: Logger;
   metrics: Metrics;
 }
@@ -27,10 +31,11 @@ export interface UpdateWorker {
 }
 
 export function startUpdateWorker(deps: UpdateWorkerDeps): UpdateWorker {
-  const { config, connection, redis, client, log, metrics } = deps;
+  const { config, connection, redis, client, routeClients, queue, log, metrics } = deps;
+  const jobState = queue ? (id: string) => queue.getJobState(id) : undefined;
   const k = keys(config.redis.prefix);
 
-  const processor = async (job: Job<JobData, JobResult>): Promise<JobResult> => {
+  const processor = async (job: Job<JobData, JobResult>, token?: string): Promise<JobResult> => {
     const parsed = jobDataSchema.safeParse(job.data);
     const jobLog = log.child({ queueId: job.id, ticket: job.data?.ticket });
     if (!parsed.success) {
@@ -38,7 +43,7 @@ export function startUpdateWorker(deps: UpdateWorkerDeps): UpdateWorker {
       throw classifyFailure(err, job, config, Date.now());
     }
     const started = Date.now();
-    let outcome: 'posted' | 'retry' | 'failed' = 'posted';
+    let outcome: 'posted' | 'retry' | 'failed' | 'waiting' = 'posted';
     try {
       return await processUpdateJob(
         {
@@ -48,9 +53,16 @@ export function startUpdateWorker(deps: UpdateWorkerDeps): UpdateWorker {
           attemptsMade: job.attemptsMade,
           updateData: (d) => job.updateData(d),
         },
-        { config, redis, client, log: jobLog },
+        { config, redis, client, routeClients, jobState, log: jobLog },
       );
     } catch (err) {
+      if (err instanceof WaitError && token !== undefined) {
+        // Back to delayed without using an attempt: waiting is not failing.
+        outcome = 'waiting';
+        jobLog.debug({ delayMs: err.delayMs }, err.message);
+        await job.moveToDelayed(Date.now() + err.delayMs, token);
+        throw new DelayedError();
+      }
       const failure = classifyFailure(err, job, config, Date.now());
       outcome = failure instanceof UnrecoverableError ? 'failed' : 'retry';
       throw failure;
@@ -79,8 +91,9 @@ export function startUpdateWorker(deps: UpdateWorkerDeps): UpdateWorker {
       log.info({ queueId: job.id, ticket: job.data.ticket, reason: result.skipped, attempts: job.attemptsMade }, 'job skipped');
     } else {
       metrics.jobOutcomes.inc({ outcome: 'posted' });
+      if (result.created) metrics.ticketsCreated.inc({ route: job.data.route ?? 'default' });
       log.info(
-        { queueId: job.id, ticket: job.data.ticket, updateId: result.updateId, recovered: result.recovered, attachments: result.attachments, attempts: job.attemptsMade },
+        { queueId: job.id, ticket: result.ticket ?? job.data.ticket, created: result.created || undefined, updateId: result.updateId, recovered: result.recovered, attachments: result.attachments, attempts: job.attemptsMade },
         'job posted',
       );
     }

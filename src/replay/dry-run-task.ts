@@ -6,7 +6,10 @@ import { formatReply, replyFor } from '../errors.js';
 import { parseHeaders } from '../mail/headers.js';
 import type { DnsResolver } from '../mail/auth/resolver.js';
 import { inspectMessage, type InspectResult } from '../mail/inspect.js';
+import { verdictFromHeaders } from '../mail/verdict.js';
+import type { DoorVerdict } from '../mail/types.js';
 import { messageTime, replayEnvelope } from './envelope.js';
+import { threadFacts, type ThreadFacts } from './threads.js';
 import type { Example, Outcome } from './summary.js';
 
 export interface DateFilter {
@@ -29,6 +32,8 @@ export interface DryRunInput {
 
 export interface DryRunOutput {
   seq: number;
+  /** For the archive's thread map (main thread, in order): set for mail that posts or opens a ticket. */
+  thread?: { verdict: DoorVerdict; facts: ThreadFacts };
   /** The JSON line to print, or null for a message outside --since/--until. */
   line: string | null;
   outcome: Outcome;
@@ -103,6 +108,11 @@ export async function dryRunOne(input: DryRunInput, config: Config, filter: Date
   example.message_id = result.message_id;
   example.ticket = result.update?.ticket ?? null;
   const line: DryRunLine = { ...result, source };
-  const outcome: Outcome = result.verdict === 'post' ? 'accepted' : result.verdict === 'drop' ? 'dropped' : 'rejected';
-  return { seq: input.seq, line: JSON.stringify(line), outcome, reason: result.reason, example };
+  const outcome: Outcome = result.verdict === 'post' || result.verdict === 'create' ? 'accepted' : result.verdict === 'drop' ? 'dropped' : 'rejected';
+  const out: DryRunOutput = { seq: input.seq, line: JSON.stringify(line), outcome, reason: result.reason, example };
+  if (result.verdict === 'post' || result.verdict === 'create') {
+    // The same header verdict inspect took; the main thread places it in the archive's threads.
+    out.thread = { verdict: verdictFromHeaders(headers, raw, envelope, config), facts: threadFacts(headers, raw) };
+  }
+  return out;
 }

@@ -11,12 +11,13 @@ import { DoorChecks } from '../door/checks.js';
 import { formatReply } from '../errors.js';
 import { ingest, type IngestOutcome } from '../intake/ingest.js';
 import type { Logger } from '../log.js';
-import { parseHeaders } from '../mail/headers.js';
+import { parseHeaders, type HeaderBlock } from '../mail/headers.js';
+import type { DoorVerdict } from '../mail/types.js';
 import { createMetrics } from '../ops/metrics.js';
 import { doorConnection } from '../queue/connection.js';
 import type { JobData } from '../queue/job.js';
 import { MessageStore, createQueue } from '../queue/store.js';
-import { outsideDates, type DateFilter, type DryRunOutput } from './dry-run-task.js';
+import { outsideDates, type DateFilter, type DryRunLine, type DryRunOutput } from './dry-run-task.js';
 import { DryRunPool } from './dry-run-pool.js';
 import { messageTime, replayEnvelope } from './envelope.js';
 import { MemoryGovernor } from './memory.js';
@@ -25,6 +26,7 @@ import { readMessages, type ReadEvents, type ReplayItem } from './messages.js';
 import { ProgressBar, type ProgressStream } from './progress.js';
 import { discover } from './sources.js';
 import { Summary, type Example } from './summary.js';
+import { ArchiveThreads, threadFacts, type ThreadClaim } from './threads.js';
 
 export interface ReplayOptions {
   paths: string[];
@@ -128,6 +130,22 @@ async function* untilAborted<T>(source: AsyncGenerator<T>, signal: AbortSignal |
 // ---------------------------------------------------------------------------------------------
 // --dry-run: drafted on all cores, printed in input order.
 
+/** Rewrites a dry-run line whose message joins the ticket of an earlier one of its thread. */
+function threadLine(out: DryRunOutput, claim: ThreadClaim): void {
+  if (claim.sameTicketAs === undefined || out.line === null) return;
+  const v = claim.verdict;
+  const line = JSON.parse(out.line) as DryRunLine;
+  line.verdict = v.verdict;
+  line.reason = v.reason;
+  line.idempotency_key = v.idempotencyKey;
+  line.new_ticket = null;
+  line.same_ticket_as = claim.sameTicketAs;
+  if (line.update) line.update.ticket = v.ticket;
+  out.line = JSON.stringify(line);
+  out.reason = v.reason;
+  out.example.ticket = v.ticket;
+}
+
 async function dryRun(
   messages: AsyncIterable<ReplayItem>,
   config: Config,
@@ -137,6 +155,7 @@ async function dryRun(
   progress: ProgressBar,
 ): Promise<void> {
   const pool = DryRunPool.create(config, filter, config.replay.dryRunThreads);
+  const threads = new ArchiveThreads();
   // Finished lines wait here until every earlier one is printed: one slow message must not
   // leave the other threads idle, so up to MAX_UNPRINTED messages may be ahead of the oldest.
   const done = new Map<number, DryRunOutput>();
@@ -163,6 +182,7 @@ async function dryRun(
       done.delete(next);
       next++;
       unprinted--;
+      if (out.thread) threadLine(out, threads.claim(out.thread.verdict, out.thread.facts));
       if (out.line !== null) await write(io.stdout, `${out.line}\n`);
       summary.record(out.outcome, out.reason, out.example);
     }
@@ -326,7 +346,10 @@ async function intoRedis(
       log,
       metrics: createMetrics({ defaults: false }),
       door: new DoorChecks(config, redis),
+      // One ticket per thread: replies in the archive join the ticket its first message opens.
+      threads: (v: DoorVerdict, headers: HeaderBlock, raw: Buffer) => threads.claim(v, threadFacts(headers, raw)).verdict,
     };
+    const threads = new ArchiveThreads();
     const { maxInFlight, tempfailAttempts, tempfailBackoffMs } = config.replay;
     let paused = false;
     const gate = new BackPressure(() => probeQueue(queue, redis), config.replay, (why) => {

@@ -38,6 +38,9 @@ describe('inspectMessage', () => {
       smtp_reply: '250 2.0.0 Queued',
       message_id: 'i1@example.com',
       idempotency_key: v.idempotencyKey,
+      route: 'default',
+      new_ticket: null,
+      same_ticket_as: null,
       update: {
         ticket: 'AB-123456',
         subject: '[AB-123456] hello',
@@ -52,7 +55,7 @@ describe('inspectMessage', () => {
       attachments: [{ filename: 'a.bin', content_type: 'application/octet-stream', size: 3, sha256: createHash('sha256').update('abc').digest('hex') }],
       warnings: [],
       // The door's Redis checks cannot run offline, and inspect says so.
-      checks: { thread: 'not needed: the headers name the ticket', known_sender: 'off (policy.knownSendersOnly)', loop_rate_limit: 'not applied to replayed mail' },
+      checks: { thread: 'not needed: the headers name the ticket', known_sender: 'off (policy.knownSendersOnly)', loop_rate_limit: 'not applied to replayed mail', new_ticket_limit: 'not needed' },
       auth: { spf: 'not_run', dkim: 'not_run', dkimDomains: [], dmarc: 'not_run', from: null, authenticated: false, reason: 'replayed mail is not authenticated' },
     });
     // The update is the worker's draft, field for field.
@@ -72,7 +75,12 @@ describe('inspectMessage', () => {
     expect(r.checks?.thread).toBe('not run: needs Redis (not available offline); would look up 2 Message-ID(s) from In-Reply-To/References');
     const strict = testConfig({ policy: { knownSendersOnly: true } });
     const posted = await inspectMessage(mail('From: a@example.com', 'Subject: [AB-123456] x', '', 'body'), envelope({ source: 'inspect', mailFrom: '' }), strict, { resolver: stubDns().resolver });
-    expect(posted.checks).toEqual({ thread: 'not needed: the headers name the ticket', known_sender: 'not run: needs Redis (not available offline)', loop_rate_limit: 'not run: needs Redis (not available offline)' });
+    expect(posted.checks).toEqual({
+      thread: 'not needed: the headers name the ticket',
+      known_sender: 'not run: needs Redis (not available offline)',
+      loop_rate_limit: 'not run: needs Redis (not available offline)',
+      new_ticket_limit: 'not needed',
+    });
   });
 
   it('shows the authenticity verdict and the authenticated flag it gives (stub DNS)', async () => {
