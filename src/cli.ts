@@ -111,7 +111,10 @@ program
 
 program
   .command('inspect')
-  .description('print as JSON what the gateway would do with one message (FILE, or - for stdin); needs neither Redis nor Sirportly')
+  .description(
+    'print as JSON what the gateway would do with one message (FILE, or - for stdin): verdict post, create, reject or drop, ' +
+      'the route, the update and, for create, the new ticket; needs neither Redis nor Sirportly',
+  )
   .argument('<file>', 'a message file (RFC 5322), or - to read standard input')
   .option('-c, --config <file>', 'YAML file merged over config/default.yaml (same as MAILGATE_CONFIG)')
   .action(inspect);

@@ -107,6 +107,9 @@ export function registerReplayCommand(program: Command): void {
     .addHelpText(
       'after',
       `
+Mail without a reference on a route with noReference: create opens one ticket per thread of the
+archive: the first message of a thread opens it, the later ones are posted to it.
+
 Exit codes: 0 every message accepted, duplicate, dropped by policy or outside --since/--until;
 1 any rejected (no reference, too large, …) or Redis unavailable; 2 bad usage or a PATH without mail.`,
     )
