@@ -8,6 +8,7 @@ import { GatewayError } from './errors.js';
 import { createLogger } from './log.js';
 import { startGateway, type Role } from './app.js';
 import { inspectMessage } from './mail/inspect.js';
+import { replayEnvelope } from './replay/envelope.js';
 import { registerReplayCommand } from './replay/command.js';
 import { registerQueueCommand } from './commands/queue.js';
 
@@ -73,7 +74,7 @@ async function serve(opts: { role: Role; config?: string }): Promise<void> {
   process.on('SIGINT', () => stop('SIGINT'));
 }
 
-async function inspect(file: string, opts: { config?: string }): Promise<void> {
+async function inspect(file: string, opts: { config?: string; rcpt?: string[] }): Promise<void> {
   const config = configOrExit(opts.config);
   let raw: Buffer;
   try {
@@ -81,11 +82,10 @@ async function inspect(file: string, opts: { config?: string }): Promise<void> {
   } catch (err) {
     fail(`cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, EX_USAGE);
   }
-  const result = await inspectMessage(
-    raw,
-    { mailFrom: '', rcptTo: [], receivedAt: new Date().toISOString(), source: 'inspect' },
-    config,
-  );
+  // The recipients choose the route (and a plus-tag may carry the reference): --rcpt as the SMTP
+  // envelope would, else what the message says (Delivered-To, To), as replay reads archives.
+  const rcptTo = opts.rcpt && opts.rcpt.length > 0 ? opts.rcpt : replayEnvelope(raw, { fromLine: null }).rcptTo;
+  const result = await inspectMessage(raw, { mailFrom: '', rcptTo, receivedAt: new Date().toISOString(), source: 'inspect' }, config);
   process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
 }
 
@@ -116,6 +116,7 @@ program
       'the route, the update and, for create, the new ticket; needs neither Redis nor Sirportly',
   )
   .argument('<file>', 'a message file (RFC 5322), or - to read standard input')
+  .option('--rcpt <address>', 'envelope recipient, which chooses the route (repeat for several); default: Delivered-To and To of the message', (v: string, all: string[] = []) => [...all, v])
   .option('-c, --config <file>', 'YAML file merged over config/default.yaml (same as MAILGATE_CONFIG)')
   .action(inspect);
 

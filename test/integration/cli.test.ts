@@ -95,6 +95,45 @@ describe('mailgate inspect', () => {
     expect(missing.stderr).toMatch(/nope\.eml.*ENOENT/);
     expect(missing.stderr).not.toMatch(/\n\s+at /);
   });
+
+  it('mail without a reference on a create route: verdict create, the route and the new ticket fields', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mailgate-routes-'));
+    const cfg = join(dir, 'routes.yaml');
+    writeFileSync(
+      cfg,
+      'routes:\n  - name: support\n    match: [example.com]\n    noReference: create\n' +
+        '    ticket: { brand: Help, department: Support, status: New, priority: Normal, team: First line, tag_list: email }\n',
+    );
+    const fresh = Buffer.from(raw.toString('latin1').replace('Re: [gj-060309] Printer on fire', 'Printer on fire'), 'latin1');
+    const r = await run(['inspect', '-c', cfg, '-'], {}, fresh);
+    expect(r.code).toBe(0);
+    const out = JSON.parse(r.stdout) as Record<string, unknown> & { update: Record<string, string | null> };
+    expect(out).toMatchObject({ verdict: 'create', reason: 'no_reference', smtp_reply: '250 2.0.0 Queued', route: 'support', same_ticket_as: null });
+    expect(out.new_ticket).toEqual({
+      subject: 'Printer on fire',
+      brand: 'Help',
+      department: 'Support',
+      status: 'New',
+      priority: 'Normal',
+      team: 'First line',
+      tag_list: `email, mailgate-${String(out.idempotency_key).slice(0, 16)}`,
+      contact_method_type: 'email',
+      contact_method_data: 'ann@example.net',
+      contact_name: 'Ann Example',
+      submitted_at: '2024-05-01T12:34:56Z',
+    });
+    expect(out.update.ticket).toBeNull();
+    expect(out.update.message).toMatch(/Still burning\./);
+    // --rcpt stands for the SMTP envelope: another recipient, another route (here the default: reject).
+    const other = JSON.parse((await run(['inspect', '-c', cfg, '--rcpt', 'help@elsewhere.example', '-'], {}, fresh)).stdout) as Record<string, unknown>;
+    expect(other).toMatchObject({ verdict: 'reject', route: 'default', new_ticket: null });
+
+    // A route that would open tickets without the fields Sirportly needs stops the command.
+    writeFileSync(cfg, 'routes:\n  - name: support\n    noReference: create\n    ticket: { status: New }\n');
+    const bad = await run(['inspect', '-c', cfg, '-'], {}, fresh);
+    expect(bad.code).toBe(78);
+    expect(bad.stderr.trim()).toBe('mailgate: config: routes[0].ticket.department: is required: route "support" opens new tickets (noReference: create)');
+  });
 });
 
 // Minimal SMTP dialogue over a raw socket, so the test controls exactly when DATA ends.
