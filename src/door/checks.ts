@@ -71,7 +71,7 @@ export class DoorChecks {
   private async newTicketLimit(v: DoorVerdict, headers: HeaderBlock, envelope: Envelope, notes: Record<string, unknown>): Promise<DoorCheckOutcome> {
     const limits = this.config.newTickets;
     const sender = senderOf(headers, envelope.mailFrom);
-    if (limits.perSenderMax === 0 ||  sender === null) return { verdict: v, notes };
+    if (limits.perSenderMax === 0 || envelope.source !== 'smtp' || sender === null) return { verdict: v, notes };
     const key = this.keys.newTickets(sender);
     const replies = await this.redis.pipeline().set(key, '0', 'EX', limits.windowSeconds, 'NX').incr(key).exec();
     if (!replies) throw new Error('pipeline returned nothing');
