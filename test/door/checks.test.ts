@@ -8,6 +8,7 @@ import { doorKeys } from '../../src/door/keys.js';
 import { TicketIndex } from '../../src/door/ticket-index.js';
 import { GatewayError } from '../../src/errors.js';
 import { parseHeaders } from '../../src/mail/headers.js';
+import { idempotencyKey } from '../../src/mail/idempotency.js';
 import type { Envelope } from '../../src/mail/types.js';
 import { verdictFromHeaders } from '../../src/mail/verdict.js';
 import { envelope, mail, testConfig } from '../mail/helpers.js';
@@ -135,6 +136,96 @@ describe('known senders only', () => {
     } as unknown as Redis);
     await check(spy, config, from('ann@example.com'), envelope({ source: 'replay' }));
     expect(calls).toEqual([]);
+  });
+});
+
+describe('new-ticket limit', () => {
+  const TICKET = { department: 'Support', status: 'New', priority: 'Normal', team: 'Helpdesk' };
+  const create = (newTickets: Record<string, unknown>, extra: Record<string, unknown> = {}) =>
+    setup({ policy: { noReference: 'create' }, routes: [{ name: 'all', ticket: TICKET }], newTickets, ...extra });
+  const fresh = (n: number, from = 'ann@example.com') => mail(`From: ${from}`, `Subject: New question ${n}`, `Message-ID: <new${n}@example.com>`, '', 'x');
+
+  it('refuses the new tickets of one sender past perSenderMax with 550 and overLimitText', async () => {
+    const { config, door, prefix } = create({ perSenderMax: 2, overLimitText: 'Too many\r\n  new tickets.' });
+    const first = await check(door, config, fresh(1), smtp());
+    expect(first.verdict).toMatchObject({ verdict: 'create', reason: 'no_reference', ticket: null, route: 'all', smtpReply: { code: 250, enhanced: '2.0.0', text: 'Queued' } });
+    expect((await check(door, config, fresh(2), smtp())).verdict.verdict).toBe('create');
+    // Counted by the From address, case ignored, whatever the envelope says.
+    const third = (await check(door, config, fresh(3, 'Ann <ANN@Example.com>'), smtp('bounces@lists.example'))).verdict;
+    expect(third).toMatchObject({ verdict: 'reject', reason: 'new_ticket_limit', ticket: null, route: 'all' });
+    expect(third.smtpReply).toEqual({ code: 550, enhanced: '5.7.1', text: 'Too many new tickets.' });
+    expect(third.detail).toBe('3 new tickets from ann@example.com within 3600 s (limit 2)');
+    expect((await check(door, config, fresh(4), smtp())).verdict.detail).toBe('4 new tickets from ann@example.com within 3600 s (limit 2)');
+    // Another sender has a counter of its own.
+    expect((await check(door, config, fresh(5, 'bob@example.com'), smtp('bob@example.com'))).verdict).toMatchObject({ verdict: 'create', reason: 'no_reference' });
+    const key = doorKeys(prefix).newTickets('ann@example.com');
+    expect(await redis.get(key)).toBe('4');
+    const ttl = await redis.ttl(key);
+    expect(ttl).toBeGreaterThan(3590);
+    expect(ttl).toBeLessThanOrEqual(3600);
+  });
+
+  it('uses the default overLimitText on one line', async () => {
+    const { config, door } = create({ perSenderMax: 1 });
+    await check(door, config, fresh(1), smtp());
+    const over = (await check(door, config, fresh(2), smtp())).verdict;
+    expect(over.smtpReply).toEqual({ code: 550, enhanced: '5.7.1', text: config.newTickets.overLimitText });
+    expect(over.smtpReply.text).toMatch(/^You have opened several new tickets/);
+  });
+
+  it('drops the excess with 250 under overLimit drop', async () => {
+    const { config, door } = create({ perSenderMax: 2, overLimit: 'drop' });
+    for (let n = 1; n <= 2; n++) expect((await check(door, config, fresh(n), smtp())).verdict.verdict).toBe('create');
+    const over = (await check(door, config, fresh(3), smtp())).verdict;
+    expect(over).toMatchObject({ verdict: 'drop', reason: 'new_ticket_limit', smtpReply: { code: 250, enhanced: '2.0.0', text: 'Accepted' } });
+    expect(over.detail).toBe('3 new tickets from ann@example.com within 3600 s (limit 2)');
+  });
+
+  it('counts afresh after the window', async () => {
+    const { config, door } = create({ perSenderMax: 1, windowSeconds: 1 });
+    expect((await check(door, config, fresh(1), smtp())).verdict.verdict).toBe('create');
+    expect((await check(door, config, fresh(2), smtp())).verdict.verdict).toBe('reject');
+    await new Promise((r) => setTimeout(r, 1100));
+    expect((await check(door, config, fresh(3), smtp())).verdict.verdict).toBe('create');
+  });
+
+  it('exempts replayed mail and is off with perSenderMax 0', async () => {
+    const replayed = create({ perSenderMax: 1 });
+    const replay = envelope({ source: 'replay', mailFrom: 'ann@example.com' });
+    for (let n = 1; n <= 3; n++) expect((await check(replayed.door, replayed.config, fresh(n), replay)).verdict).toMatchObject({ verdict: 'create', reason: 'no_reference' });
+    expect(await redis.exists(doorKeys(replayed.prefix).newTickets('ann@example.com'))).toBe(0);
+    const off = create({ perSenderMax: 0 });
+    for (let n = 1; n <= 4; n++) expect((await check(off.door, off.config, fresh(n), smtp())).verdict.verdict).toBe('create');
+    expect(await redis.exists(doorKeys(off.prefix).newTickets('ann@example.com'))).toBe(0);
+  });
+
+  it('does not count posts to existing tickets', async () => {
+    const { config, door, prefix } = create({ perSenderMax: 1 });
+    for (let n = 1; n <= 3; n++) {
+      const post = mail('From: ann@example.com', `Subject: Re: [AB-123456] more ${n}`, `Message-ID: <p${n}@example.com>`, '', 'x');
+      expect((await check(door, config, post, smtp())).verdict).toMatchObject({ verdict: 'post', ticket: 'AB-123456' });
+    }
+    expect(await redis.exists(doorKeys(prefix).newTickets('ann@example.com'))).toBe(0);
+    expect((await check(door, config, fresh(1), smtp())).verdict.verdict).toBe('create');
+    expect(await redis.get(doorKeys(prefix).newTickets('ann@example.com'))).toBe('1');
+    expect((await check(door, config, fresh(2), smtp())).verdict.reason).toBe('new_ticket_limit');
+  });
+
+  it('posts a reply found in the thread index to its ticket instead of opening one, and does not count it', async () => {
+    const { config, door, index, prefix } = create({ perSenderMax: 1 });
+    await index.recordPost('GJ-060309', 'staff-reply@example.com', 'ann@example.com');
+    expect((await check(door, config, fresh(1), smtp())).verdict.verdict).toBe('create');
+    const raw = reply('In-Reply-To: <staff-reply@example.com>');
+    const headers = parseHeaders(raw);
+    expect(verdictFromHeaders(headers, raw, smtp(), config)).toMatchObject({ verdict: 'create', reason: 'no_reference' });
+    const { verdict } = await check(door, config, raw, smtp());
+    expect(verdict).toMatchObject({ verdict: 'post', reason: 'reference:thread', ticket: 'GJ-060309', route: 'all', smtpReply: { code: 250, enhanced: '2.0.0', text: 'Queued' } });
+    expect(verdict.idempotencyKey).toBe(idempotencyKey('r1@example.com', raw, 'GJ-060309'));
+    expect(await redis.get(doorKeys(prefix).newTickets('ann@example.com'))).toBe('1');
+    // With the thread index off the same reply opens a ticket.
+    const off = create({ perSenderMax: 0 }, { threads: { enabled: false } });
+    await off.index.recordPost('GJ-060309', 'staff-reply@example.com', undefined);
+    expect((await check(off.door, off.config, raw, smtp())).verdict).toMatchObject({ verdict: 'create', ticket: null });
   });
 });
 
