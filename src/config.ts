@@ -70,7 +70,7 @@ const routeMatch = z
   .string()
   .min(1)
   .transform((s) => s.trim().toLowerCase())
-  .refine((s) => /^([^@\s]+@)?@?[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*$/.test(s), {
+  .refine((s) => /^([^@\s]+@|@)?[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*$/.test(s), {
     message: 'must be an address (help@example.com) or a domain (example.com)',
   });
 
@@ -243,6 +243,11 @@ function checkRoutes(c: RouteCheckInput, ctx: z.RefinementCtx): void {
     const at = (...path: Array<string | number>) => ['routes', i, ...path];
     if (names.has(r.name)) ctx.addIssue({ code: 'custom', path: at('name'), message: `"${r.name}" is used by an earlier route; names must be unique` });
     names.add(r.name);
+    // The default route the gateway adds when none is configured is called "default": a route
+    // with match under that name would be mistaken for it when a job names its route.
+    if (r.name === 'default' && r.match.length > 0) {
+      ctx.addIssue({ code: 'custom', path: at('name'), message: '"default" is the name of the default route (the one without match); name this route otherwise' });
+    }
     if (r.match.length === 0 && i !== c.routes.length - 1) {
       ctx.addIssue({ code: 'custom', path: at('match'), message: `route "${r.name}" has no match, so it is the default route and must be the last one` });
     }
@@ -416,6 +421,8 @@ function readRouteSecrets(config: Config): Config {
     if (!a || (a.tokenFile === undefined && a.secretFile === undefined)) return r;
     const token = a.tokenFile !== undefined ? readSecretFile(a.tokenFile, `routes[${i}].sirportly.tokenFile`) : a.token;
     const secret = a.secretFile !== undefined ? readSecretFile(a.secretFile, `routes[${i}].sirportly.secretFile`) : a.secret;
+    if (!token) throw new GatewayError('config', `routes[${i}].sirportly.tokenFile=${a.tokenFile}: is empty`);
+    if (!secret) throw new GatewayError('config', `routes[${i}].sirportly.secretFile=${a.secretFile}: is empty`);
     return { ...r, sirportly: { url: a.url, token, secret } };
   });
   return { ...config, routes };

@@ -61,9 +61,10 @@ export function verdictFromHeaders(headers: HeaderBlock, raw: Buffer, envelope: 
   const v = noMatchVerdict(base, 'no_reference', config);
   // A class set to "post" lets machine mail onto existing tickets; it never opens one, or an
   // auto-responder and the helpdesk's own acknowledgements would open tickets for each other.
+  // The reason stays no_reference so the door's thread lookup still finds its ticket, if any.
   const machine = signals[0];
   if (v.verdict === 'create' && machine) {
-    return { ...base, verdict: 'drop', reason: machine.class, detail: `${machine.detail}; machine mail never opens a ticket`, smtpReply: ACCEPTED };
+    return { ...base, verdict: 'drop', reason: 'no_reference', detail: `${machine.detail}; machine mail never opens a ticket`, smtpReply: ACCEPTED };
   }
   return v;
 }

@@ -53,9 +53,13 @@ function addresses(raw: string | undefined): string[] {
     .filter((a) => a.includes('@'));
 }
 
-/** "Re: AW:  Printer  on fire" → "printer on fire". */
+// Bracketed tags: a ticket reference ("[AB-123456]") or a list tag ("[maven-dev]"), which the
+// same thread carries on some messages and not on others.
+const TAG = /\[[^\][]{1,40}\]/g;
+
+/** "Re: AW: [AB-123456]  Printer  on fire" → "printer on fire". */
 export function normaliseSubject(subject: string): string {
-  let s = subject;
+  let s = subject.replace(TAG, ' ');
   for (let prev = ''; prev !== s; ) {
     prev = s;
     s = s.replace(REPLY_PREFIX, '');
@@ -97,6 +101,12 @@ export class ArchiveThreads {
 
   private remember(t: Thread, f: ThreadFacts): void {
     if (f.messageId !== null) this.byId.set(digest(f.messageId), t);
+    // The ids it answers too: two replies to a message that is not in the archive (sent from
+    // the helpdesk itself, say) are one thread.
+    for (const id of f.refs) {
+      const k = digest(id);
+      if (!this.byId.has(k)) this.byId.set(k, t);
+    }
     if (f.subjectKey !== null && !this.bySubject.has(f.subjectKey)) this.bySubject.set(f.subjectKey, t);
   }
 

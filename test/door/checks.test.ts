@@ -227,6 +227,18 @@ describe('new-ticket limit', () => {
     await off.index.recordPost('GJ-060309', 'staff-reply@example.com', undefined);
     expect((await check(off.door, off.config, raw, smtp())).verdict).toMatchObject({ verdict: 'create', ticket: null });
   });
+
+  it('machine mail let onto tickets (class policy post) on a create route: is posted to the ticket its In-Reply-To names, and dropped (never a new ticket) when none', async () => {
+    const { config, door, index } = create({ perSenderMax: 0 }, { policy: { noReference: 'create', autoSubmitted: 'post' } });
+    await index.recordPost('GJ-060309', 'staff-note@example.com', 'ann@example.com');
+    const auto = (extra: string) => mail('From: ann@example.com', 'Subject: Automatic reply: your ticket', 'Auto-Submitted: auto-replied', 'Message-ID: <auto1@example.com>', extra, '', 'away');
+    const known = auto('In-Reply-To: <staff-note@example.com>');
+    expect((await check(door, config, known, smtp())).verdict).toMatchObject({ verdict: 'post', reason: 'reference:thread', ticket: 'GJ-060309' });
+    const unknown = auto('In-Reply-To: <nobody@example.com>');
+    const { verdict } = await check(door, config, unknown, smtp());
+    expect(verdict).toMatchObject({ verdict: 'drop', reason: 'no_reference', ticket: null });
+    expect(verdict.detail).toBe('Auto-Submitted: auto-replied; machine mail never opens a ticket');
+  });
 });
 
 describe('Redis unavailable', () => {

@@ -47,6 +47,25 @@ describe('route validation', () => {
     expect(config.routes[0]!.noReference).toBeUndefined();
   });
 
+  it('keeps the name "default" for the default route', () => {
+    // The gateway's own default route is called "default": a route with match under that name
+    // would be taken for it when a job names its route, and mail would go to its account.
+    expect(configError({ routes: [{ name: 'default', match: ['vip@example.com'], noReference: 'create', ticket: TICKET, sirportly: ACCOUNT }] })).toBe(
+      'routes[0].name: "default" is the name of the default route (the one without match); name this route otherwise',
+    );
+    expect(load({ routes: [{ name: 'vip', match: ['vip@example.com'] }, { name: 'default', noReference: 'drop' }] }).routes.at(-1)!.name).toBe('default');
+  });
+
+  it('refuses a match with two @ and an empty secret file', () => {
+    expect(configError({ routes: [{ name: 'a', match: ['support@@example.com'] }] })).toMatch(/^routes\[0\]\.match\[0\]: must be an address/);
+    const dir = mkdtempSync(join(tmpdir(), 'routes-empty-'));
+    writeFileSync(join(dir, 'token'), '\n');
+    writeFileSync(join(dir, 'secret'), 's\n');
+    expect(configError({ routes: [{ name: 'a', match: ['a@example.com'], sirportly: { tokenFile: join(dir, 'token'), secretFile: join(dir, 'secret') } }] })).toBe(
+      `routes[0].sirportly.tokenFile=${join(dir, 'token')}: is empty`,
+    );
+  });
+
   it('refuses two routes with the same name', () => {
     expect(configError({ routes: [{ name: 'a', match: ['a@example.com'] }, { name: 'a', match: ['b@example.com'] }] })).toBe(
       'routes[1].name: "a" is used by an earlier route; names must be unique',

@@ -121,6 +121,23 @@ describe('ArchiveThreads.claim', () => {
     expect(c.sameTicketAs).toBe('r1@example.net');
   });
 
+  it('joins two replies to a message that is not in the archive', () => {
+    const threads = new ArchiveThreads();
+    // The helpdesk's own answer (sent from Sirportly) is missing; both customer replies point at it.
+    const first = claim(threads, { subject: 'Re: Printer', id: 'x1@example.net', inReplyTo: 'from-helpdesk@example.com' });
+    const second = claim(threads, { subject: 'Still broken', id: 'x2@example.net', references: '<from-helpdesk@example.com>', from: 'bob@example.org' });
+    expect(first.c.verdict).toMatchObject({ verdict: 'create', reason: 'no_reference' });
+    expect(second.c.verdict).toMatchObject({ verdict: 'create', reason: 'thread_in_archive', parentKey: first.v.idempotencyKey });
+  });
+
+  it('matches a subject with the reference or a list tag to one without', () => {
+    const threads = new ArchiveThreads();
+    claim(threads, { subject: '[AB-123456] Invoice question', id: 'i1@example.net' });
+    const reply = claim(threads, { subject: 'Re: [support-list] Invoice question', id: 'i2@example.net', from: 'Support <support@example.com>', to: 'ann@example.net' });
+    expect(reply.c.verdict).toMatchObject({ verdict: 'post', reason: 'reference:archive_thread', ticket: 'AB-123456' });
+    expect(normaliseSubject('Re: [AB-123456]  Invoice  question')).toBe('invoice question');
+  });
+
   it('joins by the same subject after stripping "Re: AW: Fwd:" between the same people', () => {
     const threads = new ArchiveThreads();
     const root = claim(threads, { subject: 'Printer on fire', id: 's1@example.net' });
