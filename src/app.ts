@@ -1,5 +1,6 @@
 // Composition: builds the gateway's parts for a role, wires their dependencies, and stops them
 // in an order that loses nothing (stop taking mail, finish what was taken, then the workers).
+import os from 'node:os';
 import type { Redis } from 'ioredis';
 import type { Config } from './config.js';
 import type { Logger } from './log.js';
@@ -53,6 +54,16 @@ function waitReady(conn: Redis, ms: number): Promise<boolean> {
   });
 }
 
+/** A worker-only process yields the CPU to an SMTP door on the same host (queue.workerNiceness). */
+function lowerPriority(niceness: number, log: Logger): void {
+  try {
+    // Never raise priority: only ever move towards nicer.
+    if (os.getPriority() < niceness) os.setPriority(niceness);
+  } catch (err) {
+    log.warn({ err: (err as Error).message, niceness }, 'could not lower the worker process priority; going on');
+  }
+}
+
 export async function startGateway(config: Config, log: Logger, opts: GatewayOptions = {}): Promise<Gateway> {
   const role = opts.role ?? 'all';
   const metrics = createMetrics({ defaults: opts.defaultMetrics ?? true });
@@ -85,6 +96,7 @@ export async function startGateway(config: Config, log: Logger, opts: GatewayOpt
     ownClients.push(c);
     return c;
   };
+  if (role === 'worker' && config.queue.workerNiceness > 0) lowerPriority(config.queue.workerNiceness, log);
   if (role !== 'smtp') {
     client ??= newClient(config.sirportly);
     // One client per route with its own Sirportly account (its own sockets and credentials).

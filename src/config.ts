@@ -187,6 +187,7 @@ export const configSchema = z
         parseTimeoutMs: positiveInt,
         closeTimeoutMs: positiveInt,
         lockDurationMs: nonNegativeInt,
+        workerNiceness: z.number().int().min(0).max(19),
       })
       .strict(),
     sirportly: z

@@ -2,6 +2,7 @@
 // other worker once their lock lapses, and every message is posted exactly once (counted per
 // Message-ID at the Sirportly double), none lost.
 import { randomBytes } from 'node:crypto';
+import { getPriority } from 'node:os';
 import { afterAll, beforeAll, expect, inject, it } from 'vitest';
 import { startSirportlyDouble } from '../support/sirportly-double.js';
 import { compose, sendRaw, sleep, startHarness, waitFor, type Double, type Harness } from '../support/harness.js';
@@ -34,6 +35,9 @@ it('SIGKILL one of two workers mid-run: 0 lost, 0 duplicated', async () => {
     startGatewayProcess({ role: 'worker', redisUrl: inject('redisUrl'), sirportly, yaml }),
   ]);
   workers.push(victim!, survivor!);
+  // Worker-only processes yield the CPU to the SMTP door (queue.workerNiceness, default 10).
+  expect([getPriority(victim!.child.pid!), getPriority(survivor!.child.pid!)]).toEqual([10, 10]);
+  expect(getPriority()).toBe(0);
 
   const run = randomBytes(3).toString('hex');
   const subjects = Array.from({ length: N }, (_, i) => `[GJ-060309] kill ${run}-${i}`);

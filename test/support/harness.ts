@@ -36,7 +36,8 @@ export function testConfig(redisUrl: string, sirportly: { url: string; token: st
     http: { host: '127.0.0.1', port: 0 },
     redis: { url: redisUrl, prefix: `t${randomBytes(5).toString('hex')}` },
     sirportly: { ...sirportly, requestTimeoutMs: 2000 },
-    queue: { backoffInitialMs: 100, backoffMaxMs: 1000, closeTimeoutMs: 3000 },
+    // workerNiceness 0: an in-process worker harness must not renice the test process.
+    queue: { backoffInitialMs: 100, backoffMaxMs: 1000, closeTimeoutMs: 3000, workerNiceness: 0 },
     // Tests send many messages from one address to one ticket within seconds, which the loop
     // limit (policy.loopRateLimit) would rightly take for a mail loop; test/door tests it.
     policy: { loopRateLimitMax: 100_000 },
