@@ -64,8 +64,12 @@ export function htmlToMessageText(html: string): string {
   return toText(html);
 }
 
+// \S is everything trim() keeps (both use ECMAScript's WhiteSpace and LineTerminator), so this is
+// s.trim() !== '' without copying the whole text.
+const NOT_SPACE = /\S/;
+
 function hasText(s: string | undefined): s is string {
-  return s !== undefined && s.trim() !== '';
+  return s !== undefined && NOT_SPACE.test(s);
 }
 
 export function composeBody(src: BodySource): BodyFields {

@@ -3,9 +3,10 @@
 // its body used when the mail has none), UTF-7 bodies decoded, and a part whose Content-Type has
 // no subtype read as the text/plain it is by RFC 2045 §5.2 (as CPython does).
 import libmime from 'libmime';
-import type { Attachment, ParsedMail } from 'mailparser';
+import type { Attachment } from 'mailparser';
 import { sourceOf, type AttachmentSource } from './attachments.js';
 import { decodeBytes } from './charset.js';
+import type { ParsedBody } from './parse.js';
 import { decodeTnef, isTnefPart, TnefError } from './tnef.js';
 import { decodeUtf7, textPartsAreUtf7 } from './utf7.js';
 
@@ -28,11 +29,15 @@ function decodeText(att: Attachment): string {
   return decodeBytes(att.content, charset);
 }
 
+// \S is everything trim() keeps (both use ECMAScript's WhiteSpace and LineTerminator), so this is
+// s.trim() !== '' without copying the whole text.
+const NOT_SPACE = /\S/;
+
 function hasText(s: string | undefined): s is string {
-  return s !== undefined && s.trim() !== '';
+  return s !== undefined && NOT_SPACE.test(s);
 }
 
-export function messageParts(parsed: ParsedMail, raw: Buffer): MessageParts {
+export function messageParts(parsed: ParsedBody, raw: Buffer): MessageParts {
   const warnings: string[] = [];
   let text = parsed.text;
   let html = typeof parsed.html === 'string' ? parsed.html : undefined;
