@@ -207,12 +207,14 @@ async function runCli(args, env, { stdoutFile = '/dev/null', summaryOn = 'stdout
     stdio: ['ignore', summaryOn === 'stdout' ? 'pipe' : out, 'pipe'],
   });
   closeSync(out);
+  const threads = watchThreads(child.pid);
   let stdout = '';
   let stderr = '';
   child.stdout?.on('data', (d) => (stdout += d));
   child.stderr.on('data', (d) => (stderr += d));
   const [code] = await once(child, 'exit');
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  threads.stop();
   const text = summaryOn === 'stdout' ? stdout : stderr;
   const at = text.indexOf('{\n');
   let summary = null;
@@ -221,7 +223,44 @@ async function runCli(args, env, { stdoutFile = '/dev/null', summaryOn = 'stdout
   } catch {
     /* printed below */
   }
-  return { code, seconds, summary, stderr, load: [loadBefore, os.loadavg()[0].toFixed(2)] };
+  return { code, seconds, summary, stderr, load: [loadBefore, os.loadavg()[0].toFixed(2)], threads: threads.cpu };
+}
+
+const CLOCK_TICKS = 100; // USER_HZ on Linux
+
+/**
+ * CPU seconds per thread of a running process, read from /proc every 100 ms (Linux only; the
+ * last 100 ms of a thread are missed). All threads are named "node": the main thread is the one
+ * whose id is the process id, the rest are worker threads and V8's compiler and GC helpers.
+ */
+function watchThreads(pid) {
+  const cpu = new Map();
+  const sample = () => {
+    let tids;
+    try {
+      tids = readdirSync(`/proc/${pid}/task`);
+    } catch {
+      return;
+    }
+    for (const tid of tids) {
+      try {
+        const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'latin1');
+        const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+        cpu.set(Number(tid), (Number(f[11]) + Number(f[12])) / CLOCK_TICKS);
+      } catch {
+        /* the thread ended */
+      }
+    }
+  };
+  const timer = setInterval(sample, 100);
+  return {
+    cpu: { main: 0, others: [] },
+    stop() {
+      clearInterval(timer);
+      this.cpu.main = cpu.get(pid) ?? 0;
+      this.cpu.others = [...cpu].filter(([tid]) => tid !== pid).map(([, s]) => s).filter((s) => s >= 0.05).sort((a, b) => b - a);
+    },
+  };
 }
 
 function report(label, r, archive) {
@@ -242,6 +281,10 @@ function report(label, r, archive) {
       `${n(rate)} msg/s, ${(archive.bytes / 1e6 / r.seconds).toFixed(1)} MB/s; peak RSS ${s.peak_rss_mb} MB; exit ${r.code}\n` +
       `  CPU ${s.cpu_seconds.toFixed(1)} s, all threads (${((s.cpu_seconds * 1000) / s.messages).toFixed(2)} ms per message); ` +
       `load average ${r.load[0]} before, ${r.load[1]} after\n` +
+      (r.threads.main > 0
+        ? `  CPU by thread (sampled): main ${r.threads.main.toFixed(1)} s, others ${r.threads.others.map((x) => x.toFixed(1)).join(' + ')} s ` +
+          `(a drafting worker is the largest of them; the rest are V8's compiler and GC helper threads)\n`
+        : '') +
       `  ${verdicts.join('; ')}\n`,
   );
   return { rate, rss: s.peak_rss_mb };

@@ -1,8 +1,9 @@
 // Drafting is CPU work (MIME parse, HTML sanitising and conversion), so --dry-run spreads it over
-// the cores: the main thread drafts too (it is mostly idle: reading and splitting are cheap), and
-// one worker thread per further core. Results come back in any order; the caller keeps the input
-// order. A worker's heap is capped so the process stays small; a message that does not fit in a
-// worker (it died) is drafted again on the main thread, whose heap is not capped.
+// the cores: one worker thread per further core, and the main thread, which reads, splits and
+// prints (a small part of the work), drafts a message itself whenever every worker has its share
+// queued. Results come back in any order; the caller keeps the input order. A worker's heap is
+// capped so the process stays small; a message that does not fit in a worker (it died) is drafted
+// again on the main thread, whose heap is not capped.
 // From TypeScript sources (tests) there is no .js worker file: all work runs on the main thread.
 import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
@@ -21,16 +22,26 @@ interface Pending {
 interface Slot {
   worker: Worker;
   pending: Map<number, Pending>;
+  /** Bytes of the messages sent to it and not answered yet. */
+  bytes: number;
   dead: boolean;
 }
 
 const WORKER_URL = new URL('./dry-run-worker.js', import.meta.url);
-/** Messages handed to one worker at a time: one being drafted, one ready to start. */
-const PER_WORKER = 2;
+/**
+ * Messages queued on one worker at most: it drafts them one after the other, so it never waits
+ * for the main thread (which may be drafting a message of its own) to send the next one.
+ */
+const PER_WORKER = 8;
+/** ... and their bytes at most (a single message is always sent, whatever its size). */
+const PER_WORKER_BYTES = 4 * 1024 * 1024;
 /** Messages the main thread drafts at a time. */
 const PER_MAIN = 1;
-/** Heap caps of a worker thread (MB): enough for ordinary mail; larger work falls back to main. */
-const WORKER_LIMITS = { maxOldGenerationSizeMb: 96, maxYoungGenerationSizeMb: 8 };
+/**
+ * Heap caps of a worker thread (MB): enough for ordinary mail; larger work falls back to main.
+ * How far the heap grows between collections is set for the whole run (see tightHeapGrowth).
+ */
+const WORKER_LIMITS = { maxOldGenerationSizeMb: 96, maxYoungGenerationSizeMb: 16 };
 /** Workers replaced after dying, at most, before the pool carries on without them. */
 const MAX_RESPAWNS = 8;
 
@@ -62,12 +73,13 @@ export class DryRunPool {
   private spawn(): void {
     const init: WorkerInit = { config: this.config, filter: this.filter };
     const worker = new Worker(WORKER_URL, { workerData: init, resourceLimits: WORKER_LIMITS });
-    const slot: Slot = { worker, pending: new Map(), dead: false };
+    const slot: Slot = { worker, pending: new Map(), bytes: 0, dead: false };
     worker.on('message', (reply: WorkerReply) => {
       const seq = reply.ok ? reply.out.seq : reply.seq;
       const p = slot.pending.get(seq);
       if (!p) return;
       slot.pending.delete(seq);
+      slot.bytes -= p.input.size;
       if (reply.ok) p.resolve(reply.out);
       else p.reject(new Error(reply.error));
     });
@@ -88,15 +100,19 @@ export class DryRunPool {
     this.slots.push(slot);
   }
 
+  private hasShare(s: Slot): boolean {
+    return s.pending.size === 0 || (s.pending.size < PER_WORKER && s.bytes < PER_WORKER_BYTES);
+  }
+
   /** False while every thread has its share: wait for a result before sending more. */
   hasRoom(): boolean {
-    return this.mainBusy < PER_MAIN || this.slots.some((s) => s.pending.size < PER_WORKER);
+    return this.mainBusy < PER_MAIN || this.slots.some((s) => this.hasShare(s));
   }
 
   run(input: DryRunInput): Promise<DryRunOutput> {
     // Workers first, so the main thread stays free to read and print.
     let slot: Slot | null = null;
-    for (const s of this.slots) if (s.pending.size < PER_WORKER && (!slot || s.pending.size < slot.pending.size)) slot = s;
+    for (const s of this.slots) if (this.hasShare(s) && (!slot || s.pending.size < slot.pending.size)) slot = s;
     if (!slot) {
       this.mainBusy++;
       return dryRunOne(input, this.config, this.filter).finally(() => this.mainBusy--);
@@ -104,8 +120,17 @@ export class DryRunPool {
     const target = slot;
     return new Promise<DryRunOutput>((resolve, reject) => {
       target.pending.set(input.seq, { input, resolve, reject });
-      // Copied, not transferred: if the worker dies the message is drafted again here.
-      target.worker.postMessage(input);
+      target.bytes += input.size;
+      if (input.raw === null) {
+        target.worker.postMessage(input);
+        return;
+      }
+      // The worker gets its own copy of the message, moved to it rather than serialised and
+      // copied again (and a message split from a shared pool chunk does not drag the chunk
+      // along); this thread keeps the message, to draft it again should the worker die.
+      const copy = new Uint8Array(input.raw.byteLength);
+      copy.set(input.raw);
+      target.worker.postMessage({ ...input, raw: copy }, [copy.buffer]);
     });
   }
 
