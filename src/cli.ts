@@ -6,7 +6,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { loadConfig, requireSirportlyCredentials, type Config } from './config.js';
 import { GatewayError } from './errors.js';
 import { createLogger } from './log.js';
-import { startGateway, type Role } from './app.js';
+import type { Role } from './app.js';
 import { inspectMessage } from './mail/inspect.js';
 import { replayEnvelope } from './replay/envelope.js';
 import { registerReplayCommand } from './replay/command.js';
@@ -49,6 +49,8 @@ async function serve(opts: { role: Role; config?: string }): Promise<void> {
   }
   let gateway;
   try {
+    // Loaded only to serve: inspect and replay --dry-run need none of the SMTP/queue/HTTP stack.
+    const { startGateway } = await import('./app.js');
     gateway = await startGateway(config, log, { role: opts.role });
   } catch (err) {
     if (err instanceof GatewayError && err.kind === 'config') fail(err.message, EX_CONFIG);

@@ -5,6 +5,7 @@ import { Redis } from 'ioredis';
 import type { Config } from '../config.js';
 import type { JobData } from '../queue/job.js';
 import { keys, type Keys } from '../queue/keys.js';
+import { AdminError, safeRedisUrl } from './errors.js';
 import { createQueue } from '../queue/store.js';
 
 export interface AdminContext {
@@ -14,22 +15,7 @@ export interface AdminContext {
   now(): number;
 }
 
-/** A problem the operator can act on: unknown id, wrong state, raw bytes gone, Redis away. */
-export class AdminError extends Error {
-  constructor(
-    readonly code: 'not_found' | 'wrong_state' | 'raw_missing' | 'unavailable',
-    message: string,
-  ) {
-    super(message);
-    this.name = 'AdminError';
-    Object.setPrototypeOf(this, new.target.prototype);
-  }
-}
-
-/** The URL without its password, for messages. */
-export function safeRedisUrl(url: string): string {
-  return url.replace(/\/\/[^@/]*@/, '//***@');
-}
+export { AdminError, safeRedisUrl } from './errors.js';
 
 /** Connect once, without retrying: a CLI command should fail at once when Redis is away. */
 export async function openAdmin(config: Config, opts: { connectTimeoutMs?: number } = {}): Promise<AdminContext & { close(): Promise<void> }> {

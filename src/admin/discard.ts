@@ -1,6 +1,7 @@
 // Give up on a message for good: the job and its raw bytes go. The "seen" marker stays, so the
 // same message delivered again is still answered "already queued" and not posted.
-import { AdminError, type AdminContext } from './context.js';
+import type { AdminContext } from './context.js';
+import { AdminError } from './errors.js';
 
 export interface DiscardOutcome {
   id: string;

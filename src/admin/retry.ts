@@ -2,7 +2,8 @@
 // outage over). The raw bytes were kept for exactly this; a job without them is not retried.
 import type { Job } from 'bullmq';
 import type { JobData } from '../queue/job.js';
-import { AdminError, type AdminContext } from './context.js';
+import type { AdminContext } from './context.js';
+import { AdminError } from './errors.js';
 import { allFailed } from './failed.js';
 
 export interface RetryOutcome {

@@ -4,7 +4,8 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { loadConfig, type Config } from '../config.js';
 import { GatewayError } from '../errors.js';
-import { AdminError, openAdmin, type AdminContext } from '../admin/context.js';
+import type { AdminContext } from '../admin/context.js';
+import { AdminError } from '../admin/errors.js';
 import { discardJob } from '../admin/discard.js';
 import { listFailed } from '../admin/failed.js';
 import { retryAll, retryJob } from '../admin/retry.js';
@@ -73,6 +74,8 @@ export function queueCommand(io: QueueIo): Command {
     const config = configOf(opts.config);
     let ctx;
     try {
+      // Loaded here: ioredis and BullMQ are for the queue commands only, not every CLI start.
+      const { openAdmin } = await import('../admin/context.js');
       ctx = await openAdmin(config);
     } catch (err) {
       exitWith((err as Error).message, EX_UNAVAILABLE);

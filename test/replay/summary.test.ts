@@ -2,7 +2,7 @@
 // back-pressure gate on its own.
 import { describe, expect, it } from 'vitest';
 import { ProgressBar } from '../../src/replay/progress.js';
-import { BackPressure, type QueueProbe } from '../../src/replay/replay.js';
+import { BackPressure, type QueueProbe } from '../../src/replay/into-redis.js';
 import { EXAMPLES_PER_REASON, Summary } from '../../src/replay/summary.js';
 import { Capture } from './helpers.js';
 
