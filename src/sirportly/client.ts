@@ -3,6 +3,7 @@
 // GatewayError. There is no retry here: BullMQ attempts are the single retry layer.
 import { FormData, Pool } from 'undici';
 import type { z } from 'zod';
+import type { NewTicketFields } from '../mail/new-ticket.js';
 import type { UpdateFields } from '../mail/types.js';
 import { classifySirportlyFailure } from './classify.js';
 import {
@@ -59,26 +60,12 @@ const UPDATE_FIELDS = [
   'authenticated',
 ] as const satisfies ReadonlyArray<keyof UpdateFields>;
 
-/** tickets/submit: the ticket record only. Its content follows as a post_update. */
-export interface SubmitTicketFields {
-  /** Required by Sirportly. */
-  subject: string;
-  /** Name or id, like priority, team, brand, department and sla. */
-  status: string;
-  priority: string;
-  team: string;
-  brand?: string;
-  department?: string;
-  sla?: string;
-  /** Comma-separated tags. */
-  tag_list?: string;
-  contact_method_type: 'email';
-  /** The email address; an existing contact with it is reused (and contact_name ignored). */
-  contact_method_data: string;
-  contact_name?: string;
-  /** UTC ISO 8601, like posted_at. */
-  submitted_at?: string;
-}
+/**
+ * tickets/submit: the ticket record only (its content follows as a post_update). The fields are
+ * the ones src/mail/new-ticket.ts builds: names or ids for status, priority, team, brand,
+ * department and sla; the contact by email (an existing contact with it is reused).
+ */
+export type SubmitTicketFields = NewTicketFields;
 
 // Allowlisted like UPDATE_FIELDS: `message` in particular never goes to submit (D-SUBMIT adds no
 // content; the text is posted as an update), nor do user/custom fields the gateway does not own.
