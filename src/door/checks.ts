@@ -18,7 +18,11 @@ export interface DoorCheckOutcome {
   notes: Record<string, unknown>;
 }
 
-export type DoorRedis = Pick<Redis, 'mget' | 'pipeline'>;
+export type DoorRedis = Pick<Redis, 'mget' | 'pipeline' | 'set'>;
+
+/** Thread index value of a message whose ticket is being opened: "pending:<job key>". */
+const PENDING = 'pending:';
+
 
 function withDeadline<T>(work: Promise<T>, ms: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
@@ -52,19 +56,42 @@ export class DoorChecks {
     const notes: Record<string, unknown> = {};
     let v = verdict;
     if (v.reason === 'no_reference' && this.config.threads.enabled) {
-      const ticket = await this.threadTicket(headers);
-      if (ticket) v = postToTicket(v, ticket, 'thread', raw);
+      const found = await this.threadTicket(headers);
+      if (found?.startsWith(PENDING)) {
+        // It answers a message that is opening a ticket right now: join that ticket, don't open
+        // another (the worker waits for it, as for replayed threads).
+        if (v.verdict === 'create') v = { ...v, reason: 'thread_pending', parentKey: found.slice(PENDING.length) };
+      } else if (found) {
+        v = postToTicket(v, found, 'thread', raw);
+      }
     }
-    if (v.verdict === 'create') return this.newTicketLimit(v, headers, envelope, notes);
+    if (v.verdict === 'create') {
+      const out = await this.newTicketLimit(v, headers, envelope, notes);
+      if (out.verdict.verdict === 'create') await this.markPending(out.verdict, envelope);
+      return out;
+    }
     if (v.verdict !== 'post' || v.ticket === null) return { verdict: v, notes };
     return this.senderChecks(v, headers, envelope, notes);
   }
 
+  /** The first ticket (or pending marker) the message's In-Reply-To/References point at. */
   private async threadTicket(headers: HeaderBlock): Promise<string | null> {
     const ids = referencedMessageIds(headers, this.config.threads.maxReferences);
     if (ids.length === 0) return null;
     const tickets = await this.redis.mget(ids.map((id) => this.keys.thread(id)));
     return tickets.find((t): t is string => typeof t === 'string' && t !== '') ?? null;
+  }
+
+  /**
+   * Until the worker has opened the ticket and recorded the real reference (TicketIndex.recordPost
+   * overwrites this), a reply to this message finds "pending:<key of the job opening it>". Live
+   * mail only: replay has its own thread map. NX: a Message-ID already known keeps its ticket.
+   */
+  private async markPending(v: DoorVerdict, envelope: Envelope): Promise<void> {
+    if (envelope.source !== 'smtp' || !this.config.threads.enabled || v.messageId === null) return;
+    // The job that opens the ticket retries for retryPeriodHours at most.
+    const pendingTtl = Math.max(60, Math.round(this.config.queue.retryPeriodHours * 3600));
+    await this.redis.set(this.keys.thread(v.messageId), `${PENDING}${v.parentKey ?? v.idempotencyKey}`, 'EX', pendingTtl, 'NX');
   }
 
   /** newTickets.perSenderMax: one sender may open so many tickets per window (SMTP mail only). */

@@ -137,6 +137,27 @@ describe('a new message opens one ticket and posts one update', () => {
     expect(main.state.updates(ref).map((u) => u.fields.message?.trim())).toEqual([`Hello, printer ${t} is on fire.`, 'still burning', 'and smoking']);
   });
 
+  it('a reply that arrives while the first message is still opening its ticket joins that ticket', async () => {
+    const from = sender();
+    const t = tag();
+    // Sirportly slow to open the ticket (but answering within sirportly.requestTimeoutMs, 400 ms
+    // here): the reply is at the door before the first message is posted.
+    main.faults.only = ['submit'];
+    main.faults.delayMs = 300;
+    const first = await sendRaw(h.smtpPort, await newMail(from, SUPPORT, t), { from, to: [SUPPORT] });
+    const reply = await compose({ from, to: SUPPORT, subject: `Re: Printer ${t} is on fire`, messageId: `<${t}-quick@example.net>`, inReplyTo: `<${t}@example.net>`, text: 'forgot to say: it smells' });
+    const second = await sendRaw(h.smtpPort, reply, { from, to: [SUPPORT] });
+    expect([first.code, second.code]).toEqual([250, 250]);
+    expect(submissionsAbout(main, t)).toHaveLength(0);
+    expect(h.logs.lines.some((l) => l.msg === 'door verdict' && l.reason === 'thread_pending' && l.queueId === queueIdOf(second.response))).toBe(true);
+    await completed(queueIdOf(first.response));
+    await completed(queueIdOf(second.response));
+    const subs = submissionsAbout(main, t);
+    expect(subs).toHaveLength(1);
+    expect(main.state.updates(subs[0]!.reference).map((u) => u.fields.message?.trim()).sort()).toEqual([`Hello, printer ${t} is on fire.`, 'forgot to say: it smells'].sort());
+    expect(h.logs.lines.some((l) => l.queueId === queueIdOf(second.response) && String(l.msg).startsWith('waiting for the ticket of the first message'))).toBe(true);
+  });
+
   it('the same message delivered twice opens one ticket', async () => {
     const from = sender();
     const t = tag();
