@@ -37,10 +37,12 @@ export const jobDataSchema = z.object({
       postStarted: z.boolean().default(false),
       /** Set before tickets/submit is sent: from then on a retry looks for the ticket first. */
       submitStarted: z.boolean().default(false),
+      /** When that submit was sent (ISO 8601): the lookup after it waits for a late commit. */
+      submitStartedAt: z.string().nullable().default(null),
       /** Reference of the ticket this job opened (or found opened): never submitted again. */
       created: z.string().nullable().default(null),
     })
-    .default({ uploads: {}, postStarted: false, submitStarted: false, created: null }),
+    .default({ uploads: {}, postStarted: false, submitStarted: false, submitStartedAt: null, created: null }),
 });
 
 export type JobData = z.infer<typeof jobDataSchema>;

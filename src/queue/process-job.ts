@@ -142,12 +142,20 @@ async function ticketOf(job: UpdateJob, drafted: Draft, route: Route, client: Si
     if (!config.newTickets.markerTag) {
       throw new UnrecoverableError('a ticket may already have been opened for this message (an earlier submit got no answer) and newTickets.markerTag is off, so it cannot be looked up: check Sirportly, then retry or discard the job');
     }
+    // A server may still be working on the request we gave up on: look only once that is unlikely
+    // (twice the request timeout after the submit was sent), or the lookup finds nothing yet and
+    // a second ticket follows.
+    const startedAt = data.checkpoint.submitStartedAt === null ? null : Date.parse(data.checkpoint.submitStartedAt);
+    const settle = 2 * config.sirportly.requestTimeoutMs;
+    const since = startedAt === null || Number.isNaN(startedAt) ? settle : (deps.now ?? Date.now)() - startedAt;
+    if (since < settle) throw new WaitError(`an earlier submit may still be in progress at Sirportly; looking for its ticket in ${settle - since} ms`, settle - since);
     ticket = await client.findTicketByTag(tag);
     if (ticket) log.info({ queueId: job.id, ticket, tag }, 'ticket found already opened; not submitting again');
   }
   if (ticket === null) {
     const fields = newTicketFields(drafted, route, config.newTickets.markerTag ? tag : null);
     data.checkpoint.submitStarted = true;
+    data.checkpoint.submitStartedAt = new Date((deps.now ?? Date.now)()).toISOString();
     await job.updateData(data);
     const submitted = await client.submitTicket(fields);
     ticket = submitted.reference;

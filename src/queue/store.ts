@@ -83,7 +83,7 @@ export class MessageStore {
       reason: verdict.reason,
       envelope,
       size: raw.length,
-      checkpoint: { uploads: {}, postStarted: false, submitStarted: false, created: null },
+      checkpoint: { uploads: {}, postStarted: false, submitStarted: false, submitStartedAt: null, created: null },
     };
     // A job id that still exists makes add() a no-op, which covers two deliveries racing.
     const job = await this.queue.add('update', data, { jobId: key });

@@ -27,6 +27,8 @@ it('SIGKILL one of two workers while they open tickets: one ticket and one updat
   const yaml = [
     `redis:\n  prefix: ${prefix}`,
     'queue:\n  concurrency: 4\n  lockDurationMs: 2000\n  backoffInitialMs: 100',
+    // A lost submit answer is looked up 2 × this after the submit (a late commit may still come).
+    'sirportly:\n  requestTimeoutMs: 1000',
     'policy:\n  noReference: create',
     'routes:\n  - name: desk\n    ticket: { department: Support, status: New, priority: Normal, team: First line }',
   ].join('\n');

@@ -59,7 +59,7 @@ async function run(raw: Buffer, ticket: string, overrides: Record<string, unknow
     reason: 'reference:subject',
     envelope: { mailFrom: 'ann@example.com', rcptTo: ['support@help.example'], receivedAt: '2024-05-01T12:00:00.000Z', source: 'smtp', remoteAddress: '192.0.2.10', helo: 'mail.example.com', ...env },
     size: raw.length,
-    checkpoint: { uploads: {}, postStarted: false, submitStarted: false, created: null },
+    checkpoint: { uploads: {}, postStarted: false, submitStarted: false, submitStartedAt: null, created: null },
   };
   const result = await processUpdateJob({ id: jobKey, data, timestamp: Date.now(), attemptsMade: 0, updateData: async () => undefined }, { config, redis, client, log: silent, resolver: dns().resolver });
   return { result, config, prefix, messageId };

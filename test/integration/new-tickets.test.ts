@@ -214,6 +214,20 @@ describe('failures between submit and post never open a second ticket', () => {
     expect(h.logs.lines.some((l) => l.msg === 'ticket found already opened; not submitting again' && l.ticket === subs[0]!.reference)).toBe(true);
   });
 
+  it('submit commits late, after the client gave up: the retry waits before looking, finds it, opens no second ticket', async () => {
+    const from = sender();
+    const t = tag();
+    // The double works on the request 600 ms after it came; the client gave up at 400 ms.
+    main.faults.only = ['submit'];
+    main.faults.delayMs = 600;
+    const r = await sendRaw(h.smtpPort, await newMail(from, SUPPORT, t), { from, to: [SUPPORT] });
+    await completed(queueIdOf(r.response));
+    const subs = submissionsAbout(main, t);
+    expect(subs).toHaveLength(1);
+    expect(main.state.updates(subs[0]!.reference)).toHaveLength(1);
+    expect(h.logs.lines.some((l) => l.queueId === queueIdOf(r.response) && String(l.msg).startsWith('an earlier submit may still be in progress'))).toBe(true);
+  });
+
   it('a crash after submit, before the reference was checkpointed: the next run looks the ticket up instead of submitting', async () => {
     const from = sender();
     const t = tag();
@@ -229,7 +243,7 @@ describe('failures between submit and post never open a second ticket', () => {
       reason: 'no_reference',
       envelope: { mailFrom: from, rcptTo: [SUPPORT], receivedAt: new Date().toISOString(), source: 'smtp', remoteAddress: '127.0.0.1' },
       size: raw.length,
-      checkpoint: { uploads: {}, postStarted: false, submitStarted: false, created: null },
+      checkpoint: { uploads: {}, postStarted: false, submitStarted: false, submitStartedAt: null, created: null },
     };
     const client = new SirportlyClient({ url: main.url, token: main.token, secret: main.secret, requestTimeoutMs: 2000, connections: 2 });
     const log = createLogger('silent', new LogSink());
@@ -254,7 +268,11 @@ describe('failures between submit and post never open a second ticket', () => {
       expect(saved.checkpoint).toMatchObject({ submitStarted: true, created: null });
 
       crashAfterSubmit = false;
-      const result = await processUpdateJob(job(structuredClone(saved)), deps);
+      // Right after the crash the worker waits before it looks (a late commit may still come)...
+      await expect(processUpdateJob(job(structuredClone(saved)), deps)).rejects.toThrow(/an earlier submit may still be in progress/);
+      expect(submissionsAbout(main, t)).toHaveLength(1);
+      // ...and once twice the request timeout has passed, it looks the ticket up instead of submitting.
+      const result = await processUpdateJob(job(structuredClone(saved)), { ...deps, now: () => Date.now() + 60_000 });
       const subs = submissionsAbout(main, t);
       expect(subs).toHaveLength(1);
       expect(result).toMatchObject({ ticket: subs[0]!.reference, created: true, recovered: false });
