@@ -5,12 +5,15 @@ import type { Redis } from 'ioredis';
 import type { Config } from './config.js';
 import type { Logger } from './log.js';
 import { DoorChecks } from './door/checks.js';
+import { startDoorThread } from './intake/door-thread.js';
+import { decide } from './intake/ingest.js';
 import { startSmtp, type SmtpListener } from './intake/smtp.js';
+import type { Envelope } from './mail/types.js';
 import { oldestWaiting } from './admin/stats.js';
 import { startHttp, type HttpEndpoint } from './ops/http.js';
 import { instrumentSirportly } from './ops/instrumented-sirportly.js';
 import { createMetrics, type Metrics } from './ops/metrics.js';
-import { doorConnection, redisAnswers, workerConnection } from './queue/connection.js';
+import { doorConnection, redisAnswers, waitReady, workerConnection } from './queue/connection.js';
 import { MessageStore, createQueue } from './queue/store.js';
 import { startUpdateWorker, type UpdateWorker } from './queue/worker.js';
 import { routeTable } from './mail/route.js';
@@ -36,22 +39,6 @@ export interface Gateway {
   store: MessageStore;
   redis: Redis;
   close(): Promise<void>;
-}
-
-/** Wait for the first connection; connection errors meanwhile are expected, not fatal. */
-function waitReady(conn: Redis, ms: number): Promise<boolean> {
-  if (conn.status === 'ready') return Promise.resolve(true);
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => {
-      conn.off('ready', onReady);
-      resolve(false);
-    }, ms);
-    const onReady = () => {
-      clearTimeout(timer);
-      resolve(true);
-    };
-    conn.once('ready', onReady);
-  });
 }
 
 /** A worker-only process yields the CPU to an SMTP door on the same host (queue.workerNiceness). */
@@ -81,7 +68,9 @@ export async function startGateway(config: Config, log: Logger, opts: GatewayOpt
   let shuttingDown = false;
 
   const door = new DoorChecks(config, redis);
-  const smtp = role === 'worker' ? null : await startSmtp(config, { config, store, log, metrics, door });
+  const doorThread = role !== 'worker' && config.smtp.doorThread ? await startDoorThread(config, log) : null;
+  const decideHere = (raw: Buffer, envelope: Envelope) => decide(raw, envelope, { config, store, door });
+  const smtp = role === 'worker' ? null : await startSmtp(config, { log, metrics, decide: doorThread?.decide ?? decideHere });
 
   let worker: UpdateWorker | null = null;
   let workerConn: Redis | null = null;
@@ -158,6 +147,7 @@ export async function startGateway(config: Config, log: Logger, opts: GatewayOpt
       shuttingDown = true;
       log.info('shutting down: no new SMTP sessions; finishing messages in flight');
       await smtp?.close();
+      await doorThread?.close();
       await worker?.close();
       await queue.close().catch(() => undefined);
       await Promise.all(ownClients.map((c) => c.close()));

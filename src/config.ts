@@ -25,6 +25,7 @@ export const configSchema = z
         socketTimeoutMs: positiveInt,
         closeTimeoutMs: nonNegativeInt,
         acceptTimeoutMs: positiveInt,
+        doorThread: z.boolean(),
         reverseLookup: z.boolean(),
         tls: z.object({ keyFile: z.string(), certFile: z.string() }).strict(),
         requireTls: z.boolean(),

@@ -18,7 +18,7 @@ export interface DoorCheckOutcome {
   notes: Record<string, unknown>;
 }
 
-export type DoorRedis = Pick<Redis, 'mget' | 'pipeline' | 'set'>;
+export type DoorRedis = Pick<Redis, 'mget' | 'set' | 'incr' | 'sismember' | 'exists'>;
 
 /** Thread index value of a message whose ticket is being opened: "pending:<job key>". */
 const PENDING = 'pending:';
@@ -100,10 +100,8 @@ export class DoorChecks {
     const sender = senderOf(headers, envelope.mailFrom);
     if (limits.perSenderMax === 0 || envelope.source !== 'smtp' || sender === null) return { verdict: v, notes };
     const key = this.keys.newTickets(sender);
-    const replies = await this.redis.pipeline().set(key, '0', 'EX', limits.windowSeconds, 'NX').incr(key).exec();
-    if (!replies) throw new Error('pipeline returned nothing');
-    for (const [err] of replies) if (err) throw err;
-    const count = Number(replies[1]?.[1]);
+    // Sent together, in this order, on the one connection (no pipeline object: auto-pipelining).
+    const [, count] = await Promise.all([this.redis.set(key, '0', 'EX', limits.windowSeconds, 'NX'), this.redis.incr(key)]);
     if (count <= limits.perSenderMax) return { verdict: v, notes };
     const detail = `${count} new tickets from ${sender} within ${limits.windowSeconds} s (limit ${limits.perSenderMax})`;
     const smtpReply: SmtpReply =
@@ -121,18 +119,16 @@ export class DoorChecks {
     if (checkKnown && sender === null) return { verdict: { ...noMatchVerdict(v, 'unknown_sender', this.config), detail: 'no sender address' }, notes };
     if (!checkKnown && !countRate) return { verdict: v, notes };
 
-    const p = this.redis.pipeline();
-    if (checkKnown) p.sismember(this.keys.senders(ticket), sender!).exists(this.keys.learned(ticket));
+    // Sent together, in this order, on the one connection (no pipeline object: auto-pipelining).
+    const calls: Promise<unknown>[] = [];
+    if (checkKnown) calls.push(this.redis.sismember(this.keys.senders(ticket), sender!), this.redis.exists(this.keys.learned(ticket)));
     if (countRate) {
       const key = this.keys.rate(sender!, ticket);
       // SET NX EX then INCR: the window starts with the first message and the counter keeps its TTL.
-      p.set(key, '0', 'EX', policy.loopRateLimitWindowSeconds, 'NX').incr(key);
+      calls.push(this.redis.set(key, '0', 'EX', policy.loopRateLimitWindowSeconds, 'NX'), this.redis.incr(key));
     }
-    const replies = await p.exec();
-    if (!replies) throw new Error('pipeline returned nothing');
-    for (const [err] of replies) if (err) throw err;
-    const values = replies.map(([, value]) => value);
-    // Replies in the order queued: [SISMEMBER, EXISTS] when checkKnown, then [SET, INCR] when countRate.
+    const values = await Promise.all(calls);
+    // Replies in the order sent: [SISMEMBER, EXISTS] when checkKnown, then [SET, INCR] when countRate.
     const rate = values.slice(checkKnown ? 2 : 0);
 
     if (checkKnown) {

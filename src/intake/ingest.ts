@@ -10,11 +10,10 @@ import type { DoorVerdict, Envelope, SmtpReply } from '../mail/types.js';
 import type { Metrics } from '../ops/metrics.js';
 import type { MessageStore } from '../queue/store.js';
 
-export interface IngestDeps {
+/** What deciding a message needs: no logger, no metrics, so it can run in the door thread. */
+export interface DecideDeps {
   config: Config;
   store: Pick<MessageStore, 'accept'>;
-  log: Logger;
-  metrics: Metrics;
   /**
    * Redis-backed checks after the header verdict (thread lookup, known senders, loop limit).
    * Absent (replay, tests of the bare door): the header verdict stands.
@@ -27,6 +26,11 @@ export interface IngestDeps {
   threads?: (verdict: DoorVerdict, headers: HeaderBlock, raw: Buffer) => DoorVerdict;
 }
 
+export interface IngestDeps extends DecideDeps {
+  log: Logger;
+  metrics: Metrics;
+}
+
 export type IngestOutcomeKind = 'queued' | 'duplicate' | 'dropped' | 'rejected' | 'tempfail' | 'too_large';
 
 export interface IngestOutcome {
@@ -36,32 +40,16 @@ export interface IngestOutcome {
   queueId: string | null;
 }
 
-export async function ingest(raw: Buffer, envelope: Envelope, deps: IngestDeps): Promise<IngestOutcome> {
-  const { config, store, log, metrics } = deps;
-  const started = process.hrtime.bigint();
-  const done = (o: IngestOutcome, extra: Record<string, unknown> = {}): IngestOutcome => {
-    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-    metrics.acceptLatency.observe(seconds);
-    metrics.doorVerdicts.inc({ verdict: o.outcome, reason: o.verdict?.reason ?? o.outcome });
-    const line = {
-      verdict: o.outcome,
-      reason: o.verdict?.reason ?? o.outcome,
-      queueId: o.queueId ?? undefined,
-      ticket: o.verdict?.ticket ?? undefined,
-      route: o.verdict?.route,
-      detail: o.verdict?.detail,
-      messageId: o.verdict?.messageId ?? undefined,
-      size: raw.length,
-      source: envelope.source,
-      remote: envelope.remoteAddress,
-      reply: formatReply(o.reply),
-      ms: Math.round(seconds * 1000),
-      ...extra,
-    };
-    if (o.outcome === 'tempfail') log.warn(line, 'door verdict');
-    else log.info(line, 'door verdict');
-    return o;
-  };
+/** An outcome and the facts for its log line; plain data (it crosses from the door thread). */
+export interface IngestDecision {
+  outcome: IngestOutcome;
+  notes: Record<string, unknown>;
+}
+
+/** Everything ingest() does but its log line and metrics. */
+export async function decide(raw: Buffer, envelope: Envelope, deps: DecideDeps): Promise<IngestDecision> {
+  const { config, store } = deps;
+  const done = (outcome: IngestOutcome, notes: Record<string, unknown> = {}): IngestDecision => ({ outcome, notes });
 
   if (raw.length > config.smtp.maxMessageBytes) {
     return done({ outcome: 'too_large', reply: replyFor('too_large'), verdict: null, queueId: null });
@@ -89,11 +77,47 @@ export async function ingest(raw: Buffer, envelope: Envelope, deps: IngestDeps):
     if (duplicate) {
       return done({ outcome: 'duplicate', reply: { code: 250, enhanced: '2.0.0', text: `Ok: already queued as ${queueId}` }, verdict, queueId }, notes);
     }
-    metrics.rawBytesStored.inc(raw.length);
     return done({ outcome: 'queued', reply: { code: 250, enhanced: '2.0.0', text: `Ok: queued as ${queueId}` }, verdict, queueId }, notes);
   } catch (err) {
     const kind = err instanceof GatewayError ? err.kind : 'store_unavailable';
     const reply = err instanceof GatewayError ? err.smtpReply : replyFor('store_unavailable');
     return done({ outcome: 'tempfail', reply, verdict, queueId: null }, { err: (err as Error).message, kind });
   }
+}
+
+/** The door's log line and metrics for one decided message. */
+export function record(d: IngestDecision, size: number, envelope: Envelope, seconds: number, deps: { log: Logger; metrics: Metrics }): IngestOutcome {
+  const o = d.outcome;
+  deps.metrics.acceptLatency.observe(seconds);
+  deps.metrics.doorVerdicts.inc({ verdict: o.outcome, reason: o.verdict?.reason ?? o.outcome });
+  if (o.outcome === 'queued') deps.metrics.rawBytesStored.inc(size);
+  const line = {
+    verdict: o.outcome,
+    reason: o.verdict?.reason ?? o.outcome,
+    queueId: o.queueId ?? undefined,
+    ticket: o.verdict?.ticket ?? undefined,
+    route: o.verdict?.route,
+    detail: o.verdict?.detail,
+    messageId: o.verdict?.messageId ?? undefined,
+    size,
+    source: envelope.source,
+    remote: envelope.remoteAddress,
+    reply: formatReply(o.reply),
+    ms: Math.round(seconds * 1000),
+    ...d.notes,
+  };
+  if (o.outcome === 'tempfail') deps.log.warn(line, 'door verdict');
+  else deps.log.info(line, 'door verdict');
+  return o;
+}
+
+/** Seconds since a process.hrtime.bigint() reading. */
+export function secondsSince(started: bigint): number {
+  return Number(process.hrtime.bigint() - started) / 1e9;
+}
+
+export async function ingest(raw: Buffer, envelope: Envelope, deps: IngestDeps): Promise<IngestOutcome> {
+  const started = process.hrtime.bigint();
+  const d = await decide(raw, envelope, deps);
+  return record(d, raw.length, envelope, secondsSince(started), deps);
 }

@@ -8,7 +8,7 @@ import { GatewayError, replyFor } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Envelope, SmtpReply } from '../mail/types.js';
 import type { Metrics } from '../ops/metrics.js';
-import { ingest, type IngestDeps } from './ingest.js';
+import { record, secondsSince, type IngestDecision } from './ingest.js';
 import { connectionRateLimit } from './connection-rate.js';
 import { recipientPolicy } from './recipients.js';
 
@@ -42,7 +42,14 @@ function readTls(config: Config): Pick<SMTPServerOptions, 'key' | 'cert'> | null
   }
 }
 
-export async function startSmtp(config: Config, deps: IngestDeps & { metrics: Metrics; log: Logger }): Promise<SmtpListener> {
+export interface SmtpDeps {
+  log: Logger;
+  metrics: Metrics;
+  /** The door's decision on one message: in this thread, or in the door thread. */
+  decide(raw: Buffer, envelope: Envelope): Promise<IngestDecision>;
+}
+
+export async function startSmtp(config: Config, deps: SmtpDeps): Promise<SmtpListener> {
   const { log, metrics } = deps;
   const recipients = recipientPolicy(config);
   if (recipients.acceptsAll) {
@@ -141,8 +148,11 @@ export async function startSmtp(config: Config, deps: IngestDeps & { metrics: Me
           // SPF checks the HELO name too; the worker evaluates it later from what is stored here.
           ...(session.hostNameAppearsAs ? { helo: session.hostNameAppearsAs } : {}),
         };
-        const work = ingest(Buffer.concat(chunks, length), envelope, deps).then(
-          (outcome) => {
+        const started = process.hrtime.bigint();
+        // The bytes may be handed to the door thread (and gone from here): size taken first.
+        const work = deps.decide(Buffer.concat(chunks, length), envelope).then(
+          (decision) => {
+            const outcome = record(decision, length, envelope, secondsSince(started), deps);
             if (outcome.reply.code >= 400) callback(replyError(outcome.reply));
             else callback(null, `${outcome.reply.enhanced} ${outcome.reply.text}`);
           },

@@ -68,10 +68,9 @@ export class MessageStore {
 
   private async store(raw: Buffer, verdict: DoorVerdict, ticket: string | null, envelope: Envelope): Promise<AcceptResult> {
     const key = verdict.idempotencyKey;
-    const replies = await this.redis.pipeline().exists(this.keys.seen(key)).set(this.keys.raw(key), raw, 'NX').exec();
-    if (!replies) throw new Error('pipeline returned nothing');
-    for (const [err] of replies) if (err) throw err;
-    if (replies[0]?.[1] === 1) return { queueId: key, duplicate: true };
+    // One round trip (auto-pipelining on the door's connection), in this order.
+    const [seen] = await Promise.all([this.redis.exists(this.keys.seen(key)), this.redis.set(this.keys.raw(key), raw, 'NX')]);
+    if (seen === 1) return { queueId: key, duplicate: true };
 
     const data: JobData = {
       key,

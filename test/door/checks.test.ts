@@ -132,7 +132,10 @@ describe('known senders only', () => {
     const calls: string[] = [];
     const spy = new DoorChecks(config, {
       mget: (...a: unknown[]) => (calls.push('mget'), (redis.mget as (...x: unknown[]) => unknown)(...a)),
-      pipeline: () => (calls.push('pipeline'), redis.pipeline()),
+      set: (...a: unknown[]) => (calls.push('set'), (redis.set as (...x: unknown[]) => unknown)(...a)),
+      incr: (...a: unknown[]) => (calls.push('incr'), (redis.incr as (...x: unknown[]) => unknown)(...a)),
+      sismember: (...a: unknown[]) => (calls.push('sismember'), (redis.sismember as (...x: unknown[]) => unknown)(...a)),
+      exists: (...a: unknown[]) => (calls.push('exists'), (redis.exists as (...x: unknown[]) => unknown)(...a)),
     } as unknown as Redis);
     await check(spy, config, from('ann@example.com'), envelope({ source: 'replay' }));
     expect(calls).toEqual([]);

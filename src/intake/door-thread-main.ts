@@ -1,0 +1,71 @@
+// The door thread: decide() for SMTP messages on a second core, with Redis connections of its
+// own. The SMTP thread keeps the sessions, the log line and the metrics; this thread parses
+// headers, runs the door's Redis checks and stores raw message and job. It answers each
+// message with plain data; anything it cannot answer the SMTP side turns into a 451.
+import { parentPort, workerData } from 'node:worker_threads';
+import type { Config } from '../config.js';
+import { DoorChecks } from '../door/checks.js';
+import type { Envelope } from '../mail/types.js';
+import { doorConnection, waitReady } from '../queue/connection.js';
+import { MessageStore, createQueue } from '../queue/store.js';
+import { decide, type IngestDecision } from './ingest.js';
+
+export interface DoorThreadInit {
+  config: Config;
+}
+
+export type ToDoorThread =
+  | { type: 'ingest'; id: number; raw: ArrayBuffer; envelope: Envelope }
+  | { type: 'close' };
+
+export type FromDoorThread =
+  | { type: 'ready'; redis: boolean }
+  | { type: 'decision'; id: number; decision: IngestDecision }
+  | { type: 'failed'; id: number; err: string }
+  | { type: 'redis_error'; err: string };
+
+const port = parentPort;
+if (!port) throw new Error('door-thread-main runs only as a worker thread');
+const { config } = workerData as DoorThreadInit;
+const send = (m: FromDoorThread): void => port.postMessage(m);
+
+// Reported once per distinct message until the connection is back: a Redis that is away would
+// otherwise produce a line per reconnect attempt on both connections.
+let lastError = '';
+const onRedisError = (err: Error): void => {
+  if (err.message === lastError) return;
+  lastError = err.message;
+  send({ type: 'redis_error', err: err.message });
+};
+const redis = doorConnection(config.redis.url);
+redis.on('error', onRedisError);
+redis.on('ready', () => {
+  lastError = '';
+});
+// BullMQ loads its Lua scripts on the connection it is given, and every ioredis pipeline copies
+// the scripts of its connection: the door's own pipelines run on a connection without them.
+const queueConn = doorConnection(config.redis.url);
+queueConn.on('error', onRedisError);
+const queue = createQueue(config, queueConn);
+queue.on('error', (err: Error) => onRedisError(err));
+const deps = { config, store: new MessageStore(config, redis, queue), door: new DoorChecks(config, redis) };
+
+port.on('message', (m: ToDoorThread) => {
+  if (m.type === 'close') {
+    void queue
+      .close()
+      .catch(() => undefined)
+      .finally(() => {
+        redis.disconnect();
+        queueConn.disconnect();
+        port.close();
+      });
+    return;
+  }
+  decide(Buffer.from(m.raw), m.envelope, deps)
+    .then((decision) => send({ type: 'decision', id: m.id, decision }))
+    // Also a decision that could not be cloned: the message gets a 451, the thread lives on.
+    .catch((err: unknown) => send({ type: 'failed', id: m.id, err: (err as Error).message }));
+});
+
+send({ type: 'ready', redis: await waitReady(redis, 2000) });

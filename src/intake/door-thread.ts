@@ -1,0 +1,167 @@
+// The SMTP side of the door thread (door-thread-main.ts): hands each message's bytes over
+// (transferred, not copied) and gets its decision back. SMTP sessions and the door's Redis work
+// then share two cores instead of one event loop, which is what lets the gateway accept nearly
+// as fast as a bare smtp-server (bench/smtp-intake). If the thread dies or does not answer in
+// time, the message gets a 451 (the sender retries; a message stored meanwhile is then a
+// duplicate, answered 250 without a second job) and a new thread is started.
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import type { Config } from '../config.js';
+import { replyFor } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { Envelope } from '../mail/types.js';
+import type { DoorThreadInit, FromDoorThread, ToDoorThread } from './door-thread-main.js';
+import type { IngestDecision } from './ingest.js';
+
+export interface DoorThread {
+  decide(raw: Buffer, envelope: Envelope): Promise<IngestDecision>;
+  /** Threads started after one died (0 while the first one lives). */
+  restarts(): number;
+  /** Lets decisions in progress finish (they are awaited by SMTP first), then ends the thread. */
+  close(): Promise<void>;
+}
+
+/**
+ * Under vitest this module runs from src/ as TypeScript, which a worker thread cannot load;
+ * the thread then runs the build of the same sources (`npm test` builds first).
+ */
+function threadUrl(): URL {
+  const here = new URL('./door-thread-main.js', import.meta.url);
+  if (import.meta.url.endsWith('.js')) return here;
+  const built = new URL('../../dist/src/intake/door-thread-main.js', import.meta.url);
+  if (!existsSync(fileURLToPath(built))) throw new Error(`door thread: ${fileURLToPath(built)} is missing; run "npm run build"`);
+  return built;
+}
+
+function tempfail(err: string): IngestDecision {
+  return { outcome: { outcome: 'tempfail', reply: replyFor('store_unavailable'), verdict: null, queueId: null }, notes: { err, kind: 'door_thread' } };
+}
+
+/** An ArrayBuffer holding exactly these bytes, which can be transferred without harm to others. */
+function ownBuffer(raw: Buffer): ArrayBuffer {
+  if (raw.byteOffset === 0 && raw.byteLength === raw.buffer.byteLength && raw.buffer instanceof ArrayBuffer) return raw.buffer;
+  // A slice of Node's shared pool (small messages): transferring it would detach the pool.
+  const copy = new ArrayBuffer(raw.byteLength);
+  new Uint8Array(copy).set(raw);
+  return copy;
+}
+
+interface Waiting {
+  resolve: (d: IngestDecision) => void;
+  timer: NodeJS.Timeout;
+}
+
+const RESTART_DELAY_MS = 1000;
+const START_TIMEOUT_MS = 15_000;
+
+export interface DoorThreadOptions {
+  /** The thread's module (tests give one that crashes or hangs on cue); door-thread-main otherwise. */
+  url?: URL;
+}
+
+export async function startDoorThread(config: Config, log: Logger, opts: DoorThreadOptions = {}): Promise<DoorThread> {
+  const url = opts.url ?? threadUrl();
+  // The door checks and the store each have acceptTimeoutMs; past both the thread is stuck.
+  const answerWithinMs = 2 * config.smtp.acceptTimeoutMs + 1000;
+  const waiting = new Map<number, Waiting>();
+  let nextId = 1;
+  let live: Worker | null = null;
+  let closing = false;
+  let restarts = 0;
+
+  const settle = (id: number, d: IngestDecision): void => {
+    const w = waiting.get(id);
+    if (!w) return; // answered late, after its timeout had already sent the 451
+    waiting.delete(id);
+    clearTimeout(w.timer);
+    w.resolve(d);
+  };
+
+  const spawn = (): Promise<void> =>
+    new Promise((resolve, reject) => {
+      const init: DoorThreadInit = { config };
+      const worker = new Worker(url, { workerData: init });
+      let ready = false;
+      const startTimer = setTimeout(() => {
+        void worker.terminate();
+        reject(new Error(`door thread did not start within ${START_TIMEOUT_MS} ms`));
+      }, START_TIMEOUT_MS);
+      worker.on('message', (m: FromDoorThread) => {
+        switch (m.type) {
+          case 'ready':
+            ready = true;
+            clearTimeout(startTimer);
+            live = worker;
+            if (!m.redis) log.warn('door thread: redis not reachable yet; SMTP answers 451 until it is');
+            resolve();
+            break;
+          case 'decision':
+            settle(m.id, m.decision);
+            break;
+          case 'failed':
+            log.error({ err: m.err }, 'door thread: deciding a message failed');
+            settle(m.id, tempfail(m.err));
+            break;
+          case 'redis_error':
+            // The SMTP side's own connection to the same Redis logs these at warn already.
+            log.debug({ err: m.err }, 'door thread: redis connection error');
+            break;
+        }
+      });
+      worker.on('error', (err: Error) => log.error({ err: err.message }, 'door thread crashed'));
+      worker.on('exit', (code) => {
+        if (live === worker) live = null;
+        clearTimeout(startTimer);
+        // Every message this thread held gets its 451 now; none of them was answered 250.
+        for (const id of [...waiting.keys()]) settle(id, tempfail(`door thread exited (code ${code})`));
+        if (!ready) {
+          reject(new Error(`door thread exited while starting (code ${code})`));
+          return;
+        }
+        if (closing) return;
+        log.error({ code, restartInMs: RESTART_DELAY_MS }, 'door thread exited; SMTP answers 451 until a new one is ready');
+        restartLater();
+      });
+    });
+
+  const restartLater = (): void => {
+    setTimeout(() => {
+      if (closing) return;
+      restarts++;
+      spawn().catch((err: Error) => {
+        log.error({ err: err.message }, 'door thread could not be restarted; trying again');
+        restartLater();
+      });
+    }, RESTART_DELAY_MS).unref();
+  };
+
+  await spawn();
+
+  return {
+    decide(raw, envelope) {
+      const worker = live;
+      if (!worker || closing) return Promise.resolve(tempfail(closing ? 'shutting down' : 'door thread not running'));
+      const id = nextId++;
+      return new Promise<IngestDecision>((resolve) => {
+        const timer = setTimeout(() => settle(id, tempfail(`door thread did not answer within ${answerWithinMs} ms`)), answerWithinMs);
+        waiting.set(id, { resolve, timer });
+        const buf = ownBuffer(raw);
+        const msg: ToDoorThread = { type: 'ingest', id, raw: buf, envelope };
+        worker.postMessage(msg, [buf]);
+      });
+    },
+    restarts: () => restarts,
+    async close() {
+      if (closing) return;
+      closing = true;
+      const worker = live;
+      if (!worker) return;
+      const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
+      worker.postMessage({ type: 'close' } satisfies ToDoorThread);
+      const timer = setTimeout(() => void worker.terminate(), 5000);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}
