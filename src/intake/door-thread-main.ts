@@ -14,15 +14,19 @@ export interface DoorThreadInit {
   config: Config;
 }
 
-export type ToDoorThread =
-  | { type: 'ingest'; id: number; raw: ArrayBuffer; envelope: Envelope }
-  | { type: 'close' };
+export interface ToDecide {
+  id: number;
+  raw: ArrayBuffer;
+  envelope: Envelope;
+}
 
-export type FromDoorThread =
-  | { type: 'ready'; redis: boolean }
-  | { type: 'decision'; id: number; decision: IngestDecision }
-  | { type: 'failed'; id: number; err: string }
-  | { type: 'redis_error'; err: string };
+export type Answer = { id: number; decision: IngestDecision } | { id: number; failed: string };
+
+// Messages travel in batches, one per event-loop turn on each side: under load many sessions end
+// their DATA in one turn, and each postMessage costs a wake-up of the other thread.
+export type ToDoorThread = { type: 'ingest'; batch: ToDecide[] } | { type: 'close' };
+
+export type FromDoorThread = { type: 'ready'; redis: boolean } | { type: 'answers'; batch: Answer[] } | { type: 'redis_error'; err: string };
 
 const port = parentPort;
 if (!port) throw new Error('door-thread-main runs only as a worker thread');
@@ -62,10 +66,28 @@ port.on('message', (m: ToDoorThread) => {
       });
     return;
   }
-  decide(Buffer.from(m.raw), m.envelope, deps)
-    .then((decision) => send({ type: 'decision', id: m.id, decision }))
-    // Also a decision that could not be cloned: the message gets a 451, the thread lives on.
-    .catch((err: unknown) => send({ type: 'failed', id: m.id, err: (err as Error).message }));
+  for (const item of m.batch) {
+    decide(Buffer.from(item.raw), item.envelope, deps).then(
+      (decision) => answer({ id: item.id, decision }),
+      (err: unknown) => answer({ id: item.id, failed: (err as Error).message }),
+    );
+  }
 });
+
+let answers: Answer[] = [];
+function answer(a: Answer): void {
+  if (answers.length === 0) setImmediate(flush);
+  answers.push(a);
+}
+function flush(): void {
+  const batch = answers;
+  answers = [];
+  try {
+    send({ type: 'answers', batch });
+  } catch (err) {
+    // A decision that cannot be cloned: those messages get a 451, the thread lives on.
+    send({ type: 'answers', batch: batch.map((a) => ({ id: a.id, failed: `answer not sent: ${(err as Error).message}` })) });
+  }
+}
 
 send({ type: 'ready', redis: await waitReady(redis, 2000) });

@@ -11,7 +11,7 @@ import type { Config } from '../config.js';
 import { replyFor } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Envelope } from '../mail/types.js';
-import type { DoorThreadInit, FromDoorThread, ToDoorThread } from './door-thread-main.js';
+import type { DoorThreadInit, FromDoorThread, ToDecide, ToDoorThread } from './door-thread-main.js';
 import type { IngestDecision } from './ingest.js';
 
 export interface DoorThread {
@@ -96,12 +96,15 @@ export async function startDoorThread(config: Config, log: Logger, opts: DoorThr
             if (!m.redis) log.warn('door thread: redis not reachable yet; SMTP answers 451 until it is');
             resolve();
             break;
-          case 'decision':
-            settle(m.id, m.decision);
-            break;
-          case 'failed':
-            log.error({ err: m.err }, 'door thread: deciding a message failed');
-            settle(m.id, tempfail(m.err));
+          case 'answers':
+            for (const a of m.batch) {
+              if ('decision' in a) {
+                settle(a.id, a.decision);
+              } else {
+                log.error({ err: a.failed }, 'door thread: deciding a message failed');
+                settle(a.id, tempfail(a.failed));
+              }
+            }
             break;
           case 'redis_error':
             // The SMTP side's own connection to the same Redis logs these at warn already.
@@ -138,17 +141,28 @@ export async function startDoorThread(config: Config, log: Logger, opts: DoorThr
 
   await spawn();
 
+  let outbox: ToDecide[] = [];
+  const flush = (): void => {
+    const batch = outbox;
+    outbox = [];
+    const worker = live;
+    if (!worker) {
+      for (const item of batch) settle(item.id, tempfail('door thread not running'));
+      return;
+    }
+    const msg: ToDoorThread = { type: 'ingest', batch };
+    worker.postMessage(msg, batch.map((item) => item.raw));
+  };
+
   return {
     decide(raw, envelope) {
-      const worker = live;
-      if (!worker || closing) return Promise.resolve(tempfail(closing ? 'shutting down' : 'door thread not running'));
+      if (!live || closing) return Promise.resolve(tempfail(closing ? 'shutting down' : 'door thread not running'));
       const id = nextId++;
       return new Promise<IngestDecision>((resolve) => {
         const timer = setTimeout(() => settle(id, tempfail(`door thread did not answer within ${answerWithinMs} ms`)), answerWithinMs);
         waiting.set(id, { resolve, timer });
-        const buf = ownBuffer(raw);
-        const msg: ToDoorThread = { type: 'ingest', id, raw: buf, envelope };
-        worker.postMessage(msg, [buf]);
+        if (outbox.length === 0) setImmediate(flush);
+        outbox.push({ id, raw: ownBuffer(raw), envelope });
       });
     },
     restarts: () => restarts,

@@ -8,12 +8,16 @@ parentPort.on('message', (m) => {
     parentPort.close();
     return;
   }
-  if (m.envelope.mailFrom.startsWith('crash@')) process.exit(3);
-  if (m.envelope.mailFrom.startsWith('hang@')) return;
-  const decision = {
-    outcome: { outcome: 'queued', reply: { code: 250, enhanced: '2.0.0', text: `Ok: stub saw ${m.raw.byteLength} bytes` }, verdict: null, queueId: 'stub' },
-    notes: {},
-  };
-  parentPort.postMessage({ type: 'decision', id: m.id, decision });
+  const answers = [];
+  for (const item of m.batch) {
+    if (item.envelope.mailFrom.startsWith('crash@')) process.exit(3);
+    if (item.envelope.mailFrom.startsWith('hang@')) continue;
+    const decision = {
+      outcome: { outcome: 'queued', reply: { code: 250, enhanced: '2.0.0', text: `Ok: stub saw ${item.raw.byteLength} bytes` }, verdict: null, queueId: 'stub' },
+      notes: {},
+    };
+    answers.push({ id: item.id, decision });
+  }
+  if (answers.length > 0) parentPort.postMessage({ type: 'answers', batch: answers });
 });
 parentPort.postMessage({ type: 'ready', redis: true });
