@@ -52,6 +52,9 @@ function replayLogLevel(config: Config): string {
   return process.env.LOG_LEVEL ? config.log.level : 'warn';
 }
 
+/** Signals closer together than this are one (see onSignal). */
+const SAME_SIGNAL_MS = 250;
+
 async function action(paths: string[], opts: CommandOptions): Promise<void> {
   const config = configOrExit(opts.config);
   if (opts.since && opts.until && opts.since.getTime() >= opts.until.getTime()) {
@@ -62,13 +65,24 @@ async function action(paths: string[], opts: CommandOptions): Promise<void> {
   // Ctrl-C: stop reading, let the messages in flight finish, print the summary (exit 1); a second
   // Ctrl-C quits at once. Either way a new run goes on where this one stopped.
   const abort = new AbortController();
+  let lastSignalAt = 0;
   const onSignal = (signal: NodeJS.Signals) => {
+    // Run as cli.ts's child, a Ctrl-C comes twice: from the terminal and forwarded by the parent.
+    const now = Date.now();
+    if (now - lastSignalAt < SAME_SIGNAL_MS) return;
+    lastSignalAt = now;
     if (abort.signal.aborted) process.exit(130);
     process.stderr.write(`\nmailgate: replay: ${signal}: finishing the messages in flight (again to quit at once)\n`);
     abort.abort();
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  if (process.env.MAILGATE_REPLAY_CHILD === '1' && process.channel) {
+    // The parent (cli.ts) is gone, killed without a chance to forward anything: stop at once,
+    // as it was; a new run goes on where this one stopped.
+    process.channel.unref();
+    process.on('disconnect', () => process.exit(137));
+  }
   const result = await runReplay(
     {
       paths,

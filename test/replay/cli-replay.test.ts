@@ -165,6 +165,50 @@ describe('Ctrl-C', () => {
   });
 });
 
+describe('the replay process', () => {
+  const childOf = (pid: number): number | null => {
+    try {
+      const kids = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean);
+      return kids.length === 1 ? Number(kids[0]) : null;
+    } catch {
+      return null;
+    }
+  };
+  const alive = (pid: number) => {
+    try {
+      return !readFileSync(`/proc/${pid}/status`, 'utf8').includes('State:\tZ');
+    } catch {
+      return false;
+    }
+  };
+
+  it('runs in a child with a small young generation, and dies with its parent', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'replay-child-'));
+    const archive = buildArchive(dir, 20, 'child');
+    const prefix = `t${randomBytes(5).toString('hex')}`;
+    const cfg = overlay(dir, `redis:\n  prefix: ${prefix}\nreplay:\n  maxWaitingJobs: 3\n  maxInFlight: 1\n`);
+    const conn = new Redis(redisUrl, { maxRetriesPerRequest: 1 });
+    const queue = new Queue(QUEUE_NAME, { connection: conn, prefix });
+    try {
+      // No workers: the replay pauses with 3 jobs waiting and stays alive.
+      const r = start([archive.path], { REDIS_URL: redisUrl, MAILGATE_CONFIG: cfg });
+      await waitFor('3 queued', async () => (await queue.getWaitingCount()) >= 3, 15_000);
+      const pid = await waitFor('the replay child', () => childOf(r.child.pid!));
+      const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
+      expect(argv).toContain('--max-semi-space-size=4');
+      expect(argv.slice(-2)).toEqual(['replay', archive.path]);
+      expect(readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0')).toContain('MALLOC_ARENA_MAX=2');
+      // A parent killed outright can forward nothing; its child must not go on alone.
+      r.child.kill('SIGKILL');
+      expect((await r.done).code).toBeNull();
+      await waitFor('the child to exit', () => !alive(pid), 5000);
+    } finally {
+      await queue.close();
+      conn.disconnect();
+    }
+  });
+});
+
 describe('a run killed halfway, started again', () => {
   let double: Double;
   let workers: Harness | null = null;

@@ -2,7 +2,7 @@
 // `authenticated` flag: it is set only when DMARC passes for the very address the update is posted
 // as. Any failure to decide (DNS down, timeout, a library error) is "temperror", never an exception:
 // authenticity only ever adds the flag, it must not hold a message back.
-import { dkimVerify, dmarc, spf } from 'mailauth';
+import type { spf as SpfFunction } from 'mailauth';
 import type { Config } from '../../config.js';
 import type { Envelope } from '../types.js';
 import type { DnsResolver } from './resolver.js';
@@ -45,15 +45,20 @@ export function unavailable(reason: string, result: AuthResult = 'not_run'): Aut
   return { spf: result, dkim: result, dkimDomains: [], dmarc: result, from: null, authenticated: false, reason };
 }
 
+// Loaded on first use: mailauth (with its public-suffix and DNS helpers) adds some 20 MB to every
+// V8 isolate that imports it, and replay, inspect of replayed mail and the SMTP door never call it.
+let mailauth: Promise<typeof import('mailauth')> | undefined;
+
 async function evaluate(raw: Buffer, envelope: Envelope, opts: AuthOptions): Promise<AuthVerdict> {
   const { resolver, mta } = opts;
+  const { dkimVerify, dmarc, spf } = await (mailauth ??= import('mailauth'));
   const mailFrom = envelope.mailFrom.replace(/^<|>$/g, '');
   const dkimResult = await dkimVerify(raw, { resolver, ...(mailFrom ? { sender: mailFrom } : {}) });
   const passed = dkimResult.results.filter((r) => r.status.result === 'pass');
   const dkim = passed.length > 0 ? 'pass' : dkimResult.results.length === 0 ? 'none' : asResult(dkimResult.results[0]?.status.result);
 
   // SPF is about the connecting client: without the SMTP session (replay, inspect) there is none.
-  let spfResult: Awaited<ReturnType<typeof spf>> | null = null;
+  let spfResult: Awaited<ReturnType<typeof SpfFunction>> | null = null;
   if (envelope.remoteAddress) {
     spfResult = await spf({
       ip: envelope.remoteAddress,
