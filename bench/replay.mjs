@@ -233,9 +233,21 @@ const CLOCK_TICKS = 100; // USER_HZ on Linux
  * last 100 ms of a thread are missed). All threads are named "node": the main thread is the one
  * whose id is the process id, the rest are worker threads and V8's compiler and GC helpers.
  */
-function watchThreads(pid) {
+function watchThreads(parent) {
   const cpu = new Map();
+  // `mailgate replay` runs in a child of the process started (src/cli.ts): that child is the
+  // replay; the parent only waits, and its own peak RSS is reported beside.
+  let pid = parent;
+  let wrapperKb = 0;
   const sample = () => {
+    try {
+      const hwm = /VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${parent}/status`, 'latin1'));
+      if (hwm) wrapperKb = Math.max(wrapperKb, Number(hwm[1]));
+      const kids = readFileSync(`/proc/${parent}/task/${parent}/children`, 'latin1').trim().split(/\s+/).filter(Boolean);
+      if (kids.length === 1) pid = Number(kids[0]);
+    } catch {
+      /* gone */
+    }
     let tids;
     try {
       tids = readdirSync(`/proc/${pid}/task`);
@@ -254,9 +266,11 @@ function watchThreads(pid) {
   };
   const timer = setInterval(sample, 100);
   return {
-    cpu: { main: 0, others: [] },
+    cpu: { main: 0, others: [], wrapperMb: 0, child: false },
     stop() {
       clearInterval(timer);
+      this.cpu.wrapperMb = Math.round(wrapperKb / 1024);
+      this.cpu.child = pid !== parent;
       this.cpu.main = cpu.get(pid) ?? 0;
       this.cpu.others = [...cpu].filter(([tid]) => tid !== pid).map(([, s]) => s).filter((s) => s >= 0.05).sort((a, b) => b - a);
     },
@@ -278,7 +292,9 @@ function report(label, r, archive) {
   ].filter(Boolean);
   process.stdout.write(
     `${label}: ${n(s.messages)} messages, ${(archive.bytes / 1e6).toFixed(1)} MB in ${r.seconds.toFixed(1)} s (wall, process start to exit) = ` +
-      `${n(rate)} msg/s, ${(archive.bytes / 1e6 / r.seconds).toFixed(1)} MB/s; peak RSS ${s.peak_rss_mb} MB; exit ${r.code}\n` +
+      `${n(rate)} msg/s, ${(archive.bytes / 1e6 / r.seconds).toFixed(1)} MB/s; peak RSS ${s.peak_rss_mb} MB` +
+      (r.threads.child ? ` (the replay process; the mailgate process that started it: ${r.threads.wrapperMb} MB)` : '') +
+      `; exit ${r.code}\n` +
       `  CPU ${s.cpu_seconds.toFixed(1)} s, all threads (${((s.cpu_seconds * 1000) / s.messages).toFixed(2)} ms per message); ` +
       `load average ${r.load[0]} before, ${r.load[1]} after\n` +
       (r.threads.main > 0
