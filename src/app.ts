@@ -104,6 +104,7 @@ export async function startGateway(config: Config, log: Logger, opts: GatewayOpt
     readiness: [
       { name: 'redis', check: () => redisAnswers(redis, 1000) },
       { name: 'smtp', check: () => smtp === null || smtp.listening() },
+      { name: 'door_thread', check: () => doorThread === null || doorThread.running() },
       { name: 'not_shutting_down', check: () => !shuttingDown },
     ],
     beforeMetrics: async () => {

@@ -18,6 +18,8 @@ export interface DoorThread {
   decide(raw: Buffer, envelope: Envelope): Promise<IngestDecision>;
   /** Threads started after one died (0 while the first one lives). */
   restarts(): number;
+  /** A thread is up and taking messages (false between a thread's death and its replacement). */
+  running(): boolean;
   /** Lets decisions in progress finish (they are awaited by SMTP first), then ends the thread. */
   close(): Promise<void>;
 }
@@ -166,6 +168,7 @@ export async function startDoorThread(config: Config, log: Logger, opts: DoorThr
       });
     },
     restarts: () => restarts,
+    running: () => live !== null && !closing,
     async close() {
       if (closing) return;
       closing = true;

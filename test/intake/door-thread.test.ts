@@ -88,10 +88,11 @@ describe('door thread that dies or hangs (stand-in thread)', () => {
       expect(d.outcome).toMatchObject({ outcome: 'tempfail', queueId: null });
       expect(d.outcome.reply).toMatchObject({ code: 451, enhanced: '4.3.0' });
       expect(d.notes).toMatchObject({ kind: 'door_thread', err: 'door thread exited (code 3)' });
-      // Until the new thread is up, mail is refused for now, not taken.
+      // Until the new thread is up, mail is refused for now, not taken (and /readyz says so).
+      expect(thread.running()).toBe(false);
       const meanwhile = await thread.decide(message('m', 10), envelope());
       expect(meanwhile.outcome.reply.code).toBe(451);
-      await waitFor('a new door thread', () => thread.restarts() === 1, 5000);
+      await waitFor('a new door thread', () => thread.restarts() === 1 && thread.running(), 5000);
       await waitFor('the new thread taking mail', async () => (await thread.decide(message('n', 10), envelope())).outcome.reply.code === 250, 5000);
       expect(logs.lines.some((l) => l.msg === 'door thread exited; SMTP answers 451 until a new one is ready')).toBe(true);
     } finally {

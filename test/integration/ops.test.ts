@@ -86,7 +86,7 @@ describe('HTTP endpoint', () => {
     expect((await fetch(`${base}/healthz`)).status).toBe(200);
     const ready = await fetch(`${base}/readyz`);
     expect(ready.status).toBe(200);
-    expect(await ready.json()).toMatchObject({ status: 'ready', checks: { redis: true, smtp: true, not_shutting_down: true } });
+    expect(await ready.json()).toMatchObject({ status: 'ready', checks: { redis: true, smtp: true, door_thread: true, not_shutting_down: true } });
     await sendRaw(h.smtpPort, await compose({ from: FROM, to: TO[0], subject: 'no ref', text: 'x' }), { from: FROM, to: TO });
     const metrics = await (await fetch(`${base}/metrics`)).text();
     expect(metrics).toMatch(/mailgate_door_verdicts_total\{verdict="rejected",reason="no_reference"\} [1-9]/);
