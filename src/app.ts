@@ -68,7 +68,7 @@ export async function startGateway(config: Config, log: Logger, opts: GatewayOpt
   let shuttingDown = false;
 
   const door = new DoorChecks(config, redis);
-  const doorThread = role !== 'worker' && config.smtp.doorThread ? await startDoorThread(config, log) : null;
+  const doorThread = role !== 'worker' && config.smtp.doorThread ? await startDoorThread(config, log, { onRestart: () => metrics.doorThreadRestarts.inc() }) : null;
   const decideHere = (raw: Buffer, envelope: Envelope) => decide(raw, envelope, { config, store, door });
   const smtp = role === 'worker' ? null : await startSmtp(config, { log, metrics, decide: doorThread?.decide ?? decideHere });
 

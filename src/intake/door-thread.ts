@@ -60,6 +60,8 @@ const START_TIMEOUT_MS = 15_000;
 export interface DoorThreadOptions {
   /** The thread's module (tests give one that crashes or hangs on cue); door-thread-main otherwise. */
   url?: URL;
+  /** Called each time a new thread is started after one died (for the metric). */
+  onRestart?: () => void;
 }
 
 export async function startDoorThread(config: Config, log: Logger, opts: DoorThreadOptions = {}): Promise<DoorThread> {
@@ -134,6 +136,7 @@ export async function startDoorThread(config: Config, log: Logger, opts: DoorThr
     setTimeout(() => {
       if (closing) return;
       restarts++;
+      opts.onRestart?.();
       spawn().catch((err: Error) => {
         log.error({ err: err.message }, 'door thread could not be restarted; trying again');
         restartLater();

@@ -12,6 +12,8 @@ export interface Metrics {
   doorVerdicts: Counter<'verdict' | 'reason'>;
   acceptLatency: Histogram<string>;
   rawBytesStored: Counter<string>;
+  /** Door threads started again after one died (each death also means 451s for its messages). */
+  doorThreadRestarts: Counter<string>;
   jobOutcomes: Counter<'outcome'>;
   /** outcome: posted, retry, failed. */
   jobDuration: Histogram<'outcome'>;
@@ -56,6 +58,11 @@ export function createMetrics(opts: { defaults?: boolean } = {}): Metrics {
       registers,
     }),
     rawBytesStored: new Counter({ name: 'mailgate_raw_bytes_stored_total', help: 'Bytes of raw mail written to Redis', registers }),
+    doorThreadRestarts: new Counter({
+      name: 'mailgate_door_thread_restarts_total',
+      help: 'Door threads started again after one died or could not start (its messages got 451)',
+      registers,
+    }),
     jobOutcomes: new Counter({
       name: 'mailgate_jobs_total',
       help: 'Update job attempt outcomes: posted, skipped, retry, failed',

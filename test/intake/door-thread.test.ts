@@ -26,9 +26,11 @@ const message = (tag: string, bodyBytes: number): Buffer =>
     [`From: Customer <customer@example.net>`, `To: support@example.com`, `Subject: Re: [GJ-060309] door thread ${tag}`, `Message-ID: <${tag}@example.net>`, '', 'x'.repeat(bodyBytes), ''].join('\r\n'),
   );
 
-function start(config: Config, url?: URL): Promise<{ thread: DoorThread; logs: LogSink }> {
+function start(config: Config, url?: URL): Promise<{ thread: DoorThread; logs: LogSink; restarted: () => number }> {
   const logs = new LogSink();
-  return startDoorThread(config, createLogger('debug', logs), url ? { url } : {}).then((thread) => ({ thread, logs }));
+  let restarted = 0;
+  const onRestart = () => void restarted++;
+  return startDoorThread(config, createLogger('debug', logs), url ? { url, onRestart } : { onRestart }).then((thread) => ({ thread, logs, restarted: () => restarted }));
 }
 
 describe('door thread against Redis', () => {
@@ -82,7 +84,7 @@ describe('door thread against Redis', () => {
 
 describe('door thread that dies or hangs (stand-in thread)', () => {
   it('a thread that dies: 451 for its message, a new thread, then 250 again', async () => {
-    const { thread, logs } = await start(testConfig(inject('redisUrl'), NO_SIRPORTLY), STUB);
+    const { thread, logs, restarted } = await start(testConfig(inject('redisUrl'), NO_SIRPORTLY), STUB);
     try {
       const d = await thread.decide(message('c', 10), envelope('crash@example.net'));
       expect(d.outcome).toMatchObject({ outcome: 'tempfail', queueId: null });
@@ -95,6 +97,7 @@ describe('door thread that dies or hangs (stand-in thread)', () => {
       await waitFor('a new door thread', () => thread.restarts() === 1 && thread.running(), 5000);
       await waitFor('the new thread taking mail', async () => (await thread.decide(message('n', 10), envelope())).outcome.reply.code === 250, 5000);
       expect(logs.lines.some((l) => l.msg === 'door thread exited; SMTP answers 451 until a new one is ready')).toBe(true);
+      expect(restarted()).toBe(1);
     } finally {
       await thread.close();
     }
