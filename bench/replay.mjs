@@ -9,7 +9,7 @@
 //    copy with its own Message-ID and a ticket reference put in its Subject, so that every message
 //    that is not machine mail gets the full draft (MIME parse, sanitising, HTML to text).
 // 2. Times `mailgate replay --dry-run` on it (stdout to /dev/null): the draft of every message, on
-//    all cores (replay.dryRunThreads, or --threads).
+//    the cores (replay.dryRunThreads: one fewer than the cores by default, or --threads).
 // 3. Times a real `mailgate replay` of it into a private redis-server (no workers: the jobs stay
 //    queued, so replay.maxWaitingJobs is raised for the run), then counts what is in Redis.
 // Prints messages, MB, seconds, msg/s, MB/s and the peak RSS of each run (the process's own
@@ -34,7 +34,7 @@ const TARGET_RSS_MB = 200;
 const USAGE = `usage: node bench/replay.mjs [options]
   --size-mb N    size of the generated mbox in MB (100; 1024 for the 1 GB run)
   --only WHAT    run only "dry" (replay --dry-run) or only "redis" (replay into Redis)
-  --threads N    dry-run worker threads (default: replay.dryRunThreads = one per core)
+  --threads N    dry-run drafting threads, main thread included (default: replay.dryRunThreads = cores - 1, at least 1)
   --aof          Redis with appendonly yes, appendfsync everysec (production-like)
   --profile      run the dry-run under node --cpu-prof and print the top functions per thread
   --dir DIR      build the archive in DIR (kept) instead of a temporary directory
@@ -348,7 +348,7 @@ async function main() {
       const profDir = path.join(dir, 'profile');
       const nodeArgs = flags.profile ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : [];
       const r = await runCli(['replay', '--dry-run', '--json', archiveFile], { MAILGATE_CONFIG: cfg }, { summaryOn: 'stderr', nodeArgs });
-      results.dry = report(`replay --dry-run (${flags.threads || os.availableParallelism()} threads)`, r, archive);
+      results.dry = report(`replay --dry-run (${flags.threads || Math.max(1, os.availableParallelism() - 1)} drafting thread(s))`, r, archive);
       if (flags.profile) await profileSummary(profDir);
     }
     if (flags.only !== 'dry') {

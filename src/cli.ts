@@ -1,9 +1,10 @@
 #!/usr/bin/env node
 // The `mailgate` command's entry point. `replay` runs in a child process started with a small
 // young generation: V8 sizes it for throughput (16 MB semi-spaces on Node 20, 64 MB on Node 24),
-// which in a replay's drafting thread is RAM held for garbage (measured, bench/replay.mjs: peak RSS
-// of a 100 MB dry run 228 → 188 MB on Node 20, CPU time unchanged). The flag can only be given when
-// a process starts, hence the child. Everything else runs here, as before.
+// which in a replay's drafting thread is RAM held for garbage. Measured with bench/replay's 1 GB
+// archive, one drafting thread: peak RSS on Node 24 195 MB with 4 MB, 204 with 8; on Node 20
+// 153 MB with 4, 160-169 with 8, 181 with 16; CPU time within the runs' spread. The flag can only
+// be given when a process starts, hence the child. Everything else runs here, as before.
 import { spawn } from 'node:child_process';
 
 const YOUNG_GENERATION = '--max-semi-space-size=4';
