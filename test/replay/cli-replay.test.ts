@@ -47,6 +47,29 @@ function overlay(dir: string, yaml: string): string {
 
 const NO_STACK = /\n\s+at /;
 
+/**
+ * An archive of `count` messages, a config whose replay pauses once `maxWaitingJobs` jobs wait
+ * (no workers run), and the queue to watch: a replay that stays alive, mid-archive, until told.
+ */
+function pausingReplay(name: string, count: number, maxWaitingJobs: number, maxInFlight: number) {
+  const dir = mkdtempSync(join(tmpdir(), `replay-${name}-`));
+  const archive = buildArchive(dir, count, name);
+  const prefix = `t${randomBytes(5).toString('hex')}`;
+  const cfg = overlay(dir, `redis:\n  prefix: ${prefix}\nreplay:\n  maxWaitingJobs: ${maxWaitingJobs}\n  maxInFlight: ${maxInFlight}\n`);
+  const conn = new Redis(redisUrl, { maxRetriesPerRequest: 1 });
+  const queue = new Queue(QUEUE_NAME, { connection: conn, prefix });
+  return {
+    archive,
+    prefix,
+    env: { REDIS_URL: redisUrl, MAILGATE_CONFIG: cfg },
+    waiting: () => queue.getWaitingCount(),
+    close: async () => {
+      await queue.close();
+      conn.disconnect();
+    },
+  };
+}
+
 describe('replay --dry-run', () => {
   it('one inspect line per message, in archive order, the same as inspect says; no Redis needed', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'replay-dry-'));
@@ -139,16 +162,11 @@ describe('bad input: one clear line, the right exit code, no stack trace', () =>
 
 describe('Ctrl-C', () => {
   it('stops reading, finishes what is in flight, prints the summary and exits 1', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'replay-int-'));
-    const archive = buildArchive(dir, 30, 'int');
-    const prefix = `t${randomBytes(5).toString('hex')}`;
-    const cfg = overlay(dir, `redis:\n  prefix: ${prefix}\nreplay:\n  maxWaitingJobs: 5\n  maxInFlight: 2\n`);
-    const conn = new Redis(redisUrl, { maxRetriesPerRequest: 1 });
-    const queue = new Queue(QUEUE_NAME, { connection: conn, prefix });
+    const { archive, env, waiting, close } = pausingReplay('int', 30, 5, 2);
     try {
       // No workers: paused with 5 jobs waiting, then interrupted.
-      const r = start([archive.path], { REDIS_URL: redisUrl, MAILGATE_CONFIG: cfg });
-      await waitFor('5 queued', async () => (await queue.getWaitingCount()) >= 5, 15_000);
+      const r = start([archive.path], env);
+      await waitFor('5 queued', async () => (await waiting()) >= 5, 15_000);
       r.child.kill('SIGINT');
       const out = await r.done;
       expect(out.code).toBe(1);
@@ -156,11 +174,10 @@ describe('Ctrl-C', () => {
       expect(out.stderr).not.toMatch(NO_STACK);
       expect(out.stdout).toMatch(/stopped: interrupted: run the same command again/);
       const accepted = Number(/accepted +(\d+)/.exec(out.stdout)?.[1]);
-      expect(accepted).toBe(await queue.getWaitingCount());
+      expect(accepted).toBe(await waiting());
       expect(accepted).toBeLessThan(30);
     } finally {
-      await queue.close();
-      conn.disconnect();
+      await close();
     }
   });
 });
@@ -183,16 +200,11 @@ describe('the replay process', () => {
   };
 
   it('runs in a child with a small young generation, and dies with its parent', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'replay-child-'));
-    const archive = buildArchive(dir, 20, 'child');
-    const prefix = `t${randomBytes(5).toString('hex')}`;
-    const cfg = overlay(dir, `redis:\n  prefix: ${prefix}\nreplay:\n  maxWaitingJobs: 3\n  maxInFlight: 1\n`);
-    const conn = new Redis(redisUrl, { maxRetriesPerRequest: 1 });
-    const queue = new Queue(QUEUE_NAME, { connection: conn, prefix });
+    const { archive, env, waiting, close } = pausingReplay('child', 20, 3, 1);
     try {
       // No workers: the replay pauses with 3 jobs waiting and stays alive.
-      const r = start([archive.path], { REDIS_URL: redisUrl, MAILGATE_CONFIG: cfg });
-      await waitFor('3 queued', async () => (await queue.getWaitingCount()) >= 3, 15_000);
+      const r = start([archive.path], env);
+      await waitFor('3 queued', async () => (await waiting()) >= 3, 15_000);
       const pid = await waitFor('the replay child', () => childOf(r.child.pid!));
       const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
       expect(argv).toContain('--max-semi-space-size=4');
@@ -203,8 +215,7 @@ describe('the replay process', () => {
       expect((await r.done).code).toBeNull();
       await waitFor('the child to exit', () => !alive(pid), 5000);
     } finally {
-      await queue.close();
-      conn.disconnect();
+      await close();
     }
   });
 });
@@ -223,23 +234,17 @@ describe('a run killed halfway, started again', () => {
   });
 
   it('adds each missing update exactly once', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'replay-kill-'));
-    const archive = buildArchive(dir, 48, 'kill');
-    const prefix = `t${randomBytes(5).toString('hex')}`;
-    const cfg = overlay(dir, `redis:\n  prefix: ${prefix}\nreplay:\n  maxWaitingJobs: 12\n  maxInFlight: 4\n`);
-    const env = { REDIS_URL: redisUrl, MAILGATE_CONFIG: cfg };
-    const conn = new Redis(redisUrl, { maxRetriesPerRequest: 1 });
-    const queue = new Queue(QUEUE_NAME, { connection: conn, prefix });
+    const { archive, prefix, env, waiting, close } = pausingReplay('kill', 48, 12, 4);
     try {
       // No workers yet: the replay pauses once 12 jobs wait; kill it there, mid-archive.
       const first = start([archive.path], env);
       child = first.child;
-      await waitFor('the first run to queue 12 jobs', async () => (await queue.getWaitingCount()) >= 12, 15_000);
+      await waitFor('the first run to queue 12 jobs', async () => (await waiting()) >= 12, 15_000);
       first.child.kill('SIGKILL');
       const killed = await first.done;
       child = null;
       expect(killed.code).toBeNull();
-      const queuedBefore = await queue.getWaitingCount();
+      const queuedBefore = await waiting();
       expect(queuedBefore).toBeGreaterThanOrEqual(12);
       expect(queuedBefore).toBeLessThan(48);
 
@@ -263,8 +268,7 @@ describe('a run killed halfway, started again', () => {
       expect(archive.markers.map(posted)).toEqual(archive.markers.map(() => 1));
       expect(double.state.allUpdates()).toHaveLength(48);
     } finally {
-      await queue.close();
-      conn.disconnect();
+      await close();
     }
   });
 });
