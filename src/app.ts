@@ -64,7 +64,7 @@ export async function startGateway(config: Config, log: Logger, opts: GatewayOpt
   queueConn.on('error', () => undefined);
   const queue = createQueue(config, queueConn);
   queue.on('error', (err: Error) => log.warn({ err: err.message }, 'queue error'));
-  const store = new MessageStore(config, redis, queue);
+  const store = new MessageStore(config, redis, queue, queueConn);
   let shuttingDown = false;
 
   const door = new DoorChecks(config, redis);

@@ -52,7 +52,7 @@ const queueConn = doorConnection(config.redis.url);
 queueConn.on('error', onRedisError);
 const queue = createQueue(config, queueConn);
 queue.on('error', (err: Error) => onRedisError(err));
-const deps = { config, store: new MessageStore(config, redis, queue), door: new DoorChecks(config, redis) };
+const deps = { config, store: new MessageStore(config, redis, queue, queueConn), door: new DoorChecks(config, redis) };
 
 port.on('message', (m: ToDoorThread) => {
   if (m.type === 'close') {

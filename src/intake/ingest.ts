@@ -13,7 +13,7 @@ import type { MessageStore } from '../queue/store.js';
 /** What deciding a message needs: no logger, no metrics, so it can run in the door thread. */
 export interface DecideDeps {
   config: Config;
-  store: Pick<MessageStore, 'accept'>;
+  store: Pick<MessageStore, 'accept' | 'seen'>;
   /**
    * Redis-backed checks after the header verdict (thread lookup, known senders, loop limit).
    * Absent (replay, tests of the bare door): the header verdict stands.
@@ -59,6 +59,11 @@ export async function decide(raw: Buffer, envelope: Envelope, deps: DecideDeps):
   let verdict = verdictFromHeaders(headers, raw, envelope, config);
   if (deps.threads) verdict = deps.threads(verdict, headers, raw);
   let notes: Record<string, unknown> = {};
+  // A reference from the headers fixes the key: the door checks can still turn the message away
+  // but not change it, so the duplicate check goes out with them, in the same round trip.
+  const earlyKey = verdict.verdict === 'post' && verdict.ticket !== null ? verdict.idempotencyKey : null;
+  const seen = earlyKey !== null && deps.door ? store.seen(earlyKey) : undefined;
+  seen?.catch(() => undefined); // awaited below only if the message is stored; an error then is a 451
   if (deps.door) {
     try {
       ({ verdict, notes } = await deps.door.refine(verdict, headers, raw, envelope));
@@ -73,7 +78,8 @@ export async function decide(raw: Buffer, envelope: Envelope, deps: DecideDeps):
   }
 
   try {
-    const { queueId, duplicate } = await store.accept(raw, verdict, envelope);
+    const sameKey = seen !== undefined && verdict.idempotencyKey === earlyKey;
+    const { queueId, duplicate } = await store.accept(raw, verdict, envelope, sameKey ? seen : undefined);
     if (duplicate) {
       return done({ outcome: 'duplicate', reply: { code: 250, enhanced: '2.0.0', text: `Ok: already queued as ${queueId}` }, verdict, queueId }, notes);
     }

@@ -1,7 +1,9 @@
 // Durable accept: the raw bytes and the job are in Redis before the SMTP client hears 250.
 // Order matters for "never lost": raw first, then the job, then the seen marker. A crash
 // between steps leaves at worst a stored raw message without a job (the client got no 250 and
-// retries), never a seen marker without a job.
+// retries), never a seen marker without a job. The raw bytes and the job go out together on the
+// queue's connection, raw first: Redis runs one connection's commands in the order sent, so the
+// job never exists before its raw bytes, and the pair costs one round trip instead of two.
 import { Queue, type JobsOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Config } from '../config.js';
@@ -44,33 +46,48 @@ function withDeadline<T>(work: Promise<T>, ms: number, what: string): Promise<T>
 export class MessageStore {
   private readonly keys: Keys;
 
+  /**
+   * @param redis the door's connection (duplicate index)
+   * @param queueConn the connection `queue` was made with: the raw bytes are written on it, just
+   *   ahead of the job (see above)
+   */
   constructor(
     private readonly config: Config,
     private readonly redis: Redis,
     private readonly queue: Queue<JobData>,
+    private readonly queueConn: Redis,
   ) {
     this.keys = keys(config.redis.prefix);
   }
 
-  /** Store the message and queue its job; resolves only once both are in Redis. */
-  async accept(raw: Buffer, verdict: DoorVerdict, envelope: Envelope): Promise<AcceptResult> {
+  /**
+   * Whether the key was accepted before (within queue.seenTtlDays). The door asks this alongside
+   * its own checks, in the same round trip, and hands the answer to accept().
+   */
+  seen(key: string): Promise<boolean> {
+    return this.redis.exists(this.keys.seen(key)).then((n) => n === 1);
+  }
+
+  /**
+   * Store the message and queue its job; resolves only once both are in Redis.
+   * seen: the answer of seen() for this verdict's key, when the door already asked.
+   */
+  async accept(raw: Buffer, verdict: DoorVerdict, envelope: Envelope, seen?: Promise<boolean>): Promise<AcceptResult> {
     const ticket = verdict.verdict === 'post' ? verdict.ticket : verdict.verdict === 'create' ? null : undefined;
     if (ticket === undefined || (verdict.verdict === 'post' && !ticket)) {
       throw new Error(`accept() called for verdict ${verdict.verdict}`);
     }
     try {
-      return await withDeadline(this.store(raw, verdict, ticket, envelope), this.config.smtp.acceptTimeoutMs, 'accept');
+      return await withDeadline(this.store(raw, verdict, ticket, envelope, seen), this.config.smtp.acceptTimeoutMs, 'accept');
     } catch (err) {
       if (err instanceof GatewayError) throw err;
       throw new GatewayError('store_unavailable', `accept: ${(err as Error).message}`, { cause: err });
     }
   }
 
-  private async store(raw: Buffer, verdict: DoorVerdict, ticket: string | null, envelope: Envelope): Promise<AcceptResult> {
+  private async store(raw: Buffer, verdict: DoorVerdict, ticket: string | null, envelope: Envelope, seen?: Promise<boolean>): Promise<AcceptResult> {
     const key = verdict.idempotencyKey;
-    // One round trip (auto-pipelining on the door's connection), in this order.
-    const [seen] = await Promise.all([this.redis.exists(this.keys.seen(key)), this.redis.set(this.keys.raw(key), raw, 'NX')]);
-    if (seen === 1) return { queueId: key, duplicate: true };
+    if (await (seen ?? this.seen(key))) return { queueId: key, duplicate: true };
 
     const data: JobData = {
       key,
@@ -84,8 +101,10 @@ export class MessageStore {
       size: raw.length,
       checkpoint: { uploads: {}, postStarted: false, submitStarted: false, submitStartedAt: null, created: null },
     };
-    // A job id that still exists makes add() a no-op, which covers two deliveries racing.
-    const job = await this.queue.add('update', data, { jobId: key });
+    // Raw bytes first, then the job, on one connection (see the top of this file); NX: the bytes
+    // of a delivery that stored them and then got no 250 are the same bytes. A job id that still
+    // exists makes add() a no-op, which covers two deliveries racing.
+    const [, job] = await Promise.all([this.queueConn.set(this.keys.raw(key), raw, 'NX'), this.queue.add('update', data, { jobId: key })]);
     const ttlSeconds = Math.round(this.config.queue.seenTtlDays * 86_400);
     await this.redis.set(this.keys.seen(key), job.id ?? key, 'EX', ttlSeconds);
     return { queueId: job.id ?? key, duplicate: false };

@@ -135,7 +135,7 @@ export async function intoRedis(
     // so an archive meets exactly the rules live mail meets.
     const deps = {
       config,
-      store: new MessageStore(config, redis, queue),
+      store: new MessageStore(config, redis, queue, redis),
       log,
       metrics: createMetrics({ defaults: false }),
       door: new DoorChecks(config, redis),
