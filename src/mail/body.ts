@@ -68,7 +68,8 @@ export function htmlToMessageText(html: string): string {
 // s.trim() !== '' without copying the whole text.
 const NOT_SPACE = /\S/;
 
-function hasText(s: string | undefined): s is string {
+/** Holds something other than white space. */
+export function hasText(s: string | undefined): s is string {
   return s !== undefined && NOT_SPACE.test(s);
 }
 

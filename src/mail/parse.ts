@@ -17,8 +17,9 @@
 import { MailParser, type Attachment, type AttachmentStream, type HeaderLines, type MailParserOptions, type MessageText, type ParsedMail } from 'mailparser';
 import { GatewayError } from '../errors.js';
 
+// cid: links stay as they are: MailParser never turns them into data: copies of the inline images
+// (simpleParser does, unless told keepCidLinks).
 const OPTIONS: MailParserOptions = {
-  // cid: links stay as they are instead of becoming data: copies of every inline image.
   skipImageLinks: true,
   // body.ts converts HTML itself, from the sanitised HTML.
   skipHtmlToText: true,

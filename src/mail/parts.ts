@@ -5,6 +5,7 @@
 import libmime from 'libmime';
 import type { Attachment } from 'mailparser';
 import { sourceOf, type AttachmentSource } from './attachments.js';
+import { hasText } from './body.js';
 import { decodeBytes } from './charset.js';
 import type { ParsedBody } from './parse.js';
 import { decodeTnef, isTnefPart, TnefError } from './tnef.js';
@@ -27,14 +28,6 @@ function decodeText(att: Attachment): string {
   const params: unknown = typeof header === 'object' && !Array.isArray(header) && 'params' in header ? header.params : undefined;
   const charset = typeof params === 'object' && params !== null && 'charset' in params && typeof params.charset === 'string' ? params.charset : undefined;
   return decodeBytes(att.content, charset);
-}
-
-// \S is everything trim() keeps (both use ECMAScript's WhiteSpace and LineTerminator), so this is
-// s.trim() !== '' without copying the whole text.
-const NOT_SPACE = /\S/;
-
-function hasText(s: string | undefined): s is string {
-  return s !== undefined && NOT_SPACE.test(s);
 }
 
 export function messageParts(parsed: ParsedBody, raw: Buffer): MessageParts {
