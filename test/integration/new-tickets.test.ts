@@ -173,59 +173,48 @@ describe('a new message opens one ticket and posts one update', () => {
 });
 
 describe('failures between submit and post never open a second ticket', () => {
-  it('post_update answers 500 twice: one ticket, one update', async () => {
+  /** Sends a new message, waits for its job to complete, and checks: one ticket, one update on it. */
+  async function oneTicketOneUpdate(): Promise<{ queueId: string; reference: string }> {
     const from = sender();
     const t = tag();
-    main.faults.only = ['post_update'];
-    main.faults.failNext = 2;
     const r = await sendRaw(h.smtpPort, await newMail(from, SUPPORT, t), { from, to: [SUPPORT] });
-    await completed(queueIdOf(r.response));
+    const queueId = queueIdOf(r.response);
+    await completed(queueId);
     const subs = submissionsAbout(main, t);
     expect(subs).toHaveLength(1);
     expect(main.state.updates(subs[0]!.reference)).toHaveLength(1);
-    expect((await queue.getJob(queueIdOf(r.response)))!.attemptsMade).toBeGreaterThanOrEqual(2);
+    return { queueId, reference: subs[0]!.reference };
+  }
+
+  it('post_update answers 500 twice: one ticket, one update', async () => {
+    main.faults.only = ['post_update'];
+    main.faults.failNext = 2;
+    const { queueId } = await oneTicketOneUpdate();
+    expect((await queue.getJob(queueId))!.attemptsMade).toBeGreaterThanOrEqual(2);
   });
 
   it('submit answers 500 first (nothing made): the retry opens the one ticket', async () => {
-    const from = sender();
-    const t = tag();
     main.faults.only = ['submit'];
     main.faults.failNext = 1;
-    const r = await sendRaw(h.smtpPort, await newMail(from, SUPPORT, t), { from, to: [SUPPORT] });
-    await completed(queueIdOf(r.response));
-    const subs = submissionsAbout(main, t);
-    expect(subs).toHaveLength(1);
-    expect(main.state.updates(subs[0]!.reference)).toHaveLength(1);
+    await oneTicketOneUpdate();
   });
 
   it('submit commits, then its answer never comes: the retry finds the ticket by its tag and posts there', async () => {
-    const from = sender();
-    const t = tag();
     main.faults.only = ['submit'];
     main.faults.commitThenHangNext = 1;
     main.faults.hangMs = 1500;
     const spqlBefore = main.state.requests['/api/v2/tickets/spql'] ?? 0;
-    const r = await sendRaw(h.smtpPort, await newMail(from, SUPPORT, t), { from, to: [SUPPORT] });
-    await completed(queueIdOf(r.response));
-    const subs = submissionsAbout(main, t);
-    expect(subs).toHaveLength(1);
-    expect(main.state.updates(subs[0]!.reference)).toHaveLength(1);
+    const { reference } = await oneTicketOneUpdate();
     expect(main.state.requests['/api/v2/tickets/spql'] ?? 0).toBeGreaterThan(spqlBefore);
-    expect(h.logs.lines.some((l) => l.msg === 'ticket found already opened; not submitting again' && l.ticket === subs[0]!.reference)).toBe(true);
+    expect(h.logs.lines.some((l) => l.msg === 'ticket found already opened; not submitting again' && l.ticket === reference)).toBe(true);
   });
 
   it('submit commits late, after the client gave up: the retry waits before looking, finds it, opens no second ticket', async () => {
-    const from = sender();
-    const t = tag();
     // The double works on the request 600 ms after it came; the client gave up at 400 ms.
     main.faults.only = ['submit'];
     main.faults.delayMs = 600;
-    const r = await sendRaw(h.smtpPort, await newMail(from, SUPPORT, t), { from, to: [SUPPORT] });
-    await completed(queueIdOf(r.response));
-    const subs = submissionsAbout(main, t);
-    expect(subs).toHaveLength(1);
-    expect(main.state.updates(subs[0]!.reference)).toHaveLength(1);
-    expect(h.logs.lines.some((l) => l.queueId === queueIdOf(r.response) && String(l.msg).startsWith('an earlier submit may still be in progress'))).toBe(true);
+    const { queueId } = await oneTicketOneUpdate();
+    expect(h.logs.lines.some((l) => l.queueId === queueId && String(l.msg).startsWith('an earlier submit may still be in progress'))).toBe(true);
   });
 
   it('a crash after submit, before the reference was checkpointed: the next run looks the ticket up instead of submitting', async () => {
