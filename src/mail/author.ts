@@ -1,7 +1,7 @@
 // Who wrote the message: the first mailbox of From:, read from the same header block the door
 // saw (first From: header), so the worker and inspect agree with the door.
-import { parseAddressHeader } from 'mailparser';
 import type { HeaderBlock } from './headers.js';
+import { mailboxes } from './mailboxes.js';
 
 export interface Author {
   name?: string;
@@ -20,9 +20,8 @@ function usable(address: string | undefined): string | undefined {
 /** First mailbox of a raw (undecoded) From: value with an address; groups are looked into. */
 export function firstMailbox(rawFrom: string | undefined): { name?: string; email: string } | null {
   if (rawFrom === undefined || rawFrom.trim() === '') return null;
-  // decodePunycode off: the address is sent "as written".
-  const { value } = parseAddressHeader(rawFrom, { flatten: true, decodePunycode: false });
-  for (const mailbox of value) {
+  // The address is sent "as written" (mailboxes() leaves punycode alone).
+  for (const mailbox of mailboxes(rawFrom)) {
     const email = usable(mailbox.address);
     if (!email) continue;
     const name = mailbox.name.replace(/\s+/g, ' ').trim();
@@ -34,8 +33,7 @@ export function firstMailbox(rawFrom: string | undefined): { name?: string; emai
 /** The first display name of a From: value that has no usable address ("MAILER DAEMON <>"). */
 function displayNameOnly(rawFrom: string | undefined): string | undefined {
   if (rawFrom === undefined || rawFrom.trim() === '') return undefined;
-  const { value } = parseAddressHeader(rawFrom, { flatten: true, decodePunycode: false });
-  const name = value.map((m) => m.name.replace(/\s+/g, ' ').trim()).find((n) => n !== '' && !n.includes('@'));
+  const name = mailboxes(rawFrom).map((m) => m.name.replace(/\s+/g, ' ').trim()).find((n) => n !== '' && !n.includes('@'));
   return name;
 }
 

@@ -1,8 +1,8 @@
 // Machine mail recognised from the header block and the envelope alone, so auto-replies and bounces
 // can be dropped at the door before they ever reach a ticket (and before an auto-responder loop can
 // start). Each class has its own policy in config (policy.*).
-import { parseAddressHeader } from 'mailparser';
 import { stripComments, type HeaderBlock } from './headers.js';
+import { mailboxes } from './mailboxes.js';
 import type { Envelope } from './types.js';
 
 export type MachineClass = 'delivery_report' | 'auto_submitted' | 'auto_reply_header' | 'precedence' | 'mailer_daemon' | 'null_sender';
@@ -67,9 +67,8 @@ function mailerDaemon(headers: HeaderBlock, envelope: Envelope): string | null {
   const from = headers.getRaw('from');
   if (from !== undefined && from.length < 4096) {
     // An address without a domain ("From: MAILER-DAEMON (Mail Delivery System)") counts too.
-    const { value } = parseAddressHeader(from, { flatten: true, decodePunycode: false });
     // mailparser puts an address without a domain into `name`; a bare word there is that address.
-    const hit = value.map((m) => m.address || (/^\S+$/.test(m.name) ? m.name : '')).find((a) => a !== '' && daemonAddress(a));
+    const hit = mailboxes(from).map((m) => m.address || (/^\S+$/.test(m.name) ? m.name : '')).find((a) => a !== '' && daemonAddress(a));
     if (hit) return `From: ${hit}`;
   }
   const sender = envelope.mailFrom.replace(/^<|>$/g, '');

@@ -6,7 +6,7 @@ import { makeDraftAttachment, referencedCids } from './attachments.js';
 import { authorOf } from './author.js';
 import { composeBody } from './body.js';
 import { postedAt } from './date.js';
-import { parseHeaders, type HeaderBounds } from './headers.js';
+import { parseHeaders, type HeaderBlock, type HeaderBounds } from './headers.js';
 import { parseMessage } from './parse.js';
 import { messageParts } from './parts.js';
 import { restorePartSeparators } from './repair.js';
@@ -23,13 +23,13 @@ function forParser(raw: Buffer, bounds: HeaderBounds): Buffer {
   return restorePartSeparators(whole);
 }
 
-export async function draft(raw: Buffer, envelope: Envelope, config: Config, ticket: string): Promise<Draft> {
+/** headers: the message's header block, when the caller has read it already (it must be parseHeaders(raw)). */
+export async function draft(raw: Buffer, envelope: Envelope, config: Config, ticket: string, headers: HeaderBlock = parseHeaders(raw)): Promise<Draft> {
   if (raw.length > config.smtp.maxMessageBytes) {
     throw new GatewayError('too_large', `message of ${raw.length} bytes exceeds smtp.maxMessageBytes (${config.smtp.maxMessageBytes})`);
   }
   // Subject, Date and From come from the same header reader as the door's verdict (first
   // occurrence of each), not from mailparser, so the two can never disagree.
-  const headers = parseHeaders(raw);
   const parsed = await parseMessage(forParser(raw, headers.bounds), config.queue.parseTimeoutMs);
   const parts = messageParts(parsed, raw);
   const warnings: string[] = [...parts.warnings];

@@ -57,10 +57,13 @@ const FROM_ = Buffer.from('From ');
 function notAHeaderLine(raw: Buffer, at: number, limit: number): boolean {
   const c = raw[at];
   if (c === SP || c === HT) return false;
-  const lf = raw.indexOf(LF, at);
-  const stop = lf === -1 || lf > limit ? limit : lf;
   // Searched within the line only: a colon-less line must not send the search through the body.
-  return raw.subarray(at, stop).indexOf(COLON) === -1;
+  for (let i = at; i < limit; i++) {
+    const b = raw[i];
+    if (b === COLON) return false;
+    if (b === LF) return true;
+  }
+  return true;
 }
 
 export function headerBounds(raw: Buffer): HeaderBounds {

@@ -65,6 +65,8 @@ export interface InspectResult {
 export interface InspectOptions {
   /** DNS for the authenticity check; the system resolver when absent. */
   resolver?: DnsResolver;
+  /** The message's header block when the caller has read it already (replay has). */
+  headers?: HeaderBlock;
 }
 
 const OFFLINE = 'not run: needs Redis (not available offline)';
@@ -103,7 +105,17 @@ function updateView(u: UpdateFields): NonNullable<InspectResult['update']> {
 }
 
 export async function inspectMessage(raw: Buffer, envelope: Envelope, config: Config, opts: InspectOptions = {}): Promise<InspectResult> {
-  const headers = parseHeaders(raw);
+  return (await inspectWithVerdict(raw, envelope, config, opts)).result;
+}
+
+/** The inspect object and the door verdict it was built from (replay places the verdict in the archive's threads). */
+export async function inspectWithVerdict(
+  raw: Buffer,
+  envelope: Envelope,
+  config: Config,
+  opts: InspectOptions = {},
+): Promise<{ result: InspectResult; verdict: DoorVerdict }> {
+  const headers = opts.headers ?? parseHeaders(raw);
   const v = verdictFromHeaders(headers, raw, envelope, config);
   const result: InspectResult = {
     verdict: v.verdict,
@@ -121,10 +133,10 @@ export async function inspectMessage(raw: Buffer, envelope: Envelope, config: Co
     checks: offlineChecks(v, headers, envelope, config),
     auth: null,
   };
-  return inspectVerdict(v, raw, envelope, config, result, opts);
+  return { result: await inspectVerdict(v, raw, envelope, config, result, { ...opts, headers }), verdict: v };
 }
 
-/** The rest of the inspect object for a verdict already taken (replay passes its own, threaded one). */
+/** The rest of the inspect object for a verdict already taken. */
 export async function inspectVerdict(
   v: DoorVerdict,
   raw: Buffer,
@@ -134,7 +146,7 @@ export async function inspectVerdict(
   opts: InspectOptions & { sameTicketAs?: string } = {},
 ): Promise<InspectResult> {
   if (v.verdict !== 'post' && v.verdict !== 'create') return result;
-  const d = await draft(raw, envelope, config, v.ticket ?? '');
+  const d = await draft(raw, envelope, config, v.ticket ?? '', opts.headers);
   if (v.verdict === 'create') {
     if (opts.sameTicketAs !== undefined) result.same_ticket_as = opts.sameTicketAs;
     else {

@@ -5,8 +5,7 @@ import type { Config } from '../config.js';
 import { formatReply, replyFor } from '../errors.js';
 import { parseHeaders } from '../mail/headers.js';
 import type { DnsResolver } from '../mail/auth/resolver.js';
-import { inspectMessage, type InspectResult } from '../mail/inspect.js';
-import { verdictFromHeaders } from '../mail/verdict.js';
+import { inspectWithVerdict, type InspectResult } from '../mail/inspect.js';
 import type { DoorVerdict } from '../mail/types.js';
 import { messageTime, replayEnvelope } from './envelope.js';
 import { threadFacts, type ThreadFacts } from './threads.js';
@@ -88,8 +87,10 @@ export async function dryRunOne(input: DryRunInput, config: Config, filter: Date
     if (outside) return { seq: input.seq, line: null, outcome: 'skipped', reason: outside, example };
   }
   let result: InspectResult;
+  let verdict: DoorVerdict;
   try {
-    result = await inspectMessage(raw, envelope, config, { resolver: NO_DNS });
+    // The header block read above serves the verdict and the draft too: read once, not three times.
+    ({ result, verdict } = await inspectWithVerdict(raw, envelope, config, { resolver: NO_DNS, headers }));
   } catch (err) {
     // The door would take it; the worker could not draft it: it would end as a failed job.
     const line: DryRunLine = {
@@ -111,8 +112,8 @@ export async function dryRunOne(input: DryRunInput, config: Config, filter: Date
   const outcome: Outcome = result.verdict === 'post' || result.verdict === 'create' ? 'accepted' : result.verdict === 'drop' ? 'dropped' : 'rejected';
   const out: DryRunOutput = { seq: input.seq, line: JSON.stringify(line), outcome, reason: result.reason, example };
   if (result.verdict === 'post' || result.verdict === 'create') {
-    // The same header verdict inspect took; the main thread places it in the archive's threads.
-    out.thread = { verdict: verdictFromHeaders(headers, raw, envelope, config), facts: threadFacts(headers, raw) };
+    // The header verdict inspect took; the main thread places it in the archive's threads.
+    out.thread = { verdict, facts: threadFacts(headers, raw) };
   }
   return out;
 }

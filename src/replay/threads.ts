@@ -4,8 +4,8 @@
 // made in archive order (the caller calls claim() synchronously per message, in order), so "first"
 // means first in the archive, whatever order the messages are then stored or drafted in.
 import { createHash } from 'node:crypto';
-import { parseAddressHeader } from 'mailparser';
 import type { HeaderBlock } from '../mail/headers.js';
+import { mailboxes } from '../mail/mailboxes.js';
 import { keyOf, messageIdentity, normaliseMessageId } from '../mail/idempotency.js';
 import { referencedMessageIds } from '../mail/thread.js';
 import type { DoorVerdict } from '../mail/types.js';
@@ -48,9 +48,7 @@ function digest(text: string): string {
 
 function addresses(raw: string | undefined): string[] {
   if (raw === undefined || raw.trim() === '') return [];
-  return parseAddressHeader(raw, { flatten: true, decodePunycode: false })
-    .value.map((m) => (m.address ?? '').trim().toLowerCase())
-    .filter((a) => a.includes('@'));
+  return mailboxes(raw).map((m) => (m.address ?? '').trim().toLowerCase()).filter((a) => a.includes('@'));
 }
 
 // Bracketed tags: a ticket reference ("[AB-123456]") or a list tag ("[maven-dev]"), which the
