@@ -134,6 +134,20 @@ async function run(o) {
   let lastAcceptAt = t0;
   let firstSendAt = 0;
   const note = (map, k) => (map[k] = (map[k] ?? 0) + 1);
+  // --rate: the schedule starts once every session is connected and greeted (or has given up),
+  // not before. Started earlier, the messages that fell due while a hundred connections were being
+  // set up all went out at once when they were, a burst at many times the rate that a steady
+  // arrival of mail does not have.
+  let paceStart = t0;
+  let unready = o.sessions;
+  let allReady;
+  const ready = new Promise((r) => (allReady = r));
+  const sessionReady = () => {
+    if (--unready === 0) {
+      paceStart = performance.now();
+      allReady();
+    }
+  };
 
   /** The next message to send: a due retry, else a new one; null when there is none now. */
   function take() {
@@ -143,7 +157,7 @@ async function run(o) {
     if (nextSeq < o.messages) {
       const msg = buildMessage(o, nextSeq++);
       // --rate: message k is due at k/rate seconds after the start (open loop, paced).
-      msg.due = o.rate > 0 ? t0 + ((nextSeq - 1) * 1000) / o.rate : 0;
+      msg.due = o.rate > 0 ? paceStart + ((nextSeq - 1) * 1000) / o.rate : 0;
       return msg;
     }
     return null;
@@ -155,6 +169,13 @@ async function run(o) {
   const done = () => outstanding <= 0 || performance.now() > deadline;
 
   async function session(index) {
+    let counted = false;
+    const readyOnce = () => {
+      if (!counted) {
+        counted = true;
+        sessionReady();
+      }
+    };
     while (!done()) {
       const socket = net.connect({ host: o.host, port: o.port });
       socket.setNoDelay(true);
@@ -171,6 +192,8 @@ async function run(o) {
         }
         socket.write(`EHLO load${index}.customer.example${CRLF}`);
         if ((await replies.next()).code !== 250) throw new Error('EHLO refused');
+        readyOnce();
+        if (o.rate > 0) await ready;
         while (!done()) {
           msg = take();
           if (!msg) {
@@ -235,6 +258,8 @@ async function run(o) {
           note(errors, `connection ${e.code ?? e.message}`);
         }
         socket.destroy();
+        // A session that could not get going does not hold the others' schedule back.
+        readyOnce();
         await new Promise((r) => setTimeout(r, o.retry ? o.reconnectDelayMs : 50));
       }
     }
