@@ -34,7 +34,8 @@ export function messageParts(parsed: ParsedBody, raw: Buffer): MessageParts {
   const warnings: string[] = [];
   let text = parsed.text;
   let html = typeof parsed.html === 'string' ? parsed.html : undefined;
-  if ((hasText(text) || hasText(html)) && textPartsAreUtf7(raw)) {
+  // decodeUtf7 leaves text without a "+" as it is, so then the raw bytes need no search.
+  if ((text?.includes('+') || html?.includes('+')) && textPartsAreUtf7(raw)) {
     if (text !== undefined) text = decodeUtf7(text);
     if (html !== undefined) html = decodeUtf7(html);
   }

@@ -77,6 +77,12 @@ export function threadFacts(headers: HeaderBlock, raw: Buffer): ThreadFacts {
   return { messageId, refs: referencedMessageIds(headers, MAX_REFS), subjectKey, identity: messageIdentity(messageId, raw) };
 }
 
+/** The digests a message's ids are kept under. */
+interface IdKeys {
+  own: string | null;
+  refs: string[];
+}
+
 export class ArchiveThreads {
   private readonly byId = new Map<string, Thread>();
   private readonly bySubject = new Map<string, Thread>();
@@ -85,26 +91,23 @@ export class ArchiveThreads {
     return this.byId.size + this.bySubject.size;
   }
 
-  private find(f: ThreadFacts): Thread | undefined {
-    for (const id of f.refs) {
-      const t = this.byId.get(digest(id));
+  private find(f: ThreadFacts, k: IdKeys): Thread | undefined {
+    for (const ref of k.refs) {
+      const t = this.byId.get(ref);
       if (t) return t;
     }
-    if (f.messageId !== null) {
-      const t = this.byId.get(digest(f.messageId));
+    if (k.own !== null) {
+      const t = this.byId.get(k.own);
       if (t) return t;
     }
     return f.subjectKey !== null ? this.bySubject.get(f.subjectKey) : undefined;
   }
 
-  private remember(t: Thread, f: ThreadFacts): void {
-    if (f.messageId !== null) this.byId.set(digest(f.messageId), t);
+  private remember(t: Thread, f: ThreadFacts, k: IdKeys): void {
+    if (k.own !== null) this.byId.set(k.own, t);
     // The ids it answers too: two replies to a message that is not in the archive (sent from
     // the helpdesk itself, say) are one thread.
-    for (const id of f.refs) {
-      const k = digest(id);
-      if (!this.byId.has(k)) this.byId.set(k, t);
-    }
+    for (const ref of k.refs) if (!this.byId.has(ref)) this.byId.set(ref, t);
     if (f.subjectKey !== null && !this.bySubject.has(f.subjectKey)) this.bySubject.set(f.subjectKey, t);
   }
 
@@ -113,19 +116,21 @@ export class ArchiveThreads {
    * thread the ticket; one that would open a ticket joins its thread's ticket when there is one.
    */
   claim(v: DoorVerdict, f: ThreadFacts): ThreadClaim {
+    if (v.verdict !== 'create' && !(v.verdict === 'post' && v.ticket !== null)) return { verdict: v };
+    // Each id digested once per message, for the lookup and the remembering alike.
+    const k: IdKeys = { own: f.messageId !== null ? digest(f.messageId) : null, refs: f.refs.map(digest) };
     if (v.verdict === 'post' && v.ticket !== null) {
-      const t = this.find(f);
+      const t = this.find(f, k);
       if (t) t.ticket ??= v.ticket;
-      this.remember(t ?? { rootKey: null, rootMessageId: null, ticket: v.ticket }, f);
+      this.remember(t ?? { rootKey: null, rootMessageId: null, ticket: v.ticket }, f, k);
       return { verdict: v };
     }
-    if (v.verdict !== 'create') return { verdict: v };
-    const t = this.find(f);
+    const t = this.find(f, k);
     if (!t) {
-      this.remember({ rootKey: v.idempotencyKey, rootMessageId: v.messageId, ticket: null }, f);
+      this.remember({ rootKey: v.idempotencyKey, rootMessageId: v.messageId, ticket: null }, f, k);
       return { verdict: v };
     }
-    this.remember(t, f);
+    this.remember(t, f, k);
     if (t.ticket !== null) {
       const { detail: _detail, parentKey: _parent, ...rest } = v;
       return {
