@@ -4,12 +4,10 @@
 //   npm run build && node bench/replay.mjs --only dry --dir /tmp/bench-100m   # builds the archive
 //   node --max-semi-space-size=16 bench/draft-steps.mjs [--mbox /tmp/bench-100m/archive-100mb.mbox] [--messages 2500] [--steps a,b]
 //
-// Takes the first --messages messages of an mbox written by bench/replay (mboxrd: a body line
-// that starts with "From " is written ">From ", so every "\nFrom " starts a message) and times each
-// step of `replay --dry-run`'s work on all of them, four rounds, printing the best round in µs per
-// message. Steps measured alone run on inputs prepared beforehand (the header block, the envelope,
+// Takes the first --messages messages of an mbox (by default the one bench/replay builds), read by
+// replay's own reader, and times each step of `replay --dry-run`'s work on all of them, four
+// rounds, printing the best round in µs per message. Steps measured alone run on inputs prepared beforehand (the header block, the envelope,
 // mailparser's result), so each figure is that step only; `dryRunOne` is the whole message.
-import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -27,7 +25,7 @@ if (args.includes('--help') || args.includes('-h')) {
 }
 const mbox = flag('--mbox', '/tmp/bench-100m/archive-100mb.mbox');
 const count = Number(flag('--messages', '2500'));
-const only = flag('--steps', '')?.split(',').filter(Boolean);
+const only = flag('--steps', '').split(',').filter(Boolean);
 
 const { loadConfig } = await dist('config.js');
 const { parseHeaders } = await dist('mail/headers.js');
@@ -44,23 +42,24 @@ const { authorOf } = await dist('mail/author.js');
 const { draft } = await dist('mail/draft.js');
 const { dryRunOne } = await dist('replay/dry-run-task.js');
 
-let buf;
-try {
-  buf = readFileSync(mbox);
-} catch (err) {
-  process.stderr.write(`draft-steps: cannot read ${mbox} (${err.code ?? err.message}); build it with: node bench/replay.mjs --only dry --dir ${path.dirname(mbox)}\n`);
-  process.exit(2);
-}
-const messages = [];
-for (let start = 0; messages.length < count && start < buf.length; ) {
-  const next = buf.indexOf('\nFrom ', start + 1);
-  const end = next === -1 ? buf.length : next + 1;
-  const nl = buf.indexOf('\n', start);
-  messages.push({ fromLine: buf.subarray(start, nl).toString('latin1'), raw: Buffer.from(buf.subarray(nl + 1, end)) });
-  start = end;
-}
+const { discover } = await dist('replay/sources.js');
+const { readMessages } = await dist('replay/messages.js');
 
 const config = loadConfig({});
+const found = await discover([mbox]);
+if (found.sources.length === 0) {
+  process.stderr.write(`draft-steps: no mail at ${mbox}; build the archive with: node bench/replay.mjs --only dry --dir ${path.dirname(mbox)}\n`);
+  process.exit(2);
+}
+// Read by replay's own reader, so each message is the bytes replay drafts (">From " unquoted).
+const ignore = () => undefined;
+const messages = [];
+for await (const item of readMessages(found.sources, { format: 'auto', maxMessageBytes: config.smtp.maxMessageBytes }, { format: ignore, bytes: ignore, junk: ignore, fileError: ignore })) {
+  if (item.raw === null) continue;
+  messages.push({ fromLine: item.fromLine, raw: item.raw });
+  if (messages.length >= count) break;
+}
+
 const now = new Date();
 const filter = { since: null, until: null };
 const prepared = [];
