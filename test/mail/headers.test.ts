@@ -64,6 +64,11 @@ describe('parseHeaders', () => {
     const h = parseHeaders(mail('Subject: =?UTF-8?Q?Caf=C3=A9?= =?UTF-8?B?IG9wZW4=?= [AB-123456]', '', ''));
     expect(h.get('subject')).toBe('Café open [AB-123456]');
     expect(h.getRaw('subject')).toBe('=?UTF-8?Q?Caf=C3=A9?= =?UTF-8?B?IG9wZW4=?= [AB-123456]');
+    // The decoded value is kept for later reads, under any spelling of the name; the raw one stays raw.
+    expect(h.get('SUBJECT')).toBe('Café open [AB-123456]');
+    expect(h.getRaw('Subject')).toBe('=?UTF-8?Q?Caf=C3=A9?= =?UTF-8?B?IG9wZW4=?= [AB-123456]');
+    expect(h.get('x-missing')).toBeUndefined();
+    expect(h.get('x-missing')).toBeUndefined();
   });
 
   it('decodes ISO-8859-1 Q words', () => {
