@@ -42,21 +42,18 @@ const { authorOf } = await dist('mail/author.js');
 const { draft } = await dist('mail/draft.js');
 const { dryRunOne } = await dist('replay/dry-run-task.js');
 
-const { discover } = await dist('replay/sources.js');
-const { readMessages } = await dist('replay/messages.js');
+const { archiveMessages } = await import('./support/archive-messages.mjs');
 
 const config = loadConfig({});
-const found = await discover([mbox]);
-if (found.sources.length === 0) {
+const archive = await archiveMessages(mbox, config.smtp.maxMessageBytes);
+if (archive === null) {
   process.stderr.write(`draft-steps: no mail at ${mbox}; build the archive with: node bench/replay.mjs --only dry --dir ${path.dirname(mbox)}\n`);
   process.exit(2);
 }
 // Read by replay's own reader, so each message is the bytes replay drafts (">From " unquoted).
-const ignore = () => undefined;
 const messages = [];
-for await (const item of readMessages(found.sources, { format: 'auto', maxMessageBytes: config.smtp.maxMessageBytes }, { format: ignore, bytes: ignore, junk: ignore, fileError: ignore })) {
-  if (item.raw === null) continue;
-  messages.push({ fromLine: item.fromLine, raw: item.raw });
+for await (const m of archive) {
+  messages.push(m);
   if (messages.length >= count) break;
 }
 

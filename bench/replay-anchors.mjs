@@ -24,10 +24,10 @@ import { existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { archiveMessages } from './support/archive-messages.mjs';
 
 const HERE = fileURLToPath(import.meta.url);
 const ROOT = path.resolve(path.dirname(HERE), '..');
-const dist = (p) => import(path.join(ROOT, 'dist/src', p));
 
 const args = process.argv.slice(2);
 const flag = (name, dflt) => {
@@ -40,13 +40,9 @@ const flag = (name, dflt) => {
 
 /** Every message of the mbox, read by replay's own reader (">From " unquoted), one at a time. */
 async function* messagesOf(mbox) {
-  const { discover } = await dist('replay/sources.js');
-  const { readMessages } = await dist('replay/messages.js');
-  const found = await discover([mbox]);
-  const ignore = () => undefined;
-  for await (const item of readMessages(found.sources, { format: 'auto', maxMessageBytes: 64 * 1024 * 1024 }, { format: ignore, bytes: ignore, junk: ignore, fileError: ignore })) {
-    if (item.raw !== null) yield Buffer.from(item.raw.buffer, item.raw.byteOffset, item.raw.byteLength);
-  }
+  const archive = await archiveMessages(mbox, 64 * 1024 * 1024);
+  if (archive === null) throw new Error(`no mail at ${mbox}`);
+  for await (const { raw } of archive) yield raw;
 }
 
 async function measureMailparser(mbox, bare) {
