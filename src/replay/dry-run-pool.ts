@@ -3,9 +3,10 @@
 // while drafting runs (measured on 2 cores, bench/replay: one drafting thread was as fast as two
 // on 100 MB, 3 to 27 % slower on 1 GB, with 10 to 35 % less CPU and some 50 MB less memory). Worker
 // threads draft, and the main thread, which reads, splits and prints (a small part of the work),
-// drafts a message itself whenever every worker has its share queued. Results come back in any order; the caller keeps the input order. A worker's heap is
-// capped so the process stays small; a message that does not fit in a worker (it died) is drafted
-// again on the main thread, whose heap is not capped.
+// drafts a message itself whenever every worker has its share queued. Results come back in any
+// order; the caller keeps the input order. A worker's heap is capped so the process stays small; a
+// message that does not fit in a worker (it died) is drafted again on the main thread, whose heap
+// is not capped.
 // From TypeScript sources (tests) there is no .js worker file: all work runs on the main thread.
 import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';

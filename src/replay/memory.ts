@@ -8,11 +8,11 @@
 //
 // A dry run drafts on this thread too, so its heap churns through the young generation all the
 // time: measured as above, every refill of the young generation (16 MB then: V8's own size on
-// Node 20's main thread) looked like growth and cost a full collection. There the governor leaves the young generation
-// out of the measure (old generation + ArrayBuffer memory), and first frees dead Buffers (read
-// chunks, messages, output: their bytes live outside the heap) with a young-generation
-// collection, which is cheap because little survives it; a full one follows only when memory has
-// grown all the same.
+// Node 20's main thread) looked like growth and cost a full collection. There the governor leaves
+// the young generation out of the measure (old generation + ArrayBuffer memory), and first frees
+// dead Buffers (read chunks, messages, output: their bytes live outside the heap) with a
+// young-generation collection, which is cheap because little survives it; a full one follows only
+// when memory has grown all the same.
 import { getHeapSpaceStatistics, setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 
