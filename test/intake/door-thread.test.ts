@@ -49,7 +49,8 @@ describe('door thread against Redis', () => {
   });
 
   it('stores raw bytes and job from its own connections; the bytes are handed over, not copied', async () => {
-    const raw = message(`big${Date.now()}`, 12_000);
+    // Larger than Node's buffer pool (Buffer.poolSize: 64 KiB on Node 24), so the bytes own their ArrayBuffer.
+    const raw = message(`big${Date.now()}`, 2 * Buffer.poolSize);
     const original = Buffer.from(raw);
     const d = await thread.decide(raw, envelope());
     expect(d.outcome.outcome).toBe('queued');

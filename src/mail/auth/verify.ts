@@ -54,7 +54,10 @@ async function evaluate(raw: Buffer, envelope: Envelope, opts: AuthOptions): Pro
   const { dkimVerify, dmarc, spf } = await (mailauth ??= import('mailauth'));
   const mailFrom = envelope.mailFrom.replace(/^<|>$/g, '');
   const dkimResult = await dkimVerify(raw, { resolver, ...(mailFrom ? { sender: mailFrom } : {}) });
-  const passed = dkimResult.results.filter((r) => r.status.result === 'pass');
+  // A pass without a signing domain cannot align with anything (mailauth 7 types it as optional).
+  const passed = dkimResult.results.filter(
+    (r): r is typeof r & { signingDomain: string } => r.status.result === 'pass' && typeof r.signingDomain === 'string',
+  );
   const dkim = passed.length > 0 ? 'pass' : dkimResult.results.length === 0 ? 'none' : asResult(dkimResult.results[0]?.status.result);
 
   // SPF is about the connecting client: without the SMTP session (replay, inspect) there is none.
