@@ -1,0 +1,56 @@
+// Lint: typescript-eslint's type-checked rules, plus the layer rules that keep the mail logic pure
+// and the Sirportly client independent of the queue.
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+import globals from 'globals';
+
+const ioModules = ['fs', 'fs/promises', 'net', 'dns', 'dns/promises', 'http', 'https', 'http2', 'tls', 'dgram'];
+
+export default tseslint.config(
+  { ignores: ['dist/', 'node_modules/', 'coverage/', 'bench/out/', 'test/artifacts/', '.ci/'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommendedTypeChecked,
+  {
+    languageOptions: {
+      parserOptions: { project: ['./tsconfig.test.json'], tsconfigRootDir: import.meta.dirname },
+      globals: { ...globals.node },
+    },
+    rules: {
+      '@typescript-eslint/no-floating-promises': 'error',
+      '@typescript-eslint/no-misused-promises': 'error',
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none' }],
+    },
+  },
+  {
+    // Mail logic is pure: no network, file system, Redis or queue. The DNS resolver for the
+    // authenticity check is passed in by the caller.
+    files: ['src/mail/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: [
+            ...ioModules.flatMap((m) => [m, `node:${m}`]).map((name) => ({ name, message: 'src/mail does no I/O.' })),
+            ...['undici', 'ioredis', 'bullmq'].map((name) => ({ name, message: 'src/mail does no I/O.' })),
+          ],
+        },
+      ],
+    },
+  },
+  {
+    files: ['src/sirportly/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: ['ioredis', 'bullmq'].map((name) => ({ name, message: 'The Sirportly client knows nothing of the queue.' })),
+          patterns: [{ group: ['**/queue/*', '**/queue'], message: 'The Sirportly client knows nothing of the queue.' }],
+        },
+      ],
+    },
+  },
+  {
+    files: ['**/*.js', '**/*.mjs', '**/*.cjs'],
+    ...tseslint.configs.disableTypeChecked,
+  },
+);
