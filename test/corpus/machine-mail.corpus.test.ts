@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { doorVerdict } from '../../src/mail/verdict.js';
-import { corpusFile, envelope, repoRoot, testConfig } from './helpers.js';
+import { corpusFile, envelope, repoRoot, testConfig } from '../mail/helpers.js';
 
 const expected = JSON.parse(readFileSync(path.join(repoRoot, 'test/fixtures/machine-mail.json'), 'utf8')) as Record<string, { verdict: string; reason: string }>;
 // A plus-tag reference, so that mail which is not dropped posts instead of being rejected.
