@@ -100,7 +100,7 @@ describe('parseHeaders', () => {
     expect(h.getAll('subject')).toEqual(['here']);
     expect(h.bounds).toMatchObject({ end: h.bounds.bodyStart });
     expect(raw.subarray(h.bounds.bodyStart).toString()).toMatch(/^counter to RFC 2822/);
-    // A message that is all body (cpython msg_19): no headers at all.
+    // A message that is all body: no headers at all.
     const body = parseHeaders(Buffer.from('Send Ppp mailing list submissions to\n\tppp@zzz.org\n\nmore'));
     expect(body.fields).toEqual([]);
     expect(body.bounds.bodyStart).toBe(0);
