@@ -11,7 +11,7 @@ import { createLogger } from '../../src/log.js';
 import { parseHeaders } from '../../src/mail/headers.js';
 import { normaliseMessageId } from '../../src/mail/idempotency.js';
 import { runReplay, type ReplayOptions } from '../../src/replay/replay.js';
-import { compose, LogSink, sleep, startHarness, waitFor, type Double, type Harness } from '../support/harness.js';
+import { LogSink, startHarness, waitFor, type Double, type Harness } from '../support/harness.js';
 import { startSirportlyDouble } from '../support/sirportly-double.js';
 import { Capture, corpusFile, messagesOf, split } from '../replay/helpers.js';
 
@@ -35,29 +35,6 @@ function mbox(messages: Buffer[]): Buffer {
   return Buffer.from(parts.join(''), 'latin1');
 }
 
-const ann = 'Ann <ann@example.net>';
-const desk = 'support@help.example.com';
-
-/** Thread A: a new request, a reply by In-Reply-To, a follow-up by subject only (From/To swapped).
- *  Thread B: a request and a reply found only by References. Thread C: a reply to a ticket
- *  (reference in the subject), then a reply to that without the reference. */
-async function threadedArchive(dir: string, tag: string) {
-  const at = (min: number) => new Date(Date.UTC(2024, 4, 1, 12, min));
-  const m = (o: Record<string, unknown>) => compose({ text: 'x', ...o });
-  const msgs = [
-    await m({ from: ann, to: desk, subject: `Printer ${tag}`, messageId: `<a1.${tag}@example.net>`, date: at(0), text: 'A1' }),
-    await m({ from: 'Bob <bob@example.net>', to: desk, subject: `Login ${tag}`, messageId: `<b1.${tag}@example.net>`, date: at(1), text: 'B1' }),
-    await m({ from: desk, to: ann, subject: `Re: Printer ${tag}`, messageId: `<a2.${tag}@help.example.com>`, inReplyTo: `<a1.${tag}@example.net>`, date: at(2), text: 'A2' }),
-    await m({ from: 'Bob <bob@example.net>', to: desk, subject: `Also ${tag}`, messageId: `<b2.${tag}@example.net>`, references: [`<b1.${tag}@example.net>`], date: at(3), text: 'B2' }),
-    await m({ from: ann, to: desk, subject: `RE: AW: Printer ${tag}`, messageId: `<a3.${tag}@example.net>`, date: at(4), text: 'A3' }),
-    await m({ from: 'Cy <cy@example.net>', to: desk, subject: `[GJ-060309] Toner ${tag}`, messageId: `<c1.${tag}@example.net>`, date: at(5), text: 'C1' }),
-    await m({ from: 'Cy <cy@example.net>', to: desk, subject: `Re: Toner ${tag}`, messageId: `<c2.${tag}@example.net>`, inReplyTo: `<c1.${tag}@example.net>`, date: at(6), text: 'C2' }),
-  ];
-  const path = join(dir, `threads-${tag}.mbox`);
-  writeFileSync(path, mbox(msgs));
-  return path;
-}
-
 describe('replay with noReference: create', () => {
   let double: Double;
   let workers: Harness;
@@ -75,7 +52,6 @@ describe('replay with noReference: create', () => {
     redis.disconnect();
   });
 
-  const messagesOn = (ref: string) => double.state.updates(ref).map((u) => u.fields.message?.trim());
 
   it('a real mailing-list month (maven-dev 2017-12): every reply lands on the ticket of the message it answers', async () => {
     const source = messagesOf(split(corpusFile('ponymail-unit-tests/maven-dev-2017-12-mboxvm.mbox'), 'mboxrd')).slice(0, 80);
