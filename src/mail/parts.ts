@@ -68,7 +68,8 @@ export function messageParts(parsed: ParsedBody, raw: Buffer): MessageParts {
         warnings.push(`${att.filename ?? 'winmail.dat'} is not readable TNEF (${err.message}); uploaded as it is`);
       }
     } else if (invalidType(att) && untypedText === undefined && !hasText(text) && !hasText(html)) {
-      untypedText = decodeText(att);
+      // Line ends as mailparser gives them for the parts it reads as text.
+      untypedText = decodeText(att).replace(/\r\n?/g, '\n');
       // A named part stays a file as well: its bytes are what the sender attached.
       if (att.filename === undefined) continue;
     }

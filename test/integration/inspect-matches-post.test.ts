@@ -1,8 +1,7 @@
-// `inspect` promises to show exactly what would be posted. Real corpus mail goes in over SMTP;
+// `inspect` promises to show exactly what would be posted. The test mail of test/fixtures/mail
+// (charsets, cid images, encoded file names, nested messages, broken MIME) goes in over SMTP;
 // what the Sirportly double received must equal what `inspectMessage` says for the bytes the
 // gateway stored.
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
@@ -12,30 +11,23 @@ import { QUEUE_NAME } from '../../src/queue/keys.js';
 import type { JobData } from '../../src/queue/job.js';
 import { startSirportlyDouble } from '../support/sirportly-double.js';
 import { sendRaw, startHarness, waitFor, type Double, type Harness } from '../support/harness.js';
-import { corpusRoot } from '../mail/helpers.js';
+import { fixture, fixtureFiles } from '../support/fixtures.js';
 
 const FILES = [
-  'php-mime-mail-parser/m0001',
-  'php-mime-mail-parser/m0002',
-  'php-mime-mail-parser/m0003',
-  'php-mime-mail-parser/m0008',
-  'php-mime-mail-parser/m0011',
-  'php-mime-mail-parser/m0014',
-  'php-mime-mail-parser/m0018',
-  'php-mime-mail-parser/m0021',
-  'php-mime-mail-parser/m0025',
-  'php-mime-mail-parser/issue115',
-  'php-mime-mail-parser/issue158a',
-  'nodemailer-mailparser/mixed.eml',
-  'nodemailer-mailparser/nested.eml',
-  'nodemailer-mailparser/base64encodedroot.eml',
-  'cpython-test_email/msg_07.txt',
-  'cpython-test_email/msg_45.txt',
+  ...fixtureFiles('charsets'),
+  ...fixtureFiles('cid'),
+  ...fixtureFiles('filenames'),
+  ...fixtureFiles('nested'),
+  'broken/missing-subtype.eml',
+  'broken/missing-subtype-named.eml',
+  'broken/no-closing-boundary.eml',
+  'broken/bad-cte.eml',
+  'broken/bad-base64.eml',
 ];
 
 /**
  * Replace the Subject (so the message carries a reference and a tag to find it by) and the
- * Message-ID (several corpus files share one, and the gateway rightly posts those once).
+ * Message-ID (a message posted once is never posted again).
  */
 function retag(raw: Buffer, tag: string): Buffer {
   const text = raw.toString('latin1');
@@ -72,7 +64,7 @@ describe('inspect equals what is posted', () => {
   for (const rel of FILES) {
     it(rel, async () => {
       const tag = randomBytes(4).toString('hex');
-      const raw = retag(readFileSync(path.join(corpusRoot, rel)), tag);
+      const raw = retag(fixture(rel), tag);
       const reply = await sendRaw(h.smtpPort, raw, { from: 'sender@example.org', to: ['support@example.com'] });
       expect(reply.response).toMatch(/^250 2\.0\.0 Ok: queued as/);
       const queueId = /queued as ([0-9a-f]+)/.exec(reply.response)![1]!;

@@ -4,7 +4,7 @@ import { dkimSign } from 'mailauth';
 import { describe, expect, it } from 'vitest';
 import { authenticityOf, checkAuthenticity } from '../../src/mail/auth/verify.js';
 import { systemResolver } from '../../src/mail/auth/resolver.js';
-import { corpusFile, envelope, mail, testConfig } from './helpers.js';
+import { envelope, fixture, mail, testConfig } from './helpers.js';
 import { dkimKey, stubDns } from './dns-stub.js';
 
 const key = dkimKey();
@@ -111,13 +111,14 @@ describe('checkAuthenticity', () => {
     expect(d.asked).not.toContain('TXT example.com');
   });
 
-  it('asks only the injected resolver for a real Gmail signature (mimekit dkim/gmail.msg)', async () => {
-    const raw = corpusFile('mimekit/dkim/gmail.msg');
+  it('asks only the injected resolver for a signing key it does not hold (a whole multipart message)', async () => {
+    const raw = await signed(fixture('cid/related.eml'), 'mail.example.net');
     const d = stubDns();
     const v = await checkAuthenticity(raw, envelope({ source: 'inspect', mailFrom: '' }), opts(d.resolver, 'x'));
     // The key is not in the stub: no network is asked, and the verdict says so instead of throwing.
     expect(v.authenticated).toBe(false);
-    expect(d.asked.some((q) => q.includes('_domainkey.gmail.com'))).toBe(true);
+    expect(v.dkim).not.toBe('pass');
+    expect(d.asked.some((q) => q.includes('s1._domainkey.mail.example.net'))).toBe(true);
   });
 });
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { authorOf, firstMailbox } from '../../src/mail/author.js';
 import { parseHeaders } from '../../src/mail/headers.js';
-import { corpusFile, mail } from './helpers.js';
+import { fixture, mail } from './helpers.js';
 
 const author = (from: string | null, mailFrom = 'bounce@example.org') =>
   authorOf(parseHeaders(mail(...(from === null ? [] : [`From: ${from}`]), 'Subject: x', '', '')), mailFrom);
@@ -58,10 +58,9 @@ describe('authorOf', () => {
     expect(authorOf(parseHeaders(raw), '')).toEqual({ name: 'Ingo Lütkebohle', email: 'ingo@blank.pages.de' });
   });
 
-  it('reads real From: headers', () => {
-    const a = authorOf(parseHeaders(corpusFile('mikel-mail/emails/plain_emails/raw_email_bad_time.eml')), '');
-    expect(a).toEqual({ name: 'Атиковa', email: 'yusuf75thu@auracom.net' });
-    const b = authorOf(parseHeaders(corpusFile('mikel-mail/emails/plain_emails/raw_email_with_at_display_name.eml')), '');
-    expect(b).toEqual({ name: 'Mikel Lindsaar', email: 'test@lindsaar.net' });
+  it('reads encoded, raw 8-bit and odd From: headers of whole messages', () => {
+    expect(authorOf(parseHeaders(fixture('charsets/windows-1251-name.eml')), '')).toEqual({ name: 'Сибирь', email: 'sib@example.ru' });
+    expect(authorOf(parseHeaders(fixture('charsets/utf-8-raw-headers.eml')), '')).toEqual({ name: 'Jürgen Groß', email: 'juergen@example.de' });
+    expect(authorOf(parseHeaders(fixture('broken/at-in-display-name.eml')), '')).toEqual({ name: 'ann@home', email: 'ann@example.net' });
   });
 });

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { classify, machineSignals } from '../../src/mail/classify.js';
 import { parseHeaders } from '../../src/mail/headers.js';
 import type { Envelope } from '../../src/mail/types.js';
-import { corpusFile, envelope, mail } from './helpers.js';
+import { envelope, fixture, mail } from './helpers.js';
 
 const smtp = (mailFrom = 'person@example.org'): Envelope => envelope({ source: 'smtp', mailFrom });
 const cls = (...headerLines: string[]): string | null => classify(parseHeaders(mail(...headerLines, '', 'body')), smtp());
@@ -83,11 +83,11 @@ describe('classify', () => {
     expect(cls('Content-Type: multipart/mixed; boundary=b', '', '--b', 'Content-Type: multipart/report; boundary=c')).toBeNull();
   });
 
-  it('recognises real DSNs and auto-replies', () => {
+  it('recognises whole DSNs, read receipts and auto-replies', () => {
     const replay = envelope();
-    expect(classify(parseHeaders(corpusFile('cpython-test_email/msg_16.txt')), replay)).toBe('delivery_report');
-    expect(classify(parseHeaders(corpusFile('mimekit/messages/delivery-status.txt')), replay)).toBe('delivery_report');
-    expect(classify(parseHeaders(corpusFile('mailgun-flanker/bounce/office365.eml')), replay)).not.toBeNull();
-    expect(classify(parseHeaders(corpusFile('mikel-mail/emails/plain_emails/basic_email.eml')), replay)).toBeNull();
+    expect(classify(parseHeaders(fixture('machine/dsn.eml')), replay)).toBe('delivery_report');
+    expect(classify(parseHeaders(fixture('machine/read-receipt.eml')), replay)).toBe('delivery_report');
+    expect(classify(parseHeaders(fixture('machine/mailer-daemon.eml')), replay)).toBe('mailer_daemon');
+    expect(classify(parseHeaders(fixture('machine/person.eml')), replay)).toBeNull();
   });
 });

@@ -1,13 +1,11 @@
 // The door's verdict on routes that open tickets: mail without a reference gets "create" on a
 // create route, keeps reject/drop on the others, and machine mail never opens a ticket.
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseHeaders } from '../../src/mail/headers.js';
 import { idempotencyKey } from '../../src/mail/idempotency.js';
 import type { Envelope } from '../../src/mail/types.js';
 import { doorVerdict, noMatchVerdict, verdictFromHeaders } from '../../src/mail/verdict.js';
-import { corpusFile, envelope, mail, repoRoot, testConfig } from './helpers.js';
+import { envelope, fixture, fixtureFiles, mail, testConfig } from './helpers.js';
 
 const TICKET = { department: 'Support', status: 'New', priority: 'Normal', team: 'Helpdesk' };
 const ROUTES = [
@@ -125,46 +123,43 @@ describe('machine mail never opens a ticket', () => {
     expect(v).toMatchObject({ verdict: 'reject', reason: 'no_reference', route: 'press' });
   });
 
-  // Real auto-replies, bounces and receipts of the corpus (test/fixtures/machine-mail.json).
-  const expected = JSON.parse(readFileSync(path.join(repoRoot, 'test/fixtures/machine-mail.json'), 'utf8')) as Record<string, { verdict: string; reason: string }>;
-  const machineFiles = Object.entries(expected).filter(([, v]) => v.verdict === 'drop');
-  const humanFiles = Object.entries(expected).filter(([, v]) => v.verdict === 'post');
+  // The machine mail of test/fixtures/mail/machine, and the two there that show no machine header.
+  const human = ['machine/out-of-office-no-header.eml', 'machine/person.eml'];
+  const machineFiles = fixtureFiles('machine').filter((f) => !human.includes(f));
 
-  it('has corpus mail of several classes', () => {
-    expect(new Set(machineFiles.map(([, v]) => v.reason))).toEqual(new Set(['delivery_report', 'auto_submitted', 'precedence', 'mailer_daemon']));
-    expect(machineFiles.length).toBeGreaterThan(100);
-    expect(humanFiles.length).toBeGreaterThan(5);
+  it('has test mail of every class', () => {
+    const classes = machineFiles.map((f) => doorVerdict(fixture(f), to('support+AB-123456@example.com'), testConfig()).reason);
+    expect(new Set(classes)).toEqual(new Set(['delivery_report', 'auto_submitted', 'auto_reply_header', 'precedence', 'mailer_daemon']));
   });
 
-  it('drops every real bounce and auto-reply on a create route with every class under policy post', () => {
-    for (const [file, want] of machineFiles) {
-      const v = doorVerdict(corpusFile(file), to('sales@example.com'), lenient);
+  it('drops every bounce and auto-reply on a create route with every class under policy post', () => {
+    for (const file of machineFiles) {
+      const v = doorVerdict(fixture(file), to('sales@example.com'), lenient);
       expect({ verdict: v.verdict, reason: v.reason, ticket: v.ticket }, file).toEqual({ verdict: 'drop', reason: 'no_reference', ticket: null });
       expect(v.detail, file).toMatch(/; machine mail never opens a ticket$/);
-      expect(want.reason, file).not.toBe('no_reference');
       expect(v.smtpReply, file).toEqual(ACCEPTED);
     }
   });
 
-  it('posts the same corpus mail when it carries a reference', () => {
-    for (const [file] of machineFiles) {
-      const v = doorVerdict(corpusFile(file), to('sales+AB-123456@example.com'), lenient);
+  it('posts the same mail when it carries a reference', () => {
+    for (const file of machineFiles) {
+      const v = doorVerdict(fixture(file), to('sales+AB-123456@example.com'), lenient);
       expect({ verdict: v.verdict, reason: v.reason, route: v.route }, file).toEqual({ verdict: 'post', reason: 'reference:plus_tag', route: 'sales' });
     }
   });
 
-  it('opens tickets for the corpus mail that shows no machine header', () => {
-    for (const [file] of humanFiles) {
-      const v = doorVerdict(corpusFile(file), to('sales@example.com'), config);
+  it('opens tickets for the mail that shows no machine header', () => {
+    for (const file of human) {
+      const v = doorVerdict(fixture(file), to('sales@example.com'), config);
       expect({ verdict: v.verdict, reason: v.reason }, file).toEqual({ verdict: 'create', reason: 'no_reference' });
     }
   });
 
-  it('a real vacation reply and a real DSN, by name', () => {
-    const aol = doorVerdict(corpusFile('bounceparser/t/corpus/aol-vacation.msg'), to('sales@example.com'), lenient);
-    expect(aol).toMatchObject({ verdict: 'drop', reason: 'no_reference' });
-    expect(aol.detail).toMatch(/^Auto-Submitted: auto-replied; machine mail never opens a ticket$/);
-    const dsn = doorVerdict(corpusFile('mimekit/messages/bounce.txt'), to('sales@example.com'), lenient);
+  it('a vacation reply and a DSN, by name', () => {
+    const away = doorVerdict(fixture('machine/vacation.eml'), to('sales@example.com'), lenient);
+    expect(away).toMatchObject({ verdict: 'drop', reason: 'no_reference' });
+    expect(away.detail).toMatch(/^Auto-Submitted: auto-replied; machine mail never opens a ticket$/);
+    const dsn = doorVerdict(fixture('machine/dsn.eml'), to('sales@example.com'), lenient);
     expect(dsn).toMatchObject({ verdict: 'drop', reason: 'no_reference' });
     expect(dsn.detail).toMatch(/^multipart\/report.*; machine mail never opens a ticket$/);
   });

@@ -4,7 +4,7 @@ import { GatewayError } from '../../src/errors.js';
 import { draft } from '../../src/mail/draft.js';
 import { ATTACHMENTS_ONLY_TEXT, EMPTY_MESSAGE_TEXT } from '../../src/mail/body.js';
 import { doorVerdict } from '../../src/mail/verdict.js';
-import { base64PartAfter, corpusFile, envelope, mail, testConfig } from './helpers.js';
+import { base64PartAfter, envelope, fixture, mail, testConfig } from './helpers.js';
 
 const config = testConfig();
 const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
@@ -188,22 +188,33 @@ describe('draft', () => {
   });
 
   it('reads a part whose Content-Type has no subtype as text/plain, as RFC 2045 and CPython do', async () => {
-    const d = await draft(corpusFile('cpython-test_email/msg_14.txt'), envelope(), config, 'AB-123456');
-    expect(d.update.message).toMatch(/^\s*Hi,\n\nI'm sorry but I'm using a drainbread ISP/);
+    const d = await draft(fixture('broken/missing-subtype.eml'), envelope(), config, 'AB-123456');
+    expect(d.update.message).toBe('Hi,\n\nthe type of this message has no subtype.');
     expect(d.attachments).toEqual([]);
     // A named one stays a file too.
-    const named = await draft(corpusFile('mimekit/messages/missing-subtype.txt'), envelope(), config, 'AB-123456');
-    expect(named.update.message).toBe('blah blah blah');
-    expect(named.attachments.map((a) => a.filename)).toEqual(['document.xml.gz']);
+    const named = await draft(fixture('broken/missing-subtype-named.eml'), envelope(), config, 'AB-123456');
+    expect(named.update.message).toBe('the report is attached');
+    expect(named.attachments.map((a) => [a.filename, a.size])).toEqual([['report.xml.gz', 300]]);
   });
 
-  it('reads the body of a message or part that lacks the empty line after its headers (cpython msg_35, msg_47)', async () => {
-    const d = await draft(corpusFile('cpython-test_email/msg_35.txt'), envelope(), config, 'AB-123456');
-    expect(d.update.subject).toBe("here's something interesting");
-    expect(d.update.message).toBe("counter to RFC 2822, there's no separating newline here");
-    const parts = await draft(corpusFile('cpython-test_email/msg_47.txt'), envelope(), config, 'AB-123456');
-    expect(parts.update.message).toBe('bar');
-    expect(parts.update.html_body).toContain('baz');
+  it('reads the body of a message or part that lacks the empty line after its headers', async () => {
+    const d = await draft(fixture('broken/no-blank-line.eml'), envelope(), config, 'AB-123456');
+    expect(d.update.subject).toBe('no empty line');
+    expect(d.update.message).toBe('this line is the body, there is no empty line before it');
+    const parts = await draft(fixture('broken/no-blank-line-parts.eml'), envelope(), config, 'AB-123456');
+    expect(parts.update.message).toBe('plain text of the part');
+    expect(parts.update.html_body).toContain('html of the part');
+  });
+
+  it('reads what it can of broken MIME: no closing boundary, a misspelt or unknown transfer encoding, junk in base64', async () => {
+    const open = await draft(fixture('broken/no-closing-boundary.eml'), envelope(), config, 'AB-123456');
+    expect(open.update.message).toBe('the first part');
+    expect(open.attachments.map((a) => [a.filename, a.content.toString().trim()])).toEqual([['notes.txt', 'the notes, cut short']]);
+    expect((await draft(fixture('broken/bad-cte.eml'), envelope(), config, 'AB-123456')).update.message).toBe('Grüße aus München');
+    expect((await draft(fixture('broken/unknown-cte.eml'), envelope(), config, 'AB-123456')).update.message).toBe('plain words under an unknown encoding');
+    expect((await draft(fixture('broken/bad-base64.eml'), envelope(), config, 'AB-123456')).update.message).toBe('the text survives junk in base64');
+    const badHeader = await draft(fixture('broken/bad-header-name.eml'), envelope(), config, 'AB-123456');
+    expect(badHeader.update).toMatchObject({ subject: 'after a bad header', author_name: 'Ann', author_email: 'ann@example.net', message: 'body' });
   });
 
   it('keeps the From name when the address comes from the envelope', async () => {
@@ -249,56 +260,63 @@ describe('draft', () => {
   });
 });
 
-describe('draft on real mail', () => {
-  it('decodes RFC 2231 and RFC 2047 file names (mikel-mail)', async () => {
-    const quoted = await draft(corpusFile('mikel-mail/emails/attachment_emails/attachment_with_quoted_filename.eml'), envelope(), config, 'AB-123456');
-    expect(quoted.attachments.map((a) => a.filename)).toEqual(['Eelanalüüsi päring.jpg']);
-    const nonAscii = await draft(corpusFile('mikel-mail/emails/attachment_emails/attachment_nonascii_filename.eml'), envelope(), config, 'AB-123456');
-    expect(nonAscii.attachments.map((a) => a.filename)).toEqual(['ciële.txt']);
+describe('draft of whole test messages', () => {
+  it('decodes RFC 2231 (with continuations) and RFC 2047 file names', async () => {
+    const d = await draft(fixture('filenames/rfc2231-and-2047.eml'), envelope(), config, 'AB-123456');
+    expect(d.attachments.map((a) => a.filename)).toEqual(['Prüfbericht März.pdf', 'Résumé de la semaine longue.doc', 'naïve ciële.txt', 'Biodiversité de la semaine.doc']);
   });
 
-  it('decodes encoded file names in other charsets (php-mime-mail-parser m0018, m0024)', async () => {
-    const korean = await draft(corpusFile('php-mime-mail-parser/m0018'), envelope(), config, 'AB-123456');
-    expect(korean.attachments.map((a) => a.filename)).toContain('사진.JPG');
-    const french = await draft(corpusFile('php-mime-mail-parser/m0024'), envelope(), config, 'AB-123456');
-    expect(french.attachments.map((a) => a.filename)).toContain('Biodiversité de semaine en semaine.doc');
-  });
-
-  it('hashes attachments to the bytes of their base64 parts (php-mime-mail-parser m0025)', async () => {
-    const raw = corpusFile('php-mime-mail-parser/m0025');
+  it('hashes attachments to the bytes of their base64 parts; cid images are inline and referenced', async () => {
+    const raw = fixture('cid/related.eml');
     const d = await draft(raw, envelope(), config, 'AB-123456');
     const byName = new Map(d.attachments.map((a) => [a.filename, a]));
-    for (const name of ['logo.jpg', 'background.jpg', 'attachment.txt']) {
-      const expected = base64PartAfter(raw, `filename="${name}"`);
+    for (const name of ['logo.png', 'photo.jpg', 'attachment.txt']) {
+      const expected = base64PartAfter(raw, `name="${name}"`);
       expect(expected.length).toBeGreaterThan(1000);
       expect(byName.get(name)).toMatchObject({ size: expected.length, sha256: sha(expected) });
     }
-    expect(byName.get('logo.jpg')).toMatchObject({ contentId: 'image-1', inline: true });
+    expect(byName.get('logo.png')).toMatchObject({ contentId: 'image-1', inline: true });
+    // No Content-Disposition: inline because the HTML refers to it.
+    expect(byName.get('photo.jpg')).toMatchObject({ contentId: 'photo.jpg@01D0AB12.34CD5600', inline: true });
     expect(byName.get('attachment.txt')).toMatchObject({ inline: false });
     expect(d.update.html_body).toContain('src="cid:image-1"');
+    expect(d.update.html_body).toContain('src="cid:photo.jpg@01D0AB12.34CD5600"');
+    expect(d.update.message).toBe('Our logo and a photo.');
   });
 
-  it('hashes a PDF to the bytes of its base64 part (mikel-mail attachment_pdf)', async () => {
-    const raw = corpusFile('mikel-mail/emails/attachment_emails/attachment_pdf.eml');
+  it('hashes a PDF to the bytes of its base64 part', async () => {
+    const raw = fixture('cid/pdf.eml');
     const d = await draft(raw, envelope(), config, 'AB-123456');
-    const expected = base64PartAfter(raw, 'filename="broken.pdf"');
+    const expected = base64PartAfter(raw, 'filename="invoice.pdf"');
     expect(d.attachments).toHaveLength(1);
-    expect(d.attachments[0]).toMatchObject({ filename: 'broken.pdf', contentType: 'application/pdf', size: expected.length, sha256: sha(expected) });
+    expect(d.attachments[0]).toMatchObject({ filename: 'invoice.pdf', contentType: 'application/pdf', size: expected.length, sha256: sha(expected) });
     expect(d.attachments[0]!.content.equals(expected)).toBe(true);
+    expect(d.attachments[0]!.content.subarray(0, 8).toString()).toBe('%PDF-1.4');
   });
 
-  it('drafts an HTML-only list mail (ponymail nexus-html-only)', async () => {
-    const raw = corpusFile('ponymail-unit-tests/nexus-html-only.mbox');
-    const body = raw.subarray(raw.indexOf('\n') + 1); // drop the mbox From_ line
-    const d = await draft(body, envelope(), config, 'AB-123456');
-    expect(d.update.html_body).toBeDefined();
-    expect(d.update.message.length).toBeGreaterThan(20);
+  it('drafts an HTML-only message: the text without tags, the HTML sanitised', async () => {
+    const d = await draft(fixture('cid/html-only.eml'), envelope(), config, 'AB-123456');
+    expect(d.update.html_body).toContain('<h1>Release notes</h1>');
+    expect(d.update.html_body).not.toContain('<style');
+    expect(d.update.message).toMatch(/^Release notes\n\nThe new version fixes the login bug <https:\/\/example\.org\/bug\/1> and the export\./);
     expect(d.update.message).not.toMatch(/<[a-z]+[ >]/i);
   });
 
-  it('drafts an attachment-only message (mikel-mail attachment_only_email)', async () => {
-    const d = await draft(corpusFile('mikel-mail/emails/attachment_emails/attachment_only_email.eml'), envelope(), config, 'AB-123456');
+  it('drafts an attachment-only message', async () => {
+    const d = await draft(fixture('cid/attachment-only.eml'), envelope(), config, 'AB-123456');
     expect(d.update.message).toBe(ATTACHMENTS_ONLY_TEXT);
-    expect(d.attachments.map((a) => a.filename)).toEqual(['blah.gz']);
+    expect(d.attachments.map((a) => [a.filename, a.contentType])).toEqual([['logs.gz', 'application/gzip']]);
+  });
+
+  it('keeps a forwarded message with its own attachment as one .eml file, and reads a base64 root part', async () => {
+    const raw = fixture('nested/forwarded.eml');
+    const d = await draft(raw, envelope(), config, 'AB-123456');
+    expect(d.update.message).toBe("See the customer's mail below.");
+    expect(d.attachments.map((a) => [a.filename, a.contentType])).toEqual([['order 7.eml', 'message/rfc822']]);
+    const inner = d.attachments[0]!.content.toString('latin1');
+    expect(inner).toMatch(/^From: Customer <customer@example\.org>\r\n/);
+    expect(raw.includes(d.attachments[0]!.content)).toBe(true);
+    const root = await draft(fixture('nested/base64-root.eml'), envelope(), config, 'AB-123456');
+    expect(root.update.message).toBe('The whole message body is base64, as some web mailers send it.');
   });
 });

@@ -1,13 +1,10 @@
-// Shared by the mail tests: a default config and envelopes, and access to the shared corpus.
-import { existsSync, readFileSync } from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+// Shared by the mail tests: a default config and envelopes, test mail, and (for the corpus suite)
+// access to the shared corpus.
 import { loadConfig, type Config } from '../../src/config.js';
 import type { Envelope } from '../../src/mail/types.js';
 
-export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-export const corpusRoot = path.resolve(repoRoot, '../shared/corpus');
-export const hasCorpus = existsSync(corpusRoot);
+export { corpusFile, corpusRoot, hasCorpus, repoRoot } from '../support/corpus.js';
+export { fixture, fixtureFiles } from '../support/fixtures.js';
 
 export function testConfig(overrides: Record<string, unknown> = {}): Config {
   return loadConfig({ env: {}, overrides });
@@ -21,10 +18,6 @@ export function envelope(over: Partial<Envelope> = {}): Envelope {
     source: 'replay',
     ...over,
   };
-}
-
-export function corpusFile(rel: string): Buffer {
-  return readFileSync(path.join(corpusRoot, rel));
 }
 
 /** A message from lines joined with CRLF, as it arrives over SMTP. */

@@ -5,7 +5,7 @@ import { inspectMessage } from '../../src/mail/inspect.js';
 import { doorVerdict } from '../../src/mail/verdict.js';
 import { dkimSign } from 'mailauth';
 import { dkimKey, stubDns } from './dns-stub.js';
-import { corpusFile, envelope, mail, testConfig } from './helpers.js';
+import { envelope, fixture, mail, testConfig } from './helpers.js';
 
 const config = testConfig();
 
@@ -100,8 +100,8 @@ describe('inspectMessage', () => {
     expect(JSON.parse(JSON.stringify(r))).toEqual(r);
   });
 
-  it('shows a real bounce as dropped', async () => {
-    const r = await inspectMessage(corpusFile('cpython-test_email/msg_16.txt'), envelope({ rcptTo: ['support+AB-123456@example.com'] }), config);
+  it('shows a bounce as dropped', async () => {
+    const r = await inspectMessage(fixture('machine/dsn.eml'), envelope({ rcptTo: ['support+AB-123456@example.com'] }), config);
     expect(r).toMatchObject({ verdict: 'drop', reason: 'delivery_report', smtp_reply: '250 2.0.0 Accepted', update: null });
   });
 });

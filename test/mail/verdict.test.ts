@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { doorVerdict } from '../../src/mail/verdict.js';
-import { corpusFile, envelope, mail, testConfig } from './helpers.js';
+import { envelope, fixture, mail, testConfig } from './helpers.js';
 
 const config = testConfig();
 
@@ -98,9 +98,9 @@ describe('doorVerdict', () => {
     expect((performance.now() - started) / 100).toBeLessThan(2);
   });
 
-  it('drops real bounces and auto-replies', () => {
-    expect(doorVerdict(corpusFile('cpython-test_email/msg_16.txt'), envelope(), config).reason).toBe('delivery_report');
-    expect(doorVerdict(corpusFile('bounceparser/t/corpus/aol-vacation.msg'), envelope(), config).reason).toBe('auto_submitted');
-    expect(doorVerdict(corpusFile('mailgun-flanker/bounce/office365.eml'), envelope(), config).verdict).toBe('drop');
+  it('drops whole bounces and auto-replies', () => {
+    expect(doorVerdict(fixture('machine/dsn.eml'), envelope(), config).reason).toBe('delivery_report');
+    expect(doorVerdict(fixture('machine/vacation.eml'), envelope(), config).reason).toBe('auto_submitted');
+    expect(doorVerdict(fixture('machine/postmaster.eml'), envelope(), config).verdict).toBe('drop');
   });
 });

@@ -74,8 +74,9 @@ describe('replay --dry-run', () => {
   it('one inspect line per message, in archive order, the same as inspect says; no Redis needed', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'replay-dry-'));
     const archive = buildArchive(dir, 40, 'dry');
-    // Redis at a port where nothing listens: a dry run must not try it.
-    const r = await run(['--dry-run', archive.path], { REDIS_URL: 'redis://127.0.0.1:1' });
+    // Redis at a port where nothing listens: a dry run must not try it. The archive is mboxrd with
+    // ">>From" body lines, which auto-detection cannot tell from mboxo: the format is given.
+    const r = await run(['--dry-run', '--format', 'mboxrd', archive.path], { REDIS_URL: 'redis://127.0.0.1:1' });
     expect(r.stderr).not.toMatch(NO_STACK);
     expect(r.code).toBe(0);
     const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as DryRunLine);

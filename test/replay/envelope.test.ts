@@ -8,7 +8,8 @@ import { doorVerdict } from '../../src/mail/verdict.js';
 import { parseHeaders } from '../../src/mail/headers.js';
 import { isFromLine, parseFromLine } from '../../src/replay/from-line.js';
 import { messageTime, newestReceived, replayEnvelope } from '../../src/replay/envelope.js';
-import { corpusFile, messagesOf, split } from './helpers.js';
+import { fixture } from '../support/fixtures.js';
+import { messagesOf, split } from './helpers.js';
 
 const config = loadConfig({ env: {} });
 const NOW = new Date('2030-01-01T00:00:00Z');
@@ -85,9 +86,10 @@ describe('replayEnvelope', () => {
     expect(replayEnvelope(bare, { fromLine: null }, NOW).receivedAt).toBe(NOW.toISOString());
   });
 
-  it('posted_at: Date:, else the From_ line date, else the newest Received date (draft of real corpus mail)', async () => {
-    // ponymail's no_date.mbox: "From " with no date, no Date: header, no Received.
-    const noDate = messagesOf(split(corpusFile('ponymail-unit-tests/no_date.mbox'), 'mboxrd'))[0]!;
+  it('posted_at: Date:, else the From_ line date, else the newest Received date, else the time of the run', async () => {
+    // no-date.mbox: a From_ line without a date, no Date: header, no Received.
+    const noDate = messagesOf(split(fixture('mbox/no-date.mbox'), 'mboxrd'))[0]!;
+    expect(noDate.fromLine).toBe('From someone@example.org');
     const withRef = Buffer.concat([Buffer.from('Subject: [AB-123456] no date\n'), noDate.raw]);
     const r1 = await inspectMessage(withRef, replayEnvelope(withRef, { fromLine: noDate.fromLine }, NOW), config);
     expect(r1.update?.posted_at).toBe('2030-01-01T00:00:00Z');

@@ -1,18 +1,12 @@
-// Shared bits of the replay tests: the corpus location (tests fail, not skip, when it is missing)
-// and helpers to split in memory.
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+// Shared bits of the replay tests: helpers to split in memory, test archives, and (for the corpus
+// suite) the corpus location.
+import { writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { MboxSplitter, type MboxFormat, type MboxItem, type MboxMessage } from '../../src/replay/mbox-reader.js';
 import { parseHeaders } from '../../src/mail/headers.js';
+import { fromLineOf, listMonth } from '../support/list-month.js';
 
-export const REPO_ROOT = resolve(import.meta.dirname, '../..');
-export const CORPUS = resolve(REPO_ROOT, '../shared/corpus');
-
-export function corpusFile(rel: string): Buffer {
-  const path = resolve(CORPUS, rel);
-  if (!existsSync(path)) throw new Error(`corpus file missing: ${path} (the corpus lives in ../shared/corpus)`);
-  return readFileSync(path);
-}
+export { corpusFile, corpusRoot as CORPUS, repoRoot as REPO_ROOT } from '../support/corpus.js';
 
 /** Split a whole buffer, fed in chunks of the given sizes (cycled), to exercise chunk edges. */
 export function split(data: Buffer, format: MboxFormat, opts: { chunks?: number[]; max?: number } = {}): MboxItem[] {
@@ -49,14 +43,13 @@ export interface TestArchive {
 }
 
 /**
- * An mboxrd archive of real corpus mail (the ASF maven-dev 2017-12 month) with a ticket reference
+ * An mboxrd archive of a made-up list month (test/support/list-month.ts) with a ticket reference
  * and a unique marker put in each Subject, so each update can be traced to its message. The same
  * message for another ticket is another update: `refShift` gives each message another ticket.
  */
 export function buildArchive(dir: string, count: number, tag: string, refShift = 0): TestArchive {
   const refs = ['GJ-060309', 'OC-820409', 'AB-123456'];
-  const source = messagesOf(split(corpusFile('ponymail-unit-tests/maven-dev-2017-12-mboxvm.mbox'), 'mboxrd'));
-  if (source.length < count) throw new Error(`only ${source.length} corpus messages`);
+  const source = listMonth(count);
   const markers: string[] = [];
   const parts: Buffer[] = [];
   for (let i = 0; i < count; i++) {
@@ -69,7 +62,7 @@ export function buildArchive(dir: string, count: number, tag: string, refShift =
       .toString('latin1')
       .replace(/^Precedence:.*\n/im, '')
       .replace(/^Subject:[ \t]*/im, `Subject: [${refs[(i + refShift) % refs.length]}] (${marker}) `);
-    parts.push(Buffer.from(`${m.fromLine}\n${text.replace(/^(>*From )/gm, '>$1')}\n`, 'latin1'));
+    parts.push(Buffer.from(`${fromLineOf(i)}\n${text.replace(/^(>*From )/gm, '>$1')}\n`, 'latin1'));
   }
   const path = resolve(dir, `${tag}.mbox`);
   writeFileSync(path, Buffer.concat(parts));

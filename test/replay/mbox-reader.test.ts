@@ -1,90 +1,70 @@
-// The streaming mbox splitter against real archives from the corpus and against hand-made edge
-// cases. Every corpus test states counts and bytes that a wrong splitter gets wrong.
+// The streaming mbox splitter on the project's own archives (test/fixtures/mail/mbox, and a
+// made-up list month written as mboxo and as mboxrd) and on hand-made edge cases. Every test
+// states counts and bytes that a wrong splitter gets wrong. The corpus suite does the same on
+// real archives.
 import { describe, expect, it } from 'vitest';
 import { detectFormat } from '../../src/replay/detect.js';
 import type { MboxFormat, MboxMessage } from '../../src/replay/mbox-reader.js';
-import { parseHeaders } from '../../src/mail/headers.js';
-import { bodyOf, corpusFile, messageIdOf, messagesOf, split } from './helpers.js';
+import { fixture } from '../support/fixtures.js';
+import { fromLineOf, listMonth } from '../support/list-month.js';
+import { bodyOf, messageIdOf, messagesOf, split } from './helpers.js';
 
-const ASF = 'ponymail-unit-tests';
+const month = listMonth(30);
+const writeMbox = (quote: (text: string) => string): Buffer =>
+  Buffer.from(month.map((m, i) => `${fromLineOf(i)}\n${quote(m.raw.toString('latin1'))}\n`).join(''), 'latin1');
+/** mboxrd quotes every (>*)From line, so it can be undone; mboxo quotes only "From " lines. */
+const mboxrd = writeMbox((t) => t.replace(/^(>*From )/gm, '>$1'));
+const mboxo = writeMbox((t) => t.replace(/^From /gm, '>From '));
 
-/** Message-ID → body of the first message with it. */
-function bodiesById(file: string, format: MboxFormat): Map<string, Buffer> {
-  const out = new Map<string, Buffer>();
-  for (const m of messagesOf(split(corpusFile(`${ASF}/${file}`), format))) {
-    // Keyed by Message-ID; one message of the month has none, and is keyed by its Subject and Date.
-    const h = parseHeaders(m.raw);
-    const id = messageIdOf(m.raw) || `${h.getRaw('subject')}|${h.getRaw('date')}`;
-    if (!out.has(id)) out.set(id, bodyOf(m.raw));
-  }
-  return out;
+function bodiesById(data: Buffer, format: MboxFormat): Map<string, Buffer> {
+  return new Map(messagesOf(split(data, format)).map((m) => [messageIdOf(m.raw)!, bodyOf(m.raw)]));
 }
+const original = new Map(month.map((m) => [m.messageId, bodyOf(m.raw)]));
+const differing = (a: Map<string, Buffer>) => [...original.keys()].filter((id) => !a.get(id)?.equals(original.get(id)!));
+/** The messages with a body line ">From …": the ones an mboxo round trip cannot keep. */
+const quotedInOriginal = month.filter((m) => /^>From /m.test(bodyOf(m.raw).toString())).map((m) => m.messageId);
 
-function differing(a: Map<string, Buffer>, b: Map<string, Buffer>): string[] {
-  return [...a.keys()].filter((id) => b.has(id) && !a.get(id)!.equals(b.get(id)!));
-}
-
-describe('the same ASF month written by three archivers', () => {
-  for (const [month, total, unique] of [
-    ['maven-dev-2017-11', 317, 317],
-    ['maven-dev-2017-12', 221, 221],
-    ['maven-dev-2017-11-124652', 1, 1],
-  ] as const) {
-    it(`${month}: after unquoting, every message has the same body in all three`, () => {
-      const listsao = bodiesById(`${month}-listsao.mbox`, 'mboxo');
-      const mailarchive = bodiesById(`${month}-mailarchivesao.mbox`, 'mboxo');
-      const mboxvm = bodiesById(`${month}-mboxvm.mbox`, 'mboxrd');
-      expect(mailarchive.size).toBe(total);
-      expect(mboxvm.size).toBe(unique);
-      expect(listsao.size).toBe(unique);
-      expect([...mboxvm.keys()].sort()).toEqual([...listsao.keys()].sort());
-      expect([...mailarchive.keys()].sort()).toEqual([...listsao.keys()].sort());
-      expect(differing(listsao, mboxvm)).toEqual([]);
-      expect(differing(mailarchive, mboxvm)).toEqual([]);
-    });
-  }
-
-  it('listsao holds three messages twice (320 From_ lines, 317 Message-IDs)', () => {
-    expect(messagesOf(split(corpusFile(`${ASF}/maven-dev-2017-11-listsao.mbox`), 'mboxo'))).toHaveLength(320);
+describe('a list month written as mboxo and as mboxrd', () => {
+  it('mboxrd read as mboxrd gives every message back byte for byte', () => {
+    const read = bodiesById(mboxrd, 'mboxrd');
+    expect(read.size).toBe(30);
+    expect(differing(read)).toEqual([]);
+    expect([...read.values()].some((b) => /^From what I can tell/m.test(b.toString()))).toBe(true);
   });
 
-  it('the quoting really differs: reading the mboxrd archive as mboxo leaves one message different', () => {
-    const listsao = bodiesById('maven-dev-2017-11-124652-listsao.mbox', 'mboxo');
-    const wrong = bodiesById('maven-dev-2017-11-124652-mboxvm.mbox', 'mboxo');
-    expect(differing(listsao, wrong)).toHaveLength(1);
-    const body = [...wrong.values()][0]!.toString('latin1');
-    expect(body).toMatch(/^>>>From "Failed to create parent directories"/m);
-    const right = [...bodiesById('maven-dev-2017-11-124652-mboxvm.mbox', 'mboxrd').values()][0]!.toString('latin1');
-    expect(right).toMatch(/^>>From "Failed to create parent directories"/m);
-    // A body line that was "From my perspective…" is unquoted by both readings.
-    const nov = bodiesById('maven-dev-2017-11-mboxvm.mbox', 'mboxrd');
-    expect([...nov.values()].some((b) => /^From my perspective the build time/m.test(b.toString('latin1')))).toBe(true);
+  it('mboxo read as mboxo loses only what mboxo cannot carry: a body line that was ">From"', () => {
+    expect(quotedInOriginal.length).toBeGreaterThan(3);
+    expect(differing(bodiesById(mboxo, 'mboxo')).sort()).toEqual([...quotedInOriginal].sort());
   });
 
-  it('auto: the mboxrd archive is told apart from nothing, and says it guessed', () => {
-    const vm = detectFormat(corpusFile(`${ASF}/maven-dev-2017-11-124652-mboxvm.mbox`), true);
-    expect(vm.ambiguous).toBe(true);
-    expect(vm.why).toMatch(/--format mboxrd/);
-    const plain = detectFormat(corpusFile(`${ASF}/maven-dev-2017-12-mboxvm.mbox`), true);
-    expect(plain).toMatchObject({ format: 'mboxrd', ambiguous: false });
-    expect(plain.why).toMatch(/read the same/);
+  it('the quoting really differs: the mboxrd archive read as mboxo keeps one ">" too many', () => {
+    const wrong = bodiesById(mboxrd, 'mboxo');
+    expect(differing(wrong).sort()).toEqual([...quotedInOriginal].sort());
+    expect(wrong.get(quotedInOriginal[0]!)!.toString()).toMatch(/^>>From the first run/m);
+  });
+
+  it('auto: an archive with ">>From" lines is told apart from nothing, and says it guessed', () => {
+    const rd = detectFormat(mboxrd, true);
+    expect(rd.ambiguous).toBe(true);
+    expect(rd.why).toMatch(/--format mboxrd/);
+    const o = detectFormat(mboxo, true);
+    expect(o).toMatchObject({ format: 'mboxrd', ambiguous: false });
+    expect(o.why).toMatch(/read the same/);
   });
 });
 
-describe('MimeKit mbox files', () => {
-  it('content-length.mbox.txt (Netscape, Content-Length, some lengths wrong): 29 messages, bodies intact', () => {
-    const data = corpusFile('mimekit/mbox/content-length.mbox.txt');
-    const detected = detectFormat(data, true);
-    expect(detected.format).toBe('mboxcl2');
+describe('mbox files', () => {
+  it('content-length.mbox (Content-Length, the first two wrong): 6 messages, bodies intact', () => {
+    const data = fixture('mbox/content-length.mbox');
+    expect(detectFormat(data, true).format).toBe('mboxcl2');
     const items = split(data, 'mboxcl2');
     const msgs = messagesOf(items);
-    expect(items).toHaveLength(29);
-    expect(msgs).toHaveLength(29);
+    expect(items).toHaveLength(6);
     // Each message's bytes are exactly the file's bytes from after its From_ line up to the next
     // From_ line, less the one blank separator line.
     const text = data.toString('latin1');
-    const starts = [...text.matchAll(/^From .*\n/gm)].map((m) => ({ at: m.index, len: m[0].length }));
-    expect(starts).toHaveLength(29);
+    const starts = [...text.matchAll(/^From person.*\n/gm)].map((m) => ({ at: m.index, len: m[0].length }));
+    expect(starts).toHaveLength(6);
     starts.forEach((s, i) => {
       const end = starts[i + 1]?.at ?? data.length;
       let expected = data.subarray(s.at + s.len, end);
@@ -92,58 +72,53 @@ describe('MimeKit mbox files', () => {
       expect(msgs[i]!.raw.equals(expected), `message ${i + 1}`).toBe(true);
       expect(msgs[i]!.offset).toBe(s.at);
     });
-    // The lengths that were right framed their message; the first ones are wrong in the file.
-    expect(msgs.filter((m) => m.framing === 'content-length').length).toBe(25);
-    expect(msgs[0]!.framing).toBe('separator');
-    expect(msgs[0]!.raw.toString('latin1')).toMatch(/--===========================_ _= 1212158\(26598\)--\n$/);
-    // Read as mboxo (no lengths) the same 29 messages come out, the quoted From_ lines of the
-    // forwarded messages inside one of them unquoted.
+    // The lengths that were right framed their message; the first two are wrong in the file.
+    expect(msgs.map((m) => m.framing)).toEqual(['separator', 'separator', 'content-length', 'content-length', 'content-length', 'content-length']);
+    // The unquoted From_ lines of the forward inside message 3 stay in its body.
+    expect(bodyOf(msgs[2]!.raw).toString()).toBe('third body\nFrom the quoted forward below:\nFrom - Fri Dec 13 15:01:21 1996\nforwarded text\n');
+    // Read as mboxo (no lengths) the same 6 messages come out, the quoted ">From" of message 4 unquoted.
     const asMboxo = messagesOf(split(data, 'mboxo'));
-    expect(asMboxo).toHaveLength(29);
-    const quoted = msgs.findIndex((m) => m.raw.includes('\n>From - Fri Dec 13 15:01:21 1996\n'));
-    expect(quoted).toBeGreaterThan(0);
-    const quotedLines = msgs[quoted]!.raw.toString('latin1').match(/^>From /gm)!.length;
-    expect(asMboxo[quoted]!.raw.length).toBe(msgs[quoted]!.raw.length - quotedLines);
-    expect(asMboxo[quoted]!.raw.toString('latin1')).toMatch(/^From - Fri Dec 13 15:01:21 1996$/m);
     expect(asMboxo.map((m) => m.offset)).toEqual(msgs.map((m) => m.offset));
+    expect(asMboxo[3]!.raw.length).toBe(msgs[3]!.raw.length - 1);
+    expect(asMboxo[3]!.raw.toString()).toMatch(/^From - Sat Dec 14 09:00:00 1996$/m);
   });
 
-  it('unmunged.mbox.txt (BOM, unescaped "From Russia with love"): 2 messages, the line stays in the body', () => {
-    const data = corpusFile('mimekit/mbox/unmunged.mbox.txt');
+  it('bom-unescaped.mbox (BOM, unescaped "From here on" lines): 2 messages, the lines stay in the body', () => {
+    const data = fixture('mbox/bom-unescaped.mbox');
     expect(data.subarray(0, 3).toString('hex')).toBe('efbbbf');
     for (const format of ['mboxo', 'mboxrd', 'mboxcl2'] as const) {
       const msgs = messagesOf(split(data, format));
       expect(msgs).toHaveLength(2);
-      expect(msgs[0]!.raw.toString().startsWith('From: Jeffrey Stedfast')).toBe(true);
+      expect(msgs[0]!.raw.toString().startsWith('From: Ann <ann@example.net>')).toBe(true);
       expect(msgs[0]!.fromLine).toBe('From -');
-      expect(msgs[0]!.raw.toString()).toMatch(/\n\nFrom Russia with love\n\nWhat does Thunderbird do\?\n$/);
-      expect(msgs[1]!.raw.toString()).toMatch(/\nFrom Russia with love\nYear: 1963\n\nWhat did Thunderbird do this time\?\n$/);
+      expect(msgs[0]!.raw.toString()).toMatch(/\n\nFrom here on it gets better\n\nWhat does the reader do\?\n$/);
+      expect(msgs[1]!.raw.toString()).toMatch(/\n\nFrom here on, again\nYear: 2024\n\nAnd this time\?\n$/);
     }
   });
 
-  it('simple.mbox.txt and issue1189.mbox.txt: 3 and 4 messages', () => {
-    expect(messagesOf(split(corpusFile('mimekit/mbox/simple.mbox.txt'), 'mboxrd'))).toHaveLength(3);
-    const gmail = messagesOf(split(corpusFile('mimekit/mbox/issue1189.mbox.txt'), 'mboxrd'));
+  it('simple.mbox and gmail-takeout.mbox: 3 and 4 messages', () => {
+    expect(messagesOf(split(fixture('mbox/simple.mbox'), 'mboxrd')).map((m) => messageIdOf(m.raw))).toEqual(['<m1@mbox.example>', '<m2@mbox.example>', '<m3@mbox.example>']);
+    const gmail = messagesOf(split(fixture('mbox/gmail-takeout.mbox'), 'mboxrd'));
     expect(gmail.map((m) => m.fromLine)).toEqual([
-      'From 1844347792267117879@xxx',
-      'From 1844347839636459560@xxx',
-      'From 1844347853750471882@xxx',
-      'From 1844347869536581428@xxx',
+      'From 17100000000000000001@xxx Wed May 01 10:00:00 +0000 2024',
+      'From 17200000000000000002@xxx Wed May 02 10:00:00 +0000 2024',
+      'From 17300000000000000003@xxx Wed May 03 10:00:00 +0000 2024',
+      'From 17400000000000000004@xxx Wed May 04 10:00:00 +0000 2024',
     ]);
   });
 });
 
 describe('chunking does not change the result', () => {
-  const files: Array<[string, MboxFormat]> = [
-    ['mimekit/mbox/content-length.mbox.txt', 'mboxcl2'],
-    ['mimekit/mbox/unmunged.mbox.txt', 'mboxrd'],
-    [`${ASF}/maven-dev-2017-11-124652-mboxvm.mbox`, 'mboxrd'],
-    [`${ASF}/httpd-users-200606-part.mbox`, 'mboxo'],
+  const files: Array<[string, Buffer, MboxFormat]> = [
+    ['content-length.mbox', fixture('mbox/content-length.mbox'), 'mboxcl2'],
+    ['bom-unescaped.mbox', fixture('mbox/bom-unescaped.mbox'), 'mboxrd'],
+    ['list month, mboxrd', mboxrd, 'mboxrd'],
+    ['list month, mboxo', mboxo, 'mboxo'],
   ];
-  for (const [file, format] of files) {
-    it(`${file} in odd-sized chunks`, () => {
-      const data = corpusFile(file);
+  for (const [name, data, format] of files) {
+    it(`${name} in odd-sized chunks`, () => {
       const whole = split(data, format);
+      expect(whole.length).toBeGreaterThan(1);
       for (const chunks of [[1], [7, 1, 3], [4096], [65_537]]) {
         const parts = split(data, format, { chunks });
         expect(parts.length).toBe(whole.length);

@@ -14,7 +14,8 @@ import { normaliseMessageId } from '../../src/mail/idempotency.js';
 import { runReplay, type ReplayOptions } from '../../src/replay/replay.js';
 import { compose, LogSink, sleep, startHarness, waitFor, type Double, type Harness } from '../support/harness.js';
 import { startSirportlyDouble } from '../support/sirportly-double.js';
-import { Capture, corpusFile, messagesOf, split } from './helpers.js';
+import { listMonth } from '../support/list-month.js';
+import { Capture } from './helpers.js';
 
 const redisUrl = inject('redisUrl');
 const TICKET = { department: 'Support', status: 'New', priority: 'Normal', team: 'First line' };
@@ -130,9 +131,9 @@ describe('replay with noReference: create', () => {
     expect(double.state.submissions().filter((s) => s.fields.subject?.includes(tag))).toHaveLength(0);
   });
 
-  it('a real mailing-list month (maven-dev 2017-12): every reply lands on the ticket of the message it answers', async () => {
-    const source = messagesOf(split(corpusFile('ponymail-unit-tests/maven-dev-2017-12-mboxvm.mbox'), 'mboxrd')).slice(0, 80);
-    const path = join(dir, 'maven-dev.mbox');
+  it('a mailing-list month (80 messages, 27 threads): every reply lands on the ticket of the message it answers', async () => {
+    const source = listMonth(80);
+    const path = join(dir, 'list-month.mbox');
     // A list archive carries "Precedence: bulk" on every message, and machine mail never opens a
     // ticket: take it out, as an export of a person's mailbox would look.
     const personal = (raw: Buffer) => {

@@ -75,8 +75,8 @@ describe('replay into Redis, posted by the workers', () => {
     const r = await replay([archive.path], workers.config, { since: new Date('2017-12-01T12:00:00Z'), until: new Date('2017-12-02T00:00:00Z') });
     expect(r.exitCode).toBe(0);
     const s = r.json as { accepted: number; skipped: { total: number; reasons: Record<string, { count: number }> } };
-    // In the window: 1 Dec 16:33, 16:35, 16:43, 18:19 (13:19 -0500), 19:23, 19:34, 23:13 UTC; three
-    // earlier that morning, two on 2 Dec (01:30 and 10:03 UTC).
+    // In the window: 1 Dec 12:20, 14:45, 16:05 (11:05 -0500), 17:18, 19:02, 21:40, 23:59 UTC; three
+    // earlier that morning (one written +0100), two on 2 Dec (01:10 and 10:15 UTC).
     expect(s.accepted).toBe(7);
     expect(s.skipped.reasons).toEqual({ before_since: expect.objectContaining({ count: 3 }), after_until: expect.objectContaining({ count: 2 }) });
     expect(s.accepted + s.skipped.total).toBe(12);

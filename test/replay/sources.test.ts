@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import { readMessages, type ReplayItem } from '../../src/replay/messages.js';
 import { classifyHead, discover, maildirTime } from '../../src/replay/sources.js';
-import { CORPUS, corpusFile } from './helpers.js';
+import { fixture, fixturesRoot } from '../support/fixtures.js';
 
 const config = loadConfig({ env: {} });
 
@@ -32,7 +32,7 @@ const eml = (n: number) => `From: a${n}@example.com\nSubject: [GJ-060309] m${n}\
 describe('discover and read', () => {
   it('finds mbox, gzip mbox, .eml and maildir mail in a folder tree, in a stable order', async () => {
     const root = mkdtempSync(join(tmpdir(), 'replay-src-'));
-    const mbox = corpusFile('mimekit/mbox/simple.mbox.txt');
+    const mbox = fixture('mbox/simple.mbox');
     mkdirSync(join(root, 'a/deeper'), { recursive: true });
     writeFileSync(join(root, 'a/one.mbox'), mbox);
     writeFileSync(join(root, 'a/deeper/two.mbox.gz'), gzipSync(mbox));
@@ -69,9 +69,9 @@ describe('discover and read', () => {
   });
 
   it('an .eml that starts with a From_ line: one message, the line kept for the envelope', async () => {
-    const { items } = await all([join(CORPUS, 'mailgun-flanker/torture.eml')]);
+    const { items } = await all([join(fixturesRoot, 'mbox/from-line.eml')]);
     expect(items).toHaveLength(1);
-    expect(items[0]!.fromLine).toBe('From mrc@CAC.Washington.EDU Mon Feb  8 02:53:47 PST 1993');
+    expect(items[0]!.fromLine).toBe('From ann@example.net Mon Feb  8 02:53:47 1993');
     expect(items[0]!.raw!.subarray(0, 5).toString()).toBe('Date:');
   });
 

@@ -7,12 +7,12 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { referencedCids } from '../src/mail/attachments.js';
-import { ATTACHMENTS_ONLY_TEXT, EMPTY_MESSAGE_TEXT } from '../src/mail/body.js';
-import { draft } from '../src/mail/draft.js';
-import { doorVerdict } from '../src/mail/verdict.js';
-import { compareWithCpython, cpython, KNOWN_DIFFERENCES } from './mail/cpython.js';
-import { corpusRoot, envelope as makeEnvelope, hasCorpus, splitMbox, testConfig } from './mail/helpers.js';
+import { referencedCids } from '../../src/mail/attachments.js';
+import { ATTACHMENTS_ONLY_TEXT, EMPTY_MESSAGE_TEXT } from '../../src/mail/body.js';
+import { draft } from '../../src/mail/draft.js';
+import { doorVerdict } from '../../src/mail/verdict.js';
+import { compareWithCpython, cpython, KNOWN_DIFFERENCES } from '../mail/cpython.js';
+import { corpusRoot, envelope as makeEnvelope, hasCorpus, splitMbox, testConfig } from '../mail/helpers.js';
 
 const PER_MESSAGE_LIMIT_MS = 5000;
 
