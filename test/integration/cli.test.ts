@@ -35,7 +35,7 @@ function run(args: string[], env: Record<string, string> = {}, input?: Buffer): 
 
 describe('configuration errors', () => {
   it('a bad setting stops start-up with one line naming it and exit 78', async () => {
-    const r = await run(['serve'], { SMTP_PORT: 'twenty-five', SIRPORTLY_TOKEN: 't', SIRPORTLY_SECRET: 's' });
+    const r = await run(['serve'], { SMTP_PORT: 'twenty-five', SIRPORTLY_TOKEN: 'token-long-enough', SIRPORTLY_SECRET: 'secret-long-enough' });
     expect(r.code).toBe(78);
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
     expect(r.stderr).toMatch(/SMTP_PORT/);
@@ -52,7 +52,7 @@ describe('configuration errors', () => {
     const dir = mkdtempSync(join(tmpdir(), 'mailgate-cfg-'));
     const file = join(dir, 'bad.yaml');
     writeFileSync(file, 'policy:\n  noReference: bounce\n');
-    const r = await run(['serve'], { MAILGATE_CONFIG: file, SIRPORTLY_TOKEN: 't', SIRPORTLY_SECRET: 's' });
+    const r = await run(['serve'], { MAILGATE_CONFIG: file, SIRPORTLY_TOKEN: 'token-long-enough', SIRPORTLY_SECRET: 'secret-long-enough' });
     expect(r.code).toBe(78);
     expect(r.stderr).toMatch(/policy\.noReference/);
   });
@@ -85,13 +85,13 @@ describe('mailgate inspect', () => {
     expect(out.update.message).toMatch(/Still burning\./);
   });
 
-  it('reads a file; a missing file is one clear line and exit 2', async () => {
+  it('reads a file; a missing file is one clear line and exit 66', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'mailgate-eml-'));
     writeFileSync(join(dir, 'm.eml'), raw);
     const ok = await run(['inspect', join(dir, 'm.eml')]);
     expect(ok.code).toBe(0);
     const missing = await run(['inspect', join(dir, 'nope.eml')]);
-    expect(missing.code).toBe(2);
+    expect(missing.code).toBe(66);
     expect(missing.stderr).toMatch(/nope\.eml.*ENOENT/);
     expect(missing.stderr).not.toMatch(/\n\s+at /);
   });

@@ -33,10 +33,13 @@ describe('Summary', () => {
     expect(text).toMatch(/rejected too_large: a\.mbox #15 <m15@x> "s15" 30000000 bytes/);
   });
 
-  it('a stop makes exit 1 and is said', () => {
+  it('a stop makes exit 75 (run it again to go on), rejected messages or not, and is said', () => {
     const s = new Summary(false);
-    s.stopped = 'Redis did not take a message';
+    s.record('rejected', 'no_reference', ex(1));
     expect(s.exitCode()).toBe(1);
+    s.stopped = 'Redis did not take a message';
+    expect(s.exitCode()).toBe(75);
+    expect(s.toJSON().exit_code).toBe(75);
     expect(s.render()).toMatch(/stopped: Redis did not take a message/);
   });
 });
