@@ -9,6 +9,7 @@ import { createLogger } from './log.js';
 import type { Role } from './app.js';
 import { inspectMessage } from './mail/inspect.js';
 import { replayEnvelope } from './replay/envelope.js';
+import { notMailReason } from './replay/sources.js';
 import { registerReplayCommand } from './replay/command.js';
 import { registerQueueCommand } from './commands/queue.js';
 
@@ -85,6 +86,13 @@ async function inspect(file: string, opts: { config?: string; rcpt?: string[] })
   // envelope would, else what the message says (Delivered-To, To), as replay reads archives.
   const rcptTo = opts.rcpt && opts.rcpt.length > 0 ? opts.rcpt : replayEnvelope(raw, { fromLine: null }).rcptTo;
   const result = await inspectMessage(raw, { mailFrom: '', rcptTo, receivedAt: new Date().toISOString(), source: 'inspect' }, config);
+  // The answer still says what the gateway would do with these bytes, but an empty or non-mail
+  // input is most likely the wrong file: said in the JSON and on stderr.
+  const notMail = notMailReason(raw, file === '-' ? 'stdin' : file);
+  if (notMail) {
+    result.warnings.unshift(`input: ${notMail}`);
+    process.stderr.write(`mailgate: inspect: ${file === '-' ? 'standard input' : file}: ${notMail}\n`);
+  }
   process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
 }
 

@@ -19,5 +19,10 @@ export function parseSince(text: string, now: number): number | null {
     // 2024-02-31 would roll over into March: refuse it instead.
     return !Number.isNaN(d.getTime()) && isoSeconds(d).startsWith(t) ? d.getTime() : null;
   }
+  // ISO 8601 with its zone, to the millisecond (mail dates stop at the second).
+  if (/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:\d{2})$/i.test(t)) {
+    const ms = Date.parse(t);
+    return Number.isNaN(ms) ? null : ms;
+  }
   return parseMailDate(t)?.getTime() ?? null;
 }

@@ -125,6 +125,12 @@ const WHY: Record<Exclude<HeadKind, 'mbox' | 'message'>, string> = {
   not_mail: 'not mail: neither an mbox (no "From " line at the start) nor a message (no header block)',
 };
 
+/** Why the bytes are no mail (empty, or neither an mbox nor a message), or null when they may be. */
+export function notMailReason(head: Buffer, name: string): string | null {
+  const kind = classifyHead(head.subarray(0, HEAD_BYTES), name);
+  return kind === 'empty' || kind === 'not_mail' ? WHY[kind] : null;
+}
+
 /** Delivery time from a maildir file name: it starts with the Unix time of delivery. */
 export function maildirTime(name: string): Date | null {
   const m = /^(\d{9,11})\./.exec(name);

@@ -96,6 +96,30 @@ describe('mailgate inspect', () => {
     expect(missing.stderr).not.toMatch(/\n\s+at /);
   });
 
+  it('an empty or non-mail input still gets its answer, with a warning in the JSON and on stderr', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mailgate-notmail-'));
+    writeFileSync(join(dir, 'empty.eml'), '');
+    writeFileSync(join(dir, 'notes.txt'), 'just some notes\nnothing else\n');
+    for (const [input, why] of [
+      ['empty.eml', /empty file, no mail in it/],
+      ['notes.txt', /not mail: neither an mbox .* nor a message \(no header block\)/],
+    ] as const) {
+      const r = await run(['inspect', join(dir, input)]);
+      expect(r.code).toBe(0);
+      const out = JSON.parse(r.stdout) as { warnings: string[] };
+      expect(out.warnings[0]).toMatch(why);
+      expect(out.warnings[0]).toMatch(/^input: /);
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+      expect(r.stderr).toMatch(new RegExp(`^mailgate: inspect: .*${input.replace('.', '\\.')}: `));
+    }
+    const stdin = await run(['inspect', '-'], {}, Buffer.alloc(0));
+    expect(stdin.stderr).toMatch(/^mailgate: inspect: standard input: empty file/);
+    // A real message: no such warning.
+    const ok = await run(['inspect', '-'], {}, raw);
+    expect(ok.stderr).toBe('');
+    expect((JSON.parse(ok.stdout) as { warnings: string[] }).warnings.some((w) => w.startsWith('input:'))).toBe(false);
+  });
+
   it('mail without a reference on a create route: verdict create, the route and the new ticket fields', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'mailgate-routes-'));
     const cfg = join(dir, 'routes.yaml');

@@ -219,6 +219,7 @@ describe('helpers', () => {
     expect(parseSince('6h', now)).toBe(now - 6 * 3_600_000);
     expect(parseSince('2d', now)).toBe(now - 2 * 86_400_000);
     expect(parseSince('2024-05-01T10:00:00Z', now)).toBe(Date.parse('2024-05-01T10:00:00Z'));
+    expect(parseSince('2024-05-01T10:00:00.123+02:00', now)).toBe(Date.parse('2024-05-01T08:00:00.123Z'));
     expect(parseSince('2024-04-30', now)).toBe(Date.parse('2024-04-30T00:00:00Z'));
     expect(parseSince('Tue, 30 Apr 2024 14:00:00 +0200', now)).toBe(Date.parse('2024-04-30T12:00:00Z'));
     expect(parseSince('2024-02-31', now)).toBeNull();
