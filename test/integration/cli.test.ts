@@ -7,6 +7,7 @@ import { join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
+import { EXIT, EXIT_CODES_HELP } from '../../src/exit-codes.js';
 import { QUEUE_NAME } from '../../src/queue/keys.js';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startSirportlyDouble } from '../support/sirportly-double.js';
@@ -63,6 +64,33 @@ describe('configuration errors', () => {
     expect(r.stdout).toMatch(/serve/);
     expect(r.stdout).toMatch(/inspect/);
     expect(r.stdout).toMatch(/SIRPORTLY_TOKEN/);
+  });
+
+  it('every --help that gives exit codes gives those of the one table', async () => {
+    const codes = new Set<number>(Object.values(EXIT));
+    const top = await run(['--help']);
+    expect(top.stdout).toContain(EXIT_CODES_HELP);
+    for (const code of codes) expect(top.stdout).toMatch(new RegExp(`\\b${code}\\b`));
+    for (const args of [['replay', '--help'], ['queue', '--help']]) {
+      const r = await run(args);
+      expect(r.code).toBe(0);
+      const section = r.stdout.slice(r.stdout.indexOf('Exit codes:'));
+      expect(section.length, args.join(' ')).toBeGreaterThan(20);
+      // Every number said to be an exit code is one of the table's, for the same failure.
+      const said = [...section.matchAll(/(?:^|[:;,] |\n)(\d+) /g)].map((m) => Number(m[1]));
+      expect(said.length).toBeGreaterThan(2);
+      for (const n of said) expect(codes.has(n), `${args.join(' ')}: ${n}`).toBe(true);
+      expect(section).toMatch(/64 bad usage/);
+      expect(section).toMatch(/69 Redis unreachable/);
+      expect(section).toMatch(/78 a bad setting/);
+    }
+  });
+
+  it('bad usage is exit 64 for every command', async () => {
+    for (const args of [['--bogus'], ['serve', '--role', 'nope'], ['inspect'], ['queue', 'show'], ['replay', '--format', 'x', 'a.mbox']]) {
+      const r = await run(args);
+      expect(r.code, args.join(' ')).toBe(64);
+    }
   });
 });
 

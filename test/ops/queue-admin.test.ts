@@ -180,7 +180,7 @@ describe('queue retry', () => {
     double.resetFaults();
   });
 
-  it('bad usage is exit 2, an unknown job exit 1, each with one line on stderr', async () => {
+  it('bad usage is exit 64, an unknown job exit 1, each with one line on stderr', async () => {
     const [none, since, unknown, limit] = await Promise.all([
       // The real binary: its exit codes are what scripts see.
       runCli(['queue', 'retry'], env),
