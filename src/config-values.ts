@@ -23,7 +23,7 @@ export const regexSource = z.string().refine(
   { message: 'is not a valid regular expression' },
 );
 
-const TOO_SHORT = `must be at least ${MIN_SECRET_LENGTH} characters (secrets are removed from error messages by their value, and a short one would match ordinary text)`;
+const TOO_SHORT = `must be at least ${MIN_SECRET_LENGTH} characters (a shorter secret is easy to guess, and would match ordinary text where secrets are removed from messages)`;
 
 /** Whether a secret is long enough; empty means not set. */
 export function secretLongEnough(value: string): boolean {
