@@ -19,6 +19,7 @@ import { startUpdateWorker, type UpdateWorker } from './queue/worker.js';
 import { routeTable } from './mail/route.js';
 import type { SirportlyApi } from './queue/process-job.js';
 import { SirportlyClient } from './sirportly/client.js';
+import { safeRedisUrl } from './redact.js';
 
 export type Role = 'all' | 'smtp' | 'worker';
 
@@ -56,7 +57,7 @@ export async function startGateway(config: Config, log: Logger, opts: GatewayOpt
   const metrics = createMetrics({ defaults: opts.defaultMetrics ?? true });
   const redis = doorConnection(config.redis.url);
   redis.on('error', (err: Error) => log.warn({ err: err.message }, 'redis connection error'));
-  if (!(await waitReady(redis, 2000))) log.warn({ redis: config.redis.url.replace(/\/\/[^@]*@/, '//***@') }, 'redis not reachable yet; SMTP answers 451 until it is');
+  if (!(await waitReady(redis, 2000))) log.warn({ redis: safeRedisUrl(config.redis.url) }, 'redis not reachable yet; SMTP answers 451 until it is');
 
   // BullMQ loads its Lua scripts on the connection it is given, and every ioredis pipeline copies
   // the scripts of its connection: the door's own pipelines run on a connection without them.
@@ -131,6 +132,7 @@ export async function startGateway(config: Config, log: Logger, opts: GatewayOpt
       routes: routeTable(config).map((r) => `${r.name}:${r.noReference}${r.account ? `@${new URL(r.account.url).host}` : ''}`),
       prefix: config.redis.prefix,
       admin: config.admin.enabled ? (config.admin.readOnly ? 'read-only' : 'read-write') : 'off',
+      adminWhy: config.admin.why,
     },
     'mailgate started',
   );

@@ -1,18 +1,17 @@
 // The `mailgate` program (commands, options, help), loaded by cli.ts. Start-up problems end in one
-// line on stderr and a distinct exit code (78, EX_CONFIG, for settings), never a stack trace.
+// line on stderr and a distinct exit code (src/exit-codes.ts), never a stack trace.
 import { readFileSync } from 'node:fs';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { loadConfig, requireSirportlyCredentials, type Config } from './config.js';
 import { GatewayError } from './errors.js';
+import { EXIT, EXIT_CODES_HELP } from './exit-codes.js';
 import { createLogger } from './log.js';
 import type { Role } from './app.js';
 import { inspectMessage } from './mail/inspect.js';
 import { replayEnvelope } from './replay/envelope.js';
+import { notMailReason } from './replay/sources.js';
 import { registerReplayCommand } from './replay/command.js';
 import { registerQueueCommand } from './commands/queue.js';
-
-const EX_USAGE = 2;
-const EX_CONFIG = 78;
 
 function fail(message: string, code: number): never {
   process.stderr.write(`mailgate: ${message}\n`);
@@ -24,7 +23,7 @@ function configOrExit(configPath: string | undefined): Config {
   try {
     return loadConfig();
   } catch (err) {
-    if (err instanceof GatewayError && err.kind === 'config') fail(`config: ${err.message}`, EX_CONFIG);
+    if (err instanceof GatewayError && err.kind === 'config') fail(`config: ${err.message}`, EXIT.CONFIG);
     throw err;
   }
 }
@@ -43,7 +42,7 @@ async function serve(opts: { role: Role; config?: string }): Promise<void> {
     try {
       requireSirportlyCredentials(config);
     } catch (err) {
-      fail(`config: ${(err as Error).message}`, EX_CONFIG);
+      fail(`config: ${(err as Error).message}`, EXIT.CONFIG);
     }
   }
   let gateway;
@@ -52,14 +51,14 @@ async function serve(opts: { role: Role; config?: string }): Promise<void> {
     const { startGateway } = await import('./app.js');
     gateway = await startGateway(config, log, { role: opts.role });
   } catch (err) {
-    if (err instanceof GatewayError && err.kind === 'config') fail(err.message, EX_CONFIG);
+    if (err instanceof GatewayError && err.kind === 'config') fail(err.message, EXIT.CONFIG);
     throw err;
   }
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) {
       log.warn({ signal }, 'second signal: exiting now');
-      process.exit(1);
+      process.exit(EXIT.QUIT_AT_ONCE);
     }
     stopping = true;
     log.info({ signal }, 'signal received');
@@ -67,7 +66,7 @@ async function serve(opts: { role: Role; config?: string }): Promise<void> {
       () => process.exit(0),
       (err: Error) => {
         log.error({ err: err.message }, 'shutdown failed');
-        process.exit(1);
+        process.exit(EXIT.SOFTWARE);
       },
     );
   };
@@ -81,12 +80,19 @@ async function inspect(file: string, opts: { config?: string; rcpt?: string[] })
   try {
     raw = await readInput(file);
   } catch (err) {
-    fail(`cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, EX_USAGE);
+    fail(`cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, EXIT.NO_INPUT);
   }
   // The recipients choose the route (and a plus-tag may carry the reference): --rcpt as the SMTP
   // envelope would, else what the message says (Delivered-To, To), as replay reads archives.
   const rcptTo = opts.rcpt && opts.rcpt.length > 0 ? opts.rcpt : replayEnvelope(raw, { fromLine: null }).rcptTo;
   const result = await inspectMessage(raw, { mailFrom: '', rcptTo, receivedAt: new Date().toISOString(), source: 'inspect' }, config);
+  // The answer still says what the gateway would do with these bytes, but an empty or non-mail
+  // input is most likely the wrong file: said in the JSON and on stderr.
+  const notMail = notMailReason(raw, file === '-' ? 'stdin' : file);
+  if (notMail) {
+    result.warnings.unshift(`input: ${notMail}`);
+    process.stderr.write(`mailgate: inspect: ${file === '-' ? 'standard input' : file}: ${notMail}\n`);
+  }
   process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
 }
 
@@ -101,7 +107,7 @@ const program = new Command()
   .version(JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')).version as string)
   .showHelpAfterError()
   .configureOutput({ writeErr: (s) => process.stderr.write(s) })
-  .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : EX_USAGE));
+  .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : EXIT.USAGE));
 
 program
   .command('serve')
@@ -132,10 +138,13 @@ Environment (wins over the config files):
   HTTP_HOST, HTTP_PORT, MAILGATE_CONFIG, LOG_LEVEL, ADMIN_TOKEN, ADMIN_USERNAME, ADMIN_PASSWORD
   REDIS_URL, SIRPORTLY_TOKEN, SIRPORTLY_SECRET, ADMIN_TOKEN and ADMIN_PASSWORD may instead be
   read from a file named by NAME_FILE (e.g. SIRPORTLY_TOKEN_FILE=/run/secrets/sirportly_token).
+  Tokens, secrets and passwords must be at least 8 characters.
+  The dashboard on /admin is served when ADMIN_TOKEN, or ADMIN_USERNAME and ADMIN_PASSWORD,
+  are set (admin.enabled: auto; false keeps it off).
 
-Exit codes: 0 done, 2 bad usage or unreadable input, 78 bad or missing setting.`,
+${EXIT_CODES_HELP}`,
 );
 
 program.parseAsync(process.argv).catch((err: unknown) => {
-  fail(err instanceof Error ? err.message : String(err), 1);
+  fail(err instanceof Error ? err.message : String(err), EXIT.SOFTWARE);
 });

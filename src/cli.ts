@@ -6,6 +6,7 @@
 // 153 MB with 4, 160-169 with 8, 181 with 16; CPU time within the runs' spread. The flag can only
 // be given when a process starts, hence the child. Everything else runs here, as before.
 import { spawn } from 'node:child_process';
+import { EXIT } from './exit-codes.js';
 
 const YOUNG_GENERATION = '--max-semi-space-size=4';
 
@@ -27,7 +28,7 @@ function runReplayChild(): void {
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => child.kill(signal));
   child.on('error', (err) => {
     process.stderr.write(`mailgate: replay: cannot start: ${err.message}\n`);
-    process.exit(1);
+    process.exit(EXIT.SOFTWARE);
   });
   child.on('exit', (code, signal) => {
     if (signal) {
@@ -35,7 +36,7 @@ function runReplayChild(): void {
       process.kill(process.pid, signal);
       return;
     }
-    process.exit(code ?? 1);
+    process.exit(code ?? EXIT.SOFTWARE);
   });
 }
 

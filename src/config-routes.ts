@@ -2,7 +2,7 @@
 // field, and their secret files. How a message picks a route is src/mail/route.ts.
 import { z } from 'zod';
 import { GatewayError } from './errors.js';
-import { httpUrl, readSecretFile } from './config-values.js';
+import { checkSecretLength, httpUrl, readSecretFile, secret as secretValue } from './config-values.js';
 
 // Fields a new ticket gets (tickets/submit). Names as Sirportly spells them; values are names or ids.
 const ticketFieldsSchema = z
@@ -24,8 +24,8 @@ export const REQUIRED_TICKET_FIELDS = ['department', 'status', 'priority', 'team
 const routeAccountSchema = z
   .object({
     url: httpUrl.optional(),
-    token: z.string().optional(),
-    secret: z.string().optional(),
+    token: secretValue.optional(),
+    secret: secretValue.optional(),
     tokenFile: z.string().min(1).optional(),
     secretFile: z.string().min(1).optional(),
   })
@@ -106,6 +106,8 @@ export function readRouteSecrets<C extends { routes: RouteConfig[] }>(config: C)
     const secret = a.secretFile !== undefined ? readSecretFile(a.secretFile, `routes[${i}].sirportly.secretFile`) : a.secret;
     if (!token) throw new GatewayError('config', `routes[${i}].sirportly.tokenFile=${a.tokenFile}: is empty`);
     if (!secret) throw new GatewayError('config', `routes[${i}].sirportly.secretFile=${a.secretFile}: is empty`);
+    if (a.tokenFile !== undefined) checkSecretLength(token, `routes[${i}].sirportly.tokenFile=${a.tokenFile}`);
+    if (a.secretFile !== undefined) checkSecretLength(secret, `routes[${i}].sirportly.secretFile=${a.secretFile}`);
     return { ...r, sirportly: { url: a.url, token, secret } };
   });
   return { ...config, routes };

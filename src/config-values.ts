@@ -3,6 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { GatewayError } from './errors.js';
+import { MIN_SECRET_LENGTH } from './redact.js';
 
 export const port = z.number().int().min(0).max(65535);
 export const positiveInt = z.number().int().positive();
@@ -22,7 +23,35 @@ export const regexSource = z.string().refine(
   { message: 'is not a valid regular expression' },
 );
 
-export const redisUrl = z.string().refine((s) => /^rediss?:\/\//.test(s), { message: 'must start with redis:// or rediss://' });
+const TOO_SHORT = `must be at least ${MIN_SECRET_LENGTH} characters (a shorter secret is easy to guess, and would match ordinary text where secrets are removed from messages)`;
+
+/** Whether a secret is long enough; empty means not set. */
+export function secretLongEnough(value: string): boolean {
+  return value === '' || value.length >= MIN_SECRET_LENGTH;
+}
+
+/** A token, secret or password: unset (''), or at least MIN_SECRET_LENGTH characters. */
+export const secret = z.string().refine(secretLongEnough, { message: TOO_SHORT });
+
+/** The one-line refusal of a secret read from a file, naming the setting. */
+export function checkSecretLength(value: string, what: string): string {
+  if (!secretLongEnough(value)) throw new GatewayError('config', `${what}: ${TOO_SHORT}`);
+  return value;
+}
+
+/** The password of a redis:// URL ('' when there is none or the URL does not parse). */
+function redisPassword(url: string): string {
+  try {
+    return decodeURIComponent(new URL(url).password);
+  } catch {
+    return '';
+  }
+}
+
+export const redisUrl = z
+  .string()
+  .refine((s) => /^rediss?:\/\//.test(s), { message: 'must start with redis:// or rediss://' })
+  .refine((s) => secretLongEnough(redisPassword(s)), { message: `its password ${TOO_SHORT}` });
 export const httpUrl = z.string().refine(
   (s) => {
     try {

@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { GatewayError } from './errors.js';
-import { httpUrl, machinePolicy, nonNegativeInt, port, positiveInt, readSecretFile, redisUrl, regexSource } from './config-values.js';
+import { httpUrl, machinePolicy, nonNegativeInt, port, positiveInt, readSecretFile, redisUrl, regexSource, secret } from './config-values.js';
 import { checkRoutes, readRouteSecrets, routeSchema } from './config-routes.js';
 
 export type { RouteConfig, TicketFieldsConfig } from './config-routes.js';
@@ -117,27 +117,26 @@ export const configSchema = z
     sirportly: z
       .object({
         url: httpUrl,
-        token: z.string(),
-        secret: z.string(),
+        token: secret,
+        secret: secret,
         requestTimeoutMs: positiveInt,
         connections: positiveInt,
       })
       .strict(),
     http: z.object({ host: z.string().min(1), port }).strict(),
-    // The queue dashboard on /admin of the HTTP endpoint.
+    // The queue dashboard on /admin of the HTTP endpoint: on when a login is configured, unless
+    // admin.enabled says otherwise (see adminSwitch).
     admin: z
       .object({
-        enabled: z.boolean(),
+        enabled: z.union([z.boolean(), z.literal('auto')]),
         readOnly: z.boolean(),
-        token: z.string(),
+        token: secret,
         username: z.string(),
-        password: z.string(),
+        password: secret,
       })
       .strict()
-      .refine((a) => !a.enabled || a.token !== '' || (a.username !== '' && a.password !== ''), {
-        message: 'needs admin.token (ADMIN_TOKEN) or admin.username and admin.password (ADMIN_PASSWORD): the dashboard is never open without a login',
-        path: ['enabled'],
-      }),
+      .superRefine(checkAdminLogin)
+      .transform((a) => ({ ...a, ...adminSwitch(a) })),
     log: z.object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']) }).strict(),
     // `mailgate replay`: how hard it may push an archive into Redis (see config/default.yaml).
     replay: z
@@ -155,6 +154,45 @@ export const configSchema = z
   .superRefine(checkRoutes);
 
 export type Config = z.infer<typeof configSchema>;
+
+interface AdminSettings {
+  enabled: boolean | 'auto';
+  token: string;
+  username: string;
+  password: string;
+}
+
+/** Half a login is a mistake whenever the dashboard may be on; no login at all only when it must be. */
+function checkAdminLogin(a: AdminSettings, ctx: z.RefinementCtx): void {
+  if (a.enabled === false) return;
+  if (a.token === '' && (a.username === '') !== (a.password === '')) {
+    ctx.addIssue({
+      code: 'custom',
+      path: a.username === '' ? ['username'] : ['password'],
+      message: a.username === '' ? 'is required with admin.password (ADMIN_PASSWORD)' : 'is required with admin.username (ADMIN_USERNAME)',
+    });
+    return;
+  }
+  if (a.enabled === true && a.token === '' && a.username === '') {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['enabled'],
+      message: 'needs admin.token (ADMIN_TOKEN) or admin.username and admin.password (ADMIN_PASSWORD): the dashboard is never open without a login',
+    });
+  }
+}
+
+/**
+ * Whether the dashboard is served, and why (for the start-up log). "auto" (the default): on when
+ * a login is configured, since setting one says the operator wants it; true or false decide alone.
+ */
+export function adminSwitch(a: AdminSettings): { enabled: boolean; why: string } {
+  const login = a.token !== '' ? 'admin.token (ADMIN_TOKEN) is set' : a.username !== '' && a.password !== '' ? 'admin.username and admin.password (ADMIN_USERNAME, ADMIN_PASSWORD) are set' : null;
+  if (a.enabled === true) return { enabled: true, why: `admin.enabled is true and ${login ?? 'a login is set'}` };
+  if (a.enabled === false) return { enabled: false, why: `admin.enabled is false${login ? ` (${login} but not used)` : ''}` };
+  if (login) return { enabled: true, why: `${login} (admin.enabled: auto)` };
+  return { enabled: false, why: 'no login: set ADMIN_TOKEN, or ADMIN_USERNAME and ADMIN_PASSWORD, to serve it (admin.enabled: auto)' };
+}
 
 /** Environment variable → config path and how to read it. */
 const ENV_MAP: ReadonlyArray<[string, string[], 'string' | 'int']> = [

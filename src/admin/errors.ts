@@ -13,7 +13,4 @@ export class AdminError extends Error {
   }
 }
 
-/** The URL without its password, for messages. */
-export function safeRedisUrl(url: string): string {
-  return url.replace(/\/\/[^@/]*@/, '//***@');
-}
+export { safeRedisUrl } from '../redact.js';

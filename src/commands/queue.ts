@@ -1,22 +1,19 @@
 // `mailgate queue …`: see and re-drive what waits or failed, from a shell. Tables for people,
-// --json for scripts. Exit codes: 0 done; 1 the job is unknown or not in a state for the action;
-// 2 bad usage; 69 Redis unreachable; 78 a bad setting.
+// --json for scripts. Exit codes (src/exit-codes.ts): FAILED when the job is unknown or not in a
+// state for the action, or some jobs could not be retried.
 import { Command, InvalidArgumentError } from 'commander';
 import { loadConfig, type Config } from '../config.js';
 import { GatewayError } from '../errors.js';
+import { EXIT } from '../exit-codes.js';
 import type { AdminContext } from '../admin/context.js';
 import { AdminError } from '../admin/errors.js';
 import { discardJob } from '../admin/discard.js';
 import { listFailed } from '../admin/failed.js';
 import { retryAll, retryJob } from '../admin/retry.js';
 import { rawMessage, showJob } from '../admin/show.js';
-import { parseSince } from '../admin/since.js';
+import { parseSince, SINCE_FORMS } from '../admin/since.js';
 import { queueStats, STATES } from '../admin/stats.js';
 import { humanAge, table } from '../admin/table.js';
-
-const EX_USAGE = 2;
-const EX_UNAVAILABLE = 69;
-const EX_CONFIG = 78;
 
 interface Common {
   json?: boolean;
@@ -64,7 +61,7 @@ export function queueCommand(io: QueueIo): Command {
     try {
       return loadConfig({ env: path ? { ...io.env, MAILGATE_CONFIG: path } : io.env });
     } catch (err) {
-      if (err instanceof GatewayError && err.kind === 'config') exitWith(`config: ${err.message}`, EX_CONFIG);
+      if (err instanceof GatewayError && err.kind === 'config') exitWith(`config: ${err.message}`, EXIT.CONFIG);
       throw err;
     }
   };
@@ -78,12 +75,12 @@ export function queueCommand(io: QueueIo): Command {
       const { openAdmin } = await import('../admin/context.js');
       ctx = await openAdmin(config);
     } catch (err) {
-      exitWith((err as Error).message, EX_UNAVAILABLE);
+      exitWith((err as Error).message, EXIT.UNAVAILABLE);
     }
     try {
       await work(ctx);
     } catch (err) {
-      if (err instanceof AdminError) exitWith(err.message, err.code === 'unavailable' ? EX_UNAVAILABLE : 1);
+      if (err instanceof AdminError) exitWith(err.message, err.code === 'unavailable' ? EXIT.UNAVAILABLE : EXIT.FAILED);
       throw err;
     } finally {
       await ctx.close();
@@ -96,7 +93,14 @@ export function queueCommand(io: QueueIo): Command {
       throw err;
     });
 
-  const queue = new Command('queue').description('see and re-drive the update queue: stats, failed, show, retry, discard (--json for scripts)');
+  const queue = new Command('queue')
+    .description('see and re-drive the update queue: stats, failed, show, retry, discard (--json for scripts)')
+    .addHelpText(
+      'after',
+      `
+Exit codes: 0 done; 1 the job is unknown or not in a state for the action, or (retry --all) some
+jobs could not be retried; 64 bad usage; 69 Redis unreachable; 78 a bad setting.`,
+    );
 
   const common = (cmd: Command) =>
     cmd.option('--json', 'print JSON instead of a table').option('-c, --config <file>', 'YAML file merged over config/default.yaml (same as MAILGATE_CONFIG)');
@@ -182,12 +186,12 @@ export function queueCommand(io: QueueIo): Command {
       .description('re-drive a failed job (or all of them) with a fresh retry period')
       .argument('[id]', 'job id')
       .option('--all', 'every failed job')
-      .option('--since <when>', 'with --all: only jobs that failed since then (2024-05-01T12:00:00Z, or 90m, 6h, 2d back)'),
+      .option('--since <when>', 'with --all: only jobs that failed since WHEN: 90m, 6h, 2d (back from now), 2024-05-01 or a date and time'),
   ).action((id: string | undefined, opts: Common & { all?: boolean; since?: string }) => run(async () => {
-    if ((id === undefined) === !opts.all) exitWith('queue retry: give a job id or --all (not both)', EX_USAGE);
-    if (opts.since !== undefined && !opts.all) exitWith('queue retry: --since goes with --all', EX_USAGE);
+    if ((id === undefined) === !opts.all) exitWith('queue retry: give a job id or --all (not both)', EXIT.USAGE);
+    if (opts.since !== undefined && !opts.all) exitWith('queue retry: --since goes with --all', EXIT.USAGE);
     const since = opts.since === undefined ? undefined : parseSince(opts.since, Date.now());
-    if (since === null) exitWith(`queue retry: --since ${opts.since}: use an ISO 8601 time or a span such as 90m, 6h, 2d`, EX_USAGE);
+    if (since === null) exitWith(`queue retry: --since ${opts.since}: use ${SINCE_FORMS}`, EXIT.USAGE);
     await withAdmin(opts, async (ctx) => {
       if (id !== undefined) {
         await retryJob(ctx, id);
@@ -200,7 +204,7 @@ export function queueCommand(io: QueueIo): Command {
       for (const s of result.skipped) out(`skipped ${s.id}: ${s.why}`);
     });
     // Some jobs could not be re-driven: say so to scripts too.
-    if (lastSkipped > 0) throw new QueueExit(1, `queue retry: ${lastSkipped} job(s) could not be retried`);
+    if (lastSkipped > 0) throw new QueueExit(EXIT.FAILED, `queue retry: ${lastSkipped} job(s) could not be retried`);
   }));
 
   common(
@@ -233,7 +237,7 @@ export function registerQueueCommand(program: Command): void {
 }
 
 /** Add a prebuilt command so that it behaves like one made with program.command(): addCommand()
- * does not pass on the parent's exit and output handling (usage errors would exit 1, not 2). */
+ * does not pass on the parent's exit and output handling (usage errors would exit 1, not EXIT.USAGE). */
 export function adoptCommand(program: Command, cmd: Command): void {
   const adopt = (c: Command, parent: Command) => {
     c.copyInheritedSettings(parent);

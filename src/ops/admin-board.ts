@@ -31,7 +31,7 @@ function basicCredentials(header: string): { user: string; password: string } | 
 
 /** Whether the request carries the configured login. A token also works as a basic-auth
  * password (any user name), so a browser's own login prompt can be used with it. */
-export function authorized(admin: Config['admin'], header: string | undefined): boolean {
+export function authorized(admin: Pick<Config['admin'], 'token' | 'username' | 'password'>, header: string | undefined): boolean {
   if (!header) return false;
   const bearer = /^Bearer\s+(\S+)\s*$/i.exec(header);
   if (bearer) return admin.token !== '' && same(bearer[1]!, admin.token);

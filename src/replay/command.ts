@@ -1,16 +1,13 @@
-// The `mailgate replay` command: arguments, configuration and exit codes around runReplay().
-// Exit 0: every message accepted, duplicate, dropped by policy or skipped by --since/--until;
-// 1: any rejected (or the run stopped because Redis went away); 2: bad usage or a PATH without
-// mail; 78: a bad setting.
+// The `mailgate replay` command: arguments, configuration and exit codes (src/exit-codes.ts)
+// around runReplay().
 import { Command, InvalidArgumentError, Option } from 'commander';
+import { parseSince, SINCE_FORMS } from '../admin/since.js';
 import { loadConfig, type Config } from '../config.js';
 import { GatewayError } from '../errors.js';
+import { EXIT } from '../exit-codes.js';
 import { createLogger } from '../log.js';
-import { isoSeconds, parseMailDate } from '../mail/date.js';
 import { MBOX_FORMATS, type MboxFormat } from './mbox-reader.js';
 import { runReplay } from './replay.js';
-
-const EX_CONFIG = 78;
 
 interface CommandOptions {
   dryRun?: boolean;
@@ -21,16 +18,11 @@ interface CommandOptions {
   config?: string;
 }
 
-/** A date for --since/--until: 2024-05-01 (midnight UTC), or a date and time (ISO 8601 or RFC 5322). */
+/** A moment for --since/--until, read as `queue retry --since` reads it. */
 export function parseDateOption(value: string): Date {
-  const day = /^(\d{4})-(\d{2})-(\d{2})$/.exec(value.trim());
-  if (day) {
-    const d = new Date(Date.UTC(Number(day[1]), Number(day[2]) - 1, Number(day[3])));
-    if (!Number.isNaN(d.getTime()) && isoSeconds(d).startsWith(value.trim())) return d;
-  }
-  const d = parseMailDate(value);
-  if (!d) throw new InvalidArgumentError('not a date: use 2024-05-01, 2024-05-01T12:00:00Z or an RFC 5322 date');
-  return d;
+  const ms = parseSince(value, Date.now());
+  if (ms === null) throw new InvalidArgumentError(`use ${SINCE_FORMS}`);
+  return new Date(ms);
 }
 
 function configOrExit(path: string | undefined): Config {
@@ -40,7 +32,7 @@ function configOrExit(path: string | undefined): Config {
   } catch (err) {
     if (err instanceof GatewayError && err.kind === 'config') {
       process.stderr.write(`mailgate: config: ${err.message}\n`);
-      process.exit(EX_CONFIG);
+      process.exit(EXIT.CONFIG);
     }
     throw err;
   }
@@ -59,7 +51,7 @@ async function action(paths: string[], opts: CommandOptions): Promise<void> {
   const config = configOrExit(opts.config);
   if (opts.since && opts.until && opts.since.getTime() >= opts.until.getTime()) {
     process.stderr.write('mailgate: replay: --since must be before --until\n');
-    process.exit(2);
+    process.exit(EXIT.USAGE);
   }
   const log = createLogger(replayLogLevel(config), process.stderr);
   // Ctrl-C: stop reading, let the messages in flight finish, print the summary (exit 1); a second
@@ -71,7 +63,7 @@ async function action(paths: string[], opts: CommandOptions): Promise<void> {
     const now = Date.now();
     if (now - lastSignalAt < SAME_SIGNAL_MS) return;
     lastSignalAt = now;
-    if (abort.signal.aborted) process.exit(130);
+    if (abort.signal.aborted) process.exit(EXIT.QUIT_AT_ONCE);
     process.stderr.write(`\nmailgate: replay: ${signal}: finishing the messages in flight (again to quit at once)\n`);
     abort.abort();
   };
@@ -81,7 +73,7 @@ async function action(paths: string[], opts: CommandOptions): Promise<void> {
     // The parent (cli.ts) is gone, killed without a chance to forward anything: stop at once,
     // as it was; a new run goes on where this one stopped.
     process.channel.unref();
-    process.on('disconnect', () => process.exit(137));
+    process.on('disconnect', () => process.exit(EXIT.PARENT_KILLED));
   }
   const result = await runReplay(
     {
@@ -114,8 +106,8 @@ export function registerReplayCommand(program: Command): void {
         .choices(['auto', ...MBOX_FORMATS])
         .default('auto'),
     )
-    .option('--since <date>', 'only mail dated at or after DATE (2024-05-01 or a date and time)', parseDateOption)
-    .option('--until <date>', 'only mail dated before DATE', parseDateOption)
+    .option('--since <when>', 'only mail dated at or after WHEN: 6h, 2d (back from now), 2024-05-01 or a date and time', parseDateOption)
+    .option('--until <when>', 'only mail dated before WHEN (same forms)', parseDateOption)
     .option('--json', 'print the summary as JSON')
     .option('-c, --config <file>', 'YAML file merged over config/default.yaml (same as MAILGATE_CONFIG)')
     .addHelpText(
@@ -125,7 +117,9 @@ Mail without a reference on a route with noReference: create opens one ticket pe
 archive: the first message of a thread opens it, the later ones are posted to it.
 
 Exit codes: 0 every message accepted, duplicate, dropped by policy or outside --since/--until;
-1 any rejected (no reference, too large, …) or Redis unavailable; 2 bad usage or a PATH without mail.`,
+1 any rejected (no reference, too large, …); 64 bad usage; 65 a PATH without mail; 66 a PATH that
+cannot be read; 69 Redis unreachable; 75 stopped before the end (Ctrl-C, or Redis stopped taking
+messages): run the same command again to go on; 78 a bad setting.`,
     )
     .action(action);
 }

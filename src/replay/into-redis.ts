@@ -15,6 +15,7 @@ import { createMetrics } from '../ops/metrics.js';
 import { doorConnection } from '../queue/connection.js';
 import type { JobData } from '../queue/job.js';
 import { MessageStore, createQueue } from '../queue/store.js';
+import { safeRedisUrl } from '../redact.js';
 import { outsideDates, type DateFilter } from './dry-run-task.js';
 import { messageTime, replayEnvelope } from './envelope.js';
 import type { ReplayItem } from './messages.js';
@@ -120,7 +121,7 @@ export async function intoRedis(
   signal: AbortSignal | undefined,
   interrupted: () => void,
 ): Promise<boolean> {
-  const redisName = config.redis.url.replace(/\/\/[^@]*@/, '//***@');
+  const redisName = safeRedisUrl(config.redis.url);
   const redis = doorConnection(config.redis.url);
   redis.on('error', (err: Error) => log.debug({ err: err.message }, 'redis connection error'));
   const queue = createQueue(config, redis);

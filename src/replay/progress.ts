@@ -17,6 +17,59 @@ function clock(seconds: number): string {
   return h > 0 ? `${h}:${String(m).padStart(2, '0')}:${ss}` : `${m}:${ss}`;
 }
 
+export interface ProgressState {
+  messages: number;
+  bytes: number;
+  totalBytes: number;
+  elapsedSeconds: number;
+  /** A note such as "paused", or ''. */
+  status: string;
+}
+
+const MIN_BAR = 10;
+const MAX_BAR = 30;
+
+/**
+ * The progress line for a terminal `columns` wide: never longer than columns - 1 (the last column
+ * would wrap on some terminals), and never without its whole ETA. What does not fit goes, least
+ * useful first: the bar, the megabytes, the rate, the status (shortened before it goes), the count.
+ */
+export function progressLine(s: ProgressState, columns: number): string {
+  const room = Math.max(1, columns - 1);
+  const frac = s.totalBytes > 0 ? Math.min(1, s.bytes / s.totalBytes) : 0;
+  const rate = s.elapsedSeconds > 0 ? s.messages / s.elapsedSeconds : 0;
+  const byteRate = s.elapsedSeconds > 0 ? s.bytes / s.elapsedSeconds : 0;
+  const eta = byteRate > 0 ? (s.totalBytes - s.bytes) / byteRate : Number.NaN;
+  const mb = (b: number) => (b / 1e6).toFixed(1);
+
+  const pct = `${(frac * 100).toFixed(0).padStart(3)}%`;
+  const etaText = `ETA ${clock(eta)}`;
+  let count: string | null = `${s.messages.toLocaleString('en-US')} msgs`;
+  let megabytes: string | null = `${mb(s.bytes)}/${mb(s.totalBytes)} MB`;
+  let speed: string | null = `${Math.round(rate).toLocaleString('en-US')} msg/s`;
+  let status: string | null = s.status || null;
+  const text = () => [pct, count, megabytes, speed, etaText, status].filter((p) => p !== null).join(' ');
+
+  // With the bar, if at least MIN_BAR of it fits beside the whole text.
+  const barWidth = Math.min(MAX_BAR, room - text().length - 3);
+  if (barWidth >= MIN_BAR) {
+    const filled = Math.round(frac * barWidth);
+    return `[${'#'.repeat(filled)}${'-'.repeat(barWidth - filled)}] ${text()}`;
+  }
+  if (text().length > room) megabytes = null;
+  if (text().length > room) speed = null;
+  if (status !== null && text().length > room) {
+    const left = status.length - (text().length - room);
+    status = left >= 4 ? `${status.slice(0, left - 1)}…` : null;
+  }
+  if (text().length > room) count = null;
+  if (text().length <= room) return text();
+  // Narrower than " 25% ETA 1:00:00": the ETA alone, without its label if need be.
+  if (etaText.length <= room) return etaText;
+  const bare = clock(eta);
+  return bare.length <= room ? bare : bare.slice(bare.length - room);
+}
+
 export class ProgressBar {
   private readonly started = Date.now();
   private last = 0;
@@ -65,22 +118,14 @@ export class ProgressBar {
   }
 
   line(): string {
-    const elapsed = (Date.now() - this.started) / 1000;
-    const frac = this.totalBytes > 0 ? Math.min(1, this.bytes / this.totalBytes) : 0;
-    const rate = elapsed > 0 ? this.messages / elapsed : 0;
-    const byteRate = elapsed > 0 ? this.bytes / elapsed : 0;
-    const eta = byteRate > 0 ? (this.totalBytes - this.bytes) / byteRate : Number.NaN;
-    const mb = (b: number) => (b / 1e6).toFixed(1);
-    const text =
-      `${(frac * 100).toFixed(0).padStart(3)}% ${this.messages.toLocaleString('en-US')} msgs ` +
-      `${mb(this.bytes)}/${mb(this.totalBytes)} MB ${Math.round(rate).toLocaleString('en-US')} msg/s ETA ${clock(eta)}` +
-      (this.status ? ` ${this.status}` : '');
-    const cols = this.stream.columns ?? 80;
-    // The bar takes what the text leaves of the terminal's width, 10 to 30 characters.
-    const width = Math.max(10, Math.min(30, cols - 1 - text.length - 3));
-    const filled = Math.round(frac * width);
-    const line = `[${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${text}`;
-    return line.length > cols - 1 ? line.slice(0, cols - 1) : line;
+    const state = {
+      messages: this.messages,
+      bytes: this.bytes,
+      totalBytes: this.totalBytes,
+      elapsedSeconds: (Date.now() - this.started) / 1000,
+      status: this.status,
+    };
+    return progressLine(state, this.stream.columns ?? 80);
   }
 
   private draw(): void {

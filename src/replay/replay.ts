@@ -4,6 +4,7 @@
 // again goes on the same way. It never floods Redis: a bounded number of messages is in flight,
 // and reading pauses while too many jobs wait for the workers or Redis nears its maxmemory.
 import type { Config } from '../config.js';
+import { EXIT } from '../exit-codes.js';
 import type { Logger } from '../log.js';
 import type { DateFilter, DryRunLine, DryRunOutput } from './dry-run-task.js';
 import { DryRunPool } from './dry-run-pool.js';
@@ -41,7 +42,6 @@ export interface ReplayResult {
   summary: Summary | null;
 }
 
-export const EX_USAGE = 2;
 /** --dry-run: messages drafted but not yet printed, at most. */
 const MAX_UNPRINTED = 256;
 /**
@@ -63,7 +63,7 @@ export async function runReplay(opts: ReplayOptions, config: Config, log: Logger
   const found = await discover(opts.paths);
   if (found.problems.length > 0) {
     for (const p of found.problems) io.stderr.write(`mailgate: replay: ${p}\n`);
-    return { exitCode: EX_USAGE, summary: null };
+    return { exitCode: found.unreadable ? EXIT.NO_INPUT : EXIT.DATA, summary: null };
   }
   const summary = new Summary(opts.dryRun);
   summary.files = found.sources.length;
@@ -105,7 +105,7 @@ export async function runReplay(opts: ReplayOptions, config: Config, log: Logger
     else {
       const { intoRedis } = await import('./into-redis.js');
       const ok = await intoRedis(messages, config, log, filter, summary, progress, opts.signal, interrupted);
-      if (!ok) return { exitCode: 1, summary: null };
+      if (!ok) return { exitCode: EXIT.UNAVAILABLE, summary: null };
     }
   } finally {
     governor.stop();

@@ -29,6 +29,9 @@ export interface Discovery {
   sources: Source[];
   /** Problems with the PATH arguments themselves: bad usage, nothing is replayed. */
   problems: string[];
+  /** Some PATH does not exist, cannot be read or is neither a file nor a directory (the other
+   * problems are paths that hold no mail). */
+  unreadable: boolean;
   /** Files inside folders that are not mail. */
   skipped: Skipped[];
 }
@@ -121,6 +124,12 @@ const WHY: Record<Exclude<HeadKind, 'mbox' | 'message'>, string> = {
   empty: 'empty file, no mail in it',
   not_mail: 'not mail: neither an mbox (no "From " line at the start) nor a message (no header block)',
 };
+
+/** Why the bytes are no mail (empty, or neither an mbox nor a message), or null when they may be. */
+export function notMailReason(head: Buffer, name: string): string | null {
+  const kind = classifyHead(head.subarray(0, HEAD_BYTES), name);
+  return kind === 'empty' || kind === 'not_mail' ? WHY[kind] : null;
+}
 
 /** Delivery time from a maildir file name: it starts with the Unix time of delivery. */
 export function maildirTime(name: string): Date | null {
@@ -216,6 +225,7 @@ class Walker {
 export async function discover(paths: readonly string[]): Promise<Discovery> {
   const walker = new Walker();
   const problems: string[] = [];
+  let unreadable = false;
   for (const path of paths) {
     let st;
     try {
@@ -223,6 +233,7 @@ export async function discover(paths: readonly string[]): Promise<Discovery> {
     } catch (err) {
       const code = errCode(err);
       problems.push(code === 'ENOENT' ? `${path}: no such file or directory` : `${path}: cannot be read (${code})`);
+      unreadable = true;
       continue;
     }
     if (st.isDirectory()) {
@@ -234,7 +245,8 @@ export async function discover(paths: readonly string[]): Promise<Discovery> {
       if (why) problems.push(`${path}: ${why}`);
     } else {
       problems.push(`${path}: not a file or directory`);
+      unreadable = true;
     }
   }
-  return { sources: walker.sources, problems, skipped: walker.skipped };
+  return { sources: walker.sources, problems, unreadable, skipped: walker.skipped };
 }

@@ -1,5 +1,6 @@
 // What a replay did, counted as it goes and printed at the end: accepted, duplicates, dropped and
 // rejected by reason (with the first few examples of each), skipped, and the formats picked.
+import { EXIT, type ExitCode } from '../exit-codes.js';
 
 export type Outcome = 'accepted' | 'duplicate' | 'dropped' | 'rejected' | 'skipped';
 
@@ -38,7 +39,7 @@ export interface ReplaySummaryJson {
   skipped: { total: number; reasons: Record<string, ReasonCount> };
   formats: FileFormat[];
   skipped_files: Array<{ path: string; why: string }>;
-  /** Set when the run stopped before the end (Redis gone): why, and how to go on. */
+  /** Set when the run stopped before the end (interrupted, or Redis stopped taking messages): why, and how to go on. */
   stopped: string | null;
   peak_rss_mb: number;
   /** CPU time of the process (all threads), user + system. */
@@ -93,9 +94,11 @@ export class Summary {
     return n;
   }
 
-  /** 0: everything accepted, duplicate, dropped or skipped by policy; 1: anything rejected or a stop. */
-  exitCode(): number {
-    return this.total('rejected') > 0 || this.stopped !== null ? 1 : 0;
+  /** OK: everything accepted, duplicate, dropped or skipped by policy; TEMPFAIL: stopped before
+   * the end (run it again to go on), whatever was rejected before; FAILED: anything rejected. */
+  exitCode(): ExitCode {
+    if (this.stopped !== null) return EXIT.TEMPFAIL;
+    return this.total('rejected') > 0 ? EXIT.FAILED : EXIT.OK;
   }
 
   seconds(): number {

@@ -2,6 +2,7 @@
 // worker's retry/ambiguity decisions rest on one table. `ambiguous` is the flag that matters most:
 // it tells the worker to read the ticket back before posting again (exactly one update per mail).
 import { GatewayError, type ErrorKind } from '../errors.js';
+import { redactSecrets } from '../redact.js';
 
 export type ResponseHeaders = Record<string, string | string[] | undefined>;
 
@@ -38,7 +39,7 @@ const MAX_DETAIL = 300;
 
 export function classifySirportlyFailure(failure: SirportlyFailure, ctx: ClassifyContext): GatewayError {
   const make = (kind: ErrorKind, detail: string, opts: ConstructorParameters<typeof GatewayError>[2] = {}) =>
-    new GatewayError(kind, scrub(`Sirportly ${ctx.operation}: ${detail}`, ctx.secrets), opts);
+    new GatewayError(kind, redactSecrets(`Sirportly ${ctx.operation}: ${detail}`, ctx.secrets), opts);
 
   if (failure.type === 'bad_body') {
     // A 2xx means the server did the work; we just cannot prove it from the answer.
@@ -147,12 +148,6 @@ function errorCode(err: unknown, depth = 0): string | undefined {
 function header(headers: ResponseHeaders, name: string): string | undefined {
   const v = headers[name];
   return Array.isArray(v) ? v[0] : v;
-}
-
-function scrub(text: string, secrets: readonly string[]): string {
-  let out = text;
-  for (const s of secrets) if (s.length > 0) out = out.split(s).join('[redacted]');
-  return out;
 }
 
 function clip(text: string): string {

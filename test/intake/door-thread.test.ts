@@ -11,7 +11,7 @@ import { startSirportlyDouble } from '../support/sirportly-double.js';
 import { LogSink, sendRaw, startHarness, testConfig, waitFor, type Double } from '../support/harness.js';
 
 const STUB = new URL('../support/door-thread-stub.mjs', import.meta.url);
-const NO_SIRPORTLY = { url: 'http://127.0.0.1:9', token: 't', secret: 's' };
+const NO_SIRPORTLY = { url: 'http://127.0.0.1:9', token: 'unused-token', secret: 'unused-secret' };
 
 const envelope = (mailFrom = 'customer@example.net'): Envelope => ({
   mailFrom,

@@ -7,6 +7,7 @@ import { join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
+import { EXIT, EXIT_CODES_HELP } from '../../src/exit-codes.js';
 import { QUEUE_NAME } from '../../src/queue/keys.js';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startSirportlyDouble } from '../support/sirportly-double.js';
@@ -35,7 +36,7 @@ function run(args: string[], env: Record<string, string> = {}, input?: Buffer): 
 
 describe('configuration errors', () => {
   it('a bad setting stops start-up with one line naming it and exit 78', async () => {
-    const r = await run(['serve'], { SMTP_PORT: 'twenty-five', SIRPORTLY_TOKEN: 't', SIRPORTLY_SECRET: 's' });
+    const r = await run(['serve'], { SMTP_PORT: 'twenty-five', SIRPORTLY_TOKEN: 'token-long-enough', SIRPORTLY_SECRET: 'secret-long-enough' });
     expect(r.code).toBe(78);
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
     expect(r.stderr).toMatch(/SMTP_PORT/);
@@ -52,7 +53,7 @@ describe('configuration errors', () => {
     const dir = mkdtempSync(join(tmpdir(), 'mailgate-cfg-'));
     const file = join(dir, 'bad.yaml');
     writeFileSync(file, 'policy:\n  noReference: bounce\n');
-    const r = await run(['serve'], { MAILGATE_CONFIG: file, SIRPORTLY_TOKEN: 't', SIRPORTLY_SECRET: 's' });
+    const r = await run(['serve'], { MAILGATE_CONFIG: file, SIRPORTLY_TOKEN: 'token-long-enough', SIRPORTLY_SECRET: 'secret-long-enough' });
     expect(r.code).toBe(78);
     expect(r.stderr).toMatch(/policy\.noReference/);
   });
@@ -63,6 +64,33 @@ describe('configuration errors', () => {
     expect(r.stdout).toMatch(/serve/);
     expect(r.stdout).toMatch(/inspect/);
     expect(r.stdout).toMatch(/SIRPORTLY_TOKEN/);
+  });
+
+  it('every --help that gives exit codes gives those of the one table', async () => {
+    const codes = new Set<number>(Object.values(EXIT));
+    const top = await run(['--help']);
+    expect(top.stdout).toContain(EXIT_CODES_HELP);
+    for (const code of codes) expect(top.stdout).toMatch(new RegExp(`\\b${code}\\b`));
+    for (const args of [['replay', '--help'], ['queue', '--help']]) {
+      const r = await run(args);
+      expect(r.code).toBe(0);
+      const section = r.stdout.slice(r.stdout.indexOf('Exit codes:'));
+      expect(section.length, args.join(' ')).toBeGreaterThan(20);
+      // Every number said to be an exit code is one of the table's, for the same failure.
+      const said = [...section.matchAll(/(?:^|[:;,] |\n)(\d+) /g)].map((m) => Number(m[1]));
+      expect(said.length).toBeGreaterThan(2);
+      for (const n of said) expect(codes.has(n), `${args.join(' ')}: ${n}`).toBe(true);
+      expect(section).toMatch(/64 bad usage/);
+      expect(section).toMatch(/69 Redis unreachable/);
+      expect(section).toMatch(/78 a bad setting/);
+    }
+  });
+
+  it('bad usage is exit 64 for every command', async () => {
+    for (const args of [['--bogus'], ['serve', '--role', 'nope'], ['inspect'], ['queue', 'show'], ['replay', '--format', 'x', 'a.mbox']]) {
+      const r = await run(args);
+      expect(r.code, args.join(' ')).toBe(64);
+    }
   });
 });
 
@@ -85,15 +113,39 @@ describe('mailgate inspect', () => {
     expect(out.update.message).toMatch(/Still burning\./);
   });
 
-  it('reads a file; a missing file is one clear line and exit 2', async () => {
+  it('reads a file; a missing file is one clear line and exit 66', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'mailgate-eml-'));
     writeFileSync(join(dir, 'm.eml'), raw);
     const ok = await run(['inspect', join(dir, 'm.eml')]);
     expect(ok.code).toBe(0);
     const missing = await run(['inspect', join(dir, 'nope.eml')]);
-    expect(missing.code).toBe(2);
+    expect(missing.code).toBe(66);
     expect(missing.stderr).toMatch(/nope\.eml.*ENOENT/);
     expect(missing.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it('an empty or non-mail input still gets its answer, with a warning in the JSON and on stderr', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mailgate-notmail-'));
+    writeFileSync(join(dir, 'empty.eml'), '');
+    writeFileSync(join(dir, 'notes.txt'), 'just some notes\nnothing else\n');
+    for (const [input, why] of [
+      ['empty.eml', /empty file, no mail in it/],
+      ['notes.txt', /not mail: neither an mbox .* nor a message \(no header block\)/],
+    ] as const) {
+      const r = await run(['inspect', join(dir, input)]);
+      expect(r.code).toBe(0);
+      const out = JSON.parse(r.stdout) as { warnings: string[] };
+      expect(out.warnings[0]).toMatch(why);
+      expect(out.warnings[0]).toMatch(/^input: /);
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+      expect(r.stderr).toMatch(new RegExp(`^mailgate: inspect: .*${input.replace('.', '\\.')}: `));
+    }
+    const stdin = await run(['inspect', '-'], {}, Buffer.alloc(0));
+    expect(stdin.stderr).toMatch(/^mailgate: inspect: standard input: empty file/);
+    // A real message: no such warning.
+    const ok = await run(['inspect', '-'], {}, raw);
+    expect(ok.stderr).toBe('');
+    expect((JSON.parse(ok.stdout) as { warnings: string[] }).warnings.some((w) => w.startsWith('input:'))).toBe(false);
   });
 
   it('mail without a reference on a create route: verdict create, the route and the new ticket fields', async () => {

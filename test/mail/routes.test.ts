@@ -143,20 +143,20 @@ describe('route validation', () => {
     expect(configError({ routes: [{ name: 'other', sirportly: { url: 'https://other.example' } }] })).toBe(
       'routes[0].sirportly.token: is required when a route has its own Sirportly account (or tokenFile)',
     );
-    expect(configError({ routes: [{ name: 'a', match: ['a@example.com'] }, { name: 'other', sirportly: { token: 't' } }] })).toBe(
+    expect(configError({ routes: [{ name: 'a', match: ['a@example.com'] }, { name: 'other', sirportly: { token: 'tok-long-t' } }] })).toBe(
       'routes[1].sirportly.secret: is required when a route has its own Sirportly account (or secretFile)',
     );
-    expect(configError({ routes: [{ name: 'other', sirportly: { token: '', secret: 's' } }] })).toMatch(/^routes\[0\]\.sirportly\.token: is required/);
+    expect(configError({ routes: [{ name: 'other', sirportly: { token: '', secret: 'sec-long-s' } }] })).toMatch(/^routes\[0\]\.sirportly\.token: is required/);
     expect(configError({ routes: [{ name: 'other', sirportly: { ...ACCOUNT, url: 'ftp://x.example' } }] })).toBe(
       'routes[0].sirportly.url: must be an http:// or https:// URL',
     );
   });
 
   it('refuses token and tokenFile (or secret and secretFile) together', () => {
-    expect(configError({ routes: [{ name: 'other', sirportly: { token: 't', tokenFile: '/run/secrets/t', secret: 's' } }] })).toBe(
+    expect(configError({ routes: [{ name: 'other', sirportly: { token: 'tok-long-t', tokenFile: '/run/secrets/t', secret: 'sec-long-s' } }] })).toBe(
       'routes[0].sirportly.tokenFile: token and tokenFile are both set: use one',
     );
-    expect(configError({ routes: [{ name: 'other', sirportly: { token: 't', secret: 's', secretFile: '/run/secrets/s' } }] })).toBe(
+    expect(configError({ routes: [{ name: 'other', sirportly: { token: 'tok-long-t', secret: 'sec-long-s', secretFile: '/run/secrets/s' } }] })).toBe(
       'routes[0].sirportly.secretFile: secret and secretFile are both set: use one',
     );
   });
@@ -185,10 +185,10 @@ describe('route validation', () => {
 
     it('names a tokenFile or secretFile that cannot be read', () => {
       const missing = join(dir, 'missing-token');
-      expect(configError({ routes: [{ name: 'a', match: ['a@example.com'] }, { name: 'b', sirportly: { tokenFile: missing, secret: 's' } }] })).toBe(
+      expect(configError({ routes: [{ name: 'a', match: ['a@example.com'] }, { name: 'b', sirportly: { tokenFile: missing, secret: 'sec-long-s' } }] })).toBe(
         `routes[1].sirportly.tokenFile=${missing}: cannot be read (ENOENT)`,
       );
-      expect(configError({ routes: [{ name: 'b', sirportly: { token: 't', secretFile: join(dir, 'nope') } }] })).toBe(
+      expect(configError({ routes: [{ name: 'b', sirportly: { token: 'tok-long-t', secretFile: join(dir, 'nope') } }] })).toBe(
         `routes[0].sirportly.secretFile=${join(dir, 'nope')}: cannot be read (ENOENT)`,
       );
     });
@@ -215,7 +215,7 @@ describe('requireSirportlyCredentials', () => {
   });
 
   it('does without the main account when every route, the default included, has its own', () => {
-    expect(requireFor({ routes: [{ name: 'a', match: ['a@example.com'], sirportly: ACCOUNT }, { name: 'rest', sirportly: { token: 'x', secret: 'y' } }] })).not.toThrow();
+    expect(requireFor({ routes: [{ name: 'a', match: ['a@example.com'], sirportly: ACCOUNT }, { name: 'rest', sirportly: { token: 'tok-long-x', secret: 'sec-long-y' } }] })).not.toThrow();
     expect(requireFor({ routes: [{ name: 'only', sirportly: ACCOUNT }] })).not.toThrow();
   });
 });

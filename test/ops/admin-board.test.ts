@@ -1,4 +1,4 @@
-// The queue dashboard on /admin over HTTP: off by default, never without a login, read-only
+// The queue dashboard on /admin over HTTP: on when a login is set, never without one, read-only
 // unless configured, and refusing cross-site changes.
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -29,13 +29,13 @@ async function failedJob(h: Harness): Promise<string> {
 }
 
 describe('login check', () => {
-  const admin = { enabled: true, readOnly: true, token: 'tok', username: 'ops', password: 'pw' };
+  const admin = { enabled: true, readOnly: true, token: 'tok', username: 'ops', password: 'board-pw-1' };
   it('accepts the token as bearer or as a basic-auth password, and the configured user', () => {
     expect(authorized(admin, 'Bearer tok')).toBe(true);
     expect(authorized(admin, basic('anyone', 'tok').authorization)).toBe(true);
-    expect(authorized(admin, basic('ops', 'pw').authorization)).toBe(true);
+    expect(authorized(admin, basic('ops', 'board-pw-1').authorization)).toBe(true);
     expect(authorized(admin, basic('ops', 'tok2').authorization)).toBe(false);
-    expect(authorized(admin, basic('root', 'pw').authorization)).toBe(false);
+    expect(authorized(admin, basic('root', 'board-pw-1').authorization)).toBe(false);
     expect(authorized(admin, 'Bearer nope')).toBe(false);
     expect(authorized(admin, undefined)).toBe(false);
     expect(authorized({ ...admin, token: '' }, 'Bearer ')).toBe(false);
@@ -44,17 +44,28 @@ describe('login check', () => {
 });
 
 describe('/admin', () => {
-  it('is not there unless enabled', async () => {
+  const started = (h: Harness) => h.logs.lines.find((l) => l.msg === 'mailgate started')!;
+
+  it('is not there without a login, nor with enabled: false; the start-up line says why', async () => {
     const h = await startHarness(inject('redisUrl'), double);
     try {
       expect((await fetch(`http://127.0.0.1:${h.httpPort}/admin`, { headers: bearer })).status).toBe(404);
+      expect(started(h)).toMatchObject({ admin: 'off', adminWhy: expect.stringMatching(/^no login: set ADMIN_TOKEN/) });
     } finally {
       await h.close();
     }
+    const off = await startHarness(inject('redisUrl'), double, { admin: { enabled: false, token: TOKEN } });
+    try {
+      expect((await fetch(`http://127.0.0.1:${off.httpPort}/admin`, { headers: bearer })).status).toBe(404);
+      expect(started(off)).toMatchObject({ admin: 'off', adminWhy: expect.stringMatching(/^admin\.enabled is false \(admin\.token \(ADMIN_TOKEN\) is set but not used\)/) });
+    } finally {
+      await off.close();
+    }
   });
 
-  it('read-only: needs a login, shows the failed job through its API, refuses changes', async () => {
-    const h = await startHarness(inject('redisUrl'), double, { admin: { enabled: true, token: TOKEN } });
+  it('read-only, turned on by the token alone: needs a login, shows the failed job through its API, refuses changes', async () => {
+    const h = await startHarness(inject('redisUrl'), double, { admin: { token: TOKEN } });
+    expect(started(h)).toMatchObject({ admin: 'read-only', adminWhy: 'admin.token (ADMIN_TOKEN) is set (admin.enabled: auto)' });
     const base = `http://127.0.0.1:${h.httpPort}/admin`;
     try {
       const id = await failedJob(h);
@@ -91,9 +102,9 @@ describe('/admin', () => {
   });
 
   it('read-write with basic auth: a retry works from the page origin, not from another site', async () => {
-    const h = await startHarness(inject('redisUrl'), double, { admin: { enabled: true, readOnly: false, username: 'ops', password: 'pw' } });
+    const h = await startHarness(inject('redisUrl'), double, { admin: { enabled: true, readOnly: false, username: 'ops', password: 'board-pw-1' } });
     const base = `http://127.0.0.1:${h.httpPort}/admin`;
-    const auth = basic('ops', 'pw');
+    const auth = basic('ops', 'board-pw-1');
     try {
       const id = await failedJob(h);
       const crossSite = await fetch(`${base}/api/queues/updates/${id}/retry`, { method: 'PUT', headers: { ...auth, origin: 'https://evil.example' } });

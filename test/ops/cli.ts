@@ -1,6 +1,7 @@
 // Run the built `mailgate` binary as an operator would, and collect what it prints.
 import { spawn } from 'node:child_process';
 import { resolve } from 'node:path';
+import { EXIT } from '../../src/exit-codes.js';
 
 export const CLI = resolve(import.meta.dirname, '../../dist/src/cli.js');
 
@@ -59,7 +60,7 @@ export async function runQueue(args: string[], env: Record<string, string>): Pro
   } catch (err) {
     if (!(err instanceof CommanderError)) throw err;
     // As the real `mailgate` maps commander's usage errors.
-    code = 2;
+    code = EXIT.USAGE;
   }
   const stdoutBytes = Buffer.concat(out);
   return { code, stdout: stdoutBytes.toString('utf8'), stdoutBytes, stderr };

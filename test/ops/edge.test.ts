@@ -109,16 +109,16 @@ describe('secrets from *_FILE variables', () => {
   it('reads SIRPORTLY_TOKEN_FILE, SIRPORTLY_SECRET_FILE, REDIS_URL_FILE without the trailing newline', () => {
     const config = loadConfig({
       env: {
-        SIRPORTLY_TOKEN_FILE: file('token', 'tok-123\n'),
-        SIRPORTLY_SECRET_FILE: file('secret', 'sec-456\r\n'),
-        REDIS_URL_FILE: file('redis', 'redis://:pw@10.0.0.9:6380/2\n'),
-        ADMIN_TOKEN_FILE: file('admin', 'adm-789'),
+        SIRPORTLY_TOKEN_FILE: file('token', 'tok-1234\n'),
+        SIRPORTLY_SECRET_FILE: file('secret', 'sec-4567\r\n'),
+        REDIS_URL_FILE: file('redis', 'redis://:pw-12345@10.0.0.9:6380/2\n'),
+        ADMIN_TOKEN_FILE: file('admin', 'adm-7890'),
       },
     });
-    expect(config.sirportly.token).toBe('tok-123');
-    expect(config.sirportly.secret).toBe('sec-456');
-    expect(config.redis.url).toBe('redis://:pw@10.0.0.9:6380/2');
-    expect(config.admin.token).toBe('adm-789');
+    expect(config.sirportly.token).toBe('tok-1234');
+    expect(config.sirportly.secret).toBe('sec-4567');
+    expect(config.redis.url).toBe('redis://:pw-12345@10.0.0.9:6380/2');
+    expect(config.admin.token).toBe('adm-7890');
   });
 
   it('a file that cannot be read is a config error naming the variable', () => {
@@ -126,12 +126,73 @@ describe('secrets from *_FILE variables', () => {
   });
 
   it('both NAME and NAME_FILE set is a config error', () => {
-    expect(() => loadConfig({ env: { SIRPORTLY_TOKEN: 'a', SIRPORTLY_TOKEN_FILE: file('t2', 'b') } })).toThrow(/SIRPORTLY_TOKEN and SIRPORTLY_TOKEN_FILE are both set/);
+    expect(() => loadConfig({ env: { SIRPORTLY_TOKEN: 'token-aaa', SIRPORTLY_TOKEN_FILE: file('t2', 'token-bbb') } })).toThrow(/SIRPORTLY_TOKEN and SIRPORTLY_TOKEN_FILE are both set/);
   });
 
-  it('admin.enabled without a login is a config error', () => {
-    expect(() => loadConfig({ env: {}, overrides: { admin: { enabled: true } } })).toThrow(/admin\.enabled: needs admin\.token/);
-    expect(() => loadConfig({ env: {}, overrides: { admin: { enabled: true, username: 'ops' } } })).toThrow(/admin\.enabled/);
-    expect(loadConfig({ env: { ADMIN_USERNAME: 'ops', ADMIN_PASSWORD: 'pw' }, overrides: { admin: { enabled: true } } }).admin.password).toBe('pw');
+  it('an empty NAME beside NAME_FILE is unset (compose passes ${NAME:-}): the file is read', () => {
+    const config = loadConfig({ env: { SIRPORTLY_TOKEN: '', SIRPORTLY_TOKEN_FILE: file('t3', 'token-from-file\n'), ADMIN_PASSWORD: '', ADMIN_PASSWORD_FILE: '' } });
+    expect(config.sirportly.token).toBe('token-from-file');
+    expect(config.admin.password).toBe('');
+  });
+});
+
+describe('admin dashboard switch', () => {
+  it('admin.enabled: true without a login is a config error', () => {
+    expect(() => loadConfig({ env: {}, overrides: { admin: { enabled: true } } })).toThrow(/^admin\.enabled: needs admin\.token/);
+    expect(loadConfig({ env: { ADMIN_USERNAME: 'ops', ADMIN_PASSWORD: 'pw-12345' }, overrides: { admin: { enabled: true } } }).admin.password).toBe('pw-12345');
+  });
+
+  it('auto (the default): on when a token or a username and password are set, off without, and says why', () => {
+    expect(loadConfig({ env: {} }).admin).toMatchObject({ enabled: false, why: expect.stringMatching(/^no login: set ADMIN_TOKEN/) });
+    expect(loadConfig({ env: { ADMIN_TOKEN: 'adm-token-1' } }).admin).toMatchObject({ enabled: true, why: 'admin.token (ADMIN_TOKEN) is set (admin.enabled: auto)' });
+    expect(loadConfig({ env: { ADMIN_USERNAME: 'ops', ADMIN_PASSWORD: 'pw-12345' } }).admin).toMatchObject({ enabled: true, why: expect.stringMatching(/ADMIN_USERNAME, ADMIN_PASSWORD\) are set/) });
+  });
+
+  it('half a login is refused while the dashboard may be on; false wins over a login', () => {
+    expect(() => loadConfig({ env: { ADMIN_USERNAME: 'ops' } })).toThrow(/^admin\.password \(ADMIN_PASSWORD\): is required with admin\.username/);
+    expect(() => loadConfig({ env: { ADMIN_PASSWORD: 'pw-12345' } })).toThrow(/^admin\.username \(ADMIN_USERNAME\): is required with admin\.password/);
+    expect(loadConfig({ env: { ADMIN_USERNAME: 'ops' }, overrides: { admin: { enabled: false } } }).admin.enabled).toBe(false);
+    expect(loadConfig({ env: { ADMIN_TOKEN: 'adm-token-1' }, overrides: { admin: { enabled: false } } }).admin).toMatchObject({
+      enabled: false,
+      why: 'admin.enabled is false (admin.token (ADMIN_TOKEN) is set but not used)',
+    });
+  });
+});
+
+describe('secrets shorter than 8 characters', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'mailgate-short-'));
+  it('are refused with one line naming the setting, never the value', () => {
+    const cases: Array<[NodeJS.ProcessEnv, RegExp]> = [
+      [{ SIRPORTLY_TOKEN: 't' }, /^sirportly\.token \(SIRPORTLY_TOKEN\): must be at least 8 characters/],
+      [{ SIRPORTLY_SECRET: 'sec-123' }, /^sirportly\.secret \(SIRPORTLY_SECRET\): must be at least 8/],
+      [{ ADMIN_TOKEN: 'abc' }, /^admin\.token \(ADMIN_TOKEN\): must be at least 8/],
+      [{ ADMIN_USERNAME: 'ops', ADMIN_PASSWORD: 'pw' }, /^admin\.password \(ADMIN_PASSWORD\): must be at least 8/],
+      [{ REDIS_URL: 'redis://:pw@127.0.0.1:6379' }, /^redis\.url \(REDIS_URL\): its password must be at least 8/],
+      [{ REDIS_URL: 'redis://user:p%40ss@127.0.0.1:6379' }, /^redis\.url \(REDIS_URL\): its password must be at least 8/],
+    ];
+    for (const [env, message] of cases) {
+      let caught: unknown;
+      try {
+        loadConfig({ env });
+      } catch (err) {
+        caught = err;
+      }
+      expect(caught, JSON.stringify(env)).toBeInstanceOf(Error);
+      const text = (caught as Error).message;
+      expect(text).toMatch(message);
+      expect(text.split('\n')).toHaveLength(1);
+    }
+    // Long enough, or not set at all: fine.
+    expect(loadConfig({ env: { SIRPORTLY_TOKEN: '12345678', REDIS_URL: 'redis://user@127.0.0.1:6379' } }).sirportly.token).toBe('12345678');
+  });
+
+  it('a route account too: inline or from its file', () => {
+    const tokenFile = join(dir, 'route-token');
+    writeFileSync(tokenFile, 'short\n');
+    const route = (sirportly: Record<string, string>) => ({ routes: [{ name: 'sales', sirportly }] });
+    expect(() => loadConfig({ env: {}, overrides: route({ token: 'tiny', secret: 'sec-long-enough' }) })).toThrow(/^routes\[0\]\.sirportly\.token: must be at least 8/);
+    expect(() => loadConfig({ env: {}, overrides: route({ tokenFile, secret: 'sec-long-enough' }) })).toThrow(
+      new RegExp(`^routes\\[0\\]\\.sirportly\\.tokenFile=${tokenFile}: must be at least 8`),
+    );
   });
 });

@@ -134,10 +134,10 @@ describe('queue stats', () => {
   });
 
   it('Redis unreachable: one line naming it (password hidden) and exit 69', async () => {
-    const r = await runCli(['queue', 'stats'], { REDIS_URL: 'redis://:hunter2@127.0.0.1:1' });
+    const r = await runCli(['queue', 'stats'], { REDIS_URL: 'redis://:hunter22@127.0.0.1:1' });
     expect(r.code).toBe(69);
     expect(r.stderr).toMatch(/^mailgate: cannot reach Redis at redis:\/\/\*\*\*@127\.0\.0\.1:1/);
-    expect(r.stderr).not.toContain('hunter2');
+    expect(r.stderr).not.toContain('hunter22');
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
   });
 });
@@ -180,7 +180,7 @@ describe('queue retry', () => {
     double.resetFaults();
   });
 
-  it('bad usage is exit 2, an unknown job exit 1, each with one line on stderr', async () => {
+  it('bad usage is exit 64, an unknown job exit 1, each with one line on stderr', async () => {
     const [none, since, unknown, limit] = await Promise.all([
       // The real binary: its exit codes are what scripts see.
       runCli(['queue', 'retry'], env),
@@ -188,13 +188,13 @@ describe('queue retry', () => {
       runQueue(['show', 'nope123'], env),
       runQueue(['failed', '--limit', 'x'], env),
     ]);
-    expect(limit.code).toBe(2);
+    expect(limit.code).toBe(64);
     expect(limit.stderr).toMatch(/--limit/);
-    expect(none.code).toBe(2);
+    expect(none.code).toBe(64);
     expect(none.stderr.trim()).toBe('mailgate: queue retry: give a job id or --all (not both)');
     expect(unknown.code).toBe(1);
     expect(unknown.stderr.trim()).toBe('mailgate: no job nope123');
-    expect(since.code).toBe(2);
+    expect(since.code).toBe(64);
     expect(since.stderr).toMatch(/--since yesterday/);
   });
 });
@@ -213,12 +213,18 @@ describe('queue discard', () => {
 });
 
 describe('helpers', () => {
-  it('parseSince takes spans and ISO times', () => {
+  it('parseSince takes spans, days, ISO times and RFC 5322 dates', () => {
     const now = Date.parse('2024-05-01T12:00:00Z');
     expect(parseSince('90m', now)).toBe(now - 90 * 60_000);
+    expect(parseSince('6h', now)).toBe(now - 6 * 3_600_000);
     expect(parseSince('2d', now)).toBe(now - 2 * 86_400_000);
     expect(parseSince('2024-05-01T10:00:00Z', now)).toBe(Date.parse('2024-05-01T10:00:00Z'));
+    expect(parseSince('2024-05-01T10:00:00.123+02:00', now)).toBe(Date.parse('2024-05-01T08:00:00.123Z'));
+    expect(parseSince('2024-04-30', now)).toBe(Date.parse('2024-04-30T00:00:00Z'));
+    expect(parseSince('Tue, 30 Apr 2024 14:00:00 +0200', now)).toBe(Date.parse('2024-04-30T12:00:00Z'));
+    expect(parseSince('2024-02-31', now)).toBeNull();
     expect(parseSince('yesterday', now)).toBeNull();
+    expect(parseSince('6 hours', now)).toBeNull();
   });
 
   it('table aligns columns and cuts long cells', () => {

@@ -110,6 +110,25 @@ describe('replay --dry-run', () => {
     expect(summary).toMatchObject({ dry_run: true, messages: 3, accepted: 1, dropped: { total: 1 }, rejected: { total: 1 }, exit_code: 1 });
     expect((summary.rejected as { reasons: Record<string, { examples: Array<{ message_id: string }> }> }).reasons.no_reference!.examples[0]!.message_id).toBe('n@x');
   });
+
+  it('--since takes a span back from now, as queue retry --since does', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'replay-since-'));
+    const file = join(dir, 'recent.mbox');
+    const dated = (hoursAgo: number, id: string) => {
+      const d = new Date(Date.now() - hoursAgo * 3_600_000).toUTCString().replace('GMT', '+0000');
+      return `From a@b.cd Mon Jan  1 10:00:00 2024\nSubject: [GJ-060309] ${id}\nDate: ${d}\nMessage-ID: <${id}@x>\n\nok\n\n`;
+    };
+    writeFileSync(file, dated(30, 'old') + dated(1, 'new'));
+    const r = await run(['--dry-run', '--json', '--since', '6h', file]);
+    expect(r.stderr).not.toMatch(NO_STACK);
+    expect(r.code).toBe(0);
+    expect(r.stdout.trim().split('\n').map((l) => (JSON.parse(l) as DryRunLine).message_id)).toEqual(['new@x']);
+    const summary = JSON.parse(r.stderr.slice(r.stderr.indexOf('{'))) as Record<string, unknown>;
+    expect(summary).toMatchObject({ messages: 2, accepted: 1, skipped: { total: 1 } });
+    // 2d reaches back far enough for both.
+    const both = await run(['--dry-run', '--since', '2d', file]);
+    expect(both.stdout.trim().split('\n')).toHaveLength(2);
+  });
 });
 
 describe('bad input: one clear line, the right exit code, no stack trace', () => {
@@ -121,15 +140,15 @@ describe('bad input: one clear line, the right exit code, no stack trace', () =>
     writeFileSync(join(dir, 'nomail/deep/notes.txt'), 'nothing to see\n');
   });
 
-  for (const [name, file, message] of [
-    ['an empty file', 'empty.mbox', /empty\.mbox: empty file, no mail in it/],
-    ['binary garbage', 'garbage.bin', /garbage\.bin: not mail/],
-    ['a path that does not exist', 'missing.mbox', /missing\.mbox: no such file or directory/],
-    ['a directory without mail', 'nomail', /nomail: no mail found in this directory/],
+  for (const [name, file, message, code] of [
+    ['an empty file', 'empty.mbox', /empty\.mbox: empty file, no mail in it/, 65],
+    ['binary garbage', 'garbage.bin', /garbage\.bin: not mail/, 65],
+    ['a path that does not exist', 'missing.mbox', /missing\.mbox: no such file or directory/, 66],
+    ['a directory without mail', 'nomail', /nomail: no mail found in this directory/, 65],
   ] as const) {
-    it(`${name}: exit 2`, async () => {
+    it(`${name}: exit ${code}`, async () => {
       const r = await run([join(dir, file)], { REDIS_URL: 'redis://127.0.0.1:1' });
-      expect(r.code).toBe(2);
+      expect(r.code).toBe(code);
       expect(r.stderr.trim().split('\n')).toHaveLength(1);
       expect(r.stderr).toMatch(message);
       expect(r.stderr).toMatch(/^mailgate: replay: /);
@@ -137,11 +156,11 @@ describe('bad input: one clear line, the right exit code, no stack trace', () =>
     });
   }
 
-  it('bad usage: exit 2', async () => {
-    expect((await run(['--format', 'mbox', join(dir, 'empty.mbox')])).code).toBe(2);
-    expect((await run(['--since', 'last tuesday', join(dir, 'empty.mbox')])).code).toBe(2);
+  it('bad usage: exit 64', async () => {
+    expect((await run(['--format', 'mbox', join(dir, 'empty.mbox')])).code).toBe(64);
+    expect((await run(['--since', 'last tuesday', join(dir, 'empty.mbox')])).code).toBe(64);
     const r = await run([]);
-    expect(r.code).toBe(2);
+    expect(r.code).toBe(64);
     expect(r.stderr).toMatch(/missing required argument/);
   });
 
@@ -162,7 +181,7 @@ describe('bad input: one clear line, the right exit code, no stack trace', () =>
 });
 
 describe('Ctrl-C', () => {
-  it('stops reading, finishes what is in flight, prints the summary and exits 1', async () => {
+  it('stops reading, finishes what is in flight, prints the summary and exits 75', async () => {
     const { archive, env, waiting, close } = pausingReplay('int', 30, 5, 2);
     try {
       // No workers: paused with 5 jobs waiting, then interrupted.
@@ -170,7 +189,7 @@ describe('Ctrl-C', () => {
       await waitFor('5 queued', async () => (await waiting()) >= 5, 15_000);
       r.child.kill('SIGINT');
       const out = await r.done;
-      expect(out.code).toBe(1);
+      expect(out.code).toBe(75);
       expect(out.stderr).toMatch(/SIGINT: finishing the messages in flight/);
       expect(out.stderr).not.toMatch(NO_STACK);
       expect(out.stdout).toMatch(/stopped: interrupted: run the same command again/);

@@ -125,7 +125,7 @@ describe('back-pressure', () => {
 });
 
 describe('Redis goes away', () => {
-  it('retries a bounded number of times, then stops: rejected store_unavailable, exit 1', async () => {
+  it('retries a bounded number of times, then stops: rejected store_unavailable, exit 75 (run again)', async () => {
     const server = await RedisServer.start();
     const double = await startSirportlyDouble();
     const config = testConfig(server.url, { url: double.url, token: double.token, secret: double.secret }, {
@@ -144,7 +144,7 @@ describe('Redis goes away', () => {
       await waitFor('three queued', async () => (await queue.getWaitingCount()) >= 3, 10_000);
       await server.stop();
       const r = await run;
-      expect(r.exitCode).toBe(1);
+      expect(r.exitCode).toBe(75);
       expect(r.stdout).toMatch(/rejected +1 +store_unavailable 1/);
       expect(r.stdout).toMatch(/stopped: Redis did not take a message after 3 attempts \(451 4\.3\.0/);
       expect(r.stdout).toMatch(/Run the same command again/);

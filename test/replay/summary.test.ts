@@ -1,7 +1,7 @@
 // The summary (counts, reasons, first examples, exit code), the progress line, and the
 // back-pressure gate on its own.
 import { describe, expect, it } from 'vitest';
-import { ProgressBar } from '../../src/replay/progress.js';
+import { ProgressBar, progressLine } from '../../src/replay/progress.js';
 import { BackPressure, type QueueProbe } from '../../src/replay/into-redis.js';
 import { EXAMPLES_PER_REASON, Summary } from '../../src/replay/summary.js';
 import { Capture } from './helpers.js';
@@ -33,10 +33,13 @@ describe('Summary', () => {
     expect(text).toMatch(/rejected too_large: a\.mbox #15 <m15@x> "s15" 30000000 bytes/);
   });
 
-  it('a stop makes exit 1 and is said', () => {
+  it('a stop makes exit 75 (run it again to go on), rejected messages or not, and is said', () => {
     const s = new Summary(false);
-    s.stopped = 'Redis did not take a message';
+    s.record('rejected', 'no_reference', ex(1));
     expect(s.exitCode()).toBe(1);
+    s.stopped = 'Redis did not take a message';
+    expect(s.exitCode()).toBe(75);
+    expect(s.toJSON().exit_code).toBe(75);
     expect(s.render()).toMatch(/stopped: Redis did not take a message/);
   });
 });
@@ -65,6 +68,45 @@ describe('ProgressBar', () => {
     bar.done();
     expect(out.text.endsWith('\r\x1b[2K')).toBe(true);
     expect(out.text).toMatch(/a line above\n/);
+  });
+});
+
+describe('progressLine', () => {
+  // 1,234,567 messages, 2.5 of 10 GB in 1,000 s: ETA 3,000 s = 50:00.
+  const big = { messages: 1_234_567, bytes: 2.5e9, totalBytes: 10e9, elapsedSeconds: 1000, status: '' };
+  const cases: Array<[number, string, RegExp]> = [
+    [120, '', /^\[#{8}-{22}\]  25% 1,234,567 msgs 2500\.0\/10000\.0 MB 1,235 msg\/s ETA 50:00$/],
+    [120, 'paused', /^\[#+-+\]  25% 1,234,567 msgs 2500\.0\/10000\.0 MB 1,235 msg\/s ETA 50:00 paused$/],
+    [80, '', /^\[[#-]{17}\]  25% 1,234,567 msgs 2500\.0\/10000\.0 MB 1,235 msg\/s ETA 50:00$/],
+    [80, 'paused', /^\[[#-]{10}\]  25% 1,234,567 msgs 2500\.0\/10000\.0 MB 1,235 msg\/s ETA 50:00 paused$/],
+    [70, 'paused', /^ 25% 1,234,567 msgs 2500\.0\/10000\.0 MB 1,235 msg\/s ETA 50:00 paused$/],
+    [40, '', /^ 25% 1,234,567 msgs ETA 50:00$/],
+    [40, 'paused', /^ 25% 1,234,567 msgs ETA 50:00 paused$/],
+  ];
+  for (const [columns, status, shape] of cases) {
+    it(`fits ${columns} columns${status ? ` with status "${status}"` : ''}, whole ETA kept`, () => {
+      const line = progressLine({ ...big, status }, columns);
+      expect(line.length).toBeLessThanOrEqual(columns - 1);
+      expect(line).toMatch(/ETA 50:00( |$)/);
+      expect(line).toMatch(shape);
+    });
+  }
+
+  it('keeps hours in the ETA, and shortens a long status before dropping the count', () => {
+    const slow = { ...big, elapsedSeconds: 100_000 };
+    const long = 'paused: Redis uses 95 % of its maxmemory';
+    const at40 = progressLine({ ...slow, status: long }, 40);
+    expect(at40.length).toBeLessThanOrEqual(39);
+    expect(at40).toMatch(/^ 25% 1,234,567 msgs ETA 83:20:00 pause?d?.*…$/);
+    expect(progressLine({ ...slow, status: long }, 80)).toMatch(/ETA 83:20:00 paused: Redis/);
+    // Narrower than anything sensible: the ETA alone, from its end.
+    expect(progressLine(slow, 20)).toBe(' 25% ETA 83:20:00');
+    expect(progressLine(slow, 14)).toBe('ETA 83:20:00');
+    expect(progressLine(slow, 10)).toBe('83:20:00');
+  });
+
+  it('says --:-- before anything is read', () => {
+    expect(progressLine({ messages: 0, bytes: 0, totalBytes: 100, elapsedSeconds: 0, status: '' }, 80)).toMatch(/ETA --:--$/);
   });
 });
 
