@@ -133,6 +133,8 @@ export class SirportlyClient {
     const params = new URLSearchParams();
     for (const name of UPDATE_FIELDS) {
       const value = fields[name];
+      // A blank subject is left out, not sent as `subject=`: Sirportly then uses the ticket's.
+      if (name === 'subject' && value?.trim() === '') continue;
       if (value !== undefined) params.append(name, value);
     }
     if (fields.attachments !== undefined && fields.attachments.length > 0) {
