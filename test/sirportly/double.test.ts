@@ -370,7 +370,7 @@ describe('sirportly double: documented rules', () => {
       const ok = { ...SUBMIT, brand: 'acme', department: 'Support', team: 'First Line' };
       expect((await call('submit', ok, true, d)).status).toBe(201);
       for (const [field, value] of [['brand', 'Nope'], ['department', 'Sales'], ['status', 'Gone'], ['priority', 'Urgent'], ['team', 'Nobody']]) {
-        const res = await call('submit', { ...ok, [field]: value! }, true, d);
+        const res = await call('submit', { ...ok, [field!]: value! }, true, d);
         expect(res.status).toBe(404);
         expect(await json(res)).toEqual({ error: expect.stringContaining(value!) });
       }
