@@ -23,14 +23,14 @@ afterAll(async () => {
 
 it('SIGKILL one of two workers while they open tickets: one ticket and one update per message', async () => {
   const prefix = `cn${randomBytes(4).toString('hex')}`;
-  const routes = { policy: { noReference: 'create' }, routes: [{ name: 'desk', ticket: { department: 'Support', status: 'New', priority: 'Normal', team: 'First line' } }] };
+  const routes = { policy: { noReference: 'create' }, routes: [{ name: 'desk', ticket: { brand: 'Help', department: 'Support', status: 'New', priority: 'Normal', team: 'First line' } }] };
   const yaml = [
     `redis:\n  prefix: ${prefix}`,
     'queue:\n  concurrency: 4\n  lockDurationMs: 2000\n  backoffInitialMs: 100',
     // A lost submit answer is looked up 2 × this after the submit (a late commit may still come).
     'sirportly:\n  requestTimeoutMs: 1000',
     'policy:\n  noReference: create',
-    'routes:\n  - name: desk\n    ticket: { department: Support, status: New, priority: Normal, team: First line }',
+    'routes:\n  - name: desk\n    ticket: { brand: Help, department: Support, status: New, priority: Normal, team: First line }',
   ].join('\n');
   const sirportly = { url: double.url, token: double.token, secret: double.secret };
   // Submits and posts take a while, so the victim dies with some of each in flight.

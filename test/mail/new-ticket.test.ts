@@ -10,11 +10,12 @@ import { doorVerdict } from '../../src/mail/verdict.js';
 import { isSearchableTag } from '../../src/sirportly/client.js';
 import { envelope, mail, testConfig } from './helpers.js';
 
-const TICKET = { department: 'Support', status: 'New', priority: 'Normal', team: 'Helpdesk' };
+const TICKET = { brand: 'Help', department: 'Support', status: 'New', priority: 'Normal', team: 'Helpdesk' };
 const config = testConfig({
   routes: [
     { name: 'sales', match: ['sales@example.com'], noReference: 'create', ticket: { ...TICKET, department: 'Sales', brand: 'Example', sla: 'Gold', tag_list: 'email, sales' } },
-    { name: 'plain', match: ['plain@example.com'], noReference: 'create', ticket: TICKET },
+    // A department id needs no brand.
+    { name: 'plain', match: ['plain@example.com'], noReference: 'create', ticket: { department: '12', status: 'New', priority: 'Normal', team: 'Helpdesk' } },
     { name: 'rest', noReference: 'reject' },
   ],
 });
@@ -57,7 +58,7 @@ describe('newTicketFields', () => {
     const f = newTicketFields(d, plainRoute, null);
     expect(f).toEqual({
       subject: 'Hello',
-      department: 'Support',
+      department: '12',
       status: 'New',
       priority: 'Normal',
       team: 'Helpdesk',
