@@ -172,7 +172,15 @@ async function ticketOf(job: UpdateJob, drafted: Draft, route: Route, client: Si
     const settle = 2 * config.sirportly.requestTimeoutMs;
     const since = startedAt === null || Number.isNaN(startedAt) ? settle : (deps.now ?? Date.now)() - startedAt;
     if (since < settle) throw new WaitError(`an earlier submit may still be in progress at Sirportly; looking for its ticket in ${settle - since} ms`, settle - since);
-    ticket = await client.findTicketByTag(tag);
+    try {
+      ticket = await client.findTicketByTag(tag);
+    } catch (err) {
+      if (err instanceof GatewayError && err.kind === 'auth') {
+        // Usually a token limited to some methods: say which one, so the fix and `queue retry` follow.
+        throw new GatewayError('auth', `the Sirportly API token is refused tickets/spql, which finds the ticket an earlier unanswered submit may have opened (${err.message}): allow the token tickets/spql, then re-drive the job with \`mailgate queue retry\``, { status: err.status, cause: err });
+      }
+      throw err;
+    }
     if (ticket) log.info({ queueId: job.id, ticket, tag }, 'ticket found already opened; not submitting again');
   }
   if (ticket === null) {

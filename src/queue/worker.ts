@@ -39,7 +39,8 @@ export function startUpdateWorker(deps: UpdateWorkerDeps): UpdateWorker {
     const parsed = jobDataSchema.safeParse(job.data);
     const jobLog = log.child({ queueId: job.id, ticket: job.data?.ticket });
     if (!parsed.success) {
-      const err = new Error(`job data invalid: ${parsed.error.issues[0]?.message ?? 'unknown'}`);
+      const issue = parsed.error.issues[0];
+      const err = new GatewayError('bad_job', `job data invalid: ${issue ? `${issue.path.join('.') || '(root)'}: ${issue.message}` : 'unknown'}`);
       throw classifyFailure(err, job, config, Date.now());
     }
     const started = Date.now();
