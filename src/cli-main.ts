@@ -12,6 +12,7 @@ import { registerReplayCommand } from './replay/command.js';
 import { registerQueueCommand } from './commands/queue.js';
 
 const EX_USAGE = 2;
+const EX_UNAVAILABLE = 69;
 const EX_CONFIG = 78;
 
 function fail(message: string, code: number): never {
@@ -90,6 +91,27 @@ async function inspect(file: string, opts: { config?: string; rcpt?: string[] })
   process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
 }
 
+async function check(opts: { config?: string; json?: boolean }): Promise<void> {
+  const config = configOrExit(opts.config);
+  try {
+    requireSirportlyCredentials(config);
+  } catch (err) {
+    fail(`config: ${(err as Error).message}`, EX_CONFIG);
+  }
+  const { runChecks } = await import('./commands/check.js');
+  const report = await runChecks(config);
+  if (opts.json) {
+    process.stdout.write(`${JSON.stringify(report)}\n`);
+  } else {
+    const { table } = await import('./admin/table.js');
+    const rows = report.rows.map((r) => [r.account, r.route || '-', r.check, r.value, r.status, r.detail]);
+    process.stdout.write(`${table(['ACCOUNT', 'ROUTE', 'CHECK', 'VALUE', 'RESULT', 'DETAIL'], rows, { maxWidth: 100 })}\n`);
+    process.stdout.write(report.ok ? 'all well: Sirportly has what the gateway needs\n' : 'NOT all well: see the rows not ok above\n');
+  }
+  if (report.ok) process.exit(0);
+  process.exit(report.rows.some((r) => r.status === 'unreachable') ? EX_UNAVAILABLE : 1);
+}
+
 function parseRole(value: string): Role {
   if (value === 'all' || value === 'smtp' || value === 'worker') return value;
   throw new InvalidArgumentError('must be all, smtp or worker');
@@ -121,6 +143,17 @@ program
   .option('-c, --config <file>', 'YAML file merged over config/default.yaml (same as MAILGATE_CONFIG)')
   .action(inspect);
 
+program
+  .command('check')
+  .description(
+    'check Sirportly before mail arrives: the credentials of each account, tickets/spql when newTickets.markerTag is on, ' +
+      'and every brand, department, status, priority, team and sla the routes name (the team in the department\'s escalation path); ' +
+      'exit 0 only when all is well, 1 when something is missing or refused, 69 when Sirportly cannot be reached',
+  )
+  .option('-c, --config <file>', 'YAML file merged over config/default.yaml (same as MAILGATE_CONFIG)')
+  .option('--json', 'print the report as one JSON object instead of a table')
+  .action(check);
+
 registerReplayCommand(program);
 registerQueueCommand(program);
 
@@ -133,7 +166,8 @@ Environment (wins over the config files):
   REDIS_URL, SIRPORTLY_TOKEN, SIRPORTLY_SECRET, ADMIN_TOKEN and ADMIN_PASSWORD may instead be
   read from a file named by NAME_FILE (e.g. SIRPORTLY_TOKEN_FILE=/run/secrets/sirportly_token).
 
-Exit codes: 0 done, 2 bad usage or unreadable input, 78 bad or missing setting.`,
+Exit codes: 0 done, 1 check found something missing or refused, 2 bad usage or unreadable input,
+  69 Sirportly or Redis unreachable (check, queue), 78 bad or missing setting.`,
 );
 
 program.parseAsync(process.argv).catch((err: unknown) => {

@@ -7,18 +7,24 @@ import type { NewTicketFields } from '../mail/new-ticket.js';
 import type { UpdateFields } from '../mail/types.js';
 import { classifySirportlyFailure } from './classify.js';
 import {
+  objectListSchema,
   spqlReferenceSchema,
   submittedTicketSchema,
   temporaryAttachmentSchema,
   ticketSchema,
   updateSchema,
+  type SirportlyObject,
   type SirportlyTicket,
   type SirportlyUpdate,
   type SubmittedTicket,
   type TemporaryAttachment,
 } from './types.js';
 
+/** The objects/* lists `mailgate check` reads. */
+export type ObjectKind = 'brands' | 'departments' | 'statuses' | 'priorities' | 'teams' | 'escalation_paths' | 'slas';
+
 export type {
+  SirportlyObject,
   SirportlyAttachment,
   SirportlyAuthor,
   SirportlyTicket,
@@ -169,6 +175,11 @@ export class SirportlyClient {
     const spql = `SELECT tickets.reference FROM tickets WHERE ticket_tags.tag = "${tag}" ORDER BY tickets.submitted_at DESC LIMIT 1`;
     const params = new URLSearchParams({ spql });
     return this.call('tickets/spql', { kind: 'form', params }, spqlReferenceSchema);
+  }
+
+  /** objects/<kind>: the account's brands, departments, … (departments filtered by `brand` when given). */
+  async listObjects(kind: ObjectKind, filter: Record<string, string> = {}): Promise<SirportlyObject[]> {
+    return this.call(`objects/${kind}`, { kind: 'form', params: new URLSearchParams(filter) }, objectListSchema);
   }
 
   async close(): Promise<void> {

@@ -121,3 +121,22 @@ export const spqlReferenceSchema = z
     results: z.array(z.tuple([z.string().trim().min(1)], z.unknown())),
   })
   .transform((v): string | null => v.results[0]?.[0] ?? null);
+
+/** One of the account's meta objects (objects/*): only id and name are relied on. */
+export interface SirportlyObject {
+  id: number | string | null;
+  name: string | null;
+  [key: string]: unknown;
+}
+
+const objectSchema = z.looseObject({
+  id: z.union([z.number(), z.string()]).nullish().transform((v) => v ?? null),
+  name: text,
+});
+
+// objects/* answer an array (departments, per the docs); a paginated {records: [...]} is taken too,
+// as the other list methods answer that way and the other objects pages were not seen.
+export const objectListSchema: z.ZodType<SirportlyObject[]> = z.union([
+  z.array(objectSchema),
+  z.looseObject({ records: z.array(objectSchema) }).transform((v) => v.records),
+]);
