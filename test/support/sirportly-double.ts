@@ -76,6 +76,8 @@ export interface DoubleFaults {
   delayMs: number;
   /** Do the work of the next N targeted calls (it is recorded), then hold the answer for hangMs and destroy the socket. */
   commitThenHangNext: number;
+  /** Probability (0..1) that a targeted call is done (recorded), then its answer held for hangMs and the socket destroyed. */
+  commitThenHangRate: number;
   hangMs: number;
   /** Random source for failRate; replace for determinism. */
   random: () => number;
@@ -194,6 +196,8 @@ export interface DoubleState {
   tokenTtlMs: number;
   /** Most TCP connections open at the same time. */
   peakConnections: number;
+  /** Calls done but left unanswered (commitThenHang), by path. */
+  hung: Record<string, number>;
 }
 
 export interface SirportlyDouble {
@@ -247,6 +251,7 @@ function defaultFaults(): DoubleFaults {
     retryAfter: 2,
     delayMs: 0,
     commitThenHangNext: 0,
+    commitThenHangRate: 0,
     hangMs: 5000,
     random: Math.random,
   };
@@ -338,6 +343,7 @@ export async function startSirportlyDouble(opts: SirportlyDoubleOptions = {}): P
     bodies: [],
     tokenTtlMs: opts.tokenTtlMs ?? 3_600_000,
     peakConnections: 0,
+    hung: {},
   };
   for (const t of opts.tickets ?? DEFAULT_TICKETS) state.addTicket(t.reference, t.subject);
 
@@ -688,8 +694,10 @@ export async function startSirportlyDouble(opts: SirportlyDoubleOptions = {}): P
         reply = { status: 404, body: { error: 'Method not found' } };
     }
 
-    if (faulty && faults.commitThenHangNext > 0) {
-      faults.commitThenHangNext -= 1;
+    const hangByRate = faulty && faults.commitThenHangRate > 0 && faults.random() < faults.commitThenHangRate;
+    if (faulty && (faults.commitThenHangNext > 0 || hangByRate)) {
+      if (!hangByRate) faults.commitThenHangNext -= 1;
+      state.hung[path] = (state.hung[path] ?? 0) + 1;
       await sleep(faults.hangMs);
       req.socket.destroy();
       return;
