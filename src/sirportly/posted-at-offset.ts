@@ -12,7 +12,7 @@ const MAX_OBSERVATIONS = 5_000;
 /** Two agreeing observations further apart than this may have a summer-time change and its return between them. */
 const MAX_CONFIRMING_SPAN_SECONDS = 60 * 86_400;
 
-export type OffsetRedis = Pick<Redis, 'zadd' | 'zremrangebyrank' | 'zrangebyscore' | 'zrevrangebyscore'>;
+export type OffsetRedis = Pick<Redis, 'pipeline' | 'zrangebyscore' | 'zrevrangebyscore'>;
 
 /** Names an account by its URL and token (hosted accounts share one URL); the token is hashed. */
 export function accountKey(account: { url: string; token: string }): string {
@@ -34,8 +34,13 @@ export class PostedAtOffsets {
     const offset = accountOffset(sentIso, answeredIso);
     if (offset === null) return null;
     const sent = Math.floor(Date.parse(sentIso) / 1000);
-    await this.redis.zadd(this.key, sent, `${sent}:${offset}`);
-    await this.redis.zremrangebyrank(this.key, 0, -(MAX_OBSERVATIONS + 1));
+    const results = await this.redis
+      .pipeline()
+      .zadd(this.key, sent, `${sent}:${offset}`)
+      .zremrangebyrank(this.key, 0, -(MAX_OBSERVATIONS + 1))
+      .exec();
+    const failed = results?.find(([err]) => err !== null)?.[0];
+    if (failed) throw failed;
     return offset;
   }
 
