@@ -120,8 +120,10 @@ async function unsureReadBack(job: UpdateJob, result: Extract<ReadBack, { kind: 
     await job.updateData(data);
     log.warn({ queueId: job.id, ticket: fields.ticket, candidates: seen }, 'read-back unsure: an update with this author and text exists at another posted_at offset than the one learned; waiting for more posts to learn the offset');
   }
-  const since = Date.parse(data.checkpoint.unsureSince ?? '');
-  if (Number.isNaN(since) || now - since < UNSURE_WAIT_MAX_MS) {
+  // From the later of the first unsure read-back and the job's (re)start: `queue retry` gives it a new hour.
+  const first = Date.parse(data.checkpoint.unsureSince ?? '');
+  const since = Math.max(Number.isNaN(first) ? 0 : first, job.timestamp);
+  if (now - since < UNSURE_WAIT_MAX_MS) {
     throw new WaitError(`read-back unsure (${seen}); looking again once more posted_at offsets are learned`, UNSURE_RECHECK_MS);
   }
   throw new UnrecoverableError(
