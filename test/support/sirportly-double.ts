@@ -191,8 +191,6 @@ export interface DoubleState {
   /** Requests seen per path, counted on arrival (before faults and auth). */
   requests: Record<string, number>;
   log: RequestLogEntry[];
-  /** Every form field of each request, in arrival order (after decoding), by path. */
-  bodies: Array<{ path: string; fields: Record<string, string> }>;
   tokenTtlMs: number;
   /** Most TCP connections open at the same time. */
   peakConnections: number;
@@ -340,7 +338,6 @@ export async function startSirportlyDouble(opts: SirportlyDoubleOptions = {}): P
     contacts: () => [...contacts.values()].sort((a, b) => a.id - b.id).map((c) => ({ ...c })),
     requests: {},
     log: [],
-    bodies: [],
     tokenTtlMs: opts.tokenTtlMs ?? 3_600_000,
     peakConnections: 0,
     hung: {},
@@ -663,7 +660,6 @@ export async function startSirportlyDouble(opts: SirportlyDoubleOptions = {}): P
     if (account.deny.some((d) => d === method || d === method.split('/').pop())) {
       return send(res, { status: 403, body: { error: `This API token does not have access to ${method}` } });
     }
-    state.bodies.push({ path, fields: Object.fromEntries(params) });
 
     let reply: Reply;
     switch (path) {
