@@ -20,6 +20,7 @@ import { routeTable } from './mail/route.js';
 import type { SirportlyApi } from './queue/process-job.js';
 import { SirportlyClient } from './sirportly/client.js';
 import { safeRedisUrl } from './redact.js';
+import { CredentialWatch, accountLabel } from './sirportly/credential-watch.js';
 
 export type Role = 'all' | 'smtp' | 'worker';
 
@@ -74,6 +75,7 @@ export async function startGateway(config: Config, log: Logger, opts: GatewayOpt
   const smtp = role === 'worker' ? null : await startSmtp(config, { log, metrics, decide: doorThread?.decide ?? decideHere });
 
   let worker: UpdateWorker | null = null;
+  let credentials: CredentialWatch | null = null;
   let workerConn: Redis | null = null;
   let client = opts.client;
   const ownClients: SirportlyClient[] = [];
@@ -91,12 +93,19 @@ export async function startGateway(config: Config, log: Logger, opts: GatewayOpt
     client ??= newClient(config.sirportly);
     // One client per route with its own Sirportly account (its own sockets and credentials).
     const routeClients = new Map<string, SirportlyApi>();
+    credentials = new CredentialWatch({ log, metrics, recheckMs: config.sirportly.credentialsRecheckSeconds * 1000 });
+    credentials.add(accountLabel(null), client);
     for (const route of routeTable(config)) {
-      if (route.account) routeClients.set(route.name, instrumentSirportly(newClient(route.account), metrics));
+      if (!route.account) continue;
+      const own = newClient(route.account);
+      routeClients.set(route.name, instrumentSirportly(own, metrics));
+      credentials.add(accountLabel(route), own);
     }
+    // Not awaited: start-up does not wait on Sirportly; a refusal is logged when it is known.
+    void credentials.start();
     workerConn = workerConnection(config.redis.url);
     workerConn.on('error', (err: Error) => log.debug({ err: err.message }, 'worker redis connection error'));
-    worker = startUpdateWorker({ config, connection: workerConn, redis: workerConn, client: instrumentSirportly(client, metrics), routeClients, queue, log, metrics });
+    worker = startUpdateWorker({ config, connection: workerConn, redis: workerConn, client: instrumentSirportly(client, metrics), routeClients, queue, log, metrics, credentials });
   }
 
   const http = await startHttp(config, {
@@ -107,6 +116,8 @@ export async function startGateway(config: Config, log: Logger, opts: GatewayOpt
       { name: 'smtp', check: () => smtp === null || smtp.listening() },
       { name: 'door_thread', check: () => doorThread === null || doorThread.running() },
       { name: 'not_shutting_down', check: () => !shuttingDown },
+      // Named when failing, never a 503: refused credentials hold jobs back, not mail.
+      { name: 'sirportly_credentials', advisory: true, check: () => credentials === null || credentials.failing().length === 0 },
     ],
     beforeMetrics: async () => {
       const [counts, oldest] = await Promise.race([
@@ -151,6 +162,7 @@ export async function startGateway(config: Config, log: Logger, opts: GatewayOpt
       log.info('shutting down: no new SMTP sessions; finishing messages in flight');
       await smtp?.close();
       await doorThread?.close();
+      credentials?.close();
       await worker?.close();
       await queue.close().catch(() => undefined);
       await Promise.all(ownClients.map((c) => c.close()));

@@ -96,6 +96,27 @@ async function inspect(file: string, opts: { config?: string; rcpt?: string[] })
   process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
 }
 
+async function check(opts: { config?: string; json?: boolean }): Promise<void> {
+  const config = configOrExit(opts.config);
+  try {
+    requireSirportlyCredentials(config);
+  } catch (err) {
+    fail(`config: ${(err as Error).message}`, EXIT.CONFIG);
+  }
+  const { runChecks } = await import('./commands/check.js');
+  const report = await runChecks(config);
+  if (opts.json) {
+    process.stdout.write(`${JSON.stringify(report)}\n`);
+  } else {
+    const { table } = await import('./admin/table.js');
+    const rows = report.rows.map((r) => [r.account, r.route || '-', r.check, r.value, r.status, r.detail]);
+    process.stdout.write(`${table(['ACCOUNT', 'ROUTE', 'CHECK', 'VALUE', 'RESULT', 'DETAIL'], rows, { maxWidth: 100 })}\n`);
+    process.stdout.write(report.ok ? 'all well: Sirportly has what the gateway needs\n' : 'NOT all well: see the rows not ok above\n');
+  }
+  if (report.ok) process.exit(0);
+  process.exit(report.rows.some((r) => r.status === 'unreachable') ? EXIT.UNAVAILABLE : EXIT.FAILED);
+}
+
 function parseRole(value: string): Role {
   if (value === 'all' || value === 'smtp' || value === 'worker') return value;
   throw new InvalidArgumentError('must be all, smtp or worker');
@@ -126,6 +147,17 @@ program
   .option('--rcpt <address>', 'envelope recipient, which chooses the route (repeat for several); default: Delivered-To and To of the message', (v: string, all: string[] = []) => [...all, v])
   .option('-c, --config <file>', 'YAML file merged over config/default.yaml (same as MAILGATE_CONFIG)')
   .action(inspect);
+
+program
+  .command('check')
+  .description(
+    'check Sirportly before mail arrives: the credentials of each account, tickets/spql when newTickets.markerTag is on, ' +
+      'and every brand, department, status, priority, team and sla the routes name (the team in the department\'s escalation path); ' +
+      'exit 0 only when all is well, 1 when something is missing or refused, 69 when Sirportly cannot be reached',
+  )
+  .option('-c, --config <file>', 'YAML file merged over config/default.yaml (same as MAILGATE_CONFIG)')
+  .option('--json', 'print the report as one JSON object instead of a table')
+  .action(check);
 
 registerReplayCommand(program);
 registerQueueCommand(program);

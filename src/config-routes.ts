@@ -74,6 +74,12 @@ export function checkRoutes(c: RouteCheckInput, ctx: z.RefinementCtx): void {
     if (r.match.length === 0 && i !== c.routes.length - 1) {
       ctx.addIssue({ code: 'custom', path: at('match'), message: `route "${r.name}" has no match, so it is the default route and must be the last one` });
     }
+    // Sirportly finds a department by name only within its brand (two brands may each have a
+    // "Support"); without one, every new ticket of the route would be refused.
+    const department = r.ticket.department;
+    if (department !== undefined && !/^\d+$/.test(department) && !r.ticket.brand) {
+      ctx.addIssue({ code: 'custom', path: at('ticket', 'department'), message: `"${department}" is a department name, which Sirportly resolves only with its brand: set routes[${i}].ticket.brand, or give the department's id` });
+    }
     if ((r.noReference ?? c.policy.noReference) === 'create') {
       for (const f of REQUIRED_TICKET_FIELDS) {
         if (!r.ticket[f]) ctx.addIssue({ code: 'custom', path: at('ticket', f), message: `is required: route "${r.name}" opens new tickets (noReference: create)` });

@@ -121,6 +121,7 @@ export const configSchema = z
         secret: secret,
         requestTimeoutMs: positiveInt,
         connections: positiveInt,
+        credentialsRecheckSeconds: positiveInt,
       })
       .strict(),
     http: z.object({ host: z.string().min(1), port }).strict(),

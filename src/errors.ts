@@ -7,6 +7,7 @@ export type ErrorKind =
   | 'store_unavailable' // Redis down or slow at the door: 451
   | 'too_large' // message over the size limit: 552
   | 'bad_input' // mail that cannot be parsed or drafted: permanent
+  | 'bad_job' // queued job data the worker cannot read: permanent (a retry reads the same data)
   | 'auth' // Sirportly 401/403: permanent
   | 'not_found' // Sirportly 404 (unknown ticket): permanent
   | 'validation' // Sirportly 422: permanent
@@ -29,6 +30,7 @@ const KINDS: Record<ErrorKind, KindInfo> = {
   },
   too_large: { retryable: false, reply: { code: 552, enhanced: '5.3.4', text: 'Message exceeds the size limit' } },
   bad_input: { retryable: false, reply: { code: 554, enhanced: '5.6.0', text: 'Message could not be processed' } },
+  bad_job: { retryable: false, reply: { code: 554, enhanced: '5.6.0', text: 'Message could not be processed' } },
   auth: { retryable: false, reply: { code: 451, enhanced: '4.3.0', text: 'Helpdesk rejected our credentials' } },
   not_found: { retryable: false, reply: { code: 550, enhanced: '5.1.1', text: 'Ticket not found' } },
   validation: { retryable: false, reply: { code: 550, enhanced: '5.6.0', text: 'Helpdesk rejected the message' } },

@@ -13,7 +13,7 @@ export const EXIT = {
   DATA: 65,
   /** The input cannot be read: no such file, no permission. */
   NO_INPUT: 66,
-  /** A service it needs is unreachable: Redis (queue, replay). */
+  /** A service it needs is unreachable: Redis (queue, replay), Sirportly (check). */
   UNAVAILABLE: 69,
   /** An internal error: a bug, reported with its message. */
   SOFTWARE: 70,
@@ -32,9 +32,11 @@ export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
 /** The table for `mailgate --help`. */
 export const EXIT_CODES_HELP = `Exit codes (every command):
   0  done
-  1  not everything was done: a message rejected (replay), a job unknown or in the wrong state (queue)
+  1  not everything was done: a message rejected (replay), a job unknown or in the wrong state (queue),
+     something missing or refused (check)
   64 bad usage          65 no mail in the input     66 input cannot be read
-  69 Redis unreachable  70 internal error           75 stopped before the end: run it again to go on
+  69 Redis or Sirportly unreachable
+  70 internal error     75 stopped before the end: run it again to go on
   78 bad or missing setting
   130 a second Ctrl-C or SIGTERM while stopping quit at once
   137 (replay) its parent process was killed`;

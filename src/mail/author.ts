@@ -37,6 +37,18 @@ function displayNameOnly(rawFrom: string | undefined): string | undefined {
   return name;
 }
 
+/**
+ * The name Sirportly shows for the author: the display name, else the address itself. Sent as
+ * author_name on every update and as contact_name on tickets/submit (which requires one), so a
+ * contact is never nameless. The whole address rather than its local part: local parts such as
+ * "info", "noreply" or "j.smith1984" name nobody, and two senders "info@a.example" and
+ * "info@b.example" would show as the same person; the address is also what mail clients show for
+ * a sender without a name.
+ */
+export function authorName(author: Author): string | undefined {
+  return author.name ?? author.email;
+}
+
 export function authorOf(headers: HeaderBlock, mailFrom: string): Author {
   const rawFrom = headers.getRaw('from');
   const fromHeader = firstMailbox(rawFrom);

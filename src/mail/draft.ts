@@ -3,7 +3,7 @@
 import type { Config } from '../config.js';
 import { GatewayError } from '../errors.js';
 import { makeDraftAttachment, referencedCids } from './attachments.js';
-import { authorOf } from './author.js';
+import { authorName, authorOf } from './author.js';
 import { composeBody } from './body.js';
 import { postedAt } from './date.js';
 import { parseHeaders, type HeaderBlock, type HeaderBounds } from './headers.js';
@@ -59,7 +59,8 @@ export async function draft(raw: Buffer, envelope: Envelope, config: Config, tic
     update.html_body = body.html_body;
     update.html_safe = '1';
   }
-  if (author.name !== undefined) update.author_name = author.name;
+  const name = authorName(author);
+  if (name !== undefined) update.author_name = name;
   if (author.email !== undefined) update.author_email = author.email;
   return { update, attachments, warnings };
 }

@@ -16,7 +16,8 @@ export interface NewTicketFields {
   tag_list?: string;
   contact_method_type: 'email';
   contact_method_data: string;
-  contact_name?: string;
+  /** Required by tickets/submit: the author's name, else the address (see authorName). */
+  contact_name: string;
   submitted_at: string;
 }
 
@@ -47,12 +48,12 @@ export function newTicketFields(d: Draft, route: Route, tag: string | null): New
     team,
     contact_method_type: 'email',
     contact_method_data: u.author_email,
+    contact_name: u.author_name ?? u.author_email,
     submitted_at: u.posted_at,
   };
   if (brand) fields.brand = brand;
   if (department) fields.department = department;
   if (sla) fields.sla = sla;
   if (tags) fields.tag_list = tags;
-  if (u.author_name) fields.contact_name = u.author_name;
   return fields;
 }

@@ -10,6 +10,11 @@ import type { Metrics } from './metrics.js';
 export interface ReadinessCheck {
   name: string;
   check(): Promise<boolean> | boolean;
+  /**
+   * Reported on /readyz, named under `failing` when false, but not a reason for 503: the door
+   * still takes mail safely into Redis (a 503 would take the MX out of its balancer).
+   */
+  advisory?: boolean;
 }
 
 export interface HttpEndpoint {
@@ -40,10 +45,11 @@ export async function startHttp(
     if (req.method !== 'GET' && req.method !== 'HEAD') return send(405, JSON.stringify({ error: 'method not allowed' }));
     if (path === '/healthz') return send(200, JSON.stringify({ status: 'ok' }));
     if (path === '/readyz') {
-      void Promise.all(readiness.map(async (r) => [r.name, await Promise.resolve(r.check()).catch(() => false)] as const)).then((results) => {
-        const checks = Object.fromEntries(results);
-        const ready = results.every(([, ok]) => ok);
-        send(ready ? 200 : 503, JSON.stringify({ status: ready ? 'ready' : 'not ready', checks }));
+      void Promise.all(readiness.map(async (r) => [r.name, await Promise.resolve(r.check()).catch(() => false), r.advisory === true] as const)).then((results) => {
+        const checks = Object.fromEntries(results.map(([name, ok]) => [name, ok]));
+        const ready = results.every(([, ok, advisory]) => ok || advisory);
+        const failing = results.filter(([, ok]) => !ok).map(([name]) => name);
+        send(ready ? 200 : 503, JSON.stringify({ status: ready ? 'ready' : 'not ready', checks, ...(failing.length > 0 ? { failing } : {}) }));
       });
       return;
     }

@@ -24,6 +24,8 @@ export interface Metrics {
   queueOldestWaiting: Gauge<string>;
   /** method: add_attachment, post_update, ticket; status: HTTP status, 2xx, timeout, network. */
   sirportlyRequests: Counter<'method' | 'status'>;
+  /** 1 while Sirportly accepts an account's credentials, 0 while it refuses them; by account. */
+  sirportlyCredentialsOk: Gauge<'account'>;
   sirportlyLatency: Histogram<'method'>;
 }
 
@@ -98,6 +100,12 @@ export function createMetrics(opts: { defaults?: boolean } = {}): Metrics {
       name: 'mailgate_sirportly_requests_total',
       help: 'Calls to the Sirportly API, by method (add_attachment, post_update, ticket, submit, spql) and status (HTTP status, 2xx, timeout, network)',
       labelNames: ['method', 'status'],
+      registers,
+    }),
+    sirportlyCredentialsOk: new Gauge({
+      name: 'mailgate_sirportly_credentials_ok',
+      help: 'Whether Sirportly accepts the credentials of an account (1) or refuses them with 401/403 (0); jobs of a refused account wait',
+      labelNames: ['account'],
       registers,
     }),
     sirportlyLatency: new Histogram({

@@ -41,6 +41,8 @@ export const jobDataSchema = z.object({
       submitStartedAt: z.string().nullable().default(null),
       /** Reference of the ticket this job opened (or found opened): never submitted again. */
       created: z.string().nullable().default(null),
+      /** Since when (ISO 8601) the read-back after a lost answer cannot tell whether the post took effect. */
+      unsureSince: z.string().nullish(),
     })
     .default({ uploads: {}, postStarted: false, submitStarted: false, submitStartedAt: null, created: null }),
 });

@@ -9,6 +9,8 @@ export interface Keys {
   seen(key: string): string;
   /** Reference of the ticket a create job opened (for replayed replies in its thread). */
   created(key: string): string;
+  /** Observed posted_at offsets of one Sirportly account (sorted set; see sirportly/posted-at-offset.ts). */
+  postedAtOffsets(account: string): string;
 }
 
 export function keys(prefix: string): Keys {
@@ -17,5 +19,6 @@ export function keys(prefix: string): Keys {
     raw: (key) => `${prefix}:raw:${key}`,
     seen: (key) => `${prefix}:seen:${key}`,
     created: (key) => `${prefix}:created:${key}`,
+    postedAtOffsets: (account) => `${prefix}:sirportly:offsets:${account}`,
   };
 }

@@ -13,7 +13,8 @@ import type { Draft, DraftAttachment, UpdateFields } from '../mail/types.js';
 import { markerTag, newTicketFields } from '../mail/new-ticket.js';
 import { routeNamed, type Route } from '../mail/route.js';
 import type { SirportlyApi, SirportlyTicket } from '../sirportly/client.js';
-import { findPostedUpdate } from '../sirportly/find-update.js';
+import { readBack, type ReadBack } from '../sirportly/find-update.js';
+import { accountKey, PostedAtOffsets } from '../sirportly/posted-at-offset.js';
 import type { JobData, JobResult, UploadCheckpoint } from './job.js';
 import { keys } from './keys.js';
 
@@ -106,6 +107,30 @@ function clientFor(route: Route, deps: ProcessDeps): SirportlyApi {
 
 /** How long a replayed reply waits before looking again for the ticket its thread opens. */
 const PARENT_WAIT_MS = 2_000;
+/** A read-back that cannot tell (see find-update.ts) looks again this often, for at most this long. */
+const UNSURE_RECHECK_MS = 2_000;
+const UNSURE_WAIT_MAX_MS = 3_600_000;
+
+/** The read-back found updates that may be ours at an offset not yet vouched for: wait, then hand over to a person. */
+async function unsureReadBack(job: UpdateJob, result: Extract<ReadBack, { kind: 'unsure' }>, fields: UpdateFields, now: number, log: Logger): Promise<never> {
+  const data = job.data;
+  const seen = result.candidates.map((c) => `update ${c.update.id ?? '?'} at ${c.offsetSeconds / 60} min`).join(', ');
+  if (data.checkpoint.unsureSince == null) {
+    data.checkpoint.unsureSince = new Date(now).toISOString();
+    await job.updateData(data);
+    log.warn({ queueId: job.id, ticket: fields.ticket, candidates: seen }, 'read-back unsure: an update with this author and text exists at another posted_at offset than the one learned; waiting for more posts to learn the offset');
+  }
+  // From the later of the first unsure read-back and the job's (re)start: `queue retry` gives it a new hour.
+  const first = Date.parse(data.checkpoint.unsureSince ?? '');
+  const since = Math.max(Number.isNaN(first) ? 0 : first, job.timestamp);
+  if (now - since < UNSURE_WAIT_MAX_MS) {
+    throw new WaitError(`read-back unsure (${seen}); looking again once more posted_at offsets are learned`, UNSURE_RECHECK_MS);
+  }
+  throw new UnrecoverableError(
+    `cannot tell whether an earlier post of this message took effect: ${fields.ticket} has ${seen} with its author and text, ` +
+      'and the account\'s posted_at offset at this date is not known; if that update is this message discard the job, otherwise post the message by hand',
+  );
+}
 
 /**
  * The ticket a job without a reference posts to: the one it opened on an earlier attempt, the
@@ -149,7 +174,15 @@ async function ticketOf(job: UpdateJob, drafted: Draft, route: Route, client: Si
     const settle = 2 * config.sirportly.requestTimeoutMs;
     const since = startedAt === null || Number.isNaN(startedAt) ? settle : (deps.now ?? Date.now)() - startedAt;
     if (since < settle) throw new WaitError(`an earlier submit may still be in progress at Sirportly; looking for its ticket in ${settle - since} ms`, settle - since);
-    ticket = await client.findTicketByTag(tag);
+    try {
+      ticket = await client.findTicketByTag(tag);
+    } catch (err) {
+      if (err instanceof GatewayError && err.kind === 'auth') {
+        // Usually a token limited to some methods: say which one, so the fix and `queue retry` follow.
+        throw new GatewayError('auth', `the Sirportly API token is refused tickets/spql, which finds the ticket an earlier unanswered submit may have opened (${err.message}): allow the token tickets/spql, then re-drive the job with \`mailgate queue retry\``, { status: err.status, cause: err });
+      }
+      throw err;
+    }
     if (ticket) log.info({ queueId: job.id, ticket, tag }, 'ticket found already opened; not submitting again');
   }
   if (ticket === null) {
@@ -200,13 +233,16 @@ export async function processUpdateJob(job: UpdateJob, deps: ProcessDeps): Promi
   if (auth.authenticated) fields.authenticated = '1';
   log.info({ queueId: job.id, spf: auth.spf, dkim: auth.dkim, dmarc: auth.dmarc, authenticated: auth.authenticated, why: auth.reason }, 'authenticity');
 
+  const offsets = new PostedAtOffsets(redis, keys(config.redis.prefix).postedAtOffsets(accountKey(route.account ?? config.sirportly)));
   if (data.checkpoint.postStarted) {
     // A post was sent before and its outcome is unknown: look before posting again.
     const ticket = await client.getTicket(fields.ticket);
     await quietly(log, 'learning the ticket', () => index.learnTicket(ticket));
-    const found = findPostedUpdate(ticket, fields);
-    if (found) {
-      log.info({ queueId: job.id, updateId: found.id }, 'update found already posted; not posting again');
+    const result = readBack(ticket, fields, await offsets.at(fields.posted_at));
+    if (result.kind === 'unsure') await unsureReadBack(job, result, fields, now(), log);
+    if (result.kind === 'found') {
+      const found = result.update;
+      log.info({ queueId: job.id, updateId: found.id, offsetSeconds: result.offsetSeconds }, 'update found already posted; not posting again');
       await quietly(log, 'recording the thread', () => index.recordPost(fields.ticket, data.messageId, fields.author_email));
       return { updateId: typeof found.id === 'number' ? found.id : null, recovered: true, attachments: drafted.attachments.length, ticket: target.ticket, created: target.created };
     }
@@ -234,6 +270,10 @@ export async function processUpdateJob(job: UpdateJob, deps: ProcessDeps): Promi
   }
   try {
     const update = await client.postUpdate({ ...fields, attachments: tokens.length ? tokens : undefined });
+    await quietly(log, 'recording the posted_at offset', async () => {
+      const offset = await offsets.record(fields.posted_at, update.posted_at);
+      if (offset === null) log.warn({ queueId: job.id, sent: fields.posted_at, answered: update.posted_at }, 'Sirportly did not keep posted_at as sent (nor at a plausible account offset): a read-back after a lost answer may not find the update');
+    });
     await afterPost(fields, data.messageId, index, client, deps);
     return { updateId: typeof update.id === 'number' ? update.id : null, recovered: false, attachments: tokens.length, ticket: target.ticket, created: target.created };
   } catch (err) {

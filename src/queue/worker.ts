@@ -4,6 +4,8 @@ import { DelayedError, UnrecoverableError, Worker, type Job, type Queue } from '
 import type { Redis } from 'ioredis';
 import type { Config } from '../config.js';
 import { GatewayError } from '../errors.js';
+import { routeNamed } from '../mail/route.js';
+import { accountLabel, type CredentialWatch } from '../sirportly/credential-watch.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../ops/metrics.js';
 import { jobDataSchema, type JobData, type JobResult } from './job.js';
@@ -23,6 +25,8 @@ export interface UpdateWorkerDeps {
   queue?: Pick<Queue<JobData>, 'getJobState'>;
   log: Logger;
   metrics: Metrics;
+  /** Whether Sirportly takes each account's credentials; jobs of a refused account wait. */
+  credentials?: CredentialWatch;
 }
 
 export interface UpdateWorker {
@@ -31,7 +35,7 @@ export interface UpdateWorker {
 }
 
 export function startUpdateWorker(deps: UpdateWorkerDeps): UpdateWorker {
-  const { config, connection, redis, client, routeClients, queue, log, metrics } = deps;
+  const { config, connection, redis, client, routeClients, queue, log, metrics, credentials } = deps;
   const jobState = queue ? (id: string) => queue.getJobState(id) : undefined;
   const k = keys(config.redis.prefix);
 
@@ -39,12 +43,24 @@ export function startUpdateWorker(deps: UpdateWorkerDeps): UpdateWorker {
     const parsed = jobDataSchema.safeParse(job.data);
     const jobLog = log.child({ queueId: job.id, ticket: job.data?.ticket });
     if (!parsed.success) {
-      const err = new Error(`job data invalid: ${parsed.error.issues[0]?.message ?? 'unknown'}`);
+      const issue = parsed.error.issues[0];
+      const err = new GatewayError('bad_job', `job data invalid: ${issue ? `${issue.path.join('.') || '(root)'}: ${issue.message}` : 'unknown'}`);
       throw classifyFailure(err, job, config, Date.now());
     }
     const started = Date.now();
     let outcome: 'posted' | 'retry' | 'failed' | 'waiting' = 'posted';
+    const account = accountLabel(routeNamed(config, parsed.data.route));
+    // Back to delayed without using an attempt: waiting is not failing.
+    const wait = async (delayMs: number, why: string): Promise<never> => {
+      outcome = 'waiting';
+      jobLog.debug({ delayMs }, why);
+      await job.moveToDelayed(Date.now() + delayMs, token);
+      throw new DelayedError();
+    };
     try {
+      if (credentials?.refused(account) && token !== undefined) {
+        await wait(credentials.recheckMs, `Sirportly refuses the credentials of account ${account}: waiting`);
+      }
       return await processUpdateJob(
         {
           id: job.id,
@@ -56,12 +72,12 @@ export function startUpdateWorker(deps: UpdateWorkerDeps): UpdateWorker {
         { config, redis, client, routeClients, jobState, log: jobLog },
       );
     } catch (err) {
-      if (err instanceof WaitError && token !== undefined) {
-        // Back to delayed without using an attempt: waiting is not failing.
-        outcome = 'waiting';
-        jobLog.debug({ delayMs: err.delayMs }, err.message);
-        await job.moveToDelayed(Date.now() + err.delayMs, token);
-        throw new DelayedError();
+      if (err instanceof DelayedError) throw err;
+      if (err instanceof WaitError && token !== undefined) await wait(err.delayMs, err.message);
+      // A 401/403: if the credentials themselves are refused, the job waits for them to be fixed;
+      // if they are accepted, the token lacks this one method and the job fails, naming it.
+      if (err instanceof GatewayError && err.kind === 'auth' && credentials && token !== undefined) {
+        if ((await credentials.recheck(account)) === 'refused') await wait(credentials.recheckMs, `Sirportly refuses the credentials of account ${account}: waiting`);
       }
       const failure = classifyFailure(err, job, config, Date.now());
       outcome = failure instanceof UnrecoverableError ? 'failed' : 'retry';

@@ -1,24 +1,33 @@
 // The one place that speaks HTTP to Sirportly. Every call is a POST with a form body (never the
-// query string: long messages hit 414), bounded in time, and every failure leaves as a classified
-// GatewayError. There is no retry here: BullMQ attempts are the single retry layer.
+// query string: long messages hit 414), streamed (see form-body.ts), bounded in time, and every
+// failure leaves as a classified GatewayError. There is no retry here: BullMQ attempts are the
+// single retry layer.
+import { Readable } from 'node:stream';
 import { FormData, Pool } from 'undici';
 import type { z } from 'zod';
 import type { NewTicketFields } from '../mail/new-ticket.js';
 import type { UpdateFields } from '../mail/types.js';
 import { classifySirportlyFailure } from './classify.js';
+import { formBody } from './form-body.js';
 import {
+  objectListSchema,
   spqlReferenceSchema,
   submittedTicketSchema,
   temporaryAttachmentSchema,
   ticketSchema,
   updateSchema,
+  type SirportlyObject,
   type SirportlyTicket,
   type SirportlyUpdate,
   type SubmittedTicket,
   type TemporaryAttachment,
 } from './types.js';
 
+/** The objects/* lists `mailgate check` reads. */
+export type ObjectKind = 'brands' | 'departments' | 'statuses' | 'priorities' | 'teams' | 'escalation_paths' | 'slas';
+
 export type {
+  SirportlyObject,
   SirportlyAttachment,
   SirportlyAuthor,
   SirportlyTicket,
@@ -94,7 +103,9 @@ export function isSearchableTag(tag: string): boolean {
 
 const CONNECT_TIMEOUT_CAP_MS = 10_000;
 
-type RequestBody = { kind: 'form'; params: URLSearchParams } | { kind: 'multipart'; form: FormData };
+// Form fields as name/value pairs, not URLSearchParams: appending a 20 MB value to one converts
+// it whole on the event loop; form-body.ts encodes it in slices instead.
+type RequestBody = { kind: 'form'; pairs: Array<[string, string]> } | { kind: 'multipart'; form: FormData };
 
 export class SirportlyClient {
   private readonly pool: Pool;
@@ -130,31 +141,32 @@ export class SirportlyClient {
   }
 
   async postUpdate(fields: PostUpdateFields): Promise<SirportlyUpdate> {
-    const params = new URLSearchParams();
+    const pairs: Array<[string, string]> = [];
     for (const name of UPDATE_FIELDS) {
       const value = fields[name];
-      if (value !== undefined) params.append(name, value);
+      // A blank subject is left out, not sent as `subject=`: Sirportly then uses the ticket's.
+      if (name === 'subject' && value?.trim() === '') continue;
+      if (value !== undefined) pairs.push([name, value]);
     }
     if (fields.attachments !== undefined && fields.attachments.length > 0) {
-      params.append('attachments', fields.attachments.join(','));
+      pairs.push(['attachments', fields.attachments.join(',')]);
     }
-    return this.call('tickets/post_update', { kind: 'form', params }, updateSchema);
+    return this.call('tickets/post_update', { kind: 'form', pairs }, updateSchema);
   }
 
   /** The ticket with all its updates. Never sends mark_as_read: staff notifications stay unread. */
   async getTicket(reference: string): Promise<SirportlyTicket> {
-    const params = new URLSearchParams({ ticket: reference });
-    return this.call('tickets/ticket', { kind: 'form', params }, ticketSchema);
+    return this.call('tickets/ticket', { kind: 'form', pairs: [['ticket', reference]] }, ticketSchema);
   }
 
   /** POST tickets/submit (201 with the ticket JSON). Creates an empty ticket; content follows via postUpdate. */
   async submitTicket(fields: SubmitTicketFields): Promise<SubmittedTicket> {
-    const params = new URLSearchParams();
+    const pairs: Array<[string, string]> = [];
     for (const name of SUBMIT_FIELDS) {
       const value = fields[name];
-      if (value !== undefined) params.append(name, value);
+      if (value !== undefined) pairs.push([name, value]);
     }
-    return this.call('tickets/submit', { kind: 'form', params }, submittedTicketSchema);
+    return this.call('tickets/submit', { kind: 'form', pairs }, submittedTicketSchema);
   }
 
   /**
@@ -165,8 +177,12 @@ export class SirportlyClient {
   async findTicketByTag(tag: string): Promise<string | null> {
     if (!isSearchableTag(tag)) throw new Error(`findTicketByTag: unsafe tag ${JSON.stringify(tag.slice(0, 120))}`);
     const spql = `SELECT tickets.reference FROM tickets WHERE ticket_tags.tag = "${tag}" ORDER BY tickets.submitted_at DESC LIMIT 1`;
-    const params = new URLSearchParams({ spql });
-    return this.call('tickets/spql', { kind: 'form', params }, spqlReferenceSchema);
+    return this.call('tickets/spql', { kind: 'form', pairs: [['spql', spql]] }, spqlReferenceSchema);
+  }
+
+  /** objects/<kind>: the account's brands, departments, … (departments filtered by `brand` when given). */
+  async listObjects(kind: ObjectKind, filter: Record<string, string> = {}): Promise<SirportlyObject[]> {
+    return this.call(`objects/${kind}`, { kind: 'form', pairs: Object.entries(filter) }, objectListSchema);
   }
 
   async close(): Promise<void> {
@@ -180,7 +196,17 @@ export class SirportlyClient {
       'x-auth-secret': this.secret,
       accept: 'application/json',
     };
-    if (body.kind === 'form') headers['content-type'] = 'application/x-www-form-urlencoded;charset=UTF-8';
+    let payload: FormData | Readable;
+    if (body.kind === 'form') {
+      // Encoded while it is sent, with its length counted first: a large message never blocks the
+      // event loop or sits in memory encoded whole.
+      const form = await formBody(body.pairs);
+      headers['content-type'] = 'application/x-www-form-urlencoded;charset=UTF-8';
+      headers['content-length'] = String(form.length);
+      payload = Readable.from(form.chunks, { objectMode: false });
+    } else {
+      payload = body.form;
+    }
 
     let status: number;
     let responseHeaders: Record<string, string | string[] | undefined>;
@@ -190,7 +216,7 @@ export class SirportlyClient {
         path: `${this.basePath}/api/v2/${operation}`,
         method: 'POST',
         headers,
-        body: body.kind === 'form' ? body.params.toString() : body.form,
+        body: payload,
         signal: AbortSignal.timeout(this.requestTimeoutMs),
       });
       status = res.statusCode;

@@ -143,7 +143,7 @@ describe('known senders only', () => {
 });
 
 describe('new-ticket limit', () => {
-  const TICKET = { department: 'Support', status: 'New', priority: 'Normal', team: 'Helpdesk' };
+  const TICKET = { brand: 'Help', department: 'Support', status: 'New', priority: 'Normal', team: 'Helpdesk' };
   const create = (newTickets: Record<string, unknown>, extra: Record<string, unknown> = {}) =>
     setup({ policy: { noReference: 'create' }, routes: [{ name: 'all', ticket: TICKET }], newTickets, ...extra });
   const fresh = (n: number, from = 'ann@example.com') => mail(`From: ${from}`, `Subject: New question ${n}`, `Message-ID: <new${n}@example.com>`, '', 'x');

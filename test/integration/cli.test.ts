@@ -185,6 +185,11 @@ describe('mailgate inspect', () => {
     const bad = await run(['inspect', '-c', cfg, '-'], {}, fresh);
     expect(bad.code).toBe(78);
     expect(bad.stderr.trim()).toBe('mailgate: config: routes[0].ticket.department: is required: route "support" opens new tickets (noReference: create)');
+    // A department name without its brand: refused at start, exit 78, one line.
+    writeFileSync(cfg, 'routes:\n  - name: support\n    noReference: create\n    ticket: { department: Support, status: New, priority: Normal, team: First line }\n');
+    const nameOnly = await run(['inspect', '-c', cfg, '-'], {}, fresh);
+    expect(nameOnly.code).toBe(78);
+    expect(nameOnly.stderr.trim().split('\n')).toEqual([expect.stringMatching(/^mailgate: config: routes\[0\]\.ticket\.department: "Support" is a department name, .*brand/)]);
   });
 });
 

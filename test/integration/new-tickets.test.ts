@@ -5,6 +5,8 @@ import { createHash, randomBytes } from 'node:crypto';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest';
+import { openAdmin } from '../../src/admin/context.js';
+import { retryJob } from '../../src/admin/retry.js';
 import { QUEUE_NAME, keys } from '../../src/queue/keys.js';
 import { processUpdateJob } from '../../src/queue/process-job.js';
 import type { JobData } from '../../src/queue/job.js';
@@ -207,6 +209,37 @@ describe('failures between submit and post never open a second ticket', () => {
     const { reference } = await oneTicketOneUpdate();
     expect(main.state.requests['/api/v2/tickets/spql'] ?? 0).toBeGreaterThan(spqlBefore);
     expect(h.logs.lines.some((l) => l.msg === 'ticket found already opened; not submitting again' && l.ticket === reference)).toBe(true);
+  });
+
+  it('submit unanswered and the token refused tickets/spql: failed at once naming the permission; after the fix, queue retry posts to the one ticket', async () => {
+    main.faults.only = ['submit'];
+    main.faults.commitThenHangNext = 1;
+    main.faults.hangMs = 1500;
+    main.account.deny = ['spql'];
+    const from = sender();
+    const t = tag();
+    const r = await sendRaw(h.smtpPort, await newMail(from, SUPPORT, t), { from, to: [SUPPORT] });
+    const queueId = queueIdOf(r.response);
+    try {
+      const job = await waitFor('failed', async () => {
+        const j = await queue.getJob(queueId);
+        return (await j?.getState()) === 'failed' ? j : null;
+      });
+      expect(job!.failedReason).toMatch(/^auth: .*refused tickets\/spql.*allow the token tickets\/spql, then re-drive the job with `mailgate queue retry`/);
+      expect(submissionsAbout(main, t)).toHaveLength(1);
+    } finally {
+      main.account.deny = [];
+    }
+    const ctx = await openAdmin(h.config);
+    try {
+      await retryJob(ctx, queueId);
+    } finally {
+      await ctx.close();
+    }
+    await completed(queueId);
+    const subs = submissionsAbout(main, t);
+    expect(subs).toHaveLength(1);
+    expect(main.state.updates(subs[0]!.reference)).toHaveLength(1);
   });
 
   it('submit commits late, after the client gave up: the retry waits before looking, finds it, opens no second ticket', async () => {

@@ -7,7 +7,7 @@ import type { Envelope } from '../../src/mail/types.js';
 import { doorVerdict, noMatchVerdict, verdictFromHeaders } from '../../src/mail/verdict.js';
 import { envelope, fixture, fixtureFiles, mail, testConfig } from './helpers.js';
 
-const TICKET = { department: 'Support', status: 'New', priority: 'Normal', team: 'Helpdesk' };
+const TICKET = { brand: 'Help', department: 'Support', status: 'New', priority: 'Normal', team: 'Helpdesk' };
 const ROUTES = [
   { name: 'sales', match: ['sales@example.com'], noReference: 'create', ticket: TICKET },
   { name: 'legal', match: ['legal@example.com'], noReference: 'drop' },

@@ -242,8 +242,8 @@ describe('draft', () => {
 
   it('uses the envelope sender when From is missing, and no author when both are', async () => {
     const d = await draft(mail('Subject: x', '', 'body'), envelope({ mailFrom: 'bounces@example.org' }), config, 'AB-123456');
-    expect(d.update).toMatchObject({ author_email: 'bounces@example.org' });
-    expect(d.update).not.toHaveProperty('author_name');
+    // No display name: the address is the name too (authorName), so no contact is nameless.
+    expect(d.update).toMatchObject({ author_email: 'bounces@example.org', author_name: 'bounces@example.org' });
     const none = await draft(mail('Subject: x', '', 'body'), envelope({ mailFrom: '' }), config, 'AB-123456');
     expect(none.update).not.toHaveProperty('author_email');
     expect(none.warnings.join()).toMatch(/no author/);

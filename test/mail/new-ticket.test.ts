@@ -10,11 +10,12 @@ import { doorVerdict } from '../../src/mail/verdict.js';
 import { isSearchableTag } from '../../src/sirportly/client.js';
 import { envelope, mail, testConfig } from './helpers.js';
 
-const TICKET = { department: 'Support', status: 'New', priority: 'Normal', team: 'Helpdesk' };
+const TICKET = { brand: 'Help', department: 'Support', status: 'New', priority: 'Normal', team: 'Helpdesk' };
 const config = testConfig({
   routes: [
     { name: 'sales', match: ['sales@example.com'], noReference: 'create', ticket: { ...TICKET, department: 'Sales', brand: 'Example', sla: 'Gold', tag_list: 'email, sales' } },
-    { name: 'plain', match: ['plain@example.com'], noReference: 'create', ticket: TICKET },
+    // A department id needs no brand.
+    { name: 'plain', match: ['plain@example.com'], noReference: 'create', ticket: { department: '12', status: 'New', priority: 'Normal', team: 'Helpdesk' } },
     { name: 'rest', noReference: 'reject' },
   ],
 });
@@ -57,15 +58,16 @@ describe('newTicketFields', () => {
     const f = newTicketFields(d, plainRoute, null);
     expect(f).toEqual({
       subject: 'Hello',
-      department: 'Support',
+      department: '12',
       status: 'New',
       priority: 'Normal',
       team: 'Helpdesk',
       contact_method_type: 'email',
       contact_method_data: 'ann@example.net',
+      // tickets/submit requires a contact name: a From without one gives the address.
+      contact_name: 'ann@example.net',
       submitted_at: '2024-05-02T13:00:00Z',
     });
-    expect(Object.keys(f)).not.toContain('contact_name');
     expect(Object.keys(f)).not.toContain('tag_list');
     expect(Object.keys(f)).not.toContain('brand');
   });

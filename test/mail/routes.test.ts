@@ -8,7 +8,7 @@ import { loadConfig, requireSirportlyCredentials, type Config } from '../../src/
 import { GatewayError } from '../../src/errors.js';
 import { IMPLICIT_DEFAULT_ROUTE, routeFor, routeNamed, routeTable, routingAddress } from '../../src/mail/route.js';
 
-const TICKET = { department: 'Support', status: 'New', priority: 'Normal', team: 'Helpdesk' };
+const TICKET = { brand: 'Help', department: 'Support', status: 'New', priority: 'Normal', team: 'Helpdesk' };
 const ACCOUNT = { token: 'route-token', secret: 'route-secret' };
 
 function load(overrides: Record<string, unknown>, env: NodeJS.ProcessEnv = {}): Config {
@@ -115,6 +115,14 @@ describe('route validation', () => {
       ],
     });
     expect(ok.routes[0]!.ticket).toEqual({});
+  });
+
+  it('refuses a department name without its brand (Sirportly resolves a name only within a brand); an id needs none', () => {
+    const { brand: _brand, ...noBrand } = TICKET;
+    expect(configError({ routes: [{ name: 'sales', match: ['sales@example.com'], noReference: 'create', ticket: noBrand }] })).toBe(
+      'routes[0].ticket.department: "Support" is a department name, which Sirportly resolves only with its brand: set routes[0].ticket.brand, or give the department\'s id',
+    );
+    expect(load({ routes: [{ name: 'sales', match: ['sales@example.com'], noReference: 'create', ticket: { ...noBrand, department: '42' } }] }).routes[0]!.ticket.department).toBe('42');
   });
 
   it('refuses policy.noReference create without a default route', () => {

@@ -18,7 +18,7 @@ import { listMonth } from '../support/list-month.js';
 import { Capture } from './helpers.js';
 
 const redisUrl = inject('redisUrl');
-const TICKET = { department: 'Support', status: 'New', priority: 'Normal', team: 'First line' };
+const TICKET = { brand: 'Help', department: 'Support', status: 'New', priority: 'Normal', team: 'First line' };
 
 async function replay(paths: string[], config: Config, extra: Partial<ReplayOptions> = {}) {
   const stdout = new Capture();

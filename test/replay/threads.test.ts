@@ -8,7 +8,7 @@ import { verdictFromHeaders } from '../../src/mail/verdict.js';
 import { ArchiveThreads, normaliseSubject, threadFacts, type ThreadClaim } from '../../src/replay/threads.js';
 import { envelope, mail, testConfig } from '../mail/helpers.js';
 
-const TICKET = { department: 'Support', status: 'New', priority: 'Normal', team: 'Helpdesk' };
+const TICKET = { brand: 'Help', department: 'Support', status: 'New', priority: 'Normal', team: 'Helpdesk' };
 const config = testConfig({
   policy: { noReference: 'create' },
   routes: [

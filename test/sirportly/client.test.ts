@@ -149,6 +149,13 @@ describe('postUpdate', () => {
     const names = double.state.log.find((e) => e.path === POST_UPDATE)?.fieldNames;
     expect(names).toEqual(['ticket', 'subject', 'message', 'author_email', 'posted_at']);
   });
+
+  it('leaves a blank subject out rather than sending subject= (Sirportly then uses the ticket subject)', async () => {
+    await client().postUpdate(fields({ subject: '  ' }));
+    const names = double.state.log.find((e) => e.path === POST_UPDATE)?.fieldNames;
+    expect(names).not.toContain('subject');
+    expect(double.state.updates(REF)[0]?.json.subject).toBe('Printer on fire');
+  });
 });
 
 describe('attachments', () => {
@@ -251,10 +258,10 @@ describe('submitTicket', () => {
 
   it('omits optional fields that are undefined', async () => {
     await client().submitTicket(
-      ticketFields({ brand: undefined, department: undefined, tag_list: undefined, contact_name: undefined, submitted_at: undefined }),
+      ticketFields({ brand: undefined, department: undefined, tag_list: undefined, submitted_at: undefined }),
     );
     const names = double.state.log.find((e) => e.path === '/api/v2/tickets/submit')?.fieldNames;
-    expect(names).toEqual(['subject', 'status', 'priority', 'team', 'contact_method_type', 'contact_method_data']);
+    expect(names).toEqual(['subject', 'status', 'priority', 'team', 'contact_method_type', 'contact_method_data', 'contact_name']);
   });
 
   it('the ticket it creates takes post_update and reads back with that update', async () => {

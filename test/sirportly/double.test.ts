@@ -12,10 +12,10 @@ afterEach(async () => {
   await double.close();
 });
 
-function call(path: string, form: Record<string, string> = {}, auth = true): Promise<Response> {
+function call(path: string, form: Record<string, string> = {}, auth = true, d: SirportlyDouble = double): Promise<Response> {
   const headers: Record<string, string> = { 'content-type': 'application/x-www-form-urlencoded' };
-  if (auth) Object.assign(headers, { 'x-auth-token': double.token, 'x-auth-secret': double.secret });
-  return fetch(`${double.url}/api/v2/tickets/${path}`, {
+  if (auth) Object.assign(headers, { 'x-auth-token': d.token, 'x-auth-secret': d.secret });
+  return fetch(`${d.url}/api/v2/${path.includes('/') ? path : `tickets/${path}`}`, {
     method: 'POST',
     headers,
     body: new URLSearchParams(form).toString(),
@@ -229,6 +229,7 @@ describe('sirportly double: tickets/submit', () => {
         team: ["can't be blank"],
         contact_method_type: ["can't be blank"],
         contact_method_data: ["can't be blank"],
+        contact_name: ["can't be blank"],
       },
     });
     expect(double.state.submissions()).toEqual([]);
@@ -351,5 +352,97 @@ describe('sirportly double: faults on submit and spql', () => {
     expect(await rows('SELECT tickets.reference FROM tickets WHERE ticket_tags.tag = "mg:hang" LIMIT 1')).toEqual([
       [submission?.reference],
     ]);
+  });
+});
+
+describe('sirportly double: documented rules', () => {
+  it('a department given by name without its brand is 404 {"error"}; an id or a name with its brand is taken', async () => {
+    const byName = await call('submit', { ...SUBMIT, department: 'Support' });
+    expect(byName.status).toBe(404);
+    expect(await json(byName)).toMatchObject({ error: expect.stringMatching(/needs its brand/) });
+    expect((await call('submit', { ...SUBMIT, department: '12' })).status).toBe(201);
+    expect((await call('submit', { ...SUBMIT, department: 'Support', brand: 'Acme' })).status).toBe(201);
+  });
+
+  it('with objects: unknown names are 404 {"error"}, a team off the escalation path is 422 {"errors"}; objects/* lists them', async () => {
+    const d = await startSirportlyDouble({ objects: OBJECTS });
+    try {
+      const ok = { ...SUBMIT, brand: 'acme', department: 'Support', team: 'First Line' };
+      expect((await call('submit', ok, true, d)).status).toBe(201);
+      for (const [field, value] of [['brand', 'Nope'], ['department', 'Sales'], ['status', 'Gone'], ['priority', 'Urgent'], ['team', 'Nobody']]) {
+        const res = await call('submit', { ...ok, [field!]: value! }, true, d);
+        expect(res.status).toBe(404);
+        expect(await json(res)).toEqual({ error: expect.stringContaining(value!) });
+      }
+      const offPath = await call('submit', { ...ok, team: 'Billing' }, true, d);
+      expect(offPath.status).toBe(422);
+      expect(await json(offPath)).toEqual({ errors: { team: [expect.stringMatching(/escalation path/)] } });
+      const departments = await call('objects/departments', { brand: 'Acme' }, true, d);
+      expect(await json(departments)).toEqual([
+        { id: 21, name: 'Support', brand: { id: 1, name: 'Acme', url: null, phone: null }, escalation_path: { id: 41, name: 'Front' }, private: false },
+      ]);
+      expect(await json(await call('objects/escalation_paths', {}, true, d))).toEqual([
+        { id: 41, name: 'Front', teams: [{ id: 31, name: 'First Line' }] },
+      ]);
+      expect(await json(await call('objects/statuses', {}, true, d))).toEqual([{ id: 51, name: 'New' }]);
+    } finally {
+      await d.close();
+    }
+  });
+
+  it('account.deny answers those methods 403 and serves the rest; account.revoked refuses everything', async () => {
+    double.account.deny = ['spql'];
+    const refused = await call('spql', { spql: 'SELECT tickets.reference FROM tickets WHERE ticket_tags.tag = "x"' });
+    expect(refused.status).toBe(403);
+    expect(await json(refused)).toEqual({ error: expect.stringMatching(/tickets\/spql/) });
+    expect((await call('ticket', { ticket: 'AB-123456' })).status).toBe(200);
+    double.account.revoked = true;
+    expect((await call('ticket', { ticket: 'AB-123456' })).status).toBe(403);
+  });
+});
+
+const OBJECTS = {
+  brands: [
+    { id: 1, name: 'Acme' },
+    { id: 2, name: 'Other' },
+  ],
+  departments: [
+    { id: 21, name: 'Support', brand: 'Acme', escalation_path: 'Front' },
+    { id: 22, name: 'Support', brand: 'Other', escalation_path: null },
+  ],
+  statuses: [{ id: 51, name: 'New' }],
+  priorities: [{ id: 61, name: 'Normal' }],
+  teams: [
+    { id: 31, name: 'First Line' },
+    { id: 32, name: 'Billing' },
+  ],
+  escalation_paths: [{ id: 41, name: 'Front', teams: ['First Line'] }],
+};
+
+describe('sirportly double: the unfavourable reading', () => {
+  it('stores posted_at as wall time in the account zone, drops from_*, normalises the message, nulls what is not needed', async () => {
+    double.account.reading = 'unfavourable';
+    double.account.offsetMinutes = 60;
+    const posted = await call('post_update', {
+      ticket: 'AB-123456',
+      subject: 'Re: Invoice',
+      message: '  Thanks\r\nAda\r\n',
+      author_email: 'ada@example.org',
+      author_name: 'Ada',
+      posted_at: '2024-05-01T12:34:56Z',
+    });
+    expect(posted.status).toBe(201);
+    const update = (await json(posted)) as Record<string, unknown>;
+    expect(update).toMatchObject({
+      posted_at: '2024-05-01T11:34:56+00:00',
+      message: 'Thanks\nAda',
+      from_address: null,
+      from_name: null,
+      subject: null,
+      author: { type: null, id: null },
+    });
+    const ticket = (await json(await call('ticket', { ticket: 'AB-123456' }))) as { id: unknown; subject: unknown; updates: unknown[] };
+    expect(ticket).toMatchObject({ id: null, subject: null });
+    expect(ticket.updates).toEqual([update]);
   });
 });

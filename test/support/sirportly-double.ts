@@ -7,6 +7,19 @@
 // [ORDER BY tickets.submitted_at DESC] [LIMIT n]`), anything else 422. Faults are switched at
 // runtime so tests can stage 5xx, 429, slow answers and "committed, then the answer never came" —
 // the case the gateway's duplicate check (post_update) and lookup by tag (submit) exist for.
+//
+// What the docs say is enforced: tickets/submit requires subject, status, priority, team and a
+// contact (contact, or contact_method_type + contact_method_data + contact_name), 422
+// {"errors": {field: [...]}} when one is blank; a department given by name needs its brand (404
+// {"error"} otherwise, as for any object that cannot be found). With `objects` given, submit
+// also checks that the brand, department, status, priority and team exist and that the team is
+// in the department's escalation path, and objects/* lists them.
+//
+// `account.reading` switches between the documented reading and the unfavourable one of what the
+// docs leave open: posted_at taken as the account's local wall time (stored account.offsetMinutes
+// early, answered with +00:00), from_address/from_name not kept, message line ends normalised and
+// trimmed, and null in every field the gateway does not strictly need. `account.deny` refuses
+// methods with 403 (a token limited to some methods); `account.revoked` refuses everything.
 import { createHash, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
@@ -20,6 +33,32 @@ export interface SirportlyDoubleOptions {
   tickets?: Array<{ reference: string; subject?: string }>;
   /** Clock for token expiry and default posted_at. */
   now?: () => number;
+  /** The account's meta objects; when given, submit checks names against them and objects/* lists them. */
+  objects?: DoubleObjects;
+  /** Initial account behaviour (reading, offset, denied methods); changeable later as double.account. */
+  account?: Partial<DoubleAccount>;
+}
+
+export interface DoubleObjects {
+  brands: Array<{ id: number; name: string }>;
+  /** brand and escalation_path are the names of those objects (null: none). */
+  departments: Array<{ id: number; name: string; brand: string | null; escalation_path: string | null }>;
+  statuses: Array<{ id: number; name: string }>;
+  priorities: Array<{ id: number; name: string }>;
+  teams: Array<{ id: number; name: string }>;
+  /** teams: names of the teams on the path. */
+  escalation_paths: Array<{ id: number; name: string; teams: string[] }>;
+}
+
+export interface DoubleAccount {
+  /** How the double answers what the docs leave open (see the file comment). */
+  reading: 'documented' | 'unfavourable';
+  /** Unfavourable reading: the account's UTC offset; a posted_at sent as UTC is stored this much early. */
+  offsetMinutes: number;
+  /** Method names ('spql', 'objects/teams', …) answered 403 as a token without access to them. */
+  deny: string[];
+  /** Every call answered 403, as for revoked or wrong credentials. */
+  revoked: boolean;
 }
 
 export interface DoubleFaults {
@@ -37,6 +76,8 @@ export interface DoubleFaults {
   delayMs: number;
   /** Do the work of the next N targeted calls (it is recorded), then hold the answer for hangMs and destroy the socket. */
   commitThenHangNext: number;
+  /** Probability (0..1) that a targeted call is done (recorded), then its answer held for hangMs and the socket destroyed. */
+  commitThenHangRate: number;
   hangMs: number;
   /** Random source for failRate; replace for determinism. */
   random: () => number;
@@ -56,20 +97,20 @@ export interface StoredFile {
 
 export interface UpdateJson {
   id: number;
-  subject: string;
+  subject: string | null;
   message: string;
   html_body: string | null;
-  html_safe: boolean;
-  private: boolean;
-  pinned: boolean;
+  html_safe: boolean | null;
+  private: boolean | null;
+  pinned: boolean | null;
   posted_at: string;
   author: Record<string, unknown> | null;
   from_name: string | null;
   from_address: string | null;
   authenticated: boolean | null;
   message_id: null;
-  source: 'api';
-  attachments: Array<{ id: number; name: string; content_type: string; file_size: number; extension: string | null }>;
+  source: 'api' | null;
+  attachments: Array<{ id: number; name: string; content_type: string | null; file_size: number | null; extension: string | null }>;
 }
 
 export interface RecordedUpdate {
@@ -153,6 +194,8 @@ export interface DoubleState {
   tokenTtlMs: number;
   /** Most TCP connections open at the same time. */
   peakConnections: number;
+  /** Calls done but left unanswered (commitThenHang), by path. */
+  hung: Record<string, number>;
 }
 
 export interface SirportlyDouble {
@@ -161,6 +204,8 @@ export interface SirportlyDouble {
   secret: string;
   state: DoubleState;
   faults: DoubleFaults;
+  /** Account behaviour; not reset by resetFaults. */
+  account: DoubleAccount;
   resetFaults(): void;
   close(): Promise<void>;
 }
@@ -204,6 +249,7 @@ function defaultFaults(): DoubleFaults {
     retryAfter: 2,
     delayMs: 0,
     commitThenHangNext: 0,
+    commitThenHangRate: 0,
     hangMs: 5000,
     random: Math.random,
   };
@@ -230,6 +276,9 @@ export async function startSirportlyDouble(opts: SirportlyDoubleOptions = {}): P
   let closed = false;
 
   const faults = defaultFaults();
+  const account: DoubleAccount = { reading: 'documented', offsetMinutes: 60, deny: [], revoked: false, ...opts.account };
+  const objects = opts.objects ?? null;
+  const unfavourable = () => account.reading === 'unfavourable';
 
   function contactFor(email: string, name: string | null): DoubleContact {
     const key = email.toLowerCase();
@@ -291,6 +340,7 @@ export async function startSirportlyDouble(opts: SirportlyDoubleOptions = {}): P
     log: [],
     tokenTtlMs: opts.tokenTtlMs ?? 3_600_000,
     peakConnections: 0,
+    hung: {},
   };
   for (const t of opts.tickets ?? DEFAULT_TICKETS) state.addTicket(t.reference, t.subject);
 
@@ -358,6 +408,8 @@ export async function startSirportlyDouble(opts: SirportlyDoubleOptions = {}): P
     if (postedAt !== null && postedAt.trim() !== '') {
       postedMs = Date.parse(postedAt);
       if (Number.isNaN(postedMs)) return { status: 422, body: { errors: { posted_at: ['is invalid'] } } };
+      // The wall time read in the account's zone, the offset ignored: the instant moves.
+      if (unfavourable()) postedMs -= account.offsetMinutes * 60_000;
     }
 
     // All tokens are checked before anything is linked, so a rejected post consumes none.
@@ -388,27 +440,29 @@ export async function startSirportlyDouble(opts: SirportlyDoubleOptions = {}): P
     }
     for (const f of linked) f.usedBy = id;
 
+    const bad = unfavourable();
+    if (bad && author) author = { ...author, type: null, id: null };
     const json: UpdateJson = {
       id,
-      subject: params.get('subject') || ticket.subject,
-      message,
-      html_body: params.get('html_body'),
-      html_safe: params.get('html_safe') === '1',
-      private: false,
-      pinned: false,
+      subject: bad ? null : params.get('subject') || ticket.subject,
+      message: bad ? message.replace(/\r\n?/g, '\n').trim() : message,
+      html_body: bad ? null : params.get('html_body'),
+      html_safe: bad ? null : params.get('html_safe') === '1',
+      private: bad ? null : false,
+      pinned: bad ? null : false,
       posted_at: formatTime(postedMs),
       author,
-      from_name: authorEmail ? (authorName ?? null) : null,
-      from_address: authorEmail ?? null,
+      from_name: bad || !authorEmail ? null : (authorName ?? null),
+      from_address: bad ? null : (authorEmail ?? null),
       authenticated: null,
       message_id: null,
-      source: 'api',
+      source: bad ? null : 'api',
       attachments: linked.map((f) => ({
         id: f.id,
         name: f.filename,
-        content_type: f.contentType,
-        file_size: f.content.length,
-        extension: extension(f.filename),
+        content_type: bad ? null : f.contentType,
+        file_size: bad ? null : f.content.length,
+        extension: bad ? null : extension(f.filename),
       })),
     };
     ticket.updates.push({ id, ticket: ticket.reference, fields: Object.fromEntries(params), attachments: linked, json });
@@ -417,16 +471,17 @@ export async function startSirportlyDouble(opts: SirportlyDoubleOptions = {}): P
 
   function ticketJson(ticket: Ticket): Record<string, unknown> {
     const last = ticket.updates.at(-1);
-    const named = (name: string | null) => (name === null ? null : { name });
+    const bad = unfavourable();
+    const named = (name: string | null) => (name === null || bad ? null : { name });
     return {
-      id: ticket.id,
+      id: bad ? null : ticket.id,
       reference: ticket.reference,
-      subject: ticket.subject,
-      message_id: ticket.messageId,
+      subject: bad ? null : ticket.subject,
+      message_id: bad ? null : ticket.messageId,
       submitted_at: ticket.submittedAt,
       last_update_posted_at: last ? last.json.posted_at : null,
       update_count: ticket.updates.length,
-      status: { id: 1, name: ticket.status, colour: '#ff0000', status_type: 0 },
+      status: bad ? null : { id: 1, name: ticket.status, colour: '#ff0000', status_type: 0 },
       priority: named(ticket.priority),
       department: named(ticket.department),
       brand: named(ticket.brand),
@@ -463,6 +518,7 @@ export async function startSirportlyDouble(opts: SirportlyDoubleOptions = {}): P
       if (methodType === null) errors.contact_method_type = ["can't be blank"];
       else if (methodType !== 'email') errors.contact_method_type = ['double: only email contact methods are supported'];
       if (methodData === null) errors.contact_method_data = ["can't be blank"];
+      if (value('contact_name') === null) errors.contact_name = ["can't be blank"];
     }
     let submittedMs = now();
     const submittedAt = value('submitted_at');
@@ -471,6 +527,15 @@ export async function startSirportlyDouble(opts: SirportlyDoubleOptions = {}): P
       if (Number.isNaN(submittedMs)) errors.submitted_at = ['is invalid'];
     }
     if (Object.keys(errors).length > 0) return { status: 422, body: { errors } };
+    const department = value('department');
+    // A department name is looked up within its brand; without one only an id can be found.
+    if (department !== null && !/^\d+$/.test(department) && value('brand') === null) {
+      return { status: 404, body: { error: `Department '${department}' not found (a department name needs its brand)` } };
+    }
+    if (objects) {
+      const refused = checkObjects(objects, value);
+      if (refused) return refused;
+    }
 
     let contact: DoubleContact;
     if (contactParam !== null) {
@@ -519,6 +584,32 @@ export async function startSirportlyDouble(opts: SirportlyDoubleOptions = {}): P
     return { status: 200, body: { fields: ['tickets.reference'], results: rows } };
   }
 
+  function objectList(kind: keyof DoubleObjects, params: URLSearchParams): Reply {
+    const o = objects ?? { brands: [], departments: [], statuses: [], priorities: [], teams: [], escalation_paths: [] };
+    const brandJson = (name: string | null) => {
+      const b = o.brands.find((x) => x.name === name);
+      return b ? { id: b.id, name: b.name, url: null, phone: null } : null;
+    };
+    const pathJson = (name: string | null) => {
+      const p = o.escalation_paths.find((x) => x.name === name);
+      return p ? { id: p.id, name: p.name } : null;
+    };
+    switch (kind) {
+      case 'departments': {
+        const brand = params.get('brand');
+        const list = o.departments.filter((d) => brand === null || brand === '' || sameObject(o.brands.find((b) => b.name === d.brand), brand));
+        return { status: 200, body: list.map((d) => ({ id: d.id, name: d.name, brand: brandJson(d.brand), escalation_path: pathJson(d.escalation_path), private: false })) };
+      }
+      case 'escalation_paths':
+        return {
+          status: 200,
+          body: o.escalation_paths.map((p) => ({ id: p.id, name: p.name, teams: p.teams.map((t) => ({ id: o.teams.find((x) => x.name === t)?.id ?? null, name: t })) })),
+        };
+      default:
+        return { status: 200, body: o[kind].map((x) => ({ ...x })) };
+    }
+  }
+
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://double.invalid');
     const path = url.pathname;
@@ -562,8 +653,12 @@ export async function startSirportlyDouble(opts: SirportlyDoubleOptions = {}): P
         headers: { 'retry-after': String(faults.retryAfter) },
       });
     }
-    if (req.headers['x-auth-token'] !== token || req.headers['x-auth-secret'] !== secret) {
+    if (account.revoked || req.headers['x-auth-token'] !== token || req.headers['x-auth-secret'] !== secret) {
       return send(res, { status: 403, body: { error: 'Authentication failed' } });
+    }
+    const method = path.replace(/^\/api\/v2\//, '');
+    if (account.deny.some((d) => d === method || d === method.split('/').pop())) {
+      return send(res, { status: 403, body: { error: `This API token does not have access to ${method}` } });
     }
 
     let reply: Reply;
@@ -583,12 +678,22 @@ export async function startSirportlyDouble(opts: SirportlyDoubleOptions = {}): P
       case '/api/v2/tickets/spql':
         reply = spql(params);
         break;
+      case '/api/v2/objects/brands':
+      case '/api/v2/objects/departments':
+      case '/api/v2/objects/statuses':
+      case '/api/v2/objects/priorities':
+      case '/api/v2/objects/teams':
+      case '/api/v2/objects/escalation_paths':
+        reply = objectList(method.slice('objects/'.length) as keyof DoubleObjects, params);
+        break;
       default:
         reply = { status: 404, body: { error: 'Method not found' } };
     }
 
-    if (faulty && faults.commitThenHangNext > 0) {
-      faults.commitThenHangNext -= 1;
+    const hangByRate = faulty && faults.commitThenHangRate > 0 && faults.random() < faults.commitThenHangRate;
+    if (faulty && (faults.commitThenHangNext > 0 || hangByRate)) {
+      if (!hangByRate) faults.commitThenHangNext -= 1;
+      state.hung[path] = (state.hung[path] ?? 0) + 1;
       await sleep(faults.hangMs);
       req.socket.destroy();
       return;
@@ -619,6 +724,7 @@ export async function startSirportlyDouble(opts: SirportlyDoubleOptions = {}): P
     secret,
     state,
     faults,
+    account,
     resetFaults() {
       Object.assign(faults, defaultFaults());
     },
@@ -630,6 +736,44 @@ export async function startSirportlyDouble(opts: SirportlyDoubleOptions = {}): P
       await done;
     },
   };
+}
+
+/** Sirportly finds objects by id or by case-insensitive name. */
+function sameObject(o: { id: number; name: string } | undefined, given: string): boolean {
+  return o !== undefined && (String(o.id) === given || o.name.toLowerCase() === given.toLowerCase());
+}
+
+/** submit against the account's objects: 404 {"error"} for what does not exist, 422 for a team off the path. */
+function checkObjects(o: DoubleObjects, value: (name: string) => string | null): Reply | null {
+  const notFound = (what: string, given: string): Reply => ({ status: 404, body: { error: `${what} '${given}' not found` } });
+  const brandGiven = value('brand');
+  const brand = brandGiven === null ? undefined : o.brands.find((b) => sameObject(b, brandGiven));
+  if (brandGiven !== null && !brand) return notFound('Brand', brandGiven);
+  const deptGiven = value('department');
+  const department =
+    deptGiven === null
+      ? undefined
+      : /^\d+$/.test(deptGiven)
+        ? o.departments.find((d) => String(d.id) === deptGiven)
+        : o.departments.find((d) => d.name.toLowerCase() === deptGiven.toLowerCase() && d.brand === brand?.name);
+  if (deptGiven !== null && !department) return notFound('Department', deptGiven);
+  for (const [field, list, what] of [
+    ['status', o.statuses, 'Status'],
+    ['priority', o.priorities, 'Priority'],
+    ['team', o.teams, 'Team'],
+  ] as const) {
+    const given = value(field);
+    if (given !== null && !list.some((x) => sameObject(x, given))) return notFound(what, given);
+  }
+  const teamGiven = value('team');
+  const team = teamGiven === null ? undefined : o.teams.find((t) => sameObject(t, teamGiven));
+  if (department && team) {
+    const path = o.escalation_paths.find((p) => p.name === department.escalation_path);
+    if (!path || !path.teams.includes(team.name)) {
+      return { status: 422, body: { errors: { team: [`is not in the escalation path of department ${department.name}`] } } };
+    }
+  }
+  return null;
 }
 
 function send(res: ServerResponse, reply: Reply): void {
