@@ -61,5 +61,5 @@ export async function draft(raw: Buffer, envelope: Envelope, config: Config, tic
   }
   if (author.name !== undefined) update.author_name = author.name;
   if (author.email !== undefined) update.author_email = author.email;
-  return { update, attachments, warnings };
+  return { update, attachments, warnings, ...(author.source !== undefined ? { authorSource: author.source } : {}) };
 }

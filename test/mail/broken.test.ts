@@ -1,0 +1,91 @@
+// Broken mail as it really arrives, from crafted fixtures in test/fixtures/broken/. Each is read by
+// the draft (as inspect and replay read archives: envelope sender from the From_ line or
+// Return-Path) and by CPython's email package; where CPython is lenient or wrong, the expectation
+// and its reason are stated next to the case.
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { authorToAuthenticate } from '../../src/mail/auth/verify.js';
+import { draft } from '../../src/mail/draft.js';
+import { parseHeaders } from '../../src/mail/headers.js';
+import type { Draft } from '../../src/mail/types.js';
+import { replayEnvelope } from '../../src/replay/envelope.js';
+import { repoRoot, testConfig } from './helpers.js';
+
+const dir = path.join(repoRoot, 'test/fixtures/broken');
+const config = testConfig();
+
+interface CpythonReading {
+  subject: string | null;
+  from: Array<[string, string]>;
+  date: string | null;
+  date_naive?: boolean;
+  attachments: Array<[string | null, string]>;
+  text: string | null;
+  defects: string[];
+}
+
+function cpythonReads(name: string): CpythonReading {
+  return JSON.parse(execFileSync('python3', [path.join(dir, 'read-with-cpython.py'), path.join(dir, name)], { encoding: 'utf8' })) as CpythonReading;
+}
+
+export async function draftFixture(name: string, fromLine: string | null = null): Promise<{ d: Draft; raw: Buffer }> {
+  const raw = readFileSync(path.join(dir, name));
+  const headers = parseHeaders(raw);
+  const envelope = replayEnvelope(raw, { fromLine }, new Date('2024-05-01T12:00:00Z'), headers);
+  return { d: await draft(raw, envelope, config, 'AB-123456', headers), raw };
+}
+
+export const sha256 = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
+
+describe('author: never an address that is not in the mail', () => {
+  it('whitespace inside <…>: unusable as written, so the Sender header, with a warning; never authenticated', async () => {
+    const { d } = await draftFixture('author-spaces-in-angle.eml');
+    expect(d.update).toMatchObject({ author_name: 'Help Desk Relay', author_email: 'relay@example.org' });
+    expect(d.authorSource).toBe('sender');
+    expect(d.warnings.join('\n')).toMatch(/whitespace inside <power quadrant system@example.com>\); author is the Sender header/);
+    expect(authorToAuthenticate(d)).toBeUndefined();
+    // CPython repairs the words into "power quadrant system"@example.com, an address the sender
+    // never wrote; it agrees that system@example.com is not the author.
+    const py = cpythonReads('author-spaces-in-angle.eml');
+    expect(py.from[0]![1]).not.toBe('system@example.com');
+    expect(py.from[0]![0]).toBe('your secret past');
+  });
+
+  it('"Some Name"@example.com>: the quoted local part with its domain', async () => {
+    const { d } = await draftFixture('author-quoted-local.eml');
+    expect(d.update.author_email).toBe('"Some Name"@example.com');
+    expect(d.authorSource).toBe('from');
+    expect(cpythonReads('author-quoted-local.eml').from).toEqual([['', '"Some Name"@example.com']]);
+  });
+
+  it('Test test@example.com: name Test, address test@example.com', async () => {
+    const { d } = await draftFixture('author-name-then-address.eml');
+    expect(d.update).toMatchObject({ author_name: 'Test', author_email: 'test@example.com' });
+    // CPython joins the words into "Test test"@example.com, which no one sends from; the word
+    // that is an address on its own is the address, the word before it the name.
+    expect(cpythonReads('author-name-then-address.eml').from).toEqual([['', '"Test test"@example.com']]);
+  });
+
+  it('no From: Reply-To before the envelope sender (Return-Path)', async () => {
+    const { d } = await draftFixture('author-missing-from.eml');
+    expect(d.update).toMatchObject({ author_name: 'Customer', author_email: 'customer@example.net' });
+    expect(d.authorSource).toBe('reply-to');
+    expect(d.warnings.join('\n')).toMatch(/no From header; author is the Reply-To header/);
+    expect(cpythonReads('author-missing-from.eml').from).toEqual([]);
+  });
+
+  it('two From fields, the first without an address: the envelope sender, from the From_ line before Return-Path', async () => {
+    const viaReturnPath = await draftFixture('author-two-from.eml');
+    expect(viaReturnPath.d.update.author_email).toBe('list-owner@example.net');
+    expect(viaReturnPath.d.update.author_name).toBe('Nobody');
+    expect(viaReturnPath.d.authorSource).toBe('envelope');
+    expect(viaReturnPath.d.warnings.join('\n')).toMatch(/"Nobody" has no usable address; author is the envelope sender/);
+    const viaFromLine = await draftFixture('author-two-from.eml', 'From mbox-sender@example.net Tue Oct 12 16:21:05 2010');
+    expect(viaFromLine.d.update.author_email).toBe('mbox-sender@example.net');
+    // CPython reads the first From too, and finds no address in it.
+    expect(cpythonReads('author-two-from.eml').from).toEqual([['', 'Nobody']]);
+  });
+});
