@@ -8,6 +8,7 @@ import { createLogger } from './log.js';
 import type { Role } from './app.js';
 import { inspectMessage } from './mail/inspect.js';
 import { replayEnvelope } from './replay/envelope.js';
+import { isFromLine } from './replay/from-line.js';
 import { registerReplayCommand } from './replay/command.js';
 import { registerQueueCommand } from './commands/queue.js';
 
@@ -34,6 +35,14 @@ async function readInput(file: string): Promise<Buffer> {
   const chunks: Buffer[] = [];
   for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
   return Buffer.concat(chunks);
+}
+
+/** The mbox From_ line a single saved message may start with, or null. */
+function leadingFromLine(raw: Buffer): string | null {
+  if (!raw.subarray(0, 5).equals(Buffer.from('From '))) return null;
+  const lf = raw.indexOf(0x0a);
+  const line = raw.subarray(0, lf === -1 ? Math.min(raw.length, 1000) : Math.min(lf, 1000)).toString('latin1').replace(/\r$/, '');
+  return isFromLine(line) ? line : null;
 }
 
 async function serve(opts: { role: Role; config?: string }): Promise<void> {
@@ -85,8 +94,11 @@ async function inspect(file: string, opts: { config?: string; rcpt?: string[] })
   }
   // The recipients choose the route (and a plus-tag may carry the reference): --rcpt as the SMTP
   // envelope would, else what the message says (Delivered-To, To), as replay reads archives.
-  const rcptTo = opts.rcpt && opts.rcpt.length > 0 ? opts.rcpt : replayEnvelope(raw, { fromLine: null }).rcptTo;
-  const result = await inspectMessage(raw, { mailFrom: '', rcptTo, receivedAt: new Date().toISOString(), source: 'inspect' }, config);
+  // The envelope sender (the author when From: has none) as replay reads it: a leading mbox From_
+  // line's sender, else Return-Path.
+  const archived = replayEnvelope(raw, { fromLine: leadingFromLine(raw) });
+  const rcptTo = opts.rcpt && opts.rcpt.length > 0 ? opts.rcpt : archived.rcptTo;
+  const result = await inspectMessage(raw, { mailFrom: archived.mailFrom, rcptTo, receivedAt: new Date().toISOString(), source: 'inspect' }, config);
   process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
 }
 
