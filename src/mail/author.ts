@@ -4,6 +4,7 @@
 // shortened or repaired into another (real-looking) address. Without a usable From: the author is
 // taken, in this order, from Sender:, Reply-To:, then the envelope sender (MAIL FROM; Return-Path
 // or the mbox From_ line for archives), with a warning naming the source.
+import { relabelJapaneseWords } from './charset.js';
 import type { HeaderBlock } from './headers.js';
 import { mailboxes } from './mailboxes.js';
 import type { AuthorSource } from './types.js';
@@ -161,7 +162,7 @@ export function readMailboxes(raw: string | undefined): MailboxReading {
   if (raw === undefined || raw.trim() === '') return { mailbox: null };
   let problem: string | undefined;
   let firstName: string | undefined;
-  for (const piece of topLevelMailboxes(raw)) {
+  for (const piece of topLevelMailboxes(relabelJapaneseWords(raw))) {
     const m = readMailbox(piece);
     if (m.name && firstName === undefined && !m.name.includes('@')) firstName = m.name;
     if (m.email) return { mailbox: m.name ? { name: m.name, email: m.email } : { email: m.email } };

@@ -1,6 +1,7 @@
 // The header block of a raw message, read without touching the body: this runs on the SMTP hot
 // path for every message, so it only scans bytes up to the first empty line.
 import libmime from 'libmime';
+import { declaredCharsets, relabelJapaneseWords, unlabelledDecoder } from './charset.js';
 import { decodeUtf7Words } from './utf7.js';
 
 /** One header as it appeared, unfolded but not decoded. */
@@ -93,27 +94,26 @@ export function headerBounds(raw: Buffer): HeaderBounds {
 const utf8Strict = new TextDecoder('utf-8', { fatal: true });
 
 /**
- * Header bytes as text. Raw 8-bit UTF-8 (RFC 6532, and common in practice) decodes as such; a line
- * that is not valid UTF-8 is taken as Latin-1 so its bytes survive instead of becoming U+FFFD.
+ * Header bytes as text. Raw 8-bit UTF-8 (RFC 6532, and common in practice) decodes as such; lines
+ * that are not are read as decodeUnlabelled says (stray byte, declared charset, detector, Latin-1).
  */
-function decodeHeaderBytes(bytes: Buffer): string {
+function decodeHeaderBytes(bytes: Buffer, raw: Buffer): string {
   try {
     return utf8Strict.decode(bytes);
   } catch {
-    const lines: string[] = [];
+    const lines: Buffer[] = [];
     let pos = 0;
     while (pos < bytes.length) {
       const lf = bytes.indexOf(LF, pos);
       const stop = lf === -1 ? bytes.length : lf + 1;
-      const line = bytes.subarray(pos, stop);
-      try {
-        lines.push(utf8Strict.decode(line));
-      } catch {
-        lines.push(line.toString('latin1'));
-      }
+      lines.push(bytes.subarray(pos, stop));
       pos = stop;
     }
-    return lines.join('');
+    const decode = unlabelledDecoder(
+      lines.filter((l) => l.some((b) => b >= 0x80)),
+      () => declaredCharsets(raw),
+    );
+    return lines.map(decode).join('');
   }
 }
 
@@ -186,7 +186,7 @@ export function stripComments(value: string): string {
 export function decodeHeaderValue(value: string): string {
   if (!value.includes('=?')) return value;
   try {
-    return libmime.decodeWords(decodeUtf7Words(value));
+    return libmime.decodeWords(decodeUtf7Words(relabelJapaneseWords(value)));
   } catch {
     return value;
   }
@@ -246,6 +246,6 @@ export class HeaderBlock {
 /** Read the header block of a raw message. Never looks past the first empty line. */
 export function parseHeaders(raw: Buffer): HeaderBlock {
   const bounds = headerBounds(raw);
-  const text = decodeHeaderBytes(raw.subarray(bounds.start, bounds.end));
+  const text = decodeHeaderBytes(raw.subarray(bounds.start, bounds.end), raw);
   return new HeaderBlock(splitFields(text), bounds);
 }

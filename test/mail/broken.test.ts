@@ -89,3 +89,45 @@ describe('author: never an address that is not in the mail', () => {
     expect(cpythonReads('author-two-from.eml').from).toEqual([['', 'Nobody']]);
   });
 });
+
+describe('raw 8-bit header bytes in legacy charsets', () => {
+  it('GBK bytes in a message that declares gb2312: the declared charset', async () => {
+    const { d } = await draftFixture('charset-gbk-declared.eml');
+    expect(d.update.subject).toBe('[AB-123456] 关于您的订单发货问题的回复');
+    expect(d.update.author_name).toBe('王小明');
+    // CPython reads raw 8-bit header bytes as UTF-8 with replacement characters (or surrogates in
+    // names): the text is lost there, and the body's declared charset is what names it.
+    const py = cpythonReads('charset-gbk-declared.eml');
+    expect(py.subject).toContain('\ufffd');
+    expect(py.text).toBe('请尽快处理退款申请\n');
+  });
+
+  it('Shift_JIS bytes with no charset anywhere: the detector', async () => {
+    const { d } = await draftFixture('charset-sjis-undeclared.eml');
+    expect(d.update.subject).toBe('[AB-123456] お問い合わせありがとうございます');
+    expect(cpythonReads('charset-sjis-undeclared.eml').subject).toContain('\ufffd');
+  });
+
+  it('UTF-8 with one stray byte: UTF-8 with U+FFFD for that byte, not Latin-1 for the value', async () => {
+    const { d } = await draftFixture('charset-utf8-stray-byte.eml');
+    expect(d.update.author_name).toBe('Юникод запрещен\ufffd');
+    expect(d.update.subject).toBe('[AB-123456] Grüße \ufffd aus Köln');
+    // CPython agrees on the Subject; the display name it keeps as surrogate escapes.
+    expect(cpythonReads('charset-utf8-stray-byte.eml').subject).toBe('[AB-123456] Grüße \ufffd aus Köln');
+  });
+
+  it('short Latin-1 text is not taken for a multi-byte charset', async () => {
+    const { d } = await draftFixture('charset-latin1-short.eml');
+    expect(d.update.subject).toBe('[AB-123456] Grüße');
+    expect(d.update.author_name).toBe('Jörg Müller');
+    expect(cpythonReads('charset-latin1-short.eml').from[0]![1]).toBe('joerg@example.de');
+  });
+
+  it('Shift_JIS inside an encoded word labelled ISO-2022-JP (a 7-bit charset): read as Shift_JIS', async () => {
+    const { d } = await draftFixture('charset-sjis-labelled-iso2022jp.eml');
+    expect(d.update.subject).toBe('[AB-123456] 請求書の再発行について');
+    expect(d.update.author_name).toBe('山田太郎');
+    // CPython trusts the label and gets replacement characters.
+    expect(cpythonReads('charset-sjis-labelled-iso2022jp.eml').subject).toContain('\ufffd');
+  });
+});
