@@ -131,3 +131,27 @@ describe('raw 8-bit header bytes in legacy charsets', () => {
     expect(cpythonReads('charset-sjis-labelled-iso2022jp.eml').subject).toContain('\ufffd');
   });
 });
+
+describe('uuencoded files', () => {
+  // The bytes both fixtures carry: 300 bytes, every value, so any decoding slip shows.
+  const original = Buffer.from(Array.from({ length: 300 }, (_, i) => (i * 7) % 256));
+
+  it('a part with Content-Transfer-Encoding x-uuencode is uploaded decoded', async () => {
+    const { d } = await draftFixture('uuencode-cte.eml');
+    expect(d.attachments.map((a) => [a.filename, a.size, a.sha256])).toEqual([['data.bin', 300, sha256(original)]]);
+    // CPython decodes x-uuencode parts too: the same bytes.
+    expect(cpythonReads('uuencode-cte.eml').attachments).toEqual([['data.bin', sha256(original)]]);
+  });
+
+  it('a begin … end block in a plain text body becomes an attachment and leaves the text', async () => {
+    const { d } = await draftFixture('uuencode-in-text.eml');
+    expect(d.attachments.map((a) => [a.filename, a.size, a.sha256])).toEqual([['crash log.bin', 300, sha256(original)]]);
+    expect(d.update.message).toContain('Hello, here is the log you asked for.');
+    expect(d.update.message).toContain('Regards,');
+    expect(d.update.message).not.toContain('begin 644');
+    // CPython leaves the block in the text (it decodes uuencode only as a transfer encoding).
+    const py = cpythonReads('uuencode-in-text.eml');
+    expect(py.attachments).toEqual([]);
+    expect(py.text).toContain('begin 644 crash log.bin');
+  });
+});
