@@ -13,14 +13,21 @@ import { restorePartSeparators } from './repair.js';
 import type { Draft, Envelope, UpdateFields } from './types.js';
 
 /**
- * What mailparser is given: from the first header byte on, with the empty line restored when the
- * header block ended at a line that cannot be a header, so mailparser sees the same header block.
+ * What mailparser is given: from the first header byte on (junk before it left out), bad folds
+ * indented, and the empty line restored when the header block ended at a line that cannot be a
+ * header, so mailparser sees the same header block.
  */
 function forParser(raw: Buffer, bounds: HeaderBounds): Buffer {
-  const whole = bounds.bodyStart !== bounds.end || bounds.end >= raw.length
-    ? raw.subarray(bounds.start)
-    : Buffer.concat([raw.subarray(bounds.start, bounds.end), Buffer.from('\r\n'), raw.subarray(bounds.end)]);
-  return restorePartSeparators(whole);
+  const pieces: Buffer[] = [];
+  let last = bounds.start;
+  for (const at of bounds.badFolds) {
+    pieces.push(raw.subarray(last, at), Buffer.from(' '));
+    last = at;
+  }
+  pieces.push(raw.subarray(last, bounds.end));
+  if (bounds.bodyStart === bounds.end && bounds.end < raw.length) pieces.push(Buffer.from('\r\n'));
+  pieces.push(raw.subarray(bounds.end));
+  return restorePartSeparators(pieces.length === 2 ? raw.subarray(bounds.start) : Buffer.concat(pieces));
 }
 
 /** headers: the message's header block, when the caller has read it already (it must be parseHeaders(raw)). */

@@ -12,6 +12,7 @@ import { draft } from '../../src/mail/draft.js';
 import { parseHeaders } from '../../src/mail/headers.js';
 import type { Draft } from '../../src/mail/types.js';
 import { replayEnvelope } from '../../src/replay/envelope.js';
+import { verdictFromHeaders } from '../../src/mail/verdict.js';
 import { repoRoot, testConfig } from './helpers.js';
 
 const dir = path.join(repoRoot, 'test/fixtures/broken');
@@ -153,5 +154,61 @@ describe('uuencoded files', () => {
     const py = cpythonReads('uuencode-in-text.eml');
     expect(py.attachments).toEqual([]);
     expect(py.text).toContain('begin 644 crash log.bin');
+  });
+});
+
+describe('junk before the headers', () => {
+  const door = (name: string) => {
+    const raw = readFileSync(path.join(dir, name));
+    const headers = parseHeaders(raw);
+    return verdictFromHeaders(headers, raw, replayEnvelope(raw, { fromLine: null }, new Date('2024-05-01T12:00:00Z'), headers), config);
+  };
+
+  it.each([
+    // CPython takes the From_ line as the Unix-from and agrees.
+    ['junk-mbox-from-line.eml', '[AB-123456] after an mbox From line', true],
+    // CPython reads these as all body (no subject, no author): the headers are there, one line down.
+    ['junk-original-message.eml', '[AB-123456] after an Original email message line', false],
+    ['junk-bom-blank-lines.eml', '[AB-123456] after a BOM and blank lines', false],
+  ])('%s: the header block is found at the door and in the draft', async (name, subject, cpythonAgrees) => {
+    const v = door(name);
+    expect(v).toMatchObject({ verdict: 'post', ticket: 'AB-123456', subject });
+    expect(v.messageId).toMatch(/@example\.net$/);
+    const { d } = await draftFixture(name);
+    expect(d.update).toMatchObject({ subject, author_name: 'Customer', author_email: 'customer@example.net', posted_at: '2010-10-12T16:21:05Z' });
+    expect(d.update.message.trim()).toBe('The body.');
+    const py = cpythonReads(name);
+    if (cpythonAgrees) expect(py.subject).toBe(subject);
+    else expect(py.subject).toBeNull();
+  });
+
+  it('a header line wrapped without indenting continues the field, and the headers after it are read', async () => {
+    expect(door('junk-bad-fold.eml')).toMatchObject({ ticket: 'AB-123456', messageId: 'fold@example.net' });
+    const { d } = await draftFixture('junk-bad-fold.eml');
+    expect(d.update).toMatchObject({
+      subject: '[AB-123456] a long subject that the client wrapped without indenting',
+      author_email: 'customer@example.net',
+      posted_at: '2010-10-12T16:21:05Z',
+    });
+    // mailparser saw the same header block: the declared UTF-8 applies to the body.
+    expect(d.update.message.trim()).toBe('The body, café.');
+    // CPython ends the header block at the wrapped line and reads the rest (From, Date…) as body.
+    const py = cpythonReads('junk-bad-fold.eml');
+    expect(py.defects).toContain('MissingHeaderBodySeparatorDefect');
+    expect(py.from).toEqual([]);
+  });
+
+  it('a body after an empty first line is still a body', () => {
+    const h = parseHeaders(Buffer.from('\nHello: this is text, not a header\n'));
+    expect(h.fields).toEqual([]);
+  });
+});
+
+describe('junk before the headers, hostile', () => {
+  it('reads a block of many colon-less lines between header lines at most a few as folds', () => {
+    const lines = Array.from({ length: 20000 }, (_, i) => `X-F${i}: v\nnot a header ${i}`);
+    const h = parseHeaders(Buffer.from(`Subject: s\n${lines.join('\n')}\n\nbody`));
+    expect(h.bounds.badFolds.length).toBe(8);
+    expect(h.get('subject')).toBe('s');
   });
 });
