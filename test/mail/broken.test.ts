@@ -212,3 +212,23 @@ describe('junk before the headers, hostile', () => {
     expect(h.get('subject')).toBe('s');
   });
 });
+
+describe('dates', () => {
+  it('an unreadable zone: the date and time as UTC, with a warning', async () => {
+    const { d } = await draftFixture('date-bad-zone.eml');
+    expect(d.update.posted_at).toBe('2010-10-12T16:21:05Z');
+    expect(d.warnings.join('\n')).toMatch(/unreadable time zone "H0500"; date and time taken as UTC/);
+    // CPython reads the same date and time and gives no zone (a naive datetime), which is UTC here.
+    const py = cpythonReads('date-bad-zone.eml');
+    expect(py).toMatchObject({ date: '2010-10-12T16:21:05', date_naive: true });
+  });
+
+  it('a Date run together with the next header: the zone is read, the rest ignored, with a warning', async () => {
+    const { d } = await draftFixture('date-run-together.eml');
+    expect(d.update.posted_at).toBe('2010-10-12T14:21:05Z');
+    expect(d.warnings.join('\n')).toMatch(/text after the time zone ignored/);
+    // CPython keeps the date and time but drops the zone (a naive datetime): "+0200" is written
+    // there in full, so we apply it.
+    expect(cpythonReads('date-run-together.eml')).toMatchObject({ date: '2010-10-12T16:21:05', date_naive: true });
+  });
+});
