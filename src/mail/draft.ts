@@ -9,7 +9,7 @@ import { postedAt } from './date.js';
 import { parseHeaders, type HeaderBlock, type HeaderBounds } from './headers.js';
 import { parseMessage } from './parse.js';
 import { messageParts } from './parts.js';
-import { restorePartSeparators } from './repair.js';
+import { normaliseLineEnds, restorePartSeparators } from './repair.js';
 import type { Draft, Envelope, UpdateFields } from './types.js';
 
 /**
@@ -31,10 +31,13 @@ function forParser(raw: Buffer, bounds: HeaderBounds): Buffer {
 }
 
 /** headers: the message's header block, when the caller has read it already (it must be parseHeaders(raw)). */
-export async function draft(raw: Buffer, envelope: Envelope, config: Config, ticket: string, headers: HeaderBlock = parseHeaders(raw)): Promise<Draft> {
-  if (raw.length > config.smtp.maxMessageBytes) {
-    throw new GatewayError('too_large', `message of ${raw.length} bytes exceeds smtp.maxMessageBytes (${config.smtp.maxMessageBytes})`);
+export async function draft(message: Buffer, envelope: Envelope, config: Config, ticket: string, headers: HeaderBlock = parseHeaders(message)): Promise<Draft> {
+  if (message.length > config.smtp.maxMessageBytes) {
+    throw new GatewayError('too_large', `message of ${message.length} bytes exceeds smtp.maxMessageBytes (${config.smtp.maxMessageBytes})`);
   }
+  // Bare CR line ends (old Mac mail, mixed ends) read as lines; the header block's bounds are
+  // offsets in this same view (parseHeaders normalises the same way when its block has them).
+  const raw = normaliseLineEnds(message);
   // Subject, Date and From come from the same header reader as the door's verdict (first
   // occurrence of each), not from mailparser, so the two can never disagree.
   const parsed = await parseMessage(forParser(raw, headers.bounds), config.queue.parseTimeoutMs);

@@ -2,6 +2,7 @@
 // path for every message, so it only scans bytes up to the first empty line.
 import libmime from 'libmime';
 import { declaredCharsets, relabelJapaneseWords, unlabelledDecoder } from './charset.js';
+import { headerHasBareCr, normaliseLineEnds } from './repair.js';
 import { decodeUtf7Words } from './utf7.js';
 
 /** One header as it appeared, unfolded but not decoded. */
@@ -318,8 +319,13 @@ export class HeaderBlock {
   }
 }
 
-/** Read the header block of a raw message. Never looks past the first empty line. */
-export function parseHeaders(raw: Buffer): HeaderBlock {
+/**
+ * Read the header block of a raw message. Never looks past the first empty line. With bare CR line
+ * ends in the header block, the block is read from normaliseLineEnds(raw), and `bounds` are
+ * offsets in those bytes (draft() reads the same view).
+ */
+export function parseHeaders(message: Buffer): HeaderBlock {
+  const raw = headerHasBareCr(message, MAX_HEADER_BYTES) ? normaliseLineEnds(message) : message;
   const bounds = headerBounds(raw);
   const text = decodeHeaderBytes(raw.subarray(bounds.start, bounds.end), raw);
   return new HeaderBlock(splitFields(text), bounds);

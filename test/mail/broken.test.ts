@@ -232,3 +232,28 @@ describe('dates', () => {
     expect(cpythonReads('date-run-together.eml')).toMatchObject({ date: '2010-10-12T16:21:05', date_naive: true });
   });
 });
+
+describe('line endings', () => {
+  it('bare CR (old Mac) line ends are read as lines, at the door and in the draft, the stored bytes unchanged', async () => {
+    const raw = readFileSync(path.join(dir, 'lines-bare-cr.eml'));
+    const before = Buffer.from(raw);
+    const headers = parseHeaders(raw);
+    expect(headers.get('subject')).toBe('[AB-123456] old Mac line ends');
+    expect(verdictFromHeaders(headers, raw, replayEnvelope(raw, { fromLine: null }, new Date(), headers), config)).toMatchObject({ verdict: 'post', messageId: 'mac@example.net' });
+    const { d } = await draftFixture('lines-bare-cr.eml');
+    expect(d.update).toMatchObject({ author_email: 'customer@example.net', posted_at: '2010-10-12T16:21:05Z' });
+    expect(d.update.message).toMatch(/First line\.\r?\nSecond line\./);
+    const file = Buffer.from([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    expect(d.attachments.map((a) => [a.filename, a.sha256])).toEqual([['a.bin', sha256(file)]]);
+    // CPython reads bare CR as a line end too (same attachment bytes); it keeps the CR in the text.
+    expect(cpythonReads('lines-bare-cr.eml').attachments).toEqual([['a.bin', sha256(file)]]);
+    expect(raw.equals(before)).toBe(true);
+  });
+
+  it('mixed CRLF, LF and CR line ends', async () => {
+    const { d } = await draftFixture('lines-mixed.eml');
+    expect(d.update).toMatchObject({ subject: '[AB-123456] mixed line ends', author_email: 'customer@example.net', posted_at: '2010-10-12T16:21:05Z' });
+    expect(d.update.message.split(/\r?\n/).map((l) => l.trim()).filter(Boolean)).toEqual(['First line.', 'Second line.', 'Third line.']);
+    expect(cpythonReads('lines-mixed.eml').subject).toBe('[AB-123456] mixed line ends');
+  });
+});
