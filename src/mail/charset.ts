@@ -80,7 +80,25 @@ const DETECT_BYTES = 4096;
 const MIN_CHARDET_CONFIDENCE = 20;
 const MULTI_BYTE = /^(?:gb2312|gbk|gb18030|big5|shift_jis|euc-jp|euc-kr)$/i;
 
+/**
+ * The bytes in the named charset when every byte belongs to it, else null. The WHATWG decoders
+ * come first, as for bodies (so iso-8859-1 reads 0x80-0x9F as windows-1252 does, as mail clients
+ * do); iconv-lite for labels they do not know.
+ */
 function decodesCleanly(bytes: Buffer, label: string): string | null {
+  let decoder: TextDecoder | null = null;
+  try {
+    decoder = new TextDecoder(label, { fatal: true });
+  } catch {
+    // RangeError: a label TextDecoder does not know.
+  }
+  if (decoder) {
+    try {
+      return decoder.decode(bytes);
+    } catch {
+      return null;
+    }
+  }
   if (!iconv.encodingExists(label)) return null;
   const text = iconv.decode(bytes, label);
   return text.includes('\ufffd') ? null : text;
