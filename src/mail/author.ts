@@ -134,10 +134,15 @@ function readMailbox(piece: string): { name?: string; email?: string; problem?: 
   const lt = angleStart(text);
   if (lt !== -1) {
     const gt = text.indexOf('>', lt);
-    const inside = (gt === -1 ? text.slice(lt + 1) : text.slice(lt + 1, gt)).trim();
+    // RFC 5322 §4.4 (obsolete syntax): whitespace may stand around the dots and the "@" of an
+    // address ("jdoe@machine.  example" is jdoe@machine.example); anywhere else it makes the
+    // address unreadable as written.
+    const inside = (gt === -1 ? text.slice(lt + 1) : text.slice(lt + 1, gt)).trim().replace(/\s*([.@])\s*/g, (m, c: string) => (m.includes('"') ? m : c));
     const phrase = text.slice(0, lt).trim();
-    // The display name as mailparser decodes it (encoded words, quotes), read without the address.
-    const name = phrase === '' ? '' : cleanName(mailboxes(`${phrase} <x@x.invalid>`)[0]?.name ?? '');
+    // The display name as mailparser decodes it (encoded words, quotes), read without the address;
+    // a name that is only an address again says nothing and is dropped.
+    const decoded = phrase === '' ? '' : cleanName(mailboxes(`${phrase} <x@x.invalid>`)[0]?.name ?? '');
+    const name = /^[^\s@]+@[^\s@]+$/.test(decoded) ? '' : decoded;
     if (inside === '') return { name };
     if (hasBareWhitespace(inside)) return { name, problem: `whitespace inside <${inside}>` };
     const email = usable(inside.replace(/^@[^:]*:/, ''));

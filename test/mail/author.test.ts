@@ -39,6 +39,10 @@ describe('firstMailbox', () => {
     ['"Some Name"@example.com', { email: '"Some Name"@example.com' }],
     ['Test test@example.com', { name: 'Test', email: 'test@example.com' }],
     ['John Smith <"john smith"@example.com>', { name: 'John Smith', email: '"john smith"@example.com' }],
+    // Obsolete syntax: folding whitespace around the dots of the domain (RFC 5322 A.6.3).
+    ['John Doe <jdoe@machine(comment).  example>', { name: 'John Doe', email: 'jdoe@machine.example' }],
+    // A display name that is the address again is no name.
+    ['"a@example.com" <a@example.com>', { email: 'a@example.com' }],
   ])('%j keeps the address as written', (from, expected) => {
     expect(firstMailbox(from)).toEqual(expected);
   });
