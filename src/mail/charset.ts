@@ -86,18 +86,15 @@ const MULTI_BYTE = /^(?:gb2312|gbk|gb18030|big5|shift_jis|euc-jp|euc-kr)$/i;
  * do); iconv-lite for labels they do not know.
  */
 function decodesCleanly(bytes: Buffer, label: string): string | null {
-  let decoder: TextDecoder | null = null;
   try {
-    decoder = new TextDecoder(label, { fatal: true });
-  } catch {
-    // RangeError: a label TextDecoder does not know.
-  }
-  if (decoder) {
+    const decoder = new TextDecoder(label, { fatal: true });
     try {
       return decoder.decode(bytes);
     } catch {
       return null;
     }
+  } catch {
+    // RangeError: a label TextDecoder does not know (the inner try answers for known ones).
   }
   if (!iconv.encodingExists(label)) return null;
   const text = iconv.decode(bytes, label);
