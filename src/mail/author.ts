@@ -139,15 +139,14 @@ function readMailbox(piece: string): { name?: string; email?: string; problem?: 
     // address unreadable as written.
     const inside = (gt === -1 ? text.slice(lt + 1) : text.slice(lt + 1, gt)).trim().replace(/\s*([.@])\s*/g, (m, c: string) => (m.includes('"') ? m : c));
     const phrase = text.slice(0, lt).trim();
-    // The display name as mailparser decodes it (encoded words, quotes), read without the address;
-    // a name that is only an address again says nothing and is dropped.
-    const decoded = phrase === '' ? '' : cleanName(mailboxes(`${phrase} <x@x.invalid>`)[0]?.name ?? '');
-    const name = /^[^\s@]+@[^\s@]+$/.test(decoded) ? '' : decoded;
+    // The display name as mailparser decodes it (encoded words, quotes), read without the address.
+    const name = phrase === '' ? '' : cleanName(mailboxes(`${phrase} <x@x.invalid>`)[0]?.name ?? '');
     if (inside === '') return { name };
     if (hasBareWhitespace(inside)) return { name, problem: `whitespace inside <${inside}>` };
     const email = usable(inside.replace(/^@[^:]*:/, ''));
     if (!email) return { name, problem: `<${inside}> is not an address` };
-    return { name, email };
+    // A name that is the address again says nothing.
+    return { name: name.toLowerCase() === email.toLowerCase() ? '' : name, email };
   }
   // No angle brackets: an addr-spec, possibly after words that are a name ("Test test@example.com"),
   // or a quoted local part with a stray ">" after it.
