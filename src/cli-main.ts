@@ -10,6 +10,7 @@ import type { Role } from './app.js';
 import { inspectMessage } from './mail/inspect.js';
 import { replayEnvelope } from './replay/envelope.js';
 import { notMailReason } from './replay/sources.js';
+import { isFromLine } from './replay/from-line.js';
 import { registerReplayCommand } from './replay/command.js';
 import { registerQueueCommand } from './commands/queue.js';
 
@@ -33,6 +34,14 @@ async function readInput(file: string): Promise<Buffer> {
   const chunks: Buffer[] = [];
   for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
   return Buffer.concat(chunks);
+}
+
+/** The mbox From_ line a single saved message may start with, or null. */
+function leadingFromLine(raw: Buffer): string | null {
+  if (!raw.subarray(0, 5).equals(Buffer.from('From '))) return null;
+  const lf = raw.indexOf(0x0a);
+  const line = raw.subarray(0, lf === -1 ? Math.min(raw.length, 1000) : Math.min(lf, 1000)).toString('latin1').replace(/\r$/, '');
+  return isFromLine(line) ? line : null;
 }
 
 async function serve(opts: { role: Role; config?: string }): Promise<void> {
@@ -84,8 +93,11 @@ async function inspect(file: string, opts: { config?: string; rcpt?: string[] })
   }
   // The recipients choose the route (and a plus-tag may carry the reference): --rcpt as the SMTP
   // envelope would, else what the message says (Delivered-To, To), as replay reads archives.
-  const rcptTo = opts.rcpt && opts.rcpt.length > 0 ? opts.rcpt : replayEnvelope(raw, { fromLine: null }).rcptTo;
-  const result = await inspectMessage(raw, { mailFrom: '', rcptTo, receivedAt: new Date().toISOString(), source: 'inspect' }, config);
+  // The envelope sender (the author when From: has none) as replay reads it: a leading mbox From_
+  // line's sender, else Return-Path.
+  const archived = replayEnvelope(raw, { fromLine: leadingFromLine(raw) });
+  const rcptTo = opts.rcpt && opts.rcpt.length > 0 ? opts.rcpt : archived.rcptTo;
+  const result = await inspectMessage(raw, { mailFrom: archived.mailFrom, rcptTo, receivedAt: new Date().toISOString(), source: 'inspect' }, config);
   // The answer still says what the gateway would do with these bytes, but an empty or non-mail
   // input is most likely the wrong file: said in the JSON and on stderr.
   const notMail = notMailReason(raw, file === '-' ? 'stdin' : file);

@@ -51,6 +51,30 @@ function zoneOffset(text: string): number | undefined {
   return undefined;
 }
 
+interface Zone {
+  offset: number;
+  /** Set when the zone was not read as written: what was done instead, for a warning. */
+  note?: string;
+}
+
+/**
+ * The zone after a date and time that are already read. The date and time are what the sender
+ * wrote whatever follows them, so an unreadable zone ("H0500") does not throw them away: they are
+ * taken as UTC. A numeric zone with the next header run into it ("+0200Received: from …") is
+ * read, and the rest ignored. Either way the caller warns.
+ */
+function zoneAfterTime(text: string): Zone {
+  const offset = zoneOffset(text);
+  if (offset !== undefined) return { offset };
+  const t = text.trim();
+  const glued = /^((?:(?:UTC|GMT|UT)\s*)?[+-]\d{2}:?\d{2})(?!\d)\s*(.+)$/i.exec(t);
+  const gluedOffset = glued ? zoneOffset(glued[1]!) : undefined;
+  if (glued && gluedOffset !== undefined) {
+    return { offset: gluedOffset, note: `text after the time zone ignored (${JSON.stringify(glued[2]!.slice(0, 40))})` };
+  }
+  return { offset: 0, note: `unreadable time zone ${JSON.stringify(t.slice(0, 40))}; date and time taken as UTC` };
+}
+
 function fullYear(text: string): number {
   const y = Number(text);
   if (text.length === 2) return y < 50 ? 2000 + y : 1900 + y;
@@ -99,6 +123,22 @@ const US = /^([A-Za-z]{3,}\.?)\s+(\d{1,2}),?\s+(\d{4}),?\s+(?:at\s+)?(\d{1,2}):(
 
 /** Parse a Date: header value; null when it is not a date we can trust. */
 export function parseMailDate(value: string | undefined | null): Date | null {
+  return readMailDate(value)?.date ?? null;
+}
+
+export interface ReadDate {
+  date: Date;
+  /** What was not read as written (a zone taken as UTC, text ignored), for a warning. */
+  note?: string;
+}
+
+function noted(date: Date | null, zone: Zone): ReadDate | null {
+  if (!date) return null;
+  return zone.note !== undefined ? { date, note: zone.note } : { date };
+}
+
+/** A Date: header value read, with a note when part of it was not used; null when no date is there. */
+export function readMailDate(value: string | undefined | null): ReadDate | null {
   if (!value) return null;
   // Obsolete syntax allows CFWS around the time's colons: "09(comment):   55  :  06".
   let s = stripComments(value).replace(/\s+/g, ' ').replace(/\s*:\s*/g, ':').trim();
@@ -106,9 +146,9 @@ export function parseMailDate(value: string | undefined | null): Date | null {
 
   const iso = ISO.exec(s);
   if (iso) {
-    const offset = zoneOffset(iso[7]!);
-    if (offset === undefined) return null;
-    return build({
+    const zone = zoneAfterTime(iso[7]!);
+    const offset = zone.offset;
+    return noted(build({
       year: Number(iso[1]),
       month: Number(iso[2]) - 1,
       day: Number(iso[3]),
@@ -116,7 +156,7 @@ export function parseMailDate(value: string | undefined | null): Date | null {
       minute: Number(iso[5]),
       second: Number(iso[6] ?? 0),
       offset,
-    });
+    }), zone);
   }
 
   // Day of week: optional, never checked against the date (senders get it wrong, the date wins).
@@ -125,9 +165,9 @@ export function parseMailDate(value: string | undefined | null): Date | null {
 
   const rfc = RFC.exec(s);
   if (rfc) {
-    const offset = zoneOffset(rfc[7]!);
-    if (offset === undefined) return null;
-    return build({
+    const zone = zoneAfterTime(rfc[7]!);
+    const offset = zone.offset;
+    return noted(build({
       year: fullYear(rfc[3]!),
       month: monthIndex(rfc[2]!),
       day: Number(rfc[1]),
@@ -135,14 +175,14 @@ export function parseMailDate(value: string | undefined | null): Date | null {
       minute: Number(rfc[5]),
       second: Number(rfc[6] ?? 0),
       offset,
-    });
+    }), zone);
   }
 
   const asc = ASCTIME.exec(s);
   if (asc) {
     const offset = zoneOffset(asc[6] ?? '');
     if (offset === undefined) return null;
-    return build({
+    return noted(build({
       year: Number(asc[7]),
       month: monthIndex(asc[1]!),
       day: Number(asc[2]),
@@ -150,14 +190,14 @@ export function parseMailDate(value: string | undefined | null): Date | null {
       minute: Number(asc[4]),
       second: Number(asc[5] ?? 0),
       offset,
-    });
+    }), { offset });
   }
 
   const us = US.exec(s);
   if (us) {
-    const offset = zoneOffset(us[8]!);
-    if (offset === undefined) return null;
-    return build({
+    const zone = zoneAfterTime(us[8]!);
+    const offset = zone.offset;
+    return noted(build({
       year: Number(us[3]),
       month: monthIndex(us[1]!),
       day: Number(us[2]),
@@ -165,7 +205,7 @@ export function parseMailDate(value: string | undefined | null): Date | null {
       minute: Number(us[5]),
       second: Number(us[6] ?? 0),
       offset,
-    });
+    }), zone);
   }
   return null;
 }
@@ -202,7 +242,8 @@ export function postedAt(
   if (dateHeader === undefined || dateHeader.trim() === '') {
     return { iso: fallbackText, source: 'fallback', warning: 'no Date header; posted_at is the fallback time' };
   }
-  const parsed = parseMailDate(dateHeader);
+  const read = readMailDate(dateHeader);
+  const parsed = read?.date;
   if (!parsed) {
     return {
       iso: fallbackText,
@@ -218,6 +259,9 @@ export function postedAt(
       source: 'fallback',
       warning: `Date header ${isoSeconds(parsed)} is more than 15 minutes after ${after}; posted_at is the fallback time`,
     };
+  }
+  if (read.note !== undefined) {
+    return { iso: isoSeconds(parsed), source: 'date', warning: `Date header ${JSON.stringify(dateHeader)}: ${read.note}` };
   }
   return { iso: isoSeconds(parsed), source: 'date' };
 }

@@ -9,25 +9,35 @@ import { postedAt } from './date.js';
 import { parseHeaders, type HeaderBlock, type HeaderBounds } from './headers.js';
 import { parseMessage } from './parse.js';
 import { messageParts } from './parts.js';
-import { restorePartSeparators } from './repair.js';
+import { normaliseLineEnds, restorePartSeparators } from './repair.js';
 import type { Draft, Envelope, UpdateFields } from './types.js';
 
 /**
- * What mailparser is given: from the first header byte on, with the empty line restored when the
- * header block ended at a line that cannot be a header, so mailparser sees the same header block.
+ * What mailparser is given: from the first header byte on (junk before it left out), bad folds
+ * indented, and the empty line restored when the header block ended at a line that cannot be a
+ * header, so mailparser sees the same header block.
  */
 function forParser(raw: Buffer, bounds: HeaderBounds): Buffer {
-  const whole = bounds.bodyStart !== bounds.end || bounds.end >= raw.length
-    ? raw.subarray(bounds.start)
-    : Buffer.concat([raw.subarray(bounds.start, bounds.end), Buffer.from('\r\n'), raw.subarray(bounds.end)]);
-  return restorePartSeparators(whole);
+  const pieces: Buffer[] = [];
+  let last = bounds.start;
+  for (const at of bounds.badFolds) {
+    pieces.push(raw.subarray(last, at), Buffer.from(' '));
+    last = at;
+  }
+  pieces.push(raw.subarray(last, bounds.end));
+  if (bounds.bodyStart === bounds.end && bounds.end < raw.length) pieces.push(Buffer.from('\r\n'));
+  pieces.push(raw.subarray(bounds.end));
+  return restorePartSeparators(pieces.length === 2 ? raw.subarray(bounds.start) : Buffer.concat(pieces));
 }
 
 /** headers: the message's header block, when the caller has read it already (it must be parseHeaders(raw)). */
-export async function draft(raw: Buffer, envelope: Envelope, config: Config, ticket: string, headers: HeaderBlock = parseHeaders(raw)): Promise<Draft> {
-  if (raw.length > config.smtp.maxMessageBytes) {
-    throw new GatewayError('too_large', `message of ${raw.length} bytes exceeds smtp.maxMessageBytes (${config.smtp.maxMessageBytes})`);
+export async function draft(message: Buffer, envelope: Envelope, config: Config, ticket: string, headers: HeaderBlock = parseHeaders(message)): Promise<Draft> {
+  if (message.length > config.smtp.maxMessageBytes) {
+    throw new GatewayError('too_large', `message of ${message.length} bytes exceeds smtp.maxMessageBytes (${config.smtp.maxMessageBytes})`);
   }
+  // Bare CR line ends (old Mac mail, mixed ends) read as lines; the header block's bounds are
+  // offsets in this same view (parseHeaders normalises the same way when its block has them).
+  const raw = normaliseLineEnds(message);
   // Subject, Date and From come from the same header reader as the door's verdict (first
   // occurrence of each), not from mailparser, so the two can never disagree.
   const parsed = await parseMessage(forParser(raw, headers.bounds), config.queue.parseTimeoutMs);
@@ -62,5 +72,5 @@ export async function draft(raw: Buffer, envelope: Envelope, config: Config, tic
   const name = authorName(author);
   if (name !== undefined) update.author_name = name;
   if (author.email !== undefined) update.author_email = author.email;
-  return { update, attachments, warnings };
+  return { update, attachments, warnings, ...(author.source !== undefined ? { authorSource: author.source } : {}) };
 }

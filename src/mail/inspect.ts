@@ -2,7 +2,7 @@
 // from the very functions the door and the worker run, so the answer cannot drift from reality.
 import type { Config } from '../config.js';
 import { formatReply } from '../errors.js';
-import { authenticityOf, type AuthVerdict } from './auth/verify.js';
+import { authenticityOf, authorToAuthenticate, type AuthVerdict } from './auth/verify.js';
 import { systemResolver, type DnsResolver } from './auth/resolver.js';
 import { draft } from './draft.js';
 import { markerTag, newTicketFields, type NewTicketFields } from './new-ticket.js';
@@ -160,7 +160,7 @@ export async function inspectVerdict(
     }
   }
   // As in the worker: the same check, and the flag only when it passes.
-  result.auth = await authenticityOf(raw, envelope, config, d.update.author_email, opts.resolver ?? systemResolver(config.auth.dnsTimeoutMs));
+  result.auth = await authenticityOf(raw, envelope, config, authorToAuthenticate(d), opts.resolver ?? systemResolver(config.auth.dnsTimeoutMs));
   if (result.auth.authenticated) d.update.authenticated = '1';
   result.update = updateView(d.update);
   result.attachments = d.attachments.map((a) => ({ filename: a.filename, content_type: a.contentType, size: a.size, sha256: a.sha256 }));

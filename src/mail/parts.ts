@@ -1,7 +1,8 @@
 // From mailparser's view of a message to ours: the text and HTML bodies and the files to upload,
 // after the repairs mailparser does not do: winmail.dat unpacked into its real attachments (and
 // its body used when the mail has none), UTF-7 bodies decoded, and a part whose Content-Type has
-// no subtype read as the text/plain it is by RFC 2045 §5.2 (as CPython does).
+// no subtype read as the text/plain it is by RFC 2045 §5.2 (as CPython does), and uuencoded files
+// (x-uuencode parts, begin … end blocks in plain text) decoded into the files they are.
 import libmime from 'libmime';
 import type { Attachment } from 'mailparser';
 import { sourceOf, type AttachmentSource } from './attachments.js';
@@ -10,6 +11,7 @@ import { decodeBytes } from './charset.js';
 import type { ParsedBody } from './parse.js';
 import { decodeTnef, isTnefPart, TnefError } from './tnef.js';
 import { decodeUtf7, textPartsAreUtf7 } from './utf7.js';
+import { decodeUuPart, extractUuBlocks } from './uuencode.js';
 
 export interface MessageParts {
   text?: string;
@@ -21,6 +23,15 @@ export interface MessageParts {
 /** A Content-Type without a subtype ("text", "application-x-gzip") is invalid: text/plain applies. */
 function invalidType(att: Attachment): boolean {
   return typeof att.contentType === 'string' && !att.contentType.includes('/') && att.contentDisposition !== 'attachment';
+}
+
+function isUuencoded(att: Attachment): boolean {
+  const cte = att.headers.get('content-transfer-encoding');
+  return typeof cte === 'string' && /^(?:x-)?uu(?:encode|e)?$/i.test(cte.trim());
+}
+
+function uuSource(filename: string, content: Buffer): AttachmentSource {
+  return { filename, contentType: libmime.detectMimeType(filename) || 'application/octet-stream', content, inline: false };
 }
 
 function decodeText(att: Attachment): string {
@@ -73,7 +84,24 @@ export function messageParts(parsed: ParsedBody, raw: Buffer): MessageParts {
       // A named part stays a file as well: its bytes are what the sender attached.
       if (att.filename === undefined) continue;
     }
+    if (isUuencoded(att)) {
+      const file = decodeUuPart(att.content);
+      if (file) {
+        attachments.push({ ...sourceOf(att), filename: att.filename ?? file.filename, content: file.content });
+        continue;
+      }
+      warnings.push(`${att.filename ?? 'a part'} says x-uuencode but holds no uuencoded file; uploaded as it is`);
+    }
     attachments.push(sourceOf(att));
+  }
+
+  // Old clients put files into the text itself: they become attachments, and leave the text.
+  if (text?.includes('begin ')) {
+    const found = extractUuBlocks(text);
+    if (found.files.length > 0) {
+      text = found.text;
+      for (const f of found.files) attachments.push(uuSource(f.filename, f.content));
+    }
   }
 
   if (!hasText(text) && !hasText(html)) {

@@ -1,5 +1,6 @@
 // Windows code pages (TNEF's attOemCodepage and PR_INTERNET_CPID, RTF's \ansicpg, \cpg and
-// \fcharset) to the labels the WHATWG decoders in decodeBytes know.
+// \fcharset) to labels decodeBytes knows: the WHATWG ones, and iconv-lite's for the DOS (OEM)
+// code pages TextDecoder does not have.
 
 export function codepageLabel(codepage: number | undefined): string {
   if (codepage === undefined || codepage === 0) return 'windows-1252';
@@ -12,6 +13,8 @@ export function codepageLabel(codepage: number | undefined): string {
   if (codepage === 932) return 'shift_jis';
   if (codepage === 936) return 'gbk';
   if (codepage === 866) return 'ibm866';
+  // DOS code pages: cp437, cp850, cp852… (iconv-lite); as windows-437 they would fall to Latin-1.
+  if (codepage === 437 || codepage === 737 || codepage === 775 || (codepage >= 850 && codepage <= 869)) return `cp${codepage}`;
   if (codepage === 10000) return 'macintosh';
   if (codepage === 949) return 'euc-kr';
   if (codepage === 950) return 'big5';

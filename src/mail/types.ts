@@ -65,7 +65,10 @@ export interface UpdateFields {
   author_email?: string;
   /** UTC ISO 8601, second precision: 2024-05-01T12:34:56Z */
   posted_at: string;
-  /** '1' only when DMARC passed for the From domain of SMTP mail (set by the worker, not by draft). */
+  /**
+   * '1' only when DMARC passed for the From domain of SMTP mail and the author is that From
+   * mailbox (set by the worker, not by draft).
+   */
   authenticated?: '1';
 }
 
@@ -80,8 +83,13 @@ export interface DraftAttachment {
   content: Buffer;
 }
 
+/** Where the author came from. Only 'from' is what DMARC vouches for. */
+export type AuthorSource = 'from' | 'sender' | 'reply-to' | 'envelope';
+
 export interface Draft {
   update: UpdateFields;
+  /** Where author_email came from; absent when no author is sent. authenticated=1 needs 'from'. */
+  authorSource?: AuthorSource;
   attachments: DraftAttachment[];
   /** Non-fatal problems met while drafting (bad Date, unusable From…), for logs and inspect. */
   warnings: string[];

@@ -2,6 +2,7 @@
 // "<" from filters that look at raw bytes). Here it is decoded into text that is escaped or
 // sanitised like any other, so the markup concern does not apply; mail from Exchange bounces and
 // old Outlook versions is readable instead of "+AEg-ello".
+import iconv from 'iconv-lite';
 
 const UTF7_LABEL = /^(?:csunicode11utf7|unicode11utf7|utf7)$/;
 
@@ -10,15 +11,10 @@ export function isUtf7Label(label: string): boolean {
   return UTF7_LABEL.test(label.toLowerCase().replace(/[^a-z0-9]/g, ''));
 }
 
-/** Decode UTF-7 text; text without "+" sequences comes back unchanged. */
+/** Decode UTF-7 text (iconv-lite); text without "+" comes back unchanged. */
 export function decodeUtf7(text: string): string {
-  return text.replace(/\+([A-Za-z0-9+/]*)-?/g, (whole, b64: string) => {
-    if (b64 === '') return whole === '+-' ? '+' : whole;
-    const bytes = Buffer.from(b64, 'base64');
-    let out = '';
-    for (let i = 0; i + 1 < bytes.length; i += 2) out += String.fromCharCode((bytes[i]! << 8) | bytes[i + 1]!);
-    return out;
-  });
+  if (!text.includes('+')) return text;
+  return iconv.decode(Buffer.from(text, 'latin1'), 'utf-7');
 }
 
 // Encoded words in UTF-7 (=?UTF-7?Q?Hi_Mom_+Jjo-?=), which libmime leaves undecoded.

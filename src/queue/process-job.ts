@@ -6,7 +6,7 @@ import type { Config } from '../config.js';
 import { TicketIndex } from '../door/ticket-index.js';
 import { GatewayError } from '../errors.js';
 import type { Logger } from '../log.js';
-import { authenticityOf } from '../mail/auth/verify.js';
+import { authenticityOf, authorToAuthenticate } from '../mail/auth/verify.js';
 import { systemResolver, type DnsResolver } from '../mail/auth/resolver.js';
 import { draft } from '../mail/draft.js';
 import type { Draft, DraftAttachment, UpdateFields } from '../mail/types.js';
@@ -229,7 +229,7 @@ export async function processUpdateJob(job: UpdateJob, deps: ProcessDeps): Promi
   }
 
   // Authenticity is judged before uploads, at every attempt, with the session data stored at accept.
-  const auth = await authenticityOf(raw, data.envelope, config, fields.author_email, deps.resolver ?? defaultResolver(config));
+  const auth = await authenticityOf(raw, data.envelope, config, authorToAuthenticate(drafted), deps.resolver ?? defaultResolver(config));
   if (auth.authenticated) fields.authenticated = '1';
   log.info({ queueId: job.id, spf: auth.spf, dkim: auth.dkim, dmarc: auth.dmarc, authenticated: auth.authenticated, why: auth.reason }, 'authenticity');
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { isoSeconds, parseMailDate, postedAt } from '../../src/mail/date.js';
+import { isoSeconds, parseMailDate, postedAt, readMailDate } from '../../src/mail/date.js';
 import { parseHeaders } from '../../src/mail/headers.js';
 import { fixture } from './helpers.js';
 
@@ -65,19 +65,32 @@ describe('parseMailDate', () => {
     '<HR>',
     'yesterday',
     'Wed, 15 Dec 2010    59:10 -0500',
-    'Tue, 12 Oct 2010 16:21:05 H0500',
     'Pn, 29 paX 2007 21:13:00 +0100',
     'Thu, 31 Apr 2008 10:00:00 +0000',
     'Fri, 29 Feb 2019 10:00:00 +0000',
     'Fri, 0 Feb 2019 10:00:00 +0000',
     'Fri, 10 Feb 2019 24:00:00 +0000',
     'Fri, 10 Feb 2019 10:60:00 +0000',
-    'Fri, 10 Feb 2019 10:00:00 +2500',
     '2019-13-01T00:00:00Z',
     '2019-02-29T00:00:00Z',
     'Fri, 10 Feb 1899 10:00:00 +0000',
   ])('rejects %j', (input) => {
     expect(parseMailDate(input)).toBeNull();
+  });
+
+  it.each([
+    // The date and time are what was written; the zone cannot be read, so UTC, with a note.
+    ['Tue, 12 Oct 2010 16:21:05 H0500', '2010-10-12T16:21:05Z', /unreadable time zone "H0500"; date and time taken as UTC/],
+    ['Fri, 10 Feb 2019 10:00:00 +2500', '2019-02-10T10:00:00Z', /unreadable time zone "\+2500"/],
+    // The next header run into the Date: the zone is readable, the rest is not part of the date.
+    ['Tue, 12 Oct 2010 16:21:05 +0200Received: from mx.example.com by mx2.example.com', '2010-10-12T14:21:05Z', /text after the time zone ignored \("Received:from mx/],
+  ])('%j → %s, noted', (input, expected, note) => {
+    const r = readMailDate(input);
+    expect(r?.date.toISOString().replace('.000', '')).toBe(expected);
+    expect(r?.note).toMatch(note);
+    const p = postedAt(input, '2024-05-01T12:00:00Z', { live: false });
+    expect(p).toMatchObject({ iso: expected, source: 'date' });
+    expect(p.warning).toMatch(note);
   });
 
   it('accepts 29 February in a leap year', () => {

@@ -18,7 +18,7 @@ describe('headerBounds', () => {
 
   it('treats a message without an empty line as headers only', () => {
     const raw = Buffer.from('Subject: only headers\r\nFrom: a@example.com\r\n');
-    expect(headerBounds(raw)).toEqual({ start: 0, end: raw.length, bodyStart: raw.length });
+    expect(headerBounds(raw)).toEqual({ start: 0, end: raw.length, bodyStart: raw.length, badFolds: [] });
     expect(parseHeaders(raw).get('from')).toBe('a@example.com');
   });
 

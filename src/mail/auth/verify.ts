@@ -4,7 +4,7 @@
 // authenticity only ever adds the flag, it must not hold a message back.
 import type { spf as SpfFunction } from 'mailauth';
 import type { Config } from '../../config.js';
-import type { Envelope } from '../types.js';
+import type { Draft, Envelope } from '../types.js';
 import type { DnsResolver } from './resolver.js';
 
 export type AuthResult = 'pass' | 'fail' | 'softfail' | 'neutral' | 'none' | 'temperror' | 'permerror' | 'policy' | 'not_run';
@@ -97,9 +97,17 @@ async function evaluate(raw: Buffer, envelope: Envelope, opts: AuthOptions): Pro
   let reason: string;
   if (authenticated) reason = `DMARC pass for ${from}`;
   else if (from === null) reason = froms.length === 0 ? 'no From address to authenticate' : 'several From addresses: DMARC cannot judge';
-  else if (dmarcStatus === 'pass') reason = `DMARC passed for ${from}, but the update's author is ${author ?? 'unknown'}`;
+  else if (dmarcStatus === 'pass') reason = `DMARC passed for ${from}, but the update's author is ${author ?? 'not the From mailbox'}`;
   else reason = `DMARC ${dmarcStatus} for ${from}`;
   return { spf: spfStatus, dkim, dkimDomains: passed.map((r) => r.signingDomain), dmarc: dmarcStatus, from, authenticated, reason };
+}
+
+/**
+ * The address DMARC may vouch for: the author, only when it was taken from From:. An author taken
+ * from Sender, Reply-To or the envelope is never authenticated, whatever DMARC says of From:.
+ */
+export function authorToAuthenticate(d: Pick<Draft, 'update' | 'authorSource'>): string | undefined {
+  return d.authorSource === 'from' ? d.update.author_email : undefined;
 }
 
 /** Never rejects: errors and the deadline become temperror. */
