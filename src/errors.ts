@@ -7,6 +7,7 @@ export type ErrorKind =
   | 'store_unavailable' // Redis down or slow at the door: 451
   | 'too_large' // message over the size limit: 552
   | 'bad_input' // mail that cannot be parsed or drafted: permanent
+  | 'draft_limit' // drafting hit its deadline or a resource cap: tried queue.draftAttempts times, then permanent
   | 'auth' // Sirportly 401/403: permanent
   | 'not_found' // Sirportly 404 (unknown ticket): permanent
   | 'validation' // Sirportly 422: permanent
@@ -18,6 +19,8 @@ export type ErrorKind =
 
 interface KindInfo {
   retryable: boolean;
+  /** Retried at most queue.draftAttempts times in all, not for the whole retry period. */
+  maxTries?: true;
   reply: SmtpReply;
 }
 
@@ -29,6 +32,9 @@ const KINDS: Record<ErrorKind, KindInfo> = {
   },
   too_large: { retryable: false, reply: { code: 552, enhanced: '5.3.4', text: 'Message exceeds the size limit' } },
   bad_input: { retryable: false, reply: { code: 554, enhanced: '5.6.0', text: 'Message could not be processed' } },
+  // Retried, but only a few times: a busy host can slow a draft past its deadline once, while a
+  // message built to exhaust the drafter hits the same limit every time.
+  draft_limit: { retryable: true, maxTries: true, reply: { code: 554, enhanced: '5.3.4', text: 'Message too complex to process' } },
   auth: { retryable: false, reply: { code: 451, enhanced: '4.3.0', text: 'Helpdesk rejected our credentials' } },
   not_found: { retryable: false, reply: { code: 550, enhanced: '5.1.1', text: 'Ticket not found' } },
   validation: { retryable: false, reply: { code: 550, enhanced: '5.6.0', text: 'Helpdesk rejected the message' } },
@@ -72,6 +78,11 @@ export class GatewayError extends Error {
   get smtpReply(): SmtpReply {
     return KINDS[this.kind].reply;
   }
+}
+
+/** The error's kind is retried a bounded number of times (queue.draftAttempts), not for the retry period. */
+export function hasTryLimit(err: unknown): boolean {
+  return err instanceof GatewayError && KINDS[err.kind].maxTries === true;
 }
 
 export function isRetryable(err: unknown): boolean {

@@ -1,5 +1,6 @@
 // Who wrote the message: the first mailbox of From:, read from the same header block the door
 // saw (first From: header), so the worker and inspect agree with the door.
+import { clip } from './clean.js';
 import type { HeaderBlock } from './headers.js';
 import { mailboxes } from './mailboxes.js';
 
@@ -41,7 +42,7 @@ export function authorOf(headers: HeaderBlock, mailFrom: string): Author {
   const rawFrom = headers.getRaw('from');
   const fromHeader = firstMailbox(rawFrom);
   if (fromHeader) return fromHeader;
-  const what = rawFrom === undefined ? 'no From header' : `From header ${JSON.stringify(rawFrom)} has no usable address`;
+  const what = rawFrom === undefined ? 'no From header' : `From header ${JSON.stringify(clip(rawFrom))} has no usable address`;
   const envelopeSender = usable(mailFrom.replace(/^<|>$/g, ''));
   if (envelopeSender) {
     // The name the sender gave still names them; only the address comes from the envelope.
