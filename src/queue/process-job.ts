@@ -8,7 +8,7 @@ import { GatewayError, hasTryLimit } from '../errors.js';
 import type { Logger } from '../log.js';
 import { authenticityOf } from '../mail/auth/verify.js';
 import { systemResolver, type DnsResolver } from '../mail/auth/resolver.js';
-import { clipped } from '../mail/clean.js';
+import { clip, clipped } from '../mail/clean.js';
 import { draft } from '../mail/draft.js';
 import type { Draft, DraftAttachment, UpdateFields } from '../mail/types.js';
 import { markerTag, newTicketFields } from '../mail/new-ticket.js';
@@ -192,6 +192,8 @@ export async function processUpdateJob(job: UpdateJob, deps: ProcessDeps): Promi
     if (hasTryLimit(err)) throw err;
     throw new UnrecoverableError(`cannot draft the update: ${(err as Error).message}`);
   }
+  // What was changed or left out of the update (HTML past its limits, attachments not uploaded...).
+  if (drafted.warnings.length > 0) log.info({ queueId: job.id, warnings: drafted.warnings.map((w) => clip(w)) }, 'drafted with warnings');
   const target = await ticketOf(job, drafted, route, client, deps);
   const fields = drafted.update;
   fields.ticket = target.ticket;
