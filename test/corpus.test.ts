@@ -9,6 +9,7 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { referencedCids } from '../src/mail/attachments.js';
 import { ATTACHMENTS_ONLY_TEXT, EMPTY_MESSAGE_TEXT } from '../src/mail/body.js';
+import { cleanLine } from '../src/mail/clean.js';
 import { draft } from '../src/mail/draft.js';
 import { doorVerdict } from '../src/mail/verdict.js';
 import { compareWithCpython, cpython, KNOWN_DIFFERENCES } from './mail/cpython.js';
@@ -96,7 +97,8 @@ describe('corpus', () => {
         const ms = performance.now() - started;
         expect(ms, `${name} took ${ms.toFixed(0)} ms`).toBeLessThan(PER_MESSAGE_LIMIT_MS);
         expect(d.update.message.trim(), `${name}: empty message`).not.toBe('');
-        expect(d.update.subject, `${name}: subject differs from the door's`).toBe(verdict.subject);
+        // The same header reader, made one clean line for Sirportly.
+        expect(d.update.subject, `${name}: subject differs from the door's`).toBe(cleanLine(verdict.subject));
         expect(d.update.posted_at).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/);
 
         const expected = cpython[name.split(path.sep).join('/')];
