@@ -11,6 +11,7 @@ import { draft } from '../../src/mail/draft.js';
 import { htmlDepth, htmlOverLimits, roughHtmlText } from '../../src/mail/html-limits.js';
 import { sanitiseHtml } from '../../src/mail/sanitize.js';
 import { classifyFailure, type UpdateJob } from '../../src/queue/process-job.js';
+import { Summary } from '../../src/replay/summary.js';
 import { envelope, mail, testConfig } from './helpers.js';
 
 const config = testConfig();
@@ -144,6 +145,14 @@ describe('values that reach Sirportly', () => {
     expect(clip('a\r\nb\u0000')).toBe('a\\x0d\\x0ab\\x00');
     const warning = postedAt(`x${'y'.repeat(10_000)}`, '2024-05-01T12:00:00Z', { live: true }).warning!;
     expect(warning.length).toBeLessThan(LOG_VALUE_MAX + 100);
+  });
+
+  it('replay summary examples carry clipped Message-IDs and subjects', () => {
+    const summary = new Summary(true);
+    summary.record('rejected', 'no_reference', { path: 'a.mbox', index: 1, message_id: `${'m'.repeat(5000)}@x`, subject: `s\r\n${'s'.repeat(5000)}`, ticket: null });
+    const [example] = summary.toJSON().rejected.reasons.no_reference!.examples;
+    expect(example!.message_id).toBe(clip(`${'m'.repeat(5000)}@x`));
+    expect(example!.subject).toMatch(/^s\\x0d\\x0as+…\(5003 chars\)$/);
   });
 });
 
