@@ -29,7 +29,7 @@ interface Thread {
   worker: Worker;
   /** The task it is drafting, and the timer that stops it. */
   busy: { id: number; pending: Pending; timer: NodeJS.Timeout } | null;
-  /** It came up (its module loaded): a death after that is the message's doing. */
+  /** It came up (its modules loaded and it said so): a death after that is the message's doing. */
   online: boolean;
   /** Why it was stopped or died, once it was. */
   ended: Error | null;
@@ -184,10 +184,11 @@ export class DraftPool {
     });
     const t: Thread = { worker, busy: null, online: false, ended: null };
     this.threads.add(t);
-    worker.on('online', () => {
-      t.online = true;
-    });
     worker.on('message', (reply: FromThread) => {
+      if ('ready' in reply) {
+        t.online = true;
+        return;
+      }
       const busy = t.busy;
       if (!busy || busy.id !== reply.id) return;
       clearTimeout(busy.timer);

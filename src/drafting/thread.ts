@@ -19,7 +19,9 @@ export type ToThread =
 
 export type FromThread =
   | { id: number; ok: true; draft?: Draft; dryRun?: DryRunOutput }
-  | { id: number; ok: false; message: string; kind?: ErrorKind };
+  | { id: number; ok: false; message: string; kind?: ErrorKind }
+  /** Sent once, when every module has loaded: a death before it is the build's fault, not a message's. */
+  | { ready: true };
 
 const { config } = workerData as ThreadInit;
 const port = parentPort;
@@ -44,3 +46,4 @@ port.on('message', (task: ToThread) => {
     },
   );
 });
+port.postMessage({ ready: true } satisfies FromThread);

@@ -148,7 +148,7 @@ export async function parseMessage(raw: Buffer, timeoutMs: number, maxDecodedByt
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(
-      () => reject(new GatewayError('bad_input', `message could not be parsed within ${timeoutMs} ms`)),
+      () => reject(new GatewayError('draft_limit', `message could not be parsed within ${timeoutMs} ms (queue.parseTimeoutMs)`)),
       timeoutMs,
     );
   });

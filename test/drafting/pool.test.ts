@@ -59,6 +59,14 @@ describe('DraftPool', () => {
     await expect(p.draft(ordinary, envelope(), 'AB-1')).rejects.toMatchObject({ kind: 'too_large' });
   });
 
+  it('a thread that cannot start fails the message as a fault of the install, not as a drafting limit', async () => {
+    const p = new DraftPool(testConfig(), { threads: 1, deadlineMs: 30_000, heapMb: 64, url: new URL('data:text/javascript,throw new Error("broken build")') });
+    pools.push(p);
+    const err: unknown = await p.draft(ordinary, envelope(), 'AB-1').catch((e: unknown) => e);
+    expect(err).not.toBeInstanceOf(GatewayError);
+    expect(err).toMatchObject({ message: 'drafting thread could not start: broken build' });
+  });
+
   it('fails the messages still waiting when it is closed', async () => {
     const p = new DraftPool(testConfig(unlimitedHtml), { threads: 1, deadlineMs: 60_000, heapMb: 256 });
     const first = p.draft(bomb, envelope(), 'AB-1').catch((e: unknown) => e);
