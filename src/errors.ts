@@ -7,7 +7,7 @@ export type ErrorKind =
   | 'store_unavailable' // Redis down or slow at the door: 451
   | 'too_large' // message over the size limit: 552
   | 'bad_input' // mail that cannot be parsed or drafted: permanent
-  | 'draft_limit' // drafting hit its deadline or a resource cap: tried queue.draftAttempts times, then permanent
+  | 'draft_limit' // drafting hit its deadline or a resource cap: tried draft.attempts times in all, then permanent
   | 'auth' // Sirportly 401/403: permanent
   | 'not_found' // Sirportly 404 (unknown ticket): permanent
   | 'validation' // Sirportly 422: permanent
@@ -19,7 +19,7 @@ export type ErrorKind =
 
 interface KindInfo {
   retryable: boolean;
-  /** Retried at most queue.draftAttempts times in all, not for the whole retry period. */
+  /** Retried at most draft.attempts times in all, not for the whole retry period. */
   maxTries?: true;
   reply: SmtpReply;
 }
@@ -80,7 +80,7 @@ export class GatewayError extends Error {
   }
 }
 
-/** The error's kind is retried a bounded number of times (queue.draftAttempts), not for the retry period. */
+/** The error's kind is retried a bounded number of times (draft.attempts), not for the retry period. */
 export function hasTryLimit(err: unknown): boolean {
   return err instanceof GatewayError && KINDS[err.kind].maxTries === true;
 }
