@@ -88,9 +88,14 @@ export class DraftPool {
     this.max = opts.threads > 0 ? opts.threads : Math.max(1, availableParallelism() - 1);
   }
 
-  /** The pool of `mailgate serve`: draft.threads, queue.parseTimeoutMs, draft.heapMb. */
+  /**
+   * The pool of `mailgate serve`: draft.threads (0: one fewer than the cores, but at least two, so
+   * that one message stuck until its deadline does not hold up the drafting of all other mail),
+   * queue.parseTimeoutMs, draft.heapMb.
+   */
   static forServe(config: Config): DraftPool {
-    return new DraftPool(config, { threads: config.draft.threads, deadlineMs: config.queue.parseTimeoutMs, heapMb: config.draft.heapMb });
+    const threads = config.draft.threads > 0 ? config.draft.threads : Math.max(2, availableParallelism() - 1);
+    return new DraftPool(config, { threads, deadlineMs: config.queue.parseTimeoutMs, heapMb: config.draft.heapMb });
   }
 
   /** Drafting threads at most. */
