@@ -34,7 +34,7 @@ const TARGET_RSS_MB = 200;
 const USAGE = `usage: node bench/replay.mjs [options]
   --size-mb N    size of the generated mbox in MB (100; 1024 for the 1 GB run)
   --only WHAT    run only "dry" (replay --dry-run) or only "redis" (replay into Redis)
-  --threads N    dry-run drafting threads, main thread included (default: replay.dryRunThreads = cores - 1, at least 1)
+  --threads N    dry-run drafting threads; the main thread reads and prints only (default: replay.dryRunThreads = cores - 1, at least 1)
   --aof          Redis with appendonly yes, appendfsync everysec (production-like)
   --profile      run the dry-run under node --cpu-prof and print the top functions per thread
   --dir DIR      build the archive in DIR (kept) instead of a temporary directory

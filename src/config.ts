@@ -97,6 +97,23 @@ export const configSchema = z
       })
       .strict(),
     replies: z.object({ stripQuoted: z.boolean() }).strict(),
+    // Drafting (parse, sanitise, convert) in threads that can be stopped (see config/default.yaml).
+    draft: z
+      .object({
+        threads: nonNegativeInt,
+        attempts: positiveInt,
+        heapMb: z.number().int().min(16),
+        maxDecodedBytes: positiveInt,
+        maxAttachments: nonNegativeInt,
+      })
+      .strict(),
+    html: z
+      .object({
+        maxDepth: positiveInt,
+        maxBytes: positiveInt,
+        remoteImages: z.enum(['keep', 'drop']),
+      })
+      .strict(),
     redis: z.object({ url: redisUrl, prefix: z.string().regex(/^[A-Za-z0-9_{}.-]+$/, 'letters, digits, _ . - { } only') }).strict(),
     queue: z
       .object({

@@ -8,6 +8,7 @@ export type ErrorKind =
   | 'too_large' // message over the size limit: 552
   | 'bad_input' // mail that cannot be parsed or drafted: permanent
   | 'bad_job' // queued job data the worker cannot read: permanent (a retry reads the same data)
+  | 'draft_limit' // drafting hit its deadline or a resource cap: tried draft.attempts times in all, then permanent
   | 'auth' // Sirportly 401/403: permanent
   | 'not_found' // Sirportly 404 (unknown ticket): permanent
   | 'validation' // Sirportly 422: permanent
@@ -19,6 +20,8 @@ export type ErrorKind =
 
 interface KindInfo {
   retryable: boolean;
+  /** Retried at most draft.attempts times in all, not for the whole retry period. */
+  maxTries?: true;
   reply: SmtpReply;
 }
 
@@ -31,6 +34,9 @@ const KINDS: Record<ErrorKind, KindInfo> = {
   too_large: { retryable: false, reply: { code: 552, enhanced: '5.3.4', text: 'Message exceeds the size limit' } },
   bad_input: { retryable: false, reply: { code: 554, enhanced: '5.6.0', text: 'Message could not be processed' } },
   bad_job: { retryable: false, reply: { code: 554, enhanced: '5.6.0', text: 'Message could not be processed' } },
+  // Retried, but only a few times: a busy host can slow a draft past its deadline once, while a
+  // message built to exhaust the drafter hits the same limit every time.
+  draft_limit: { retryable: true, maxTries: true, reply: { code: 554, enhanced: '5.3.4', text: 'Message too complex to process' } },
   auth: { retryable: false, reply: { code: 451, enhanced: '4.3.0', text: 'Helpdesk rejected our credentials' } },
   not_found: { retryable: false, reply: { code: 550, enhanced: '5.1.1', text: 'Ticket not found' } },
   validation: { retryable: false, reply: { code: 550, enhanced: '5.6.0', text: 'Helpdesk rejected the message' } },
@@ -74,6 +80,11 @@ export class GatewayError extends Error {
   get smtpReply(): SmtpReply {
     return KINDS[this.kind].reply;
   }
+}
+
+/** The error's kind is retried a bounded number of times (draft.attempts), not for the retry period. */
+export function hasTryLimit(err: unknown): boolean {
+  return err instanceof GatewayError && KINDS[err.kind].maxTries === true;
 }
 
 export function isRetryable(err: unknown): boolean {

@@ -4,6 +4,7 @@ import type { Config } from '../config.js';
 import { GatewayError, formatReply, replyFor } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { DoorChecks } from '../door/checks.js';
+import { clipped } from '../mail/clean.js';
 import { parseHeaders, type HeaderBlock } from '../mail/headers.js';
 import { verdictFromHeaders } from '../mail/verdict.js';
 import type { DoorVerdict, Envelope, SmtpReply } from '../mail/types.js';
@@ -103,8 +104,9 @@ export function record(d: IngestDecision, size: number, envelope: Envelope, seco
     queueId: o.queueId ?? undefined,
     ticket: o.verdict?.ticket ?? undefined,
     route: o.verdict?.route,
-    detail: o.verdict?.detail,
-    messageId: o.verdict?.messageId ?? undefined,
+    // Values the sender wrote: bounded, so one message cannot write a megabyte of log.
+    detail: clipped(o.verdict?.detail),
+    messageId: clipped(o.verdict?.messageId),
     size,
     source: envelope.source,
     remote: envelope.remoteAddress,

@@ -6,6 +6,7 @@ import { SMTPServer, type SMTPServerDataStream, type SMTPServerOptions, type SMT
 import type { Config } from '../config.js';
 import { GatewayError, replyFor } from '../errors.js';
 import type { Logger } from '../log.js';
+import { clip } from '../mail/clean.js';
 import type { Envelope, SmtpReply } from '../mail/types.js';
 import type { Metrics } from '../ops/metrics.js';
 import { record, secondsSince, type IngestDecision } from './ingest.js';
@@ -115,7 +116,7 @@ export async function startSmtp(config: Config, deps: SmtpDeps): Promise<SmtpLis
     onRcptTo(address, _session, callback) {
       if (!recipients.accepts(address.address)) {
         metrics.smtpRefusals.inc({ stage: 'RCPT', reason: 'recipient' });
-        log.info({ rcpt: address.address }, 'recipient refused');
+        log.info({ rcpt: clip(address.address) }, 'recipient refused');
         callback(replyError({ code: 550, enhanced: '5.1.1', text: `Recipient not accepted here: <${address.address}>` }));
         return;
       }

@@ -6,12 +6,32 @@ import type { Attachment } from 'mailparser';
 import { parseHeaders } from './headers.js';
 import type { DraftAttachment } from './types.js';
 
-/** A name Sirportly can store: no directories, no control characters. */
+// Bidirectional embeddings, overrides and isolates: "invoice\u202Efdp.exe" shows as
+// "invoiceexe.pdf" in a staff member's browser.
+const BIDI_CONTROLS = /[\u202A-\u202E\u2066-\u2069]/g;
+
+/** Characters of a file name at most (most file systems stop at 255 bytes). */
+export const MAX_FILENAME_CHARS = 120;
+/** An extension this long or shorter survives shortening ("report.final-version" is not one). */
+const MAX_EXTENSION_CHARS = 16;
+
+/** A name no longer than MAX_FILENAME_CHARS, its extension kept; cut on code points. */
+export function shortenFilename(name: string): string {
+  const chars = [...name];
+  if (chars.length <= MAX_FILENAME_CHARS) return name;
+  const dot = name.lastIndexOf('.');
+  const ext = dot > 0 ? [...name.slice(dot)] : [];
+  const keep = ext.length > 1 && ext.length <= MAX_EXTENSION_CHARS ? ext : [];
+  const stem = [...name.slice(0, name.length - keep.join('').length)];
+  return `${stem.slice(0, MAX_FILENAME_CHARS - keep.length).join('').trimEnd()}${keep.join('')}`;
+}
+
+/** A name Sirportly can store: no directories, no control or bidi characters, bounded length. */
 export function cleanFilename(name: string | undefined): string | undefined {
   if (name === undefined) return undefined;
   const base = name.split(/[/\\]/).pop() ?? '';
-  const cleaned = base.replace(/\p{Cc}/gu, '').trim();
-  return cleaned === '' || cleaned === '.' || cleaned === '..' ? undefined : cleaned;
+  const cleaned = base.replace(/\p{Cc}/gu, '').replace(BIDI_CONTROLS, '').trim();
+  return cleaned === '' || cleaned === '.' || cleaned === '..' ? undefined : shortenFilename(cleaned);
 }
 
 /** `attachment-3.png` for the third attachment when the part names no file. */
@@ -30,8 +50,8 @@ const UNSAFE_IN_NAME = /[\\/:*?"<>|\p{Cc}]+/gu;
  */
 export function forwardedFilename(content: Buffer, given: string | undefined, index: number): string {
   const named = cleanFilename(given);
-  if (named) return /\.(eml|msg)$/i.test(named) ? named : `${named}.eml`;
-  const subject = parseHeaders(content).get('subject')?.replace(UNSAFE_IN_NAME, ' ').replace(/\s+/g, ' ').trim();
+  if (named) return /\.(eml|msg)$/i.test(named) ? named : shortenFilename(`${named}.eml`);
+  const subject = parseHeaders(content).get('subject')?.replace(UNSAFE_IN_NAME, ' ').replace(BIDI_CONTROLS, '').replace(/\s+/g, ' ').trim();
   if (!subject) return `forwarded-message-${index}.eml`;
   // Bounded, and cut on a character boundary so no surrogate pair is split.
   return `${[...subject].slice(0, 120).join('').trim()}.eml`;

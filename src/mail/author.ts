@@ -5,6 +5,7 @@
 // taken, in this order, from Sender:, Reply-To:, then the envelope sender (MAIL FROM; Return-Path
 // or the mbox From_ line for archives), with a warning naming the source.
 import { relabelJapaneseWords } from './charset.js';
+import { clip } from './clean.js';
 import type { HeaderBlock } from './headers.js';
 import { mailboxes } from './mailboxes.js';
 import type { AuthorSource } from './types.js';
@@ -208,7 +209,7 @@ export function authorOf(headers: HeaderBlock, mailFrom: string): Author {
   const what =
     rawFrom === undefined
       ? 'no From header'
-      : `From header ${JSON.stringify(rawFrom)} has no usable address${from.problem !== undefined ? ` (${from.problem})` : ''}`;
+      : `From header ${JSON.stringify(clip(rawFrom))} has no usable address${from.problem !== undefined ? ` (${from.problem})` : ''}`;
   for (const [header, source, label] of FALLBACK_HEADERS) {
     const m = readMailboxes(headers.getRaw(header)).mailbox;
     if (!m) continue;

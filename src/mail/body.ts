@@ -2,7 +2,8 @@
 // always some text, even for a mail that is only attachments or nothing at all.
 import EmailReplyParser from 'email-reply-parser';
 import { compile, type FormatCallback } from 'html-to-text';
-import { sanitiseHtml } from './sanitize.js';
+import { htmlOverLimits, roughHtmlText, type HtmlLimits } from './html-limits.js';
+import { sanitiseHtml, type RemoteImages } from './sanitize.js';
 
 export const ATTACHMENTS_ONLY_TEXT = '(This message has no text; see the attached files.)';
 export const EMPTY_MESSAGE_TEXT = '(empty message)';
@@ -11,6 +12,8 @@ export interface BodyFields {
   message: string;
   html_body?: string;
   html_safe?: '1';
+  /** Why the HTML was left out, when it was over html.maxDepth or html.maxBytes. */
+  warning?: string;
 }
 
 export interface BodySource {
@@ -21,6 +24,10 @@ export interface BodySource {
   attachmentCount: number;
   /** Cut quoted history and signatures from `message` (replies.stripQuoted); html_body stays whole. */
   stripQuoted?: boolean;
+  /** html.remoteImages (default keep). */
+  remoteImages?: RemoteImages;
+  /** HTML past these is neither sanitised nor sent; its text is (default: no limits). */
+  htmlLimits?: HtmlLimits;
 }
 
 /**
@@ -74,17 +81,21 @@ export function hasText(s: string | undefined): s is string {
 }
 
 export function composeBody(src: BodySource): BodyFields {
-  const safeHtml = src.html !== undefined ? sanitiseHtml(src.html) : undefined;
+  // Measured before the expensive step, with a linear scan: sanitising HTML past the limits could
+  // take minutes.
+  const overLimits = src.html !== undefined && src.htmlLimits ? htmlOverLimits(src.html, src.htmlLimits) : null;
+  const safeHtml = src.html !== undefined && overLimits === null ? sanitiseHtml(src.html, src.remoteImages) : undefined;
   const htmlFields: Pick<BodyFields, 'html_body' | 'html_safe'> = hasText(safeHtml) ? { html_body: safeHtml, html_safe: '1' } : {};
   let message: string;
   if (hasText(src.text)) {
     message = src.text;
   } else {
-    // Converted from the sanitised HTML: no script or style text can leak into the message.
-    const fromHtml = hasText(safeHtml) ? htmlToMessageText(safeHtml) : '';
+    // Converted from the sanitised HTML: no script or style text can leak into the message. HTML
+    // past the limits gives its text by a linear strip of the tags instead.
+    const fromHtml = overLimits !== null ? roughHtmlText(src.html!) : hasText(safeHtml) ? htmlToMessageText(safeHtml) : '';
     if (hasText(fromHtml)) message = fromHtml;
     else message = src.attachmentCount > 0 ? ATTACHMENTS_ONLY_TEXT : EMPTY_MESSAGE_TEXT;
   }
   if (src.stripQuoted && message !== ATTACHMENTS_ONLY_TEXT && message !== EMPTY_MESSAGE_TEXT) message = stripQuotedReply(message);
-  return { message: message.trimEnd(), ...htmlFields };
+  return { message: message.trimEnd(), ...htmlFields, ...(overLimits !== null ? { warning: overLimits } : {}) };
 }

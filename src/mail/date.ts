@@ -1,6 +1,7 @@
 // Date: parsed here rather than by mailparser, which turns an unparseable date into "now" and so
 // would silently post old mail as new. RFC 5322 §3.3 with its obsolete forms (§4.3), plus the
 // junk real archives hold: ISO 8601, asctime, "May 8, 2005 1:17 PM".
+import { clip } from './clean.js';
 import { stripComments } from './headers.js';
 
 const MONTHS = ['january', 'february', 'march', 'april', 'may', 'june', 'july', 'august', 'september', 'october', 'november', 'december'];
@@ -218,6 +219,13 @@ export function isoSeconds(d: Date): string {
 /** A Date further ahead than this is a wrong clock, not the time the mail was written. */
 export const FUTURE_TOLERANCE_MS = 15 * 60_000;
 
+/**
+ * A Date before this is a wrong clock or a forged header, not when the mail was written: no
+ * helpdesk ticket it could answer existed then (Sirportly dates from 2010; 1990 leaves room for
+ * archives of any earlier system) and an update dated that far back sorts before the ticket.
+ */
+export const DATE_FLOOR_MS = Date.UTC(1990, 0, 1);
+
 export interface PostedAt {
   iso: string;
   source: 'date' | 'fallback';
@@ -248,7 +256,7 @@ export function postedAt(
     return {
       iso: fallbackText,
       source: 'fallback',
-      warning: `unparseable Date header ${JSON.stringify(dateHeader)}; posted_at is the fallback time`,
+      warning: `unparseable Date header ${JSON.stringify(clip(dateHeader))}; posted_at is the fallback time`,
     };
   }
   const limit = opts.live ? fallback.getTime() : (opts.now ?? Date.now());
@@ -260,8 +268,11 @@ export function postedAt(
       warning: `Date header ${isoSeconds(parsed)} is more than 15 minutes after ${after}; posted_at is the fallback time`,
     };
   }
+  if (parsed.getTime() < DATE_FLOOR_MS) {
+    return { iso: fallbackText, source: 'fallback', warning: `Date header ${isoSeconds(parsed)} is before 1990; posted_at is the fallback time` };
+  }
   if (read.note !== undefined) {
-    return { iso: isoSeconds(parsed), source: 'date', warning: `Date header ${JSON.stringify(dateHeader)}: ${read.note}` };
+    return { iso: isoSeconds(parsed), source: 'date', warning: `Date header ${JSON.stringify(clip(dateHeader))}: ${read.note}` };
   }
   return { iso: isoSeconds(parsed), source: 'date' };
 }

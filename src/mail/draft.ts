@@ -5,11 +5,13 @@ import { GatewayError } from '../errors.js';
 import { makeDraftAttachment, referencedCids } from './attachments.js';
 import { authorName, authorOf } from './author.js';
 import { composeBody } from './body.js';
+import { cleanLine } from './clean.js';
 import { postedAt } from './date.js';
 import { parseHeaders, type HeaderBlock, type HeaderBounds } from './headers.js';
-import { parseMessage } from './parse.js';
+import { decodedTooLarge, parseMessage } from './parse.js';
 import { messageParts } from './parts.js';
 import { normaliseLineEnds, restorePartSeparators } from './repair.js';
+import type { AttachmentSource } from './attachments.js';
 import type { Draft, Envelope, UpdateFields } from './types.js';
 
 /**
@@ -30,6 +32,14 @@ function forParser(raw: Buffer, bounds: HeaderBounds): Buffer {
   return restorePartSeparators(pieces.length === 2 ? raw.subarray(bounds.start) : Buffer.concat(pieces));
 }
 
+/** The files past draft.maxAttachments, as a list at the end of the message text. */
+export function leftOutSummary(left: readonly AttachmentSource[]): string {
+  const SHOWN = 20;
+  const lines = left.slice(0, SHOWN).map((a) => `- ${cleanLine(a.filename ?? '(no name)')} (${a.contentType}, ${a.content.length} bytes)`);
+  if (left.length > SHOWN) lines.push(`- … and ${left.length - SHOWN} more`);
+  return `[${left.length} more attachment(s) of this message were not uploaded (draft.maxAttachments):]\n${lines.join('\n')}`;
+}
+
 /** headers: the message's header block, when the caller has read it already (it must be parseHeaders(raw)). */
 export async function draft(message: Buffer, envelope: Envelope, config: Config, ticket: string, headers: HeaderBlock = parseHeaders(message)): Promise<Draft> {
   if (message.length > config.smtp.maxMessageBytes) {
@@ -40,9 +50,12 @@ export async function draft(message: Buffer, envelope: Envelope, config: Config,
   const raw = normaliseLineEnds(message);
   // Subject, Date and From come from the same header reader as the door's verdict (first
   // occurrence of each), not from mailparser, so the two can never disagree.
-  const parsed = await parseMessage(forParser(raw, headers.bounds), config.queue.parseTimeoutMs);
+  const parsed = await parseMessage(forParser(raw, headers.bounds), config.queue.parseTimeoutMs, config.draft.maxDecodedBytes);
   const parts = messageParts(parsed, raw);
   const warnings: string[] = [...parts.warnings];
+  // Again after winmail.dat was unpacked: its compressed RTF and files can outgrow the parse.
+  const decoded = (parts.text?.length ?? 0) + (parts.html?.length ?? 0) + parts.attachments.reduce((n, a) => n + a.content.length, 0);
+  if (decoded > config.draft.maxDecodedBytes) throw decodedTooLarge(decoded, config.draft.maxDecodedBytes);
 
   const date = postedAt(headers.getRaw('date'), envelope.receivedAt, { live: envelope.source === 'smtp' });
   if (date.warning) warnings.push(date.warning);
@@ -50,18 +63,28 @@ export async function draft(message: Buffer, envelope: Envelope, config: Config,
   if (author.warning) warnings.push(author.warning);
 
   const cids = referencedCids(parts.html);
-  const attachments = parts.attachments.map((src, i) => makeDraftAttachment(src, i + 1, cids));
+  const cap = config.draft.maxAttachments;
+  const uploaded = cap > 0 ? parts.attachments.slice(0, cap) : parts.attachments;
+  const left = parts.attachments.slice(uploaded.length);
+  const attachments = uploaded.map((src, i) => makeDraftAttachment(src, i + 1, cids));
   const body = composeBody({
     ...(parts.text !== undefined ? { text: parts.text } : {}),
     ...(parts.html !== undefined ? { html: parts.html } : {}),
     attachmentCount: attachments.length,
     stripQuoted: config.replies.stripQuoted,
+    remoteImages: config.html.remoteImages,
+    htmlLimits: { maxDepth: config.html.maxDepth, maxBytes: config.html.maxBytes },
   });
+  if (body.warning) warnings.push(body.warning);
+  if (left.length > 0) {
+    body.message = `${body.message}\n\n${leftOutSummary(left)}`;
+    warnings.push(`${parts.attachments.length} attachments: the first ${cap} uploaded, ${left.length} listed in the message (draft.maxAttachments)`);
+  }
 
   // Built field by field: parse_ticket_variables and outgoing must never be sent.
   const update: UpdateFields = {
     ticket,
-    subject: headers.get('subject') ?? '',
+    subject: cleanLine(headers.get('subject') ?? ''),
     message: body.message,
     posted_at: date.iso,
   };
@@ -70,7 +93,10 @@ export async function draft(message: Buffer, envelope: Envelope, config: Config,
     update.html_safe = '1';
   }
   const name = authorName(author);
-  if (name !== undefined) update.author_name = name;
+  if (name !== undefined) {
+    const clean = cleanLine(name).trim();
+    if (clean !== '') update.author_name = clean;
+  }
   if (author.email !== undefined) update.author_email = author.email;
   return { update, attachments, warnings, ...(author.source !== undefined ? { authorSource: author.source } : {}) };
 }

@@ -64,18 +64,33 @@ if (processHeaders) {
   };
 }
 
+/** The decoded parts of one message came to more than draft.maxDecodedBytes. */
+export function decodedTooLarge(bytes: number, max: number): GatewayError {
+  return new GatewayError('draft_limit', `decoded parts of the message exceed draft.maxDecodedBytes (${max}): ${bytes} bytes or more`);
+}
+
 /** simpleParser's reading of a MailParser, for a Buffer and with cid: links kept. */
-function parseBody(raw: Buffer): Promise<ParsedBody> {
+function parseBody(raw: Buffer, maxDecodedBytes: number): Promise<ParsedBody> {
   return new Promise<ParsedBody>((resolve, reject) => {
     const mail: ParsedBody = { attachments: [] };
     const parser = new BodyParser(OPTIONS);
     // MailParser may emit a non-fatal 'error' and still reach 'end': the first of the two wins.
     let settled = false;
-    parser.on('error', (err: Error) => {
+    const fail = (err: Error): void => {
       if (settled) return;
       settled = true;
       reject(err);
-    });
+    };
+    parser.on('error', fail);
+    // Decoded bytes so far: attachments as they stream, bodies when they come.
+    let decoded = 0;
+    const count = (n: number): boolean => {
+      decoded += n;
+      if (decoded <= maxDecodedBytes) return true;
+      fail(decodedTooLarge(decoded, maxDecodedBytes));
+      parser.destroy();
+      return false;
+    };
     let reading = false;
     const reader = (): void => {
       reading = true;
@@ -87,6 +102,7 @@ function parseBody(raw: Buffer): Promise<ParsedBody> {
       if (data.type === 'text') {
         if (data.text !== undefined) mail.text = data.text;
         if (data.html !== undefined) mail.html = data.html;
+        if (!count((mail.text?.length ?? 0) + (typeof mail.html === 'string' ? mail.html.length : 0))) return;
         reader();
         return;
       }
@@ -96,11 +112,14 @@ function parseBody(raw: Buffer): Promise<ParsedBody> {
       const stream = attachment.content;
       stream.on('readable', () => {
         for (let chunk = stream.read() as Buffer | null; chunk !== null; chunk = stream.read() as Buffer | null) {
+          if (settled) return;
           chunks.push(chunk);
           size += chunk.length;
+          if (!count(chunk.length)) return;
         }
       });
       stream.on('end', () => {
+        if (settled) return;
         const release = attachment.release;
         const done = attachment as unknown as Attachment;
         done.content = Buffer.concat(chunks, size);
@@ -121,18 +140,22 @@ function parseBody(raw: Buffer): Promise<ParsedBody> {
   });
 }
 
-export async function parseMessage(raw: Buffer, timeoutMs: number): Promise<ParsedBody> {
+/**
+ * timeoutMs runs on the caller's own event loop, so it bounds the parse's asynchronous steps only;
+ * drafting threads have the hard deadline. maxDecodedBytes: see decodedTooLarge.
+ */
+export async function parseMessage(raw: Buffer, timeoutMs: number, maxDecodedBytes = Number.POSITIVE_INFINITY): Promise<ParsedBody> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(
-      () => reject(new GatewayError('bad_input', `message could not be parsed within ${timeoutMs} ms`)),
+      () => reject(new GatewayError('draft_limit', `message could not be parsed within ${timeoutMs} ms (queue.parseTimeoutMs)`)),
       timeoutMs,
     );
   });
   try {
     // On timeout the parse keeps running in the background until it ends; the work is bounded
     // by the message size.
-    return await Promise.race([parseBody(raw), timeout]);
+    return await Promise.race([parseBody(raw, maxDecodedBytes), timeout]);
   } catch (err) {
     if (err instanceof GatewayError) throw err;
     throw new GatewayError('bad_input', `message could not be parsed: ${err instanceof Error ? err.message : String(err)}`, {

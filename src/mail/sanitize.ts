@@ -19,7 +19,7 @@ const STYLE_PROPERTIES = [
 
 const TABLE_ATTRIBUTES = ['align', 'valign', 'width', 'height', 'bgcolor', 'border', 'cellpadding', 'cellspacing', 'colspan', 'rowspan', 'scope'];
 
-const OPTIONS: sanitizeHtml.IOptions = {
+const BASE: sanitizeHtml.IOptions = {
   allowedTags: [
     ...sanitizeHtml.defaults.allowedTags,
     'img', 'font', 'center', 'del', 'ins', 'strike', 'tt', 'big',
@@ -54,15 +54,40 @@ const OPTIONS: sanitizeHtml.IOptions = {
   transformTags: {
     // Links leave the staff UI without telling the target where they came from.
     a: sanitizeHtml.simpleTransform('a', { rel: 'noopener noreferrer nofollow', target: '_blank' }),
-    // A mail has no base URL, so a relative image source can only be a trick (e.g. a backquoted
-    // "javascript:" that old browsers ran): only absolute http(s) and cid: sources stay.
-    img: (tagName, attribs) => ({
-      tagName,
-      attribs: Object.fromEntries(Object.entries(attribs).filter(([name, value]) => name !== 'src' || /^\s*(?:https?:\/\/|cid:)/i.test(value))),
-    }),
   },
 };
 
-export function sanitiseHtml(html: string): string {
-  return sanitizeHtml(html, OPTIONS);
+/** html.remoteImages: keep the remote image as it is, or put its alt text in its place. */
+export type RemoteImages = 'keep' | 'drop';
+
+const REMOTE_SRC = /^\s*https?:\/\//i;
+
+function withImages(remote: RemoteImages): sanitizeHtml.IOptions {
+  return {
+    ...BASE,
+    transformTags: {
+      ...BASE.transformTags,
+      img: (tagName, attribs) => {
+        // A mail has no base URL, so a relative image source can only be a trick (e.g. a
+        // backquoted "javascript:" that old browsers ran): only absolute http(s) and cid: sources stay.
+        const kept = Object.fromEntries(Object.entries(attribs).filter(([name, value]) => name !== 'src' || REMOTE_SRC.test(value) || /^\s*cid:/i.test(value)));
+        if (remote === 'drop' && kept.src !== undefined && REMOTE_SRC.test(kept.src)) {
+          // A remote image loads when staff open the update: the sender learns that, when and
+          // from where the mail was read (a tracking beacon). Its alt text stays in its place.
+          const alt = kept.alt?.trim();
+          return { tagName: 'span', attribs: {}, text: alt ? `[${alt}]` : '' };
+        }
+        return { tagName, attribs: kept };
+      },
+    },
+  };
+}
+
+const OPTIONS: Record<RemoteImages, sanitizeHtml.IOptions> = { keep: withImages('keep'), drop: withImages('drop') };
+
+// display:none stays allowed: hidden text (preheaders, tracking snippets) cannot run or load
+// anything once the allowlist above has done its work, and stripping it would take a guess at
+// CSS that breaks ordinary mail (responsive layouts hide one of two copies of the content).
+export function sanitiseHtml(html: string, remoteImages: RemoteImages = 'keep'): string {
+  return sanitizeHtml(html, OPTIONS[remoteImages]);
 }

@@ -4,10 +4,11 @@ import { UnrecoverableError } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Config } from '../config.js';
 import { TicketIndex } from '../door/ticket-index.js';
-import { GatewayError } from '../errors.js';
+import { GatewayError, hasTryLimit } from '../errors.js';
 import type { Logger } from '../log.js';
 import { authenticityOf, authorToAuthenticate } from '../mail/auth/verify.js';
 import { systemResolver, type DnsResolver } from '../mail/auth/resolver.js';
+import { clip, clipped } from '../mail/clean.js';
 import { draft } from '../mail/draft.js';
 import type { Draft, DraftAttachment, UpdateFields } from '../mail/types.js';
 import { markerTag, newTicketFields } from '../mail/new-ticket.js';
@@ -55,7 +56,11 @@ export interface ProcessDeps {
   now?: () => number;
   /** DNS for SPF/DKIM/DMARC; the system resolver (bounded by auth.dnsTimeoutMs) when absent. */
   resolver?: DnsResolver;
+  /** Drafts the update off this event loop (the drafting pool); draft() in-process when absent. */
+  drafter?: Drafter;
 }
+
+export type Drafter = (raw: Buffer, envelope: JobData['envelope'], ticket: string) => Promise<Draft>;
 
 // One system resolver per timeout setting, shared by all jobs of the process.
 const systemResolvers = new Map<number, DnsResolver>();
@@ -213,10 +218,15 @@ export async function processUpdateJob(job: UpdateJob, deps: ProcessDeps): Promi
 
   let drafted: Draft;
   try {
-    drafted = await draft(raw, data.envelope, config, data.ticket ?? data.checkpoint.created ?? '');
+    const ticket = data.ticket ?? data.checkpoint.created ?? '';
+    drafted = await (deps.drafter ? deps.drafter(raw, data.envelope, ticket) : draft(raw, data.envelope, config, ticket));
   } catch (err) {
+    // A drafting limit (deadline, heap, decoded size) is tried again a few times (classifyFailure).
+    if (hasTryLimit(err)) throw err;
     throw new UnrecoverableError(`cannot draft the update: ${(err as Error).message}`);
   }
+  // What was changed or left out of the update (HTML past its limits, attachments not uploaded...).
+  if (drafted.warnings.length > 0) log.info({ queueId: job.id, warnings: drafted.warnings.map((w) => clip(w)) }, 'drafted with warnings');
   const target = await ticketOf(job, drafted, route, client, deps);
   const fields = drafted.update;
   fields.ticket = target.ticket;
@@ -224,7 +234,7 @@ export async function processUpdateJob(job: UpdateJob, deps: ProcessDeps): Promi
 
   // The author of mail that opened its ticket is that ticket's contact: nothing to check.
   if (!target.created && !data.checkpoint.postStarted && config.policy.knownSendersOnly && !(await senderAllowed(fields, index, client, log))) {
-    log.warn({ queueId: job.id, ticket: fields.ticket, sender: fields.author_email }, 'not posted: sender not seen on the ticket (policy.knownSendersOnly)');
+    log.warn({ queueId: job.id, ticket: fields.ticket, sender: clipped(fields.author_email) }, 'not posted: sender not seen on the ticket (policy.knownSendersOnly)');
     return { updateId: null, recovered: false, attachments: 0, skipped: 'unknown_sender' };
   }
 
@@ -305,6 +315,10 @@ export function classifyFailure(err: unknown, job: UpdateJob, config: Config, no
   if (err instanceof UnrecoverableError) return err;
   if (err instanceof GatewayError) {
     if (!err.retryable) return new UnrecoverableError(`${err.kind}: ${err.message}`);
+    const tries = job.attemptsMade + 1;
+    if (hasTryLimit(err) && tries >= config.draft.attempts) {
+      return new UnrecoverableError(`${err.kind}: ${err.message} (${tries} tries, draft.attempts)`);
+    }
     const ageMs = now - job.timestamp;
     const periodMs = config.queue.retryPeriodHours * 3_600_000;
     if (ageMs >= periodMs) {

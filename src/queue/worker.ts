@@ -3,6 +3,7 @@
 import { DelayedError, UnrecoverableError, Worker, type Job, type Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Config } from '../config.js';
+import { DraftPool } from '../drafting/pool.js';
 import { GatewayError } from '../errors.js';
 import { routeNamed } from '../mail/route.js';
 import { accountLabel, type CredentialWatch } from '../sirportly/credential-watch.js';
@@ -38,6 +39,9 @@ export function startUpdateWorker(deps: UpdateWorkerDeps): UpdateWorker {
   const { config, connection, redis, client, routeClients, queue, log, metrics, credentials } = deps;
   const jobState = queue ? (id: string) => queue.getJobState(id) : undefined;
   const k = keys(config.redis.prefix);
+  // Drafting runs in threads that can be stopped, never on this event loop (see drafting/pool.ts).
+  const pool = DraftPool.forServe(config);
+  const drafter = (raw: Buffer, envelope: JobData['envelope'], ticket: string) => pool.draft(raw, envelope, ticket);
 
   const processor = async (job: Job<JobData, JobResult>, token?: string): Promise<JobResult> => {
     const parsed = jobDataSchema.safeParse(job.data);
@@ -69,7 +73,7 @@ export function startUpdateWorker(deps: UpdateWorkerDeps): UpdateWorker {
           attemptsMade: job.attemptsMade,
           updateData: (d) => job.updateData(d),
         },
-        { config, redis, client, routeClients, jobState, log: jobLog },
+        { config, redis, client, routeClients, jobState, log: jobLog, drafter },
       );
     } catch (err) {
       if (err instanceof DelayedError) throw err;
@@ -147,6 +151,7 @@ export function startUpdateWorker(deps: UpdateWorkerDeps): UpdateWorker {
         log.warn({ afterMs: config.queue.closeTimeoutMs }, 'worker did not finish in time; closing forcefully');
         await worker.close(true);
       }
+      await pool.close();
     },
   };
 }

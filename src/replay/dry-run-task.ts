@@ -1,8 +1,8 @@
 // One message of `replay --dry-run`: the `inspect` object of DESIGN.md, computed by the same
 // inspectMessage() as `mailgate inspect`, with the envelope replay would use and where the message
-// was found. Runs in worker threads (dry-run-worker.ts) or inline.
+// was found. Runs in the drafting threads (drafting/thread.ts).
 import type { Config } from '../config.js';
-import { formatReply, replyFor } from '../errors.js';
+import { formatReply, GatewayError, replyFor } from '../errors.js';
 import { parseHeaders } from '../mail/headers.js';
 import type { DnsResolver } from '../mail/auth/resolver.js';
 import { inspectWithVerdict, type InspectResult } from '../mail/inspect.js';
@@ -61,6 +61,26 @@ export function outsideDates(t: Date, filter: DateFilter): string | null {
   return null;
 }
 
+/**
+ * The line of a message the door would take but the worker could not draft: it would end as a
+ * failed job (reason bad_input, or draft_limit when it hit a drafting limit).
+ */
+export function undraftable(input: DryRunInput, reason: 'bad_input' | 'draft_limit', why: string, subject: string | null = null): DryRunOutput {
+  const line: DryRunLine = {
+    verdict: 'post',
+    reason,
+    smtp_reply: '250 2.0.0 Queued',
+    message_id: null,
+    idempotency_key: null,
+    update: null,
+    attachments: [],
+    warnings: [`the worker could not draft this message: ${why}`],
+    source: { path: input.path, index: input.index, size: input.size },
+  };
+  const example: Example = { path: input.path, index: input.index, message_id: null, subject, ticket: null };
+  return { seq: input.seq, line: JSON.stringify(line), outcome: 'rejected', reason, example };
+}
+
 export async function dryRunOne(input: DryRunInput, config: Config, filter: DateFilter): Promise<DryRunOutput> {
   const source = { path: input.path, index: input.index, size: input.size };
   const base: Example = { path: input.path, index: input.index, message_id: null, subject: null, ticket: null };
@@ -93,18 +113,8 @@ export async function dryRunOne(input: DryRunInput, config: Config, filter: Date
     ({ result, verdict } = await inspectWithVerdict(raw, envelope, config, { resolver: NO_DNS, headers }));
   } catch (err) {
     // The door would take it; the worker could not draft it: it would end as a failed job.
-    const line: DryRunLine = {
-      verdict: 'post',
-      reason: 'bad_input',
-      smtp_reply: '250 2.0.0 Queued',
-      message_id: null,
-      idempotency_key: null,
-      update: null,
-      attachments: [],
-      warnings: [`the worker could not draft this message: ${(err as Error).message}`],
-      source,
-    };
-    return { seq: input.seq, line: JSON.stringify(line), outcome: 'rejected', reason: 'bad_input', example };
+    const limit = err instanceof GatewayError && err.kind === 'draft_limit';
+    return undraftable(input, limit ? 'draft_limit' : 'bad_input', (err as Error).message, example.subject);
   }
   example.message_id = result.message_id;
   example.ticket = result.update?.ticket ?? null;

@@ -1,6 +1,7 @@
 // What a replay did, counted as it goes and printed at the end: accepted, duplicates, dropped and
 // rejected by reason (with the first few examples of each), skipped, and the formats picked.
 import { EXIT, type ExitCode } from '../exit-codes.js';
+import { clipped } from '../mail/clean.js';
 
 export type Outcome = 'accepted' | 'duplicate' | 'dropped' | 'rejected' | 'skipped';
 
@@ -85,7 +86,8 @@ export class Summary {
       group.set(reason, entry);
     }
     entry.count++;
-    if (entry.examples.length < EXAMPLES_PER_REASON) entry.examples.push(example);
+    // The message's own values are bounded: one hostile header must not flood the summary.
+    if (entry.examples.length < EXAMPLES_PER_REASON) entry.examples.push({ ...example, message_id: clipped(example.message_id) ?? null, subject: clipped(example.subject) ?? null });
   }
 
   total(outcome: 'dropped' | 'rejected' | 'skipped'): number {

@@ -13,6 +13,7 @@ import { draft } from '../../src/mail/draft.js';
 import { doorVerdict } from '../../src/mail/verdict.js';
 import { compareWithCpython, cpython, KNOWN_DIFFERENCES } from '../mail/cpython.js';
 import { corpusRoot, envelope as makeEnvelope, hasCorpus, splitMbox, testConfig } from '../mail/helpers.js';
+import { cleanLine } from '../../src/mail/clean.js';
 
 const PER_MESSAGE_LIMIT_MS = 5000;
 
@@ -96,7 +97,8 @@ describe('corpus', () => {
         const ms = performance.now() - started;
         expect(ms, `${name} took ${ms.toFixed(0)} ms`).toBeLessThan(PER_MESSAGE_LIMIT_MS);
         expect(d.update.message.trim(), `${name}: empty message`).not.toBe('');
-        expect(d.update.subject, `${name}: subject differs from the door's`).toBe(verdict.subject);
+        // The same header reader, made one clean line for Sirportly.
+        expect(d.update.subject, `${name}: subject differs from the door's`).toBe(cleanLine(verdict.subject));
         expect(d.update.posted_at).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/);
 
         const expected = cpython[name.split(path.sep).join('/')];

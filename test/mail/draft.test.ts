@@ -256,7 +256,7 @@ describe('draft', () => {
     const hurried = testConfig({ queue: { parseTimeoutMs: 1 } });
     const err: unknown = await draft(big, envelope(), hurried, 'AB-123456').catch((e: unknown) => e);
     expect(err).toBeInstanceOf(GatewayError);
-    expect(err).toMatchObject({ kind: 'bad_input', message: expect.stringMatching(/within 1 ms/) });
+    expect(err).toMatchObject({ kind: 'draft_limit', message: expect.stringMatching(/within 1 ms/) });
   });
 });
 

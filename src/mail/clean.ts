@@ -1,0 +1,31 @@
+// Text from a message that reaches Sirportly's fields or the logs: one line, no control
+// characters, and a bounded length where it is only there to identify the message.
+
+/** Characters of one header value written to a log line or a warning at most. */
+export const LOG_VALUE_MAX = 300;
+
+// C0 and C1 controls and DEL. CR, LF and TAB become spaces (a folded or encoded line break
+// separates words); the rest (NUL, ESC, backspace...) go.
+const LINE_BREAKS = /[\r\n\t\v\f\u0085\u2028\u2029]+/g;
+const CONTROLS = /\p{Cc}/gu;
+
+/** A Subject or display name as one clean line: no CR, LF, NUL or other control character. */
+export function cleanLine(value: string): string {
+  return value.replace(LINE_BREAKS, ' ').replace(CONTROLS, '');
+}
+
+/**
+ * At most `max` characters (code points, so no surrogate pair is split), marked with "…" and the
+ * full length when cut, control characters shown escaped: fit for a log line.
+ */
+export function clip(value: string, max = LOG_VALUE_MAX): string {
+  const clean = value.replace(CONTROLS, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+  if (clean.length <= max) return clean;
+  const cut = [...clean.slice(0, max + 1)].slice(0, max).join('');
+  return `${cut}…(${value.length} chars)`;
+}
+
+/** clip() for optional values (log fields that may be absent). */
+export function clipped(value: string | null | undefined, max = LOG_VALUE_MAX): string | undefined {
+  return value === null || value === undefined ? undefined : clip(value, max);
+}
