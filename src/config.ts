@@ -31,6 +31,10 @@ export const configSchema = z
         requireTls: z.boolean(),
         // max 0 turns the limit off.
         connectionRateLimit: z.object({ max: nonNegativeInt, windowSeconds: positiveInt }).strict(),
+        // 0 turns each one off.
+        limits: z
+          .object({ maxConnectionsPerAddress: nonNegativeInt, maxRefusedCommands: nonNegativeInt, transactionTimeoutMs: nonNegativeInt, dataTimeoutMs: nonNegativeInt })
+          .strict(),
         trustedProxies: z.array(z.string().min(1)),
       })
       .strict()
