@@ -109,6 +109,12 @@ export const configSchema = z
         backoffInitialMs: positiveInt,
         backoffMaxMs: positiveInt,
         rawRetentionHours: z.number().min(0),
+        failedRetentionDays: z.number().positive(),
+        // Failed mail one sender / one client address may have parked; 0 turns a cap off.
+        failedPerSenderMaxJobs: nonNegativeInt,
+        failedPerSenderMaxBytes: nonNegativeInt,
+        failedPerClientMaxJobs: nonNegativeInt,
+        failedPerClientMaxBytes: nonNegativeInt,
         seenTtlDays: z.number().positive(),
         tokenRefreshMarginSeconds: nonNegativeInt,
         keepCompleted: nonNegativeInt,

@@ -8,6 +8,7 @@ import type { Logger } from '../log.js';
 import type { Metrics } from '../ops/metrics.js';
 import { jobDataSchema, type JobData, type JobResult } from './job.js';
 import { QUEUE_NAME, keys } from './keys.js';
+import { parkFailed } from './parked.js';
 import { backoffDelay, classifyFailure, processUpdateJob, WaitError, type SirportlyApi } from './process-job.js';
 
 export interface UpdateWorkerDeps {
@@ -108,6 +109,8 @@ export function startUpdateWorker(deps: UpdateWorkerDeps): UpdateWorker {
     if (final) {
       metrics.jobOutcomes.inc({ outcome: 'failed' });
       log.error({ queueId: job.id, ticket: job.data.ticket, reason: err.message, attempts: job.attemptsMade }, 'job failed');
+      // Its raw bytes now expire (queue.failedRetentionDays) and it counts against its sender's cap.
+      parkFailed(redis, config, job.data).catch((e: Error) => log.warn({ queueId: job.id, err: e.message }, 'could not record the failed job for retention'));
     } else {
       metrics.jobOutcomes.inc({ outcome: 'retry' });
       metrics.jobRetries.inc({ kind: err instanceof GatewayError ? err.kind : 'other' });
