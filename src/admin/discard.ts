@@ -19,6 +19,6 @@ export async function discardJob(ctx: AdminContext, id: string): Promise<Discard
   // Job first: if removing it fails (taken by a worker meanwhile), the bytes it needs are still there.
   await job.remove();
   const deleted = await ctx.redis.del(rawKey);
-  if (job.data.envelope) await unparkFailed(ctx.redis, ctx.config, job.data);
+  await unparkFailed(ctx.redis, ctx.config, job.data);
   return { id, state, rawDeleted: deleted > 0 };
 }

@@ -87,6 +87,15 @@ export async function startSmtp(config: Config, deps: SmtpDeps): Promise<SmtpLis
     log.info({ remote: session.remoteAddress, limit: config.smtp.limits.maxRefusedCommands }, 'session closed: too many refused commands');
     return replyError(LIMIT_REPLIES.refusedCommands);
   };
+  /** A message refused at DATA counts towards the allowance too; past it the session ends after its reply. */
+  const refuseData = (session: SMTPServerSession, reply: SmtpReply, callback: (err: Error) => void): void => {
+    const over = limits.refuse(session.id);
+    callback(replyError(reply));
+    if (!over) return;
+    metrics.smtpRefusals.inc({ stage: 'DATA', reason: 'too_many_refused' });
+    log.info({ remote: session.remoteAddress, limit: config.smtp.limits.maxRefusedCommands }, 'session closed: too many refused commands');
+    disconnect(session.id, LIMIT_REPLIES.refusedCommands);
+  };
   const pending = new Set<Promise<unknown>>();
   let closing = false;
   let isListening = false;
@@ -186,9 +195,7 @@ export async function startSmtp(config: Config, deps: SmtpDeps): Promise<SmtpLis
         if (stream.sizeExceeded) {
           metrics.doorVerdicts.inc({ verdict: 'too_large', reason: 'too_large' });
           log.info({ remote: session.remoteAddress, size: stream.byteLength, limit: config.smtp.maxMessageBytes }, 'door verdict: too large');
-          const refused = limits.refuse(session.id);
-          callback(replyError(replyFor('too_large')));
-          if (refused) disconnect(session.id, LIMIT_REPLIES.refusedCommands);
+          refuseData(session, replyFor('too_large'), callback);
           return;
         }
         const envelope: Envelope = {
@@ -205,12 +212,9 @@ export async function startSmtp(config: Config, deps: SmtpDeps): Promise<SmtpLis
         const work = deps.decide(Buffer.concat(chunks, length), envelope).then(
           (decision) => {
             const outcome = record(decision, length, envelope, secondsSince(started), deps);
-            if (outcome.reply.code >= 400) {
-              // Counted by reason in mailgate_door_verdicts_total; here only towards the allowance.
-              const refused = limits.refuse(session.id);
-              callback(replyError(outcome.reply));
-              if (refused) disconnect(session.id, LIMIT_REPLIES.refusedCommands);
-            } else callback(null, `${outcome.reply.enhanced} ${outcome.reply.text}`);
+            // A refusal is counted by reason in mailgate_door_verdicts_total, and towards the allowance.
+            if (outcome.reply.code >= 400) refuseData(session, outcome.reply, callback);
+            else callback(null, `${outcome.reply.enhanced} ${outcome.reply.text}`);
           },
           (err: unknown) => {
             log.error({ err: (err as Error).message }, 'ingest failed unexpectedly');

@@ -36,9 +36,10 @@ function hash(text: string): string {
 }
 
 /** The owners a message is counted under: its envelope sender (if any) and its client address (SMTP only). */
-export function parkedOwners(prefix: string, envelope: Pick<JobData['envelope'], 'mailFrom' | 'remoteAddress' | 'source'>): ParkedOwner[] {
+export function parkedOwners(prefix: string, envelope: Pick<JobData['envelope'], 'mailFrom' | 'remoteAddress' | 'source'> | undefined): ParkedOwner[] {
   const out: ParkedOwner[] = [];
-  if (envelope.source !== 'smtp') return out;
+  // A job whose data is not what it should be (it failed for that) belongs to no one.
+  if (envelope?.source !== 'smtp' || typeof envelope.mailFrom !== 'string') return out;
   // The null sender (bounces) is everyone's: counting it as one sender would let one client
   // shut out every bounce. Its client address still counts.
   const sender = envelope.mailFrom.trim().toLowerCase();
@@ -111,7 +112,8 @@ end
 return {jobs, bytes}
 `;
 
-const member = (data: Pick<JobData, 'key' | 'size'>): string => `${data.size}:${data.key}`;
+const sizeOf = (data: Pick<JobData, 'size'>): number => (Number.isSafeInteger(data.size) && data.size >= 0 ? data.size : 0);
+const member = (data: Pick<JobData, 'key' | 'size'>): string => `${sizeOf(data)}:${data.key}`;
 
 export type ParkedRedis = Pick<Redis, 'eval'>;
 
@@ -123,7 +125,7 @@ export async function parkFailed(redis: ParkedRedis, config: Config, data: Pick<
   const expireAt = now + Math.round(config.queue.failedRetentionDays * 86_400_000);
   const owners = parkedOwners(config.redis.prefix, data.envelope);
   const k = [keys(config.redis.prefix).raw(data.key), ...owners.flatMap((o) => [o.set, `${o.set}:bytes`])];
-  await redis.eval(PARK, k.length, ...k, member(data), String(data.size), String(expireAt), String(Date.now()));
+  await redis.eval(PARK, k.length, ...k, member(data), String(sizeOf(data)), String(expireAt), String(Date.now()));
   return expireAt;
 }
 
@@ -132,7 +134,7 @@ export async function unparkFailed(redis: ParkedRedis, config: Config, data: Pic
   const owners = parkedOwners(config.redis.prefix, data.envelope);
   if (owners.length === 0) return;
   const k = owners.flatMap((o) => [o.set, `${o.set}:bytes`]);
-  await redis.eval(UNPARK, k.length, ...k, member(data), String(data.size));
+  await redis.eval(UNPARK, k.length, ...k, member(data), String(sizeOf(data)));
 }
 
 /** Exact usage of one owner, after dropping entries that expired or whose job is no longer failed. */

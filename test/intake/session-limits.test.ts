@@ -157,6 +157,30 @@ describe('refused commands per session', () => {
   });
 });
 
+describe('messages refused at DATA', () => {
+  it('count towards the allowance: past it the refusal is followed by 421 and the connection closes', async () => {
+    const h = await startHarness(inject('redisUrl'), double, { ...base, smtp: { ...base.smtp, limits: { maxRefusedCommands: 1 } } });
+    try {
+      const s = await Session.open(h.smtpPort);
+      expect(await s.reply()).toMatch(/^220 /);
+      await s.command('EHLO client.example');
+      const noReference = async () => {
+        expect(await s.command(`MAIL FROM:<${FROM}>`)).toMatch(/^250/);
+        expect(await s.command(`RCPT TO:<${TO}>`)).toMatch(/^250/);
+        expect(await s.command('DATA')).toMatch(/^354/);
+        return s.command(`From: <${FROM}>\r\nSubject: no reference here ${randomBytes(4).toString('hex')}\r\n\r\nhello\r\n.`);
+      };
+      expect(await noReference()).toMatch(/^550 /);
+      expect(await noReference()).toMatch(/^550 /);
+      expect(await s.reply()).toMatch(/^421 4\.7\.0 Too many refused commands/);
+      await s.waitClosed();
+      expect(await metrics(h)).toMatch(/mailgate_smtp_refused_total\{stage="DATA",reason="too_many_refused"\} 1/);
+    } finally {
+      await h.close();
+    }
+  });
+});
+
 describe('deadlines of a transaction and of DATA', () => {
   it('DATA dribbled a line at a time past dataTimeoutMs: 421 4.4.2, connection closed, nothing stored', async () => {
     const h = await startHarness(inject('redisUrl'), double, { ...base, smtp: { ...base.smtp, limits: { dataTimeoutMs: 300, transactionTimeoutMs: 0 } } });
