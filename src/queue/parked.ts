@@ -143,3 +143,34 @@ export async function reconcileParked(redis: ParkedRedis, config: Config, owner:
   const [jobs, bytes] = (await redis.eval(RECONCILE, 3, owner.set, `${owner.set}:bytes`, failedSet, String(now))) as [number, number];
   return { jobs: Number(jobs), bytes: Number(bytes) };
 }
+
+/**
+ * Failed jobs whose raw bytes have no expiry (they failed before retention applied, or their
+ * worker died between the failure and recording it) get it now, a full failedRetentionDays from
+ * now, and are counted. Run when a worker starts; idempotent. Returns how many it found.
+ */
+export async function parkUnrecordedFailed(redis: Pick<Redis, 'zrange' | 'pttl' | 'hget' | 'eval'>, config: Config, now = Date.now()): Promise<number> {
+  const k = keys(config.redis.prefix);
+  const failedSet = `${k.bullPrefix}:${QUEUE_NAME}:failed`;
+  const PAGE = 500;
+  let found = 0;
+  for (let start = 0; ; start += PAGE) {
+    const ids = await redis.zrange(failedSet, start, start + PAGE - 1);
+    if (ids.length === 0) return found;
+    // The job id is the message key, which names the raw bytes.
+    const ttls = await Promise.all(ids.map((id) => redis.pttl(k.raw(id))));
+    for (const [i, id] of ids.entries()) {
+      if (ttls[i] !== -1) continue;
+      const text = await redis.hget(`${k.bullPrefix}:${QUEUE_NAME}:${id}`, 'data');
+      let data: Partial<JobData> = {};
+      try {
+        data = text ? (JSON.parse(text) as Partial<JobData>) : {};
+      } catch {
+        /* unreadable job data: its bytes still expire, it counts for no one */
+      }
+      await parkFailed(redis, config, { key: id, size: data.size ?? 0, envelope: data.envelope as JobData['envelope'] }, now);
+      found++;
+    }
+    if (ids.length < PAGE) return found;
+  }
+}

@@ -8,7 +8,7 @@ import type { Logger } from '../log.js';
 import type { Metrics } from '../ops/metrics.js';
 import { jobDataSchema, type JobData, type JobResult } from './job.js';
 import { QUEUE_NAME, keys } from './keys.js';
-import { parkFailed } from './parked.js';
+import { parkFailed, parkUnrecordedFailed } from './parked.js';
 import { backoffDelay, classifyFailure, processUpdateJob, WaitError, type SirportlyApi } from './process-job.js';
 
 export interface UpdateWorkerDeps {
@@ -118,6 +118,10 @@ export function startUpdateWorker(deps: UpdateWorkerDeps): UpdateWorker {
     }
   });
   worker.on('error', (err) => log.error({ err: err.message }, 'worker error'));
+  parkUnrecordedFailed(redis, config).then(
+    (n) => n > 0 && log.info({ jobs: n, days: config.queue.failedRetentionDays }, 'failed jobs without a retention of their raw bytes given one'),
+    (err: Error) => log.warn({ err: err.message }, 'could not give failed jobs their retention'),
+  );
 
   return {
     worker,

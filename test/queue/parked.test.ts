@@ -11,7 +11,7 @@ import { listFailed } from '../../src/admin/failed.js';
 import { retryJob } from '../../src/admin/retry.js';
 import type { JobData } from '../../src/queue/job.js';
 import { QUEUE_NAME, keys } from '../../src/queue/keys.js';
-import { parkFailed, parkedOwners, reconcileParked } from '../../src/queue/parked.js';
+import { parkFailed, parkUnrecordedFailed, parkedOwners, reconcileParked } from '../../src/queue/parked.js';
 import { startSirportlyDouble } from '../support/sirportly-double.js';
 import { compose, startHarness, waitFor, type Double, type Harness } from '../support/harness.js';
 
@@ -89,6 +89,22 @@ describe('failed mail per sender', () => {
     expect(view!.raw.state).toBe('expires');
     const at = Date.parse((view!.raw as { at: string }).at);
     expect(Math.abs(at - (Date.parse(view!.failedAt!) + 2 * DAY_MS))).toBeLessThan(60_000);
+  });
+
+  it('a failed job found without retention (failed before it applied) gets it, and counts', async () => {
+    const sender = 'old@spam.example';
+    const id = await parkOne(h, queue, sender);
+    const raw = `${h.config.redis.prefix}:raw:${id}`;
+    const [owner] = parkedOwners(h.config.redis.prefix, { source: 'smtp', mailFrom: sender, remoteAddress: '127.0.0.1' });
+    // As a gateway from before retention left it: bytes without expiry, nothing counted.
+    await redis.persist(raw);
+    await redis.del(owner!.set, `${owner!.set}:bytes`);
+    expect(await parkUnrecordedFailed(redis, h.config)).toBe(1);
+    expect(await redis.pttl(raw)).toBeGreaterThan(DAY_MS);
+    expect(await redis.zcard(owner!.set)).toBe(1);
+    // Once is enough: a second worker starting finds nothing left to do.
+    expect(await parkUnrecordedFailed(redis, h.config)).toBe(0);
+    await discardJob(admin(h, queue), id);
   });
 
   it('past the cap the sender gets 451 at DATA; others are accepted; nothing parked is discarded', async () => {
