@@ -50,7 +50,7 @@ const fmt = (x, d = 1) => (Number.isFinite(x) ? x.toFixed(d) : '-');
 function settings(extra = {}) {
   return {
     redis: { prefix: 'chaos' },
-    smtp: { connectionRateLimit: { max: 0, windowSeconds: 60 }, acceptTimeoutMs: 2000, closeTimeoutMs: 10000 },
+    smtp: { connectionRateLimit: { max: 0, windowSeconds: 60 }, limits: { maxConnectionsPerAddress: 0 }, acceptTimeoutMs: 2000, closeTimeoutMs: 10000 },
     queue: { concurrency: 16, lockDurationMs: 3000, backoffInitialMs: 200, backoffMaxMs: 5000, closeTimeoutMs: 5000 },
     sirportly: { requestTimeoutMs: 1000 },
     ...(hasSection('auth') ? { auth: { enabled: false } } : {}),

@@ -74,7 +74,7 @@ async function runOne(f, latencyMs) {
   const settings = {
     redis: { prefix: 'bench' },
     queue: { concurrency: f.concurrency },
-    smtp: { connectionRateLimit: { max: 0, windowSeconds: 60 }, doorThread: f.doorThread },
+    smtp: { connectionRateLimit: { max: 0, windowSeconds: 60 }, limits: { maxConnectionsPerAddress: 0 }, doorThread: f.doorThread },
     sirportly: { connections: Math.max(16, f.concurrency * 2) },
     // SPF/DKIM/DMARC would look up DNS for the generated sender domains on every message; the
     // bench has no DNS to measure against, so the worker skips it.

@@ -21,7 +21,7 @@ node bench/support/bare-sink.mjs "$BPORT" >/dev/null & BARE=$!
 PREFIX=ssb$RANDOM
 cat > "$TMP/gw.yaml" <<Y
 redis: { prefix: $PREFIX }
-smtp: { maxClients: 1000, connectionRateLimit: { max: 1000000, windowSeconds: 60 } }
+smtp: { maxClients: 1000, connectionRateLimit: { max: 1000000, windowSeconds: 60 }, limits: { maxConnectionsPerAddress: 1000000 } }
 policy: { loopRateLimitMax: 100000000 }   # one sender, one ticket: the loop guard would drop them
 log: { level: warn }
 Y

@@ -235,10 +235,12 @@ async function startGateway(dir, redisUrl, prefix, profileDir) {
       `  prefix: ${prefix}`,
       'smtp:',
       '  maxClients: 1000',
-      // All load comes from 127.0.0.1: the per-IP connection limit (in memory) must not refuse
+      // All load comes from 127.0.0.1: the per-IP connection limits (in memory) must not refuse
       // the generator's sessions; the check itself still runs.
       '  connectionRateLimit:',
       '    max: 1000000',
+      '  limits:',
+      '    maxConnectionsPerAddress: 1000000',
       'recipients:',
       '  domains: ["example.com"]',
       '',

@@ -31,6 +31,10 @@ export const configSchema = z
         requireTls: z.boolean(),
         // max 0 turns the limit off.
         connectionRateLimit: z.object({ max: nonNegativeInt, windowSeconds: positiveInt }).strict(),
+        // 0 turns each one off.
+        limits: z
+          .object({ maxConnectionsPerAddress: nonNegativeInt, maxRefusedCommands: nonNegativeInt, transactionTimeoutMs: nonNegativeInt, dataTimeoutMs: nonNegativeInt })
+          .strict(),
         trustedProxies: z.array(z.string().min(1)),
       })
       .strict()
@@ -122,6 +126,12 @@ export const configSchema = z
         backoffInitialMs: positiveInt,
         backoffMaxMs: positiveInt,
         rawRetentionHours: z.number().min(0),
+        failedRetentionDays: z.number().positive(),
+        // Failed mail one sender / one client address may have parked; 0 turns a cap off.
+        failedPerSenderMaxJobs: nonNegativeInt,
+        failedPerSenderMaxBytes: nonNegativeInt,
+        failedPerClientMaxJobs: nonNegativeInt,
+        failedPerClientMaxBytes: nonNegativeInt,
         seenTtlDays: z.number().positive(),
         tokenRefreshMarginSeconds: nonNegativeInt,
         keepCompleted: nonNegativeInt,

@@ -106,3 +106,16 @@ export function smtpError(reply: SmtpReply): Error & { responseCode: number } {
 export function replyFor(kind: ErrorKind): SmtpReply {
   return KINDS[kind].reply;
 }
+
+/**
+ * Replies of the SMTP door's own limits on sessions and senders (not verdicts on a message).
+ * 421 closes the connection; 451 asks the sending server to try the message again later.
+ */
+export const LIMIT_REPLIES = {
+  connectionRate: { code: 421, enhanced: '4.7.0', text: 'Too many connections from your address, try again later' },
+  concurrentSessions: { code: 421, enhanced: '4.7.0', text: 'Too many open connections from your address, try again later' },
+  refusedCommands: { code: 421, enhanced: '4.7.0', text: 'Too many refused commands, closing connection' },
+  transactionTimeout: { code: 421, enhanced: '4.4.2', text: 'Transaction took too long, closing connection' },
+  dataTimeout: { code: 421, enhanced: '4.4.2', text: 'Message data took too long, closing connection' },
+  failedParked: { code: 451, enhanced: '4.7.1', text: 'Too much undeliverable mail from you is waiting here, try again later' },
+} as const satisfies Record<string, SmtpReply>;

@@ -9,6 +9,7 @@ import { AdminError, safeRedisUrl } from './errors.js';
 import { createQueue } from '../queue/store.js';
 
 export interface AdminContext {
+  config: Config;
   queue: Queue<JobData>;
   redis: Redis;
   keys: Keys;
@@ -36,6 +37,7 @@ export async function openAdmin(config: Config, opts: { connectTimeoutMs?: numbe
   const queue = createQueue(config, redis);
   queue.on('error', () => undefined);
   return {
+    config,
     queue,
     redis,
     keys: keys(config.redis.prefix),

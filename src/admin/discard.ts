@@ -2,6 +2,7 @@
 // same message delivered again is still answered "already queued" and not posted.
 import type { AdminContext } from './context.js';
 import { AdminError } from './errors.js';
+import { unparkFailed } from '../queue/parked.js';
 
 export interface DiscardOutcome {
   id: string;
@@ -18,5 +19,6 @@ export async function discardJob(ctx: AdminContext, id: string): Promise<Discard
   // Job first: if removing it fails (taken by a worker meanwhile), the bytes it needs are still there.
   await job.remove();
   const deleted = await ctx.redis.del(rawKey);
+  await unparkFailed(ctx.redis, ctx.config, job.data);
   return { id, state, rawDeleted: deleted > 0 };
 }

@@ -12,9 +12,15 @@ export interface FailedJob {
   firstSeen: string;
   /** When it failed for good, ISO 8601 (null if BullMQ kept no time). */
   failedAt: string | null;
+  /**
+   * What becomes of its raw bytes (needed to retry): "expires" with the time they go
+   * (queue.failedRetentionDays after the failure), "kept" with no expiry (failed before
+   * retention applied), or "gone" (expired or deleted: the job can only be discarded).
+   */
+  raw: { state: 'expires'; at: string } | { state: 'kept' } | { state: 'gone' };
 }
 
-export function failedJobView(job: Job<JobData>): FailedJob {
+export function failedJobView(job: Job<JobData>, rawTtlMs = -1, now = Date.now()): FailedJob {
   const received = job.data?.envelope?.receivedAt;
   return {
     id: job.id ?? '',
@@ -23,13 +29,18 @@ export function failedJobView(job: Job<JobData>): FailedJob {
     attempts: job.attemptsMade,
     firstSeen: received && !Number.isNaN(Date.parse(received)) ? new Date(received).toISOString() : new Date(job.timestamp).toISOString(),
     failedAt: job.finishedOn ? new Date(job.finishedOn).toISOString() : null,
+    raw: rawTtlMs === -2 ? { state: 'gone' } : rawTtlMs < 0 ? { state: 'kept' } : { state: 'expires', at: new Date(now + rawTtlMs).toISOString() },
   };
 }
 
-export async function listFailed(ctx: Pick<AdminContext, 'queue'>, opts: { limit: number }): Promise<FailedJob[]> {
+export async function listFailed(ctx: Pick<AdminContext, 'queue' | 'redis' | 'keys' | 'now'>, opts: { limit: number }): Promise<FailedJob[]> {
   if (opts.limit <= 0) return [];
   const jobs = await ctx.queue.getJobs(['failed'], 0, opts.limit - 1, false);
-  return jobs.map(failedJobView);
+  const pipeline = ctx.redis.pipeline();
+  for (const job of jobs) pipeline.pttl(ctx.keys.raw(job.data?.key ?? job.id ?? ''));
+  const ttls = ((await pipeline.exec()) ?? []).map(([err, ttl]) => (err ? -1 : Number(ttl)));
+  const now = ctx.now();
+  return jobs.map((job, i) => failedJobView(job, ttls[i] ?? -1, now));
 }
 
 /** Every job failed at the time of the call, oldest failure first; for retry --all. */

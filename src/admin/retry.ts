@@ -5,6 +5,7 @@ import type { JobData } from '../queue/job.js';
 import type { AdminContext } from './context.js';
 import { AdminError } from './errors.js';
 import { allFailed } from './failed.js';
+import { unparkFailed } from '../queue/parked.js';
 
 export interface RetryOutcome {
   retried: string[];
@@ -23,6 +24,9 @@ async function retryOne(ctx: AdminContext, job: Job<JobData>): Promise<void> {
   // Attempts restart too; the checkpoint (tokens, "post started") is kept, so a post that may
   // have gone through before is looked for on the ticket first, never sent twice.
   await job.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true });
+  // Queued again: its bytes are kept as for any queued job, and it no longer counts as parked.
+  await ctx.redis.persist(ctx.keys.raw(job.data.key ?? id));
+  await unparkFailed(ctx.redis, ctx.config, job.data);
 }
 
 export async function retryJob(ctx: AdminContext, id: string): Promise<void> {

@@ -121,7 +121,7 @@ jobs could not be retried; 64 bad usage; 69 Redis unreachable; 78 a bad setting.
   common(
     queue
       .command('failed')
-      .description('failed jobs, newest failure first: id, ticket, reason, attempts, first seen')
+      .description('failed jobs, newest failure first: id, ticket, attempts, first seen, failed at, when the raw bytes go (queue.failedRetentionDays), reason')
       .option('--limit <n>', 'show at most this many', positiveInt, 20),
   ).action((opts: Common & { limit: number }) =>
     run(() => withAdmin(opts, async (ctx) => {
@@ -130,8 +130,8 @@ jobs could not be retried; 64 bad usage; 69 Redis unreachable; 78 a bad setting.
       if (jobs.length === 0) return out('no failed jobs');
       out(
         table(
-          ['id', 'ticket', 'attempts', 'first seen', 'failed at', 'reason'],
-          jobs.map((j) => [j.id, j.ticket, String(j.attempts), iso(j.firstSeen), iso(j.failedAt), j.reason]),
+          ['id', 'ticket', 'attempts', 'first seen', 'failed at', 'raw bytes until', 'reason'],
+          jobs.map((j) => [j.id, j.ticket, String(j.attempts), iso(j.firstSeen), iso(j.failedAt), j.raw.state === 'expires' ? iso(j.raw.at) : j.raw.state, j.reason]),
           { maxWidth: 70 },
         ),
       );

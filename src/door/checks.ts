@@ -1,14 +1,16 @@
 // The door's Redis-backed checks, run by ingest after the pure header verdict and before the
 // message is stored: the thread lookup (only when the headers named no ticket), the known-sender
-// rule and the sender-per-ticket loop limit (one pipelined round trip, only what is switched on).
+// rule, the sender-per-ticket loop limit (one pipelined round trip, only what is switched on), and
+// the cap on failed mail one sender or client address may have parked (queue/parked.ts).
 // A Redis failure here is the same as one while storing: 451, and the sending server retries.
 import type { Redis } from 'ioredis';
 import type { Config } from '../config.js';
-import { GatewayError } from '../errors.js';
+import { GatewayError, LIMIT_REPLIES } from '../errors.js';
 import type { HeaderBlock } from '../mail/headers.js';
 import { referencedMessageIds } from '../mail/thread.js';
 import type { DoorVerdict, Envelope, SmtpReply } from '../mail/types.js';
 import { noMatchVerdict, postToTicket } from '../mail/verdict.js';
+import { capsFor, overCaps, parkedOwners, reconcileParked } from '../queue/parked.js';
 import { doorKeys, type DoorKeys } from './keys.js';
 import { senderOf, trustedDomain } from './sender.js';
 
@@ -18,7 +20,7 @@ export interface DoorCheckOutcome {
   notes: Record<string, unknown>;
 }
 
-export type DoorRedis = Pick<Redis, 'mget' | 'set' | 'incr' | 'sismember' | 'exists'>;
+export type DoorRedis = Pick<Redis, 'mget' | 'set' | 'incr' | 'sismember' | 'exists' | 'zcard' | 'get' | 'eval'>;
 
 /** Thread index value of a message whose ticket is being opened: "pending:<job key>". */
 const PENDING = 'pending:';
@@ -54,6 +56,9 @@ export class DoorChecks {
 
   private async run(verdict: DoorVerdict, headers: HeaderBlock, raw: Buffer, envelope: Envelope): Promise<DoorCheckOutcome> {
     const notes: Record<string, unknown> = {};
+    // Read alongside the thread lookup; awaited before anything below writes.
+    const parked = this.parkedOver(envelope);
+    parked.catch(() => undefined);
     let v = verdict;
     if (v.reason === 'no_reference' && this.config.threads.enabled) {
       const found = await this.threadTicket(headers);
@@ -65,6 +70,10 @@ export class DoorChecks {
         v = postToTicket(v, found, 'thread', raw);
       }
     }
+    if (v.verdict === 'post' || v.verdict === 'create') {
+      const over = await parked;
+      if (over !== null) return { verdict: { ...v, verdict: 'reject', reason: 'failed_parked', detail: over, smtpReply: LIMIT_REPLIES.failedParked }, notes };
+    }
     if (v.verdict === 'create') {
       const out = await this.newTicketLimit(v, headers, envelope, notes);
       if (out.verdict.verdict === 'create') await this.markPending(out.verdict, envelope);
@@ -72,6 +81,30 @@ export class DoorChecks {
     }
     if (v.verdict !== 'post' || v.ticket === null) return { verdict: v, notes };
     return this.senderChecks(v, headers, envelope, notes);
+  }
+
+  /**
+   * Why this message's sender or client address may park no more failed mail, or null. Reads two
+   * counters an owner; only one found over a cap is recounted exactly (a stale count, e.g. of
+   * jobs retried from the dashboard, never turns anyone away).
+   */
+  private async parkedOver(envelope: Envelope): Promise<string | null> {
+    const owners = parkedOwners(this.config.redis.prefix, envelope).filter((o) => {
+      const caps = capsFor(this.config, o.kind);
+      return caps.maxJobs > 0 || caps.maxBytes > 0;
+    });
+    if (owners.length === 0) return null;
+    const counted = await Promise.all(owners.map((o) => Promise.all([this.redis.zcard(o.set), this.redis.get(`${o.set}:bytes`)])));
+    for (const [i, o] of owners.entries()) {
+      const caps = capsFor(this.config, o.kind);
+      const [jobs, bytes] = counted[i]!;
+      if (!overCaps({ jobs, bytes: Number(bytes ?? 0) }, caps)) continue;
+      const exact = await reconcileParked(this.redis, this.config, o);
+      if (!overCaps(exact, caps)) continue;
+      const who = o.kind === 'sender' ? `sender ${envelope.mailFrom}` : `client ${envelope.remoteAddress}`;
+      return `${who} has ${exact.jobs} failed messages (${exact.bytes} bytes) parked (limit ${caps.maxJobs} messages, ${caps.maxBytes} bytes)`;
+    }
+    return null;
   }
 
   /** The first ticket (or pending marker) the message's In-Reply-To/References point at. */

@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { SMTPServer, type SMTPServerDataStream, type SMTPServerOptions, type SMTPServerSession } from 'smtp-server';
 import type { Config } from '../config.js';
-import { GatewayError, replyFor } from '../errors.js';
+import { GatewayError, LIMIT_REPLIES, replyFor } from '../errors.js';
 import type { Logger } from '../log.js';
 import { clip } from '../mail/clean.js';
 import type { Envelope, SmtpReply } from '../mail/types.js';
@@ -12,6 +12,7 @@ import type { Metrics } from '../ops/metrics.js';
 import { record, secondsSince, type IngestDecision } from './ingest.js';
 import { connectionRateLimit } from './connection-rate.js';
 import { recipientPolicy } from './recipients.js';
+import { sessionLimits, type Deadline } from './session-limits.js';
 
 type ReplyError = Error & { responseCode: number };
 
@@ -58,6 +59,44 @@ export async function startSmtp(config: Config, deps: SmtpDeps): Promise<SmtpLis
   }
   const tls = readTls(config);
   const rate = connectionRateLimit(config.smtp.connectionRateLimit);
+  const limits = sessionLimits(config.smtp.limits);
+  // Sessions onConnect saw: one that closes unseen was refused by smtp-server itself (maxClients)
+  // or left before its greeting.
+  const greeted = new WeakSet<SMTPServerSession>();
+  let listener: SMTPServer | undefined;
+  /** Tell the client why and close its connection (smtp-server closes on a 421). */
+  const disconnect = (sessionId: string, reply: SmtpReply): void => {
+    for (const c of listener?.connections ?? []) {
+      if (c.id === sessionId) {
+        c.send(reply.code, `${reply.enhanced} ${reply.text}`, false);
+        return;
+      }
+    }
+  };
+  const deadline = (session: SMTPServerSession, which: Deadline): void => {
+    limits.start(session.id, which, () => {
+      metrics.smtpRefusals.inc({ stage: which === 'data' ? 'DATA' : 'SESSION', reason: `${which}_timeout` });
+      log.info({ remote: session.remoteAddress, deadline: which }, 'session closed: deadline passed');
+      disconnect(session.id, which === 'data' ? LIMIT_REPLIES.dataTimeout : LIMIT_REPLIES.transactionTimeout);
+    });
+  };
+  /** A refused command: its own reply, or the 421 that ends a session past its allowance. */
+  const refusal = (session: SMTPServerSession, stage: string, reason: string, reply: SmtpReply): ReplyError => {
+    metrics.smtpRefusals.inc({ stage, reason });
+    if (!limits.refuse(session.id)) return replyError(reply);
+    metrics.smtpRefusals.inc({ stage, reason: 'too_many_refused' });
+    log.info({ remote: session.remoteAddress, limit: config.smtp.limits.maxRefusedCommands }, 'session closed: too many refused commands');
+    return replyError(LIMIT_REPLIES.refusedCommands);
+  };
+  /** A message refused at DATA counts towards the allowance too; past it the session ends after its reply. */
+  const refuseData = (session: SMTPServerSession, reply: SmtpReply, callback: (err: Error) => void): void => {
+    const over = limits.refuse(session.id);
+    callback(replyError(reply));
+    if (!over) return;
+    metrics.smtpRefusals.inc({ stage: 'DATA', reason: 'too_many_refused' });
+    log.info({ remote: session.remoteAddress, limit: config.smtp.limits.maxRefusedCommands }, 'session closed: too many refused commands');
+    disconnect(session.id, LIMIT_REPLIES.refusedCommands);
+  };
   const pending = new Set<Promise<unknown>>();
   let closing = false;
   let isListening = false;
@@ -80,6 +119,7 @@ export async function startSmtp(config: Config, deps: SmtpDeps): Promise<SmtpLis
     ...(tls ?? {}),
 
     onConnect(session: SMTPServerSession, callback: (err?: Error | null) => void) {
+      greeted.add(session);
       if (closing) {
         metrics.smtpSessions.inc({ outcome: 'refused_closing' });
         callback(replyError({ code: 421, enhanced: '4.3.2', text: 'Server shutting down, try again later' }));
@@ -88,11 +128,22 @@ export async function startSmtp(config: Config, deps: SmtpDeps): Promise<SmtpLis
       if (!rate.allow(session.remoteAddress)) {
         metrics.smtpSessions.inc({ outcome: 'rate_limited' });
         log.info({ remote: session.remoteAddress }, 'connection refused: too many from this address');
-        callback(replyError({ code: 421, enhanced: '4.7.0', text: 'Too many connections from your address, try again later' }));
+        callback(replyError(LIMIT_REPLIES.connectionRate));
+        return;
+      }
+      if (!limits.open(session.id, session.remoteAddress)) {
+        metrics.smtpSessions.inc({ outcome: 'concurrency_limited' });
+        log.info({ remote: session.remoteAddress, limit: config.smtp.limits.maxConnectionsPerAddress }, 'connection refused: too many open from this address');
+        callback(replyError(LIMIT_REPLIES.concurrentSessions));
         return;
       }
       metrics.smtpSessions.inc({ outcome: 'accepted' });
       callback();
+    },
+
+    onClose(session: SMTPServerSession) {
+      if (!greeted.has(session)) metrics.smtpSessions.inc({ outcome: 'closed_before_greeting' });
+      limits.close(session.id);
     },
 
     onMailFrom(_address, session, callback) {
@@ -106,18 +157,18 @@ export async function startSmtp(config: Config, deps: SmtpDeps): Promise<SmtpLis
       // smtp-server has no "STARTTLS required" option of its own; MAIL is the first command
       // that starts a transaction, so refusing it there keeps every message off plain text.
       if (config.smtp.requireTls && !session.secure) {
-        metrics.smtpRefusals.inc({ stage: 'MAIL', reason: 'tls_required' });
-        callback(replyError({ code: 530, enhanced: '5.7.0', text: 'Must issue a STARTTLS command first' }));
+        callback(refusal(session, 'MAIL', 'tls_required', { code: 530, enhanced: '5.7.0', text: 'Must issue a STARTTLS command first' }));
         return;
       }
+      // From MAIL to the end of DATA; a new MAIL (after RSET or the last message) starts it again.
+      deadline(session, 'transaction');
       callback();
     },
 
-    onRcptTo(address, _session, callback) {
+    onRcptTo(address, session, callback) {
       if (!recipients.accepts(address.address)) {
-        metrics.smtpRefusals.inc({ stage: 'RCPT', reason: 'recipient' });
         log.info({ rcpt: clip(address.address) }, 'recipient refused');
-        callback(replyError({ code: 550, enhanced: '5.1.1', text: `Recipient not accepted here: <${address.address}>` }));
+        callback(refusal(session, 'RCPT', 'recipient', { code: 550, enhanced: '5.1.1', text: `Recipient not accepted here: <${address.address}>` }));
         return;
       }
       callback();
@@ -126,6 +177,14 @@ export async function startSmtp(config: Config, deps: SmtpDeps): Promise<SmtpLis
     onData(stream: SMTPServerDataStream, session: SMTPServerSession, callback) {
       const chunks: Buffer[] = [];
       let length = 0;
+      deadline(session, 'data');
+      // The client has said all it will; what is left (the door's decision) is bounded by ours.
+      const received = (): void => {
+        limits.stop(session.id, 'data');
+        limits.stop(session.id, 'transaction');
+      };
+      stream.once('end', received);
+      stream.once('error', received);
       stream.on('data', (chunk: Buffer) => {
         // Past the limit keep reading (the client must see the reply) but stop storing.
         if (stream.sizeExceeded) return;
@@ -137,7 +196,7 @@ export async function startSmtp(config: Config, deps: SmtpDeps): Promise<SmtpLis
         if (stream.sizeExceeded) {
           metrics.doorVerdicts.inc({ verdict: 'too_large', reason: 'too_large' });
           log.info({ remote: session.remoteAddress, size: stream.byteLength, limit: config.smtp.maxMessageBytes }, 'door verdict: too large');
-          callback(replyError(replyFor('too_large')));
+          refuseData(session, replyFor('too_large'), callback);
           return;
         }
         const envelope: Envelope = {
@@ -154,7 +213,8 @@ export async function startSmtp(config: Config, deps: SmtpDeps): Promise<SmtpLis
         const work = deps.decide(Buffer.concat(chunks, length), envelope).then(
           (decision) => {
             const outcome = record(decision, length, envelope, secondsSince(started), deps);
-            if (outcome.reply.code >= 400) callback(replyError(outcome.reply));
+            // A refusal is counted by reason in mailgate_door_verdicts_total, and towards the allowance.
+            if (outcome.reply.code >= 400) refuseData(session, outcome.reply, callback);
             else callback(null, `${outcome.reply.enhanced} ${outcome.reply.text}`);
           },
           (err: unknown) => {
@@ -169,6 +229,7 @@ export async function startSmtp(config: Config, deps: SmtpDeps): Promise<SmtpLis
   };
 
   const server = new SMTPServer(options);
+  listener = server;
   server.on('error', (err: Error) => log.warn({ err: err.message }, 'smtp connection error'));
 
   await new Promise<void>((resolve, reject) => {

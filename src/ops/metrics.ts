@@ -5,9 +5,12 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 
 export interface Metrics {
   registry: Registry;
-  /** outcome: accepted, rate_limited, refused_closing. */
+  /** outcome: accepted, rate_limited, concurrency_limited, refused_closing, closed_before_greeting. */
   smtpSessions: Counter<'outcome'>;
-  /** Commands refused before DATA: stage MAIL|RCPT, reason tls_required|shutting_down|recipient. */
+  /**
+   * Commands refused and sessions cut: stage MAIL|RCPT|DATA|SESSION, reason tls_required,
+   * shutting_down, recipient, too_many_refused, transaction_timeout, data_timeout.
+   */
   smtpRefusals: Counter<'stage' | 'reason'>;
   doorVerdicts: Counter<'verdict' | 'reason'>;
   acceptLatency: Histogram<string>;
@@ -37,13 +40,13 @@ export function createMetrics(opts: { defaults?: boolean } = {}): Metrics {
     registry,
     smtpSessions: new Counter({
       name: 'mailgate_smtp_sessions_total',
-      help: 'SMTP connections, by outcome (accepted, rate_limited, refused_closing)',
+      help: 'SMTP connections, by outcome (accepted, rate_limited, concurrency_limited, refused_closing, closed_before_greeting: refused by maxClients or gone before the greeting)',
       labelNames: ['outcome'],
       registers,
     }),
     smtpRefusals: new Counter({
       name: 'mailgate_smtp_refused_total',
-      help: 'SMTP commands refused before DATA, by stage (MAIL, RCPT) and reason (tls_required, shutting_down, recipient)',
+      help: 'SMTP commands refused and sessions closed by a limit, by stage (MAIL, RCPT, DATA, SESSION) and reason (tls_required, shutting_down, recipient, too_many_refused, transaction_timeout, data_timeout); verdicts on messages are in mailgate_door_verdicts_total',
       labelNames: ['stage', 'reason'],
       registers,
     }),

@@ -11,6 +11,7 @@ import type { Logger } from '../log.js';
 import type { Metrics } from '../ops/metrics.js';
 import { jobDataSchema, type JobData, type JobResult } from './job.js';
 import { QUEUE_NAME, keys } from './keys.js';
+import { parkFailed, parkUnrecordedFailed } from './parked.js';
 import { backoffDelay, classifyFailure, processUpdateJob, WaitError, type SirportlyApi } from './process-job.js';
 
 export interface UpdateWorkerDeps {
@@ -128,6 +129,8 @@ export function startUpdateWorker(deps: UpdateWorkerDeps): UpdateWorker {
     if (final) {
       metrics.jobOutcomes.inc({ outcome: 'failed' });
       log.error({ queueId: job.id, ticket: job.data.ticket, reason: err.message, attempts: job.attemptsMade }, 'job failed');
+      // Its raw bytes now expire (queue.failedRetentionDays) and it counts against its sender's cap.
+      parkFailed(redis, config, job.data).catch((e: Error) => log.warn({ queueId: job.id, err: e.message }, 'could not record the failed job for retention'));
     } else {
       metrics.jobOutcomes.inc({ outcome: 'retry' });
       metrics.jobRetries.inc({ kind: err instanceof GatewayError ? err.kind : 'other' });
@@ -135,6 +138,10 @@ export function startUpdateWorker(deps: UpdateWorkerDeps): UpdateWorker {
     }
   });
   worker.on('error', (err) => log.error({ err: err.message }, 'worker error'));
+  parkUnrecordedFailed(redis, config).then(
+    (n) => n > 0 && log.info({ jobs: n, days: config.queue.failedRetentionDays }, 'failed jobs without a retention of their raw bytes given one'),
+    (err: Error) => log.warn({ err: err.message }, 'could not give failed jobs their retention'),
+  );
 
   return {
     worker,

@@ -12,7 +12,7 @@ import { MemoryGovernor, tightHeapGrowth } from './memory.js';
 import type { MboxFormat } from './mbox-reader.js';
 import { readMessages, type ReadEvents, type ReplayItem } from './messages.js';
 import { ProgressBar, type ProgressStream } from './progress.js';
-import { discover } from './sources.js';
+import { discover, printablePath } from './sources.js';
 import { Summary } from './summary.js';
 import { ArchiveThreads, type ThreadClaim } from './threads.js';
 
@@ -62,9 +62,11 @@ async function write(out: OutStream, text: string): Promise<void> {
 export async function runReplay(opts: ReplayOptions, config: Config, log: Logger, io: ReplayIO): Promise<ReplayResult> {
   const found = await discover(opts.paths);
   if (found.problems.length > 0) {
-    for (const p of found.problems) io.stderr.write(`mailgate: replay: ${p}\n`);
+    for (const p of found.problems) io.stderr.write(`mailgate: replay: ${printablePath(p)}\n`);
     return { exitCode: found.unreadable ? EXIT.NO_INPUT : EXIT.DATA, summary: null };
   }
+  for (const w of found.warnings.slice(0, 20)) io.stderr.write(`mailgate: replay: warning: ${w}\n`);
+  if (found.warnings.length > 20) io.stderr.write(`mailgate: replay: warning: … and ${found.warnings.length - 20} more links pointing outside the given paths, none read\n`);
   const summary = new Summary(opts.dryRun);
   summary.files = found.sources.length;
   summary.skippedFiles.push(...found.skipped);
@@ -75,7 +77,7 @@ export async function runReplay(opts: ReplayOptions, config: Config, log: Logger
   const events: ReadEvents = {
     format(path, format, why) {
       summary.formats.push({ path, format, why });
-      if (why && !opts.json && progress.enabled) progress.log(`replay: ${path}: read as ${format} (${why})`);
+      if (why && !opts.json && progress.enabled) progress.log(`replay: ${printablePath(path)}: read as ${format} (${why})`);
     },
     bytes(total) {
       summary.bytes = total;

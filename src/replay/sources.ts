@@ -1,9 +1,11 @@
 // What the PATH arguments of `replay` hold: mbox files (gzip too), single messages (.eml, maildir
 // files) and folders of these, found recursively. Files are told apart by their first bytes, not
-// their names, except that a `.eml` file is always one message.
-import { createReadStream } from 'node:fs';
-import { open, readdir, stat } from 'node:fs/promises';
-import { basename, join } from 'node:path';
+// their names, except that a `.eml` file is always one message. A symbolic link found inside is
+// followed only when it points inside the PATH arguments: an archive from elsewhere must not be
+// able to make replay read (and post) /etc/shadow or another customer's mail.
+import { createReadStream, type Stats } from 'node:fs';
+import { lstat, open, readdir, realpath, stat } from 'node:fs/promises';
+import { basename, join, sep } from 'node:path';
 import { createGunzip } from 'node:zlib';
 import { parseHeaders } from '../mail/headers.js';
 import { isHeaderLine } from './mbox-reader.js';
@@ -32,8 +34,10 @@ export interface Discovery {
   /** Some PATH does not exist, cannot be read or is neither a file nor a directory (the other
    * problems are paths that hold no mail). */
   unreadable: boolean;
-  /** Files inside folders that are not mail. */
+  /** Files inside folders that are not mail, or links that point outside the PATH arguments. */
   skipped: Skipped[];
+  /** Worth a line on stderr: links skipped because they point outside the PATH arguments. */
+  warnings: string[];
 }
 
 const HEAD_BYTES = 64 * 1024;
@@ -141,9 +145,52 @@ function errCode(err: unknown): string {
   return (err as NodeJS.ErrnoException).code ?? (err as Error).message;
 }
 
+/** Control characters, bidi controls and backslashes escaped: a file name printed as one honest line. */
+export function printablePath(path: string): string {
+  return path.replace(/[\\\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g, (c) =>
+    c === '\\' ? '\\\\' : `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
+}
+
 class Walker {
   readonly sources: Source[] = [];
   readonly skipped: Skipped[] = [];
+  readonly warnings: string[] = [];
+  /** Real paths of the PATH arguments: a folder holds what is under it, a file only itself. */
+  private readonly roots: Array<{ path: string; dir: boolean }> = [];
+  /** Real paths of folders walked, so a link back up cannot walk one twice. */
+  private readonly walked = new Set<string>();
+
+  async root(path: string, dir: boolean): Promise<void> {
+    this.roots.push({ path: await realpath(path), dir });
+  }
+
+  private inside(real: string): boolean {
+    return this.roots.some((r) => real === r.path || (r.dir && real.startsWith(r.path.endsWith(sep) ? r.path : r.path + sep)));
+  }
+
+  /**
+   * What an entry found in a folder is, following a link only when its target is inside the
+   * PATH arguments; null (and a skipped entry with a warning) otherwise.
+   */
+  private async resolve(path: string): Promise<{ st: Stats; real: string } | null> {
+    const own = await lstat(path);
+    if (!own.isSymbolicLink()) return { st: own, real: path };
+    let real: string;
+    try {
+      real = await realpath(path);
+    } catch (err) {
+      this.skipped.push({ path, why: `symbolic link that cannot be followed (${errCode(err)})` });
+      return null;
+    }
+    if (!this.inside(real)) {
+      const why = `symbolic link pointing outside the given paths (to ${real}): not read`;
+      this.skipped.push({ path, why });
+      this.warnings.push(`${printablePath(path)}: ${printablePath(why)}`);
+      return null;
+    }
+    return { st: await stat(real), real };
+  }
 
   async file(path: string, size: number, inFolder: boolean): Promise<string | null> {
     let sniffed: Sniffed;
@@ -175,7 +222,9 @@ class Walker {
     for (const name of names) {
       const path = join(dir, name);
       try {
-        const st = await stat(path);
+        const found = await this.resolve(path);
+        if (!found) continue;
+        const { st } = found;
         if (!st.isFile()) continue;
         this.sources.push({ path, kind: 'message', gzip: false, size: st.size, deliveredAt: maildirTime(name) });
       } catch (err) {
@@ -186,6 +235,13 @@ class Walker {
 
   async dir(dir: string, depth: number): Promise<void> {
     if (depth > 64) return;
+    try {
+      const real = await realpath(dir);
+      if (this.walked.has(real)) return;
+      this.walked.add(real);
+    } catch {
+      /* readdir will say */
+    }
     let entries;
     try {
       entries = (await readdir(dir, { withFileTypes: true })).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
@@ -202,6 +258,23 @@ class Walker {
     }
     for (const entry of entries) {
       const path = join(dir, entry.name);
+      if (entry.isSymbolicLink()) {
+        if (entry.name.startsWith('.')) continue;
+        let found;
+        try {
+          found = await this.resolve(path);
+        } catch (err) {
+          this.skipped.push({ path, why: `cannot be read (${errCode(err)})` });
+          continue;
+        }
+        if (!found) continue;
+        if (found.st.isDirectory()) {
+          await this.dir(path, depth + 1);
+        } else if (found.st.isFile() && !maildir) {
+          await this.file(path, found.st.size, true);
+        }
+        continue;
+      }
       if (entry.isDirectory()) {
         if (maildir && (entry.name === 'cur' || entry.name === 'new' || entry.name === 'tmp')) continue;
         await this.dir(path, depth + 1);
@@ -236,6 +309,7 @@ export async function discover(paths: readonly string[]): Promise<Discovery> {
       unreadable = true;
       continue;
     }
+    await walker.root(path, st.isDirectory());
     if (st.isDirectory()) {
       const before = walker.sources.length;
       await walker.dir(path, 0);
@@ -248,5 +322,5 @@ export async function discover(paths: readonly string[]): Promise<Discovery> {
       unreadable = true;
     }
   }
-  return { sources: walker.sources, problems, unreadable, skipped: walker.skipped };
+  return { sources: walker.sources, problems, unreadable, skipped: walker.skipped, warnings: walker.warnings };
 }

@@ -2,6 +2,9 @@
 // rejected by reason (with the first few examples of each), skipped, and the formats picked.
 import { EXIT, type ExitCode } from '../exit-codes.js';
 import { clipped } from '../mail/clean.js';
+// File names and values from mail are printed escaped (control characters, bidi controls): a
+// name holding a newline or an escape sequence cannot forge or hide a line of the summary.
+import { printablePath as p } from './sources.js';
 
 export type Outcome = 'accepted' | 'duplicate' | 'dropped' | 'rejected' | 'skipped';
 
@@ -157,10 +160,10 @@ export class Summary {
     for (const g of ['rejected', 'dropped', 'skipped'] as const) {
       for (const [reason, c] of Object.entries(j[g].reasons)) {
         for (const e of c.examples) {
-          const what = [e.message_id ? `<${e.message_id}>` : null, e.subject !== null ? JSON.stringify(e.subject) : null, e.detail ?? null]
+          const what = [e.message_id ? `<${p(e.message_id)}>` : null, e.subject !== null ? JSON.stringify(e.subject) : null, e.detail !== undefined ? p(e.detail) : null]
             .filter((x) => x !== null)
             .join(' ');
-          examples.push(`  ${g} ${reason}: ${e.path}${e.index > 0 ? ` #${e.index}` : ''} ${what}`.trimEnd());
+          examples.push(`  ${g} ${reason}: ${p(e.path)}${e.index > 0 ? ` #${e.index}` : ''} ${what}`.trimEnd());
         }
       }
     }
@@ -168,12 +171,12 @@ export class Summary {
     const guessed = j.formats.filter((f) => f.why !== '');
     if (guessed.length > 0) {
       lines.push('formats:');
-      for (const f of guessed.slice(0, 10)) lines.push(`  ${f.path}: ${f.format} (${f.why})`);
+      for (const f of guessed.slice(0, 10)) lines.push(`  ${p(f.path)}: ${f.format} (${p(f.why)})`);
       if (guessed.length > 10) lines.push(`  … and ${guessed.length - 10} more files`);
     }
     if (j.skipped_files.length > 0) {
-      lines.push(`skipped ${j.skipped_files.length} file(s) that are not mail:`);
-      for (const f of j.skipped_files.slice(0, EXAMPLES_PER_REASON)) lines.push(`  ${f.path}: ${f.why}`);
+      lines.push(`skipped ${j.skipped_files.length} file(s) that are not mail or not inside the given paths:`);
+      for (const f of j.skipped_files.slice(0, EXAMPLES_PER_REASON)) lines.push(`  ${p(f.path)}: ${p(f.why)}`);
     }
     if (j.stopped) lines.push(`stopped: ${j.stopped}`);
     return `${lines.join('\n')}\n`;

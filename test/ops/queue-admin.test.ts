@@ -78,11 +78,11 @@ describe('queue failed / show', () => {
     expect(Date.parse(String(mine!.firstSeen))).toBeGreaterThan(Date.now() - 60_000);
 
     expect(human.code).toBe(0);
-    expect(human.stdout.split('\n')[0]).toMatch(/^id\s+ticket\s+attempts\s+first seen\s+failed at\s+reason$/);
+    expect(human.stdout.split('\n')[0]).toMatch(/^id\s+ticket\s+attempts\s+first seen\s+failed at\s+raw bytes until\s+reason$/);
     expect(human.stdout).toContain(f.id);
 
     // --json prints this object as it is.
-    const view = (await showJob({ queue, redis, keys: keys(h.config.redis.prefix), now: Date.now }, f.id))!;
+    const view = (await showJob({ config: h.config, queue, redis, keys: keys(h.config.redis.prefix), now: Date.now }, f.id))!;
     expect(view.state).toBe('failed');
     expect(view.door).toMatchObject({ verdict: 'post', reason: 'reference:subject', ticket: 'ZZ-999999', messageId: `${f.tag}@example.net` });
     expect(view.raw).toMatchObject({ stored: true, bytes: f.raw.length });
@@ -153,7 +153,7 @@ describe('queue retry', () => {
     await waitFor('posted', () => double.state.updates(ref).length > 0);
     await sleep(300);
     expect(double.state.updates(ref)).toHaveLength(1);
-    const ctx = { queue, redis, keys: keys(h.config.redis.prefix), now: Date.now };
+    const ctx = { config: h.config, queue, redis, keys: keys(h.config.redis.prefix), now: Date.now };
     await expect(retryJob(ctx, f.id)).rejects.toMatchObject({ code: 'wrong_state', message: expect.stringMatching(/is completed, not failed/) });
   });
 

@@ -3,7 +3,7 @@
 // again, which must post each missing message exactly once.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Queue } from 'bullmq';
@@ -92,6 +92,19 @@ describe('replay --dry-run', () => {
       expect(lines[i]).toMatchObject({ ...expected, source: { path: archive.path, index: i + 1, size: m.size } });
       expect(lines[i]!.update!.subject).toContain(`(${archive.markers[i]})`);
     }
+  });
+
+  it('a link pointing outside the archive: a warning on stderr, never read', async () => {
+    const outside = mkdtempSync(join(tmpdir(), 'replay-out-'));
+    writeFileSync(join(outside, 'secret.eml'), 'From: a@example.com\nSubject: [GJ-060309] SECRET-OUTSIDE\nMessage-ID: <s@x>\n\nsecret\n');
+    const dir = mkdtempSync(join(tmpdir(), 'replay-in-'));
+    writeFileSync(join(dir, 'mine.eml'), 'From: a@example.com\nSubject: [GJ-060309] mine\nMessage-ID: <m@x>\n\nmine\n');
+    symlinkSync(join(outside, 'secret.eml'), join(dir, 'link\n.eml'));
+    const r = await run(['--dry-run', dir], { REDIS_URL: 'redis://127.0.0.1:1' });
+    expect(r.code).toBe(0);
+    expect(r.stdout.trim().split('\n')).toHaveLength(1);
+    expect(r.stdout).not.toContain('SECRET-OUTSIDE');
+    expect(r.stderr).toContain(`mailgate: replay: warning: ${dir}/link\\u000a.eml: symbolic link pointing outside the given paths (to ${outside}/secret.eml): not read\n`);
   });
 
   it('--json summary on stderr; mail without a reference makes exit 1', async () => {

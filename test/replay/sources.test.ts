@@ -1,6 +1,6 @@
 // What PATH arguments hold: mbox (and gzip), .eml, maildirs, folders of these; and the usage
 // errors for paths that hold no mail.
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -30,6 +30,37 @@ async function all(paths: string[], format: 'auto' | 'mboxrd' = 'auto', max = co
 const eml = (n: number) => `From: a${n}@example.com\nSubject: [GJ-060309] m${n}\nMessage-ID: <m${n}@x>\n\nbody ${n}\n`;
 
 describe('discover and read', () => {
+  it('follows links that stay inside the given paths; skips, with a warning, those that point outside', async () => {
+    const outside = mkdtempSync(join(tmpdir(), 'replay-outside-'));
+    writeFileSync(join(outside, 'secret.eml'), eml(99));
+    mkdirSync(join(outside, 'other/cur'), { recursive: true });
+    writeFileSync(join(outside, 'other/cur/1700000000.M1P1.host:2,S'), eml(98));
+    const root = mkdtempSync(join(tmpdir(), 'replay-links-'));
+    mkdirSync(join(root, 'box/cur'), { recursive: true });
+    mkdirSync(join(root, 'box/new'));
+    writeFileSync(join(root, 'inside.eml'), eml(1));
+    symlinkSync(join(root, 'inside.eml'), join(root, 'again.eml'));
+    symlinkSync(join(outside, 'secret.eml'), join(root, 'secret.eml'));
+    symlinkSync(join(outside, 'other'), join(root, 'elsewhere'));
+    symlinkSync('../../../../../../../../../../../../etc/passwd', join(root, 'passwd.eml'));
+    symlinkSync(join(outside, 'secret.eml'), join(root, 'box/cur/1700000001.M2P2.host:2,S'));
+    symlinkSync(root, join(root, 'loop'));
+
+    const { found, items } = await all([root]);
+    expect(found.sources.map((s) => s.path.slice(root.length + 1)).sort()).toEqual(['again.eml', 'inside.eml']);
+    const read = items.map((i) => i.raw?.toString() ?? '').join('');
+    expect(read).toContain('Message-ID: <m1@x>');
+    expect(read).not.toMatch(/m9[89]/);
+    const outsideWhy = /^symbolic link pointing outside the given paths \(to .+\): not read$/;
+    const skipped = Object.fromEntries(found.skipped.map((s) => [s.path.slice(root.length + 1), s.why]));
+    for (const name of ['secret.eml', 'elsewhere', 'passwd.eml', 'box/cur/1700000001.M2P2.host:2,S']) expect(skipped[name]).toMatch(outsideWhy);
+    expect(found.warnings).toHaveLength(4);
+
+    // The same link given as the PATH itself is the user's own choice: read.
+    const direct = await all([join(root, 'secret.eml')]);
+    expect(direct.found.sources).toHaveLength(1);
+  });
+
   it('finds mbox, gzip mbox, .eml and maildir mail in a folder tree, in a stable order', async () => {
     const root = mkdtempSync(join(tmpdir(), 'replay-src-'));
     const mbox = fixture('mbox/simple.mbox');

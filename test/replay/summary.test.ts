@@ -33,6 +33,20 @@ describe('Summary', () => {
     expect(text).toMatch(/rejected too_large: a\.mbox #15 <m15@x> "s15" 30000000 bytes/);
   });
 
+  it('file names and values from mail are printed escaped: one line each, no terminal controls', () => {
+    const s = new Summary(false);
+    const evil = 'in\nbox\u001b[2J\u202egnp.mbox';
+    s.record('rejected', 'no_reference', { path: evil, index: 1, message_id: 'x\r\ny@z', subject: 'hi', ticket: null, detail: 'a\u0000b' });
+    s.formats.push({ path: evil, format: 'mboxrd', why: 'guessed' });
+    s.skippedFiles.push({ path: `${evil}.txt`, why: 'not mail' });
+    const text = s.render();
+    // eslint-disable-next-line no-control-regex
+    expect(text).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f\u202e]/);
+    expect(text).toContain('rejected no_reference: in\\u000abox\\u001b[2J\\u202egnp.mbox #1 <x\\u000d\\u000ay@z> "hi" a\\u0000b');
+    expect(text).toContain('  in\\u000abox\\u001b[2J\\u202egnp.mbox: mboxrd (guessed)');
+    expect(text).toContain('  in\\u000abox\\u001b[2J\\u202egnp.mbox.txt: not mail');
+  });
+
   it('a stop makes exit 75 (run it again to go on), rejected messages or not, and is said', () => {
     const s = new Summary(false);
     s.record('rejected', 'no_reference', ex(1));

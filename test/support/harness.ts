@@ -32,7 +32,9 @@ export class LogSink extends Writable {
 
 export function testConfig(redisUrl: string, sirportly: { url: string; token: string; secret: string }, overrides: Record<string, unknown> = {}): Config {
   const base = {
-    smtp: { host: '127.0.0.1', port: 0, closeTimeoutMs: 1000, acceptTimeoutMs: 2000 },
+    // Tests send dozens of messages at once, all from 127.0.0.1: the cap on sessions open per
+    // address would refuse them; test/intake/session-limits tests it.
+    smtp: { host: '127.0.0.1', port: 0, closeTimeoutMs: 1000, acceptTimeoutMs: 2000, limits: { maxConnectionsPerAddress: 0 } },
     http: { host: '127.0.0.1', port: 0 },
     redis: { url: redisUrl, prefix: `t${randomBytes(5).toString('hex')}` },
     sirportly: { ...sirportly, requestTimeoutMs: 2000 },
