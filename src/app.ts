@@ -3,6 +3,7 @@
 import os from 'node:os';
 import type { Redis } from 'ioredis';
 import type { Config } from './config.js';
+import { settleWithin } from './deadline.js';
 import type { Logger } from './log.js';
 import { DoorChecks } from './door/checks.js';
 import { startDoorThread } from './intake/door-thread.js';
@@ -146,19 +147,26 @@ export async function startGateway(config: Config, log: Logger, opts: GatewayOpt
     async close() {
       if (shuttingDown) return;
       shuttingDown = true;
-      log.info('shutting down: no new SMTP sessions; finishing messages in flight');
-      await smtp?.close();
-      await doorThread?.close();
-      await worker?.close();
-      await queue.close().catch(() => undefined);
-      await Promise.all(ownClients.map((c) => c.close()));
-      await opts.client?.close?.();
+      log.info(
+        { smtpCloseTimeoutMs: config.smtp.closeTimeoutMs, queueCloseTimeoutMs: config.queue.closeTimeoutMs },
+        'shutting down: new SMTP sessions get 421; finishing messages in flight',
+      );
+      // Both sides at once, each within its own time, whatever Redis or Sirportly are doing.
+      const smtpSide = (async () => {
+        const started = Date.now();
+        await smtp?.close();
+        await doorThread?.close(Math.max(100, config.smtp.closeTimeoutMs - (Date.now() - started)));
+      })();
+      const [smtpOutcome, workerOutcome] = await Promise.all([settleWithin(smtpSide, config.smtp.closeTimeoutMs), worker ? worker.close() : ('done' as const)]);
+      // What is left only releases sockets: a short wait, then they are cut.
+      await settleWithin(Promise.allSettled([queue.close(), ...ownClients.map((c) => c.close()), opts.client?.close?.()]), 300);
       // disconnect, not quit: QUIT would wait forever in the offline queue of a lost connection.
       redis.disconnect();
       queueConn.disconnect();
       workerConn?.disconnect();
-      await http.close();
-      log.info('shut down cleanly');
+      await settleWithin(http.close(), 200);
+      if (smtpOutcome === 'done' && workerOutcome === 'done') log.info('shut down cleanly');
+      else log.warn({ smtp: smtpOutcome, workers: workerOutcome }, 'shut down at the deadline; what was cut off is retried (by the sender, or by another worker)');
     },
   };
 }

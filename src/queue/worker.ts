@@ -3,6 +3,7 @@
 import { DelayedError, UnrecoverableError, Worker, type Job, type Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Config } from '../config.js';
+import { settleWithin } from '../deadline.js';
 import { GatewayError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../ops/metrics.js';
@@ -27,7 +28,8 @@ export interface UpdateWorkerDeps {
 
 export interface UpdateWorker {
   worker: Worker<JobData, JobResult>;
-  close(): Promise<void>;
+  /** Within queue.closeTimeoutMs: 'timeout' when running jobs were cut off. */
+  close(): Promise<'done' | 'timeout'>;
 }
 
 export function startUpdateWorker(deps: UpdateWorkerDeps): UpdateWorker {
@@ -119,18 +121,15 @@ export function startUpdateWorker(deps: UpdateWorkerDeps): UpdateWorker {
   return {
     worker,
     async close() {
-      let timer: NodeJS.Timeout | undefined;
-      const deadline = new Promise<'timeout'>((resolve) => {
-        timer = setTimeout(() => resolve('timeout'), config.queue.closeTimeoutMs);
-      });
-      const outcome = await Promise.race([worker.close().then(() => 'closed' as const), deadline]);
-      clearTimeout(timer);
+      const outcome = await settleWithin(worker.close(), config.queue.closeTimeoutMs);
       if (outcome === 'timeout') {
-        // Jobs still running keep their lock until it lapses; another worker then takes them
-        // over and reads the ticket before posting, so nothing is lost or doubled.
-        log.warn({ afterMs: config.queue.closeTimeoutMs }, 'worker did not finish in time; closing forcefully');
-        await worker.close(true);
+        // A close already begun cannot be forced, and with Redis away it waits forever: cutting
+        // the sockets ends it. Jobs still running keep their lock until it lapses; another worker
+        // then takes them over and reads the ticket before posting, so nothing is lost or doubled.
+        log.warn({ afterMs: config.queue.closeTimeoutMs }, 'worker did not finish in time; disconnecting');
+        worker.disconnect().catch(() => undefined);
       }
+      return outcome;
     },
   };
 }
