@@ -4,6 +4,7 @@ import os from 'node:os';
 import type { Redis } from 'ioredis';
 import type { Config } from './config.js';
 import { settleWithin } from './deadline.js';
+import { GatewayError } from './errors.js';
 import type { Logger } from './log.js';
 import { DoorChecks } from './door/checks.js';
 import { startDoorThread } from './intake/door-thread.js';
@@ -15,6 +16,7 @@ import { startHttp, type HttpEndpoint } from './ops/http.js';
 import { instrumentSirportly } from './ops/instrumented-sirportly.js';
 import { createMetrics, type Metrics } from './ops/metrics.js';
 import { doorConnection, redisAnswers, waitReady, workerConnection } from './queue/connection.js';
+import { DurabilityGuard, describePlan, durabilityOptions } from './queue/durability.js';
 import { MessageStore, createQueue } from './queue/store.js';
 import { startUpdateWorker, type UpdateWorker } from './queue/worker.js';
 import { routeTable } from './mail/route.js';
@@ -57,7 +59,23 @@ export async function startGateway(config: Config, log: Logger, opts: GatewayOpt
   const metrics = createMetrics({ defaults: opts.defaultMetrics ?? true });
   const redis = doorConnection(config.redis.url);
   redis.on('error', (err: Error) => log.warn({ err: err.message }, 'redis connection error'));
-  if (!(await waitReady(redis, 2000))) log.warn({ redis: config.redis.url.replace(/\/\/[^@]*@/, '//***@') }, 'redis not reachable yet; SMTP answers 451 until it is');
+  const ready = await waitReady(redis, 2000);
+  if (!ready) log.warn({ redis: config.redis.url.replace(/\/\/[^@]*@/, '//***@') }, 'redis not reachable yet; SMTP answers 451 until it is');
+  // Checked again on each reconnect (a failover may bring a primary that gives more or less).
+  const durability =
+    role === 'worker'
+      ? undefined
+      : new DurabilityGuard(redis, durabilityOptions(config.redis), (plan) => {
+          if (plan instanceof GatewayError) log.error({ durability: config.redis.durability }, `${plan.message}; SMTP answers 451 until it can`);
+          else log.info({ durability: plan.level, setting: config.redis.durability, fsync: plan.fsync ?? undefined, replicas: plan.replicas || undefined, means: describePlan(plan) }, 'redis durability');
+        });
+  if (ready && durability) {
+    const plan = await durability.check();
+    if (plan instanceof GatewayError) {
+      redis.disconnect();
+      throw plan;
+    }
+  }
 
   // BullMQ loads its Lua scripts on the connection it is given, and every ioredis pipeline copies
   // the scripts of its connection: the door's own pipelines run on a connection without them.
@@ -65,7 +83,7 @@ export async function startGateway(config: Config, log: Logger, opts: GatewayOpt
   queueConn.on('error', () => undefined);
   const queue = createQueue(config, queueConn);
   queue.on('error', (err: Error) => log.warn({ err: err.message }, 'queue error'));
-  const store = new MessageStore(config, redis, queue, queueConn);
+  const store = new MessageStore(config, redis, queue, queueConn, durability);
   let shuttingDown = false;
 
   const door = new DoorChecks(config, redis);

@@ -22,6 +22,9 @@ export const regexSource = z.string().refine(
   { message: 'is not a valid regular expression' },
 );
 
+/** host:port (a Sentinel's address); IPv6 in brackets: [::1]:26379. */
+export const hostPort = z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9_.-]+):\d{1,5}$/, 'must be host:port');
+
 export const redisUrl = z.string().refine((s) => /^rediss?:\/\//.test(s), { message: 'must start with redis:// or rediss://' });
 export const httpUrl = z.string().refine(
   (s) => {

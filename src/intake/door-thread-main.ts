@@ -7,6 +7,7 @@ import type { Config } from '../config.js';
 import { DoorChecks } from '../door/checks.js';
 import type { Envelope } from '../mail/types.js';
 import { doorConnection, waitReady } from '../queue/connection.js';
+import { DurabilityGuard, durabilityOptions } from '../queue/durability.js';
 import { MessageStore, createQueue } from '../queue/store.js';
 import { decide, type IngestDecision } from './ingest.js';
 
@@ -52,7 +53,9 @@ const queueConn = doorConnection(config.redis.url);
 queueConn.on('error', onRedisError);
 const queue = createQueue(config, queueConn);
 queue.on('error', (err: Error) => onRedisError(err));
-const deps = { config, store: new MessageStore(config, redis, queue, queueConn), door: new DoorChecks(config, redis) };
+// The SMTP side checked the level at start and logs its changes; this thread follows the same server.
+const durability = new DurabilityGuard(redis, durabilityOptions(config.redis));
+const deps = { config, store: new MessageStore(config, redis, queue, queueConn, durability), door: new DoorChecks(config, redis) };
 
 port.on('message', (m: ToDoorThread) => {
   if (m.type === 'close') {
@@ -90,4 +93,6 @@ function flush(): void {
   }
 }
 
-send({ type: 'ready', redis: await waitReady(redis, 2000) });
+const redisReady = await waitReady(redis, 2000);
+if (redisReady) await durability.check();
+send({ type: 'ready', redis: redisReady });

@@ -41,10 +41,12 @@ export class RedisServer {
   constructor(
     readonly port: number,
     private readonly persistence: 'none' | 'aof' = 'none',
+    /** More redis-server arguments, e.g. ['--replicaof', '127.0.0.1', '6400'] or ['--appendfsync', 'everysec']. */
+    private readonly extraArgs: string[] = [],
   ) {}
 
-  static async start(persistence: 'none' | 'aof' = 'none'): Promise<RedisServer> {
-    const server = new RedisServer(await freePort(), persistence);
+  static async start(persistence: 'none' | 'aof' = 'none', extraArgs: string[] = []): Promise<RedisServer> {
+    const server = new RedisServer(await freePort(), persistence, extraArgs);
     await server.start();
     return server;
   }
@@ -61,6 +63,7 @@ export class RedisServer {
       [
         ...['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--dir', this.dir, '--maxmemory-policy', 'noeviction'],
         ...(this.persistence === 'aof' ? ['--appendonly', 'yes', '--appendfsync', 'always'] : ['--appendonly', 'no']),
+        ...this.extraArgs,
       ],
       { stdio: 'ignore' },
     );
