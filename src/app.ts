@@ -15,7 +15,7 @@ import { oldestWaiting } from './admin/stats.js';
 import { startHttp, type HttpEndpoint } from './ops/http.js';
 import { instrumentSirportly } from './ops/instrumented-sirportly.js';
 import { createMetrics, type Metrics } from './ops/metrics.js';
-import { doorConnection, redisAnswers, waitReady, workerConnection } from './queue/connection.js';
+import { describeTarget, doorConnection, redisAnswers, waitReady, workerConnection } from './queue/connection.js';
 import { DurabilityGuard, describePlan, durabilityOptions } from './queue/durability.js';
 import { MessageStore, createQueue } from './queue/store.js';
 import { startUpdateWorker, type UpdateWorker } from './queue/worker.js';
@@ -57,10 +57,10 @@ function lowerPriority(niceness: number, log: Logger): void {
 export async function startGateway(config: Config, log: Logger, opts: GatewayOptions = {}): Promise<Gateway> {
   const role = opts.role ?? 'all';
   const metrics = createMetrics({ defaults: opts.defaultMetrics ?? true });
-  const redis = doorConnection(config.redis.url);
+  const redis = doorConnection(config.redis);
   redis.on('error', (err: Error) => log.warn({ err: err.message }, 'redis connection error'));
   const ready = await waitReady(redis, 2000);
-  if (!ready) log.warn({ redis: config.redis.url.replace(/\/\/[^@]*@/, '//***@') }, 'redis not reachable yet; SMTP answers 451 until it is');
+  if (!ready) log.warn({ redis: describeTarget(config.redis) }, 'redis not reachable yet; SMTP answers 451 until it is');
   // Checked again on each reconnect (a failover may bring a primary that gives more or less).
   const durability =
     role === 'worker'
@@ -79,7 +79,7 @@ export async function startGateway(config: Config, log: Logger, opts: GatewayOpt
 
   // BullMQ loads its Lua scripts on the connection it is given, and every ioredis pipeline copies
   // the scripts of its connection: the door's own pipelines run on a connection without them.
-  const queueConn = doorConnection(config.redis.url);
+  const queueConn = doorConnection(config.redis);
   queueConn.on('error', () => undefined);
   const queue = createQueue(config, queueConn);
   queue.on('error', (err: Error) => log.warn({ err: err.message }, 'queue error'));
@@ -112,7 +112,7 @@ export async function startGateway(config: Config, log: Logger, opts: GatewayOpt
     for (const route of routeTable(config)) {
       if (route.account) routeClients.set(route.name, instrumentSirportly(newClient(route.account), metrics));
     }
-    workerConn = workerConnection(config.redis.url);
+    workerConn = workerConnection(config.redis);
     workerConn.on('error', (err: Error) => log.debug({ err: err.message }, 'worker redis connection error'));
     worker = startUpdateWorker({ config, connection: workerConn, redis: workerConn, client: instrumentSirportly(client, metrics), routeClients, queue, log, metrics });
   }

@@ -42,14 +42,14 @@ const onRedisError = (err: Error): void => {
   lastError = err.message;
   send({ type: 'redis_error', err: err.message });
 };
-const redis = doorConnection(config.redis.url);
+const redis = doorConnection(config.redis);
 redis.on('error', onRedisError);
 redis.on('ready', () => {
   lastError = '';
 });
 // BullMQ loads its Lua scripts on the connection it is given, and every ioredis pipeline copies
 // the scripts of its connection: the door's own pipelines run on a connection without them.
-const queueConn = doorConnection(config.redis.url);
+const queueConn = doorConnection(config.redis);
 queueConn.on('error', onRedisError);
 const queue = createQueue(config, queueConn);
 queue.on('error', (err: Error) => onRedisError(err));
