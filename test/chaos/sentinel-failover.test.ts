@@ -8,6 +8,10 @@ import { startSirportlyDouble } from '../support/sirportly-double.js';
 import { compose, sendRaw, sleep, waitFor, type Double } from '../support/harness.js';
 import { SentinelLayout } from '../support/redis-server.js';
 import { startGatewayProcess, type GatewayProcess } from './support.js';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runQueue } from '../ops/cli.js';
 
 const SENDERS = 4;
 let double: Double;
@@ -106,4 +110,17 @@ it('primary SIGKILLed under load (durability replica): 451 during the failover, 
   expect(lost).toEqual([]);
   expect(duplicates).toBe(0);
   expect(gateway.lines('job failed')).toEqual([]);
+
+  // The queue CLI follows the sentinels to the new primary too.
+  const cfg = join(mkdtempSync(join(tmpdir(), 'mailgate-fo-')), 'c.yaml');
+  writeFileSync(cfg, 'redis:\n  prefix: fo\n');
+  const stats = await runQueue(['stats', '--json'], {
+    REDIS_URL: 'redis://unused.invalid:6379',
+    REDIS_SENTINELS: layout.sentinelAddresses.join(','),
+    REDIS_SENTINEL_NAME: layout.name,
+    MAILGATE_CONFIG: cfg,
+    LOG_LEVEL: 'error',
+  });
+  expect(stats.code, stats.stderr).toBe(0);
+  expect((JSON.parse(stats.stdout) as { counts: { completed: number } }).counts.completed).toBe(accepted.size);
 }, 180_000);
