@@ -1,5 +1,6 @@
 // Composition: builds the gateway's parts for a role, wires their dependencies, and stops them
-// in an order that loses nothing (stop taking mail, finish what was taken, then the workers).
+// within bounded time without losing anything: the SMTP side (finish what was taken, answer 421
+// to the rest) and the workers close at the same time, each within its own timeout.
 import os from 'node:os';
 import type { Redis } from 'ioredis';
 import type { Config } from './config.js';
