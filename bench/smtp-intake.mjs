@@ -3,7 +3,7 @@
 //
 //   npm run build && node bench/smtp-intake.mjs [--sessions 300] [--size 12288] [--seconds 20]
 //        [--warmup 3] [--messages N] [--runs 1] [--aof] [--profile] [--only bare|gateway]
-//        [--max-seconds S] [--keep]
+//        [--max-seconds S] [--keep] [--durability none|fsync|replica]
 //
 // The same load goes to both targets in one run, one target at a time, each in its own process:
 //   bare     bench/support/bare-sink.mjs: smtp-server with the gateway's basic options, onData
@@ -12,6 +12,8 @@
 //            acceptance is measured: header verdict + raw bytes and job stored in Redis before 250),
 //            against a private redis-server started here (no persistence; --aof: appendonly yes,
 //            appendfsync everysec, as in production). Redis is flushed before every gateway run.
+//            --durability sets redis.durability: fsync runs Redis with appendonly yes, appendfsync
+//            always; replica also starts a replica (same settings) and waits for it to be online.
 // The load generator (bench/support/load.mjs) is a third process speaking SMTP over raw sockets.
 // Prints msg/s, MB/s, DATA-end→250 latency and errors of each target, and the ratio
 // gateway/bare against the target (≥ 0.90). Only loopback addresses are used.
@@ -46,10 +48,12 @@ const USAGE = `usage: node bench/smtp-intake.mjs [options]
   --aof            Redis with appendonly yes, appendfsync everysec (production-like)
   --profile        run both servers under node --cpu-prof and print their top self-time functions
   --only T         measure only "bare" or only "gateway"
-  --keep           keep the temporary directory (logs, profiles)`;
+  --keep           keep the temporary directory (logs, profiles)
+  --durability L   redis.durability of the gateway: none (default), fsync (Redis appendfsync always)
+                   or replica (also a replica on this machine, WAIT for it)`;
 
 function parseFlags(argv) {
-  const f = { sessions: 300, size: 12288, seconds: 20, warmup: 3, messages: 0, maxSeconds: 0, runs: 1, aof: false, profile: false, only: '', keep: false };
+  const f = { sessions: 300, size: 12288, seconds: 20, warmup: 3, messages: 0, maxSeconds: 0, runs: 1, aof: false, profile: false, only: '', keep: false, durability: 'none' };
   const num = (name, v) => {
     const n = Number(v);
     if (!Number.isFinite(n) || n < 0) usage(`--${name} needs a number, got ${v}`);
@@ -70,6 +74,7 @@ function parseFlags(argv) {
       case '--aof': f.aof = true; break;
       case '--profile': f.profile = true; break;
       case '--keep': f.keep = true; break;
+      case '--durability': f.durability = value(); if (!['none', 'fsync', 'replica'].includes(f.durability)) usage('--durability takes none, fsync or replica'); break;
       case '--only': f.only = value(); if (!['bare', 'gateway'].includes(f.only)) usage('--only takes bare or gateway'); break;
       case '-h': case '--help': process.stdout.write(`${USAGE}\n`); process.exit(0); break;
       default: usage(`unknown option ${a}`);
@@ -165,14 +170,16 @@ process.on('exit', killAll);
 // ---------------------------------------------------------------------------------------------
 // Redis
 
-async function startRedis(dir, aof) {
+async function startRedis(dir, aof, { fsyncAlways = false, replicaOf = 0, name = 'redis' } = {}) {
   const port = await freePort();
-  const redisDir = path.join(dir, 'redis');
+  const redisDir = path.join(dir, name);
   mkdirSync(redisDir, { recursive: true });
   const args = ['--port', String(port), '--bind', HOST, '--dir', redisDir, '--save', '', '--maxmemory-policy', 'noeviction'];
-  if (aof) args.push('--appendonly', 'yes', '--appendfsync', 'everysec');
+  if (fsyncAlways) args.push('--appendonly', 'yes', '--appendfsync', 'always');
+  else if (aof) args.push('--appendonly', 'yes', '--appendfsync', 'everysec');
   else args.push('--appendonly', 'no');
-  const log = openSync(path.join(dir, 'redis.log'), 'a');
+  if (replicaOf) args.push('--replicaof', HOST, String(replicaOf));
+  const log = openSync(path.join(dir, `${name}.log`), 'a');
   const child = track(spawn('redis-server', args, { stdio: ['ignore', log, log] }));
   closeSync(log);
   child.once('error', (e) => {
@@ -224,7 +231,7 @@ async function startBare(dir, profileDir) {
   };
 }
 
-async function startGateway(dir, redisUrl, prefix, profileDir) {
+async function startGateway(dir, redisUrl, prefix, profileDir, durability = 'none') {
   const smtpPort = await freePort();
   const httpPort = await freePort();
   const configFile = path.join(dir, `mailgate-${prefix}.yaml`);
@@ -260,6 +267,7 @@ async function startGateway(dir, redisUrl, prefix, profileDir) {
         HTTP_HOST: HOST,
         HTTP_PORT: String(httpPort),
         REDIS_URL: redisUrl,
+        REDIS_DURABILITY: durability,
         LOG_LEVEL: 'warn',
         MAILGATE_CONFIG: configFile,
       },
@@ -338,7 +346,7 @@ async function measure(kind, ctx, runIndex) {
   } else {
     await ctx.redis.client.flushall();
     prefix = `bench-${randomBytes(4).toString('hex')}`;
-    target = await startGateway(ctx.dir, ctx.redis.url, prefix, profileDir);
+    target = await startGateway(ctx.dir, ctx.redis.url, prefix, profileDir, ctx.flags.durability);
   }
   const cpu0 = cpuSeconds(target.pid);
   const busy0 = machineBusySeconds();
@@ -472,7 +480,18 @@ async function main() {
   } catch {
     /* not on this system */
   }
-  const redis = flags.only === 'bare' ? null : await startRedis(dir, flags.aof);
+  const fsyncAlways = flags.durability !== 'none';
+  const redis = flags.only === 'bare' ? null : await startRedis(dir, flags.aof, { fsyncAlways });
+  if (redis && flags.durability === 'replica') {
+    const port = Number(new URL(redis.url).port);
+    const replica = await startRedis(dir, false, { fsyncAlways, replicaOf: port, name: 'replica' });
+    const deadline = Date.now() + 30_000;
+    while (!/state=online/.test(await redis.client.info('replication'))) {
+      if (Date.now() > deadline) throw new Error('the replica did not come online within 30 s');
+      await sleep(100);
+    }
+    replica.client.disconnect();
+  }
   const ctx = { flags, dir, redis, runTag: randomBytes(3).toString('hex') };
 
   console.log('bench/smtp-intake: SMTP acceptance, gateway vs bare smtp-server sink');
@@ -486,7 +505,7 @@ async function main() {
   );
   if (flags.only !== 'bare') console.log(
     `  gateway: dist/src/cli.js serve --role smtp (SMTP door only, no workers: acceptance = header verdict + raw and job in Redis before 250)` +
-      (redis ? `; redis ${redis.version} ${flags.aof ? 'appendonly yes, appendfsync everysec' : 'without persistence'}, flushed before each gateway run` : ''),
+      (redis ? `; redis ${redis.version} ${fsyncAlways ? 'appendonly yes, appendfsync always' : flags.aof ? 'appendonly yes, appendfsync everysec' : 'without persistence'}${flags.durability === 'replica' ? ' + one replica on this machine' : ''}, durability ${flags.durability}, flushed before each gateway run` : ''),
   );
   console.log('  generator, sink, gateway and redis are separate processes sharing this machine\'s CPUs; CPU columns: cores used over the whole load (100 % = one core); "other" = machine busy time minus these processes (kernel interrupts, and anything else running: high values mean a noisy measurement)');
   if (flags.profile) console.log('  --profile: servers run under --cpu-prof, which slows them; rates are not comparable to unprofiled runs');

@@ -1,8 +1,11 @@
 // Composition: builds the gateway's parts for a role, wires their dependencies, and stops them
-// in an order that loses nothing (stop taking mail, finish what was taken, then the workers).
+// within bounded time without losing anything: the SMTP side (finish what was taken, answer 421
+// to the rest) and the workers close at the same time, each within its own timeout.
 import os from 'node:os';
 import type { Redis } from 'ioredis';
 import type { Config } from './config.js';
+import { settleWithin } from './deadline.js';
+import { GatewayError } from './errors.js';
 import type { Logger } from './log.js';
 import { DoorChecks } from './door/checks.js';
 import { startDoorThread } from './intake/door-thread.js';
@@ -13,7 +16,8 @@ import { oldestWaiting } from './admin/stats.js';
 import { startHttp, type HttpEndpoint } from './ops/http.js';
 import { instrumentSirportly } from './ops/instrumented-sirportly.js';
 import { createMetrics, type Metrics } from './ops/metrics.js';
-import { doorConnection, redisAnswers, waitReady, workerConnection } from './queue/connection.js';
+import { describeTarget, doorConnection, redisAnswers, waitReady, workerConnection } from './queue/connection.js';
+import { DurabilityGuard, describePlan, durabilityOptions } from './queue/durability.js';
 import { MessageStore, createQueue } from './queue/store.js';
 import { startUpdateWorker, type UpdateWorker } from './queue/worker.js';
 import { routeTable } from './mail/route.js';
@@ -56,17 +60,33 @@ function lowerPriority(niceness: number, log: Logger): void {
 export async function startGateway(config: Config, log: Logger, opts: GatewayOptions = {}): Promise<Gateway> {
   const role = opts.role ?? 'all';
   const metrics = createMetrics({ defaults: opts.defaultMetrics ?? true });
-  const redis = doorConnection(config.redis.url);
+  const redis = doorConnection(config.redis);
   redis.on('error', (err: Error) => log.warn({ err: err.message }, 'redis connection error'));
-  if (!(await waitReady(redis, 2000))) log.warn({ redis: safeRedisUrl(config.redis.url) }, 'redis not reachable yet; SMTP answers 451 until it is');
+  const ready = await waitReady(redis, 2000);
+  if (!ready) log.warn({ redis: describeTarget(config.redis) }, 'redis not reachable yet; SMTP answers 451 until it is');
+  // Checked again on each reconnect (a failover may bring a primary that gives more or less).
+  const durability =
+    role === 'worker'
+      ? undefined
+      : new DurabilityGuard(redis, durabilityOptions(config.redis), (plan) => {
+          if (plan instanceof GatewayError) log.error({ durability: config.redis.durability }, `${plan.message}; SMTP answers 451 until it can`);
+          else log.info({ durability: plan.level, setting: config.redis.durability, fsync: plan.fsync ?? undefined, replicas: plan.replicas || undefined, means: describePlan(plan) }, 'redis durability');
+        });
+  if (ready && durability) {
+    const plan = await durability.check();
+    if (plan instanceof GatewayError) {
+      redis.disconnect();
+      throw plan;
+    }
+  }
 
   // BullMQ loads its Lua scripts on the connection it is given, and every ioredis pipeline copies
   // the scripts of its connection: the door's own pipelines run on a connection without them.
-  const queueConn = doorConnection(config.redis.url);
+  const queueConn = doorConnection(config.redis);
   queueConn.on('error', () => undefined);
   const queue = createQueue(config, queueConn);
   queue.on('error', (err: Error) => log.warn({ err: err.message }, 'queue error'));
-  const store = new MessageStore(config, redis, queue, queueConn);
+  const store = new MessageStore(config, redis, queue, queueConn, durability);
   let shuttingDown = false;
 
   const door = new DoorChecks(config, redis);
@@ -103,7 +123,7 @@ export async function startGateway(config: Config, log: Logger, opts: GatewayOpt
     }
     // Not awaited: start-up does not wait on Sirportly; a refusal is logged when it is known.
     void credentials.start();
-    workerConn = workerConnection(config.redis.url);
+    workerConn = workerConnection(config.redis);
     workerConn.on('error', (err: Error) => log.debug({ err: err.message }, 'worker redis connection error'));
     worker = startUpdateWorker({ config, connection: workerConn, redis: workerConn, client: instrumentSirportly(client, metrics), routeClients, queue, log, metrics, credentials });
   }
@@ -159,20 +179,27 @@ export async function startGateway(config: Config, log: Logger, opts: GatewayOpt
     async close() {
       if (shuttingDown) return;
       shuttingDown = true;
-      log.info('shutting down: no new SMTP sessions; finishing messages in flight');
-      await smtp?.close();
-      await doorThread?.close();
+      log.info(
+        { smtpCloseTimeoutMs: config.smtp.closeTimeoutMs, queueCloseTimeoutMs: config.queue.closeTimeoutMs },
+        'shutting down: new SMTP sessions get 421; finishing messages in flight',
+      );
+      // Both sides at once, each within its own time, whatever Redis or Sirportly are doing.
+      const smtpSide = (async () => {
+        const started = Date.now();
+        await smtp?.close();
+        await doorThread?.close(Math.max(100, config.smtp.closeTimeoutMs - (Date.now() - started)));
+      })();
+      const [smtpOutcome, workerOutcome] = await Promise.all([settleWithin(smtpSide, config.smtp.closeTimeoutMs), worker ? worker.close() : ('done' as const)]);
       credentials?.close();
-      await worker?.close();
-      await queue.close().catch(() => undefined);
-      await Promise.all(ownClients.map((c) => c.close()));
-      await opts.client?.close?.();
+      // What is left only releases sockets: a short wait, then they are cut.
+      await settleWithin(Promise.allSettled([queue.close(), ...ownClients.map((c) => c.close()), opts.client?.close?.()]), 300);
       // disconnect, not quit: QUIT would wait forever in the offline queue of a lost connection.
       redis.disconnect();
       queueConn.disconnect();
       workerConn?.disconnect();
-      await http.close();
-      log.info('shut down cleanly');
+      await settleWithin(http.close(), 200);
+      if (smtpOutcome === 'done' && workerOutcome === 'done') log.info('shut down cleanly');
+      else log.warn({ smtp: smtpOutcome, workers: workerOutcome }, 'shut down at the deadline; what was cut off is retried (by the sender, or by another worker)');
     },
   };
 }

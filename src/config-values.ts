@@ -23,6 +23,9 @@ export const regexSource = z.string().refine(
   { message: 'is not a valid regular expression' },
 );
 
+/** host:port (a Sentinel's address); IPv6 in brackets: [::1]:26379. */
+export const hostPort = z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9_.-]+):\d{1,5}$/, 'must be host:port');
+
 const TOO_SHORT = `must be at least ${MIN_SECRET_LENGTH} characters (a shorter secret is easy to guess, and would match ordinary text where secrets are removed from messages)`;
 
 /** Whether a secret is long enough; empty means not set. */

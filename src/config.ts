@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { GatewayError } from './errors.js';
-import { httpUrl, machinePolicy, nonNegativeInt, port, positiveInt, readSecretFile, redisUrl, regexSource, secret } from './config-values.js';
+import { hostPort, httpUrl, machinePolicy, nonNegativeInt, port, positiveInt, readSecretFile, redisUrl, regexSource, secret } from './config-values.js';
 import { checkRoutes, readRouteSecrets, routeSchema } from './config-routes.js';
 
 export type { RouteConfig, TicketFieldsConfig } from './config-routes.js';
@@ -118,7 +118,20 @@ export const configSchema = z
         remoteImages: z.enum(['keep', 'drop']),
       })
       .strict(),
-    redis: z.object({ url: redisUrl, prefix: z.string().regex(/^[A-Za-z0-9_{}.-]+$/, 'letters, digits, _ . - { } only') }).strict(),
+    redis: z
+      .object({
+        url: redisUrl,
+        prefix: z.string().regex(/^[A-Za-z0-9_{}.-]+$/, 'letters, digits, _ . - { } only'),
+        // What a 250 waits for (see config/default.yaml and queue/durability.ts).
+        durability: z.enum(['auto', 'none', 'fsync', 'replica']),
+        replicas: positiveInt,
+        replicaTimeoutMs: positiveInt,
+        // Sentinel: when given, the primary named sentinelName is asked of these instead of redis.url's host.
+        sentinels: z.array(hostPort),
+        sentinelName: z.string(),
+      })
+      .strict()
+      .refine((r) => r.sentinels.length === 0 || r.sentinelName !== '', { message: 'needs redis.sentinelName (REDIS_SENTINEL_NAME) with redis.sentinels', path: ['sentinelName'] }),
     queue: z
       .object({
         concurrency: positiveInt,
@@ -179,6 +192,11 @@ export const configSchema = z
       .strict(),
   })
   .strict()
+  // With auto the accept deadline still bounds the wait (451 either way); an explicit replica level must fit.
+  .refine((c) => c.redis.durability !== 'replica' || c.redis.replicaTimeoutMs < c.smtp.acceptTimeoutMs, {
+    message: 'must be below smtp.acceptTimeoutMs (the wait for replicas is part of storing a message)',
+    path: ['redis', 'replicaTimeoutMs'],
+  })
   .superRefine(checkRoutes);
 
 export type Config = z.infer<typeof configSchema>;
@@ -223,8 +241,11 @@ export function adminSwitch(a: AdminSettings): { enabled: boolean; why: string }
 }
 
 /** Environment variable → config path and how to read it. */
-const ENV_MAP: ReadonlyArray<[string, string[], 'string' | 'int']> = [
+const ENV_MAP: ReadonlyArray<[string, string[], 'string' | 'int' | 'list']> = [
   ['REDIS_URL', ['redis', 'url'], 'string'],
+  ['REDIS_DURABILITY', ['redis', 'durability'], 'string'],
+  ['REDIS_SENTINELS', ['redis', 'sentinels'], 'list'],
+  ['REDIS_SENTINEL_NAME', ['redis', 'sentinelName'], 'string'],
   ['SIRPORTLY_URL', ['sirportly', 'url'], 'string'],
   ['SIRPORTLY_TOKEN', ['sirportly', 'token'], 'string'],
   ['SIRPORTLY_SECRET', ['sirportly', 'secret'], 'string'],
@@ -312,6 +333,8 @@ function envOverlay(env: NodeJS.ProcessEnv): Tree {
     if (type === 'int') {
       if (!/^\d+$/.test(raw)) throw new GatewayError('config', `${name}=${raw}: must be a whole number`);
       setPath(tree, path, Number(raw));
+    } else if (type === 'list') {
+      setPath(tree, path, raw.split(',').map((v) => v.trim()).filter((v) => v !== ''));
     } else {
       setPath(tree, path, raw);
     }

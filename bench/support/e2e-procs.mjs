@@ -152,7 +152,7 @@ function overlay(settings) {
   for (const [section, values] of Object.entries(settings)) {
     lines.push(`${section}:`);
     for (const [k, v] of Object.entries(values)) {
-      if (v !== null && typeof v === 'object') {
+      if (v !== null && typeof v === 'object' && !Array.isArray(v)) {
         lines.push(`  ${k}:`);
         for (const [k2, v2] of Object.entries(v)) lines.push(`    ${k2}: ${JSON.stringify(v2)}`);
       } else lines.push(`  ${k}: ${JSON.stringify(v)}`);

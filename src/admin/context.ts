@@ -1,7 +1,8 @@
 // What every queue-admin function works on: the update queue and the Redis that holds the raw
 // bytes, under the configured prefix. Opened by the CLI and closed after one command.
 import type { Queue } from 'bullmq';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
+import { connectTo, describeTarget } from '../queue/connection.js';
 import type { Config } from '../config.js';
 import type { JobData } from '../queue/job.js';
 import { keys, type Keys } from '../queue/keys.js';
@@ -20,7 +21,7 @@ export { AdminError, safeRedisUrl } from './errors.js';
 
 /** Connect once, without retrying: a CLI command should fail at once when Redis is away. */
 export async function openAdmin(config: Config, opts: { connectTimeoutMs?: number } = {}): Promise<AdminContext & { close(): Promise<void> }> {
-  const redis = new Redis(config.redis.url, {
+  const redis = connectTo(config.redis, {
     lazyConnect: true,
     connectTimeout: opts.connectTimeoutMs ?? 5000,
     maxRetriesPerRequest: 1,
@@ -32,7 +33,7 @@ export async function openAdmin(config: Config, opts: { connectTimeoutMs?: numbe
     await redis.connect();
   } catch (err) {
     redis.disconnect();
-    throw new AdminError('unavailable', `cannot reach Redis at ${safeRedisUrl(config.redis.url)} (${(err as Error).message})`);
+    throw new AdminError('unavailable', `cannot reach Redis at ${config.redis.sentinels.length > 0 ? describeTarget(config.redis) : safeRedisUrl(config.redis.url)} (${(err as Error).message})`);
   }
   const queue = createQueue(config, redis);
   queue.on('error', () => undefined);

@@ -7,6 +7,7 @@ import type { Config } from '../config.js';
 import { DoorChecks } from '../door/checks.js';
 import type { Envelope } from '../mail/types.js';
 import { doorConnection, waitReady } from '../queue/connection.js';
+import { DurabilityGuard, durabilityOptions } from '../queue/durability.js';
 import { MessageStore, createQueue } from '../queue/store.js';
 import { decide, type IngestDecision } from './ingest.js';
 
@@ -41,18 +42,20 @@ const onRedisError = (err: Error): void => {
   lastError = err.message;
   send({ type: 'redis_error', err: err.message });
 };
-const redis = doorConnection(config.redis.url);
+const redis = doorConnection(config.redis);
 redis.on('error', onRedisError);
 redis.on('ready', () => {
   lastError = '';
 });
 // BullMQ loads its Lua scripts on the connection it is given, and every ioredis pipeline copies
 // the scripts of its connection: the door's own pipelines run on a connection without them.
-const queueConn = doorConnection(config.redis.url);
+const queueConn = doorConnection(config.redis);
 queueConn.on('error', onRedisError);
 const queue = createQueue(config, queueConn);
 queue.on('error', (err: Error) => onRedisError(err));
-const deps = { config, store: new MessageStore(config, redis, queue, queueConn), door: new DoorChecks(config, redis) };
+// The SMTP side checked the level at start and logs its changes; this thread follows the same server.
+const durability = new DurabilityGuard(redis, durabilityOptions(config.redis));
+const deps = { config, store: new MessageStore(config, redis, queue, queueConn, durability), door: new DoorChecks(config, redis) };
 
 port.on('message', (m: ToDoorThread) => {
   if (m.type === 'close') {
@@ -90,4 +93,6 @@ function flush(): void {
   }
 }
 
-send({ type: 'ready', redis: await waitReady(redis, 2000) });
+const redisReady = await waitReady(redis, 2000);
+if (redisReady) await durability.check();
+send({ type: 'ready', redis: redisReady });

@@ -20,8 +20,11 @@ export interface DoorThread {
   restarts(): number;
   /** A thread is up and taking messages (false between a thread's death and its replacement). */
   running(): boolean;
-  /** Lets decisions in progress finish (they are awaited by SMTP first), then ends the thread. */
-  close(): Promise<void>;
+  /**
+   * Lets decisions in progress finish (they are awaited by SMTP first), then ends the thread;
+   * one that has not ended within graceMs (its Redis away) is terminated.
+   */
+  close(graceMs?: number): Promise<void>;
 }
 
 /**
@@ -172,14 +175,14 @@ export async function startDoorThread(config: Config, log: Logger, opts: DoorThr
     },
     restarts: () => restarts,
     running: () => live !== null && !closing,
-    async close() {
+    async close(graceMs = 5000) {
       if (closing) return;
       closing = true;
       const worker = live;
       if (!worker) return;
       const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
       worker.postMessage({ type: 'close' } satisfies ToDoorThread);
-      const timer = setTimeout(() => void worker.terminate(), 5000);
+      const timer = setTimeout(() => void worker.terminate(), graceMs);
       await exited;
       clearTimeout(timer);
     },

@@ -4,6 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { SMTPServer, type SMTPServerDataStream, type SMTPServerOptions, type SMTPServerSession } from 'smtp-server';
 import type { Config } from '../config.js';
+import { settleWithin } from '../deadline.js';
 import { GatewayError, LIMIT_REPLIES, replyFor } from '../errors.js';
 import type { Logger } from '../log.js';
 import { clip } from '../mail/clean.js';
@@ -29,7 +30,11 @@ export interface SmtpListener {
   /** Messages whose DATA has ended and whose reply is not yet sent. */
   inFlight(): number;
   listening(): boolean;
-  /** Stop accepting, let DATA in progress finish, then close the remaining sessions. */
+  /**
+   * Shut down within smtp.closeTimeoutMs: new sessions and transactions get 421 4.3.2 at once,
+   * messages in DATA or awaiting their reply are let finish, then the remaining sessions get
+   * 421 and the listener closes. A message cut off at the deadline got no 250: the sender retries.
+   */
   close(): Promise<void>;
 }
 
@@ -98,7 +103,11 @@ export async function startSmtp(config: Config, deps: SmtpDeps): Promise<SmtpLis
     disconnect(session.id, LIMIT_REPLIES.refusedCommands);
   };
   const pending = new Set<Promise<unknown>>();
+  // Transactions past DATA whose reply is not yet sent; close() waits for them to reach 0.
+  let inData = 0;
+  let onIdle: (() => void) | null = null;
   let closing = false;
+  let closed: Promise<void> | null = null;
   let isListening = false;
 
   const options: SMTPServerOptions = {
@@ -174,7 +183,16 @@ export async function startSmtp(config: Config, deps: SmtpDeps): Promise<SmtpLis
       callback();
     },
 
-    onData(stream: SMTPServerDataStream, session: SMTPServerSession, callback) {
+    onData(stream: SMTPServerDataStream, session: SMTPServerSession, reply) {
+      inData++;
+      let answered = false;
+      const callback = (err: Error | null, message?: string): void => {
+        if (answered) return;
+        answered = true;
+        inData--;
+        reply(err, message);
+        if (inData === 0) onIdle?.();
+      };
       const chunks: Buffer[] = [];
       let length = 0;
       deadline(session, 'data');
@@ -250,13 +268,25 @@ export async function startSmtp(config: Config, deps: SmtpDeps): Promise<SmtpLis
     },
     inFlight: () => pending.size,
     listening: () => isListening && !closing,
-    async close() {
-      if (closing) return;
-      closing = true;
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      isListening = false;
-      await Promise.allSettled([...pending]);
-      await closed;
+    close() {
+      closed ??= (async () => {
+        closing = true;
+        // The listener stays open meanwhile, so a sender connecting now hears 421 (try later)
+        // rather than finding the port closed.
+        const idle = inData === 0 ? Promise.resolve() : new Promise<void>((resolve) => (onIdle = resolve));
+        // The last part of the time is kept for closing the sessions and, after this, the door thread.
+        const reserveMs = Math.min(1000, Math.round(config.smtp.closeTimeoutMs / 4));
+        await settleWithin(idle.then(() => Promise.allSettled([...pending])), config.smtp.closeTimeoutMs - reserveMs);
+        isListening = false;
+        const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
+        for (const conn of server.connections) {
+          conn.send(421, '4.3.2 Server shutting down, try again later');
+          conn.close();
+        }
+        // A peer that never closes its end must not hold the process.
+        await settleWithin(stopped, reserveMs / 2);
+      })();
+      return closed;
     },
   };
 }

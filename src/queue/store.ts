@@ -9,6 +9,7 @@ import type { Redis } from 'ioredis';
 import type { Config } from '../config.js';
 import { GatewayError } from '../errors.js';
 import type { DoorVerdict, Envelope } from '../mail/types.js';
+import type { DurabilityGuard } from './durability.js';
 import type { JobData } from './job.js';
 import { QUEUE_NAME, keys, type Keys } from './keys.js';
 
@@ -50,12 +51,15 @@ export class MessageStore {
    * @param redis the door's connection (duplicate index)
    * @param queueConn the connection `queue` was made with: the raw bytes are written on it, just
    *   ahead of the job (see above)
+   * @param durability where the 250 waits for disk or replicas (redis.durability); absent: it
+   *   waits for neither (replay, whose archive keeps every message)
    */
   constructor(
     private readonly config: Config,
     private readonly redis: Redis,
     private readonly queue: Queue<JobData>,
     private readonly queueConn: Redis,
+    private readonly durability?: Pick<DurabilityGuard, 'confirm' | 'waits'>,
   ) {
     this.keys = keys(config.redis.prefix);
   }
@@ -87,7 +91,15 @@ export class MessageStore {
 
   private async store(raw: Buffer, verdict: DoorVerdict, ticket: string | null, envelope: Envelope, seen?: Promise<boolean>): Promise<AcceptResult> {
     const key = verdict.idempotencyKey;
-    if (await (seen ?? this.seen(key))) return { queueId: key, duplicate: true };
+    if (await (seen ?? this.seen(key))) {
+      // Stored before, but that delivery may have got a 451 because its wait timed out: a write
+      // of this connection's own (the marker, unchanged) lets the wait cover the earlier writes.
+      if (this.durability?.waits()) {
+        await this.redis.set(this.keys.seen(key), key, 'KEEPTTL', 'XX');
+        await this.durability.confirm(this.redis);
+      }
+      return { queueId: key, duplicate: true };
+    }
 
     const data: JobData = {
       key,
@@ -107,6 +119,8 @@ export class MessageStore {
     const [, job] = await Promise.all([this.queueConn.set(this.keys.raw(key), raw, 'NX'), this.queue.add('update', data, { jobId: key })]);
     const ttlSeconds = Math.round(this.config.queue.seenTtlDays * 86_400);
     await this.redis.set(this.keys.seen(key), job.id ?? key, 'EX', ttlSeconds);
+    // The marker is the last write, on the connection that waits: the wait covers all three.
+    await this.durability?.confirm(this.redis);
     return { queueId: job.id ?? key, duplicate: false };
   }
 }

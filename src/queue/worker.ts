@@ -4,6 +4,7 @@ import { DelayedError, UnrecoverableError, Worker, type Job, type Queue } from '
 import type { Redis } from 'ioredis';
 import type { Config } from '../config.js';
 import { DraftPool } from '../drafting/pool.js';
+import { settleWithin } from '../deadline.js';
 import { GatewayError } from '../errors.js';
 import { routeNamed } from '../mail/route.js';
 import { accountLabel, type CredentialWatch } from '../sirportly/credential-watch.js';
@@ -33,7 +34,8 @@ export interface UpdateWorkerDeps {
 
 export interface UpdateWorker {
   worker: Worker<JobData, JobResult>;
-  close(): Promise<void>;
+  /** Within queue.closeTimeoutMs: 'timeout' when running jobs were cut off. */
+  close(): Promise<'done' | 'timeout'>;
 }
 
 export function startUpdateWorker(deps: UpdateWorkerDeps): UpdateWorker {
@@ -146,19 +148,17 @@ export function startUpdateWorker(deps: UpdateWorkerDeps): UpdateWorker {
   return {
     worker,
     async close() {
-      let timer: NodeJS.Timeout | undefined;
-      const deadline = new Promise<'timeout'>((resolve) => {
-        timer = setTimeout(() => resolve('timeout'), config.queue.closeTimeoutMs);
-      });
-      const outcome = await Promise.race([worker.close().then(() => 'closed' as const), deadline]);
-      clearTimeout(timer);
+      const outcome = await settleWithin(worker.close(), config.queue.closeTimeoutMs);
       if (outcome === 'timeout') {
-        // Jobs still running keep their lock until it lapses; another worker then takes them
-        // over and reads the ticket before posting, so nothing is lost or doubled.
-        log.warn({ afterMs: config.queue.closeTimeoutMs }, 'worker did not finish in time; closing forcefully');
-        await worker.close(true);
+        // A close already begun cannot be forced, and with Redis away it waits forever: cutting
+        // the sockets ends it. Jobs still running keep their lock until it lapses; another worker
+        // then takes them over and reads the ticket before posting, so nothing is lost or doubled.
+        log.warn({ afterMs: config.queue.closeTimeoutMs }, 'worker did not finish in time; disconnecting');
+        worker.disconnect().catch(() => undefined);
       }
-      await pool.close();
+      // Drafting threads end at once when terminated; bounded all the same.
+      await settleWithin(pool.close(), 1000);
+      return outcome;
     },
   };
 }

@@ -12,7 +12,7 @@ import type { Logger } from '../log.js';
 import { parseHeaders, type HeaderBlock } from '../mail/headers.js';
 import type { DoorVerdict } from '../mail/types.js';
 import { createMetrics } from '../ops/metrics.js';
-import { doorConnection } from '../queue/connection.js';
+import { describeTarget, doorConnection } from '../queue/connection.js';
 import type { JobData } from '../queue/job.js';
 import { MessageStore, createQueue } from '../queue/store.js';
 import { safeRedisUrl } from '../redact.js';
@@ -121,8 +121,8 @@ export async function intoRedis(
   signal: AbortSignal | undefined,
   interrupted: () => void,
 ): Promise<boolean> {
-  const redisName = safeRedisUrl(config.redis.url);
-  const redis = doorConnection(config.redis.url);
+  const redisName = describeTarget(config.redis);
+  const redis = doorConnection(config.redis);
   redis.on('error', (err: Error) => log.debug({ err: err.message }, 'redis connection error'));
   const queue = createQueue(config, redis);
   queue.on('error', (err: Error) => log.debug({ err: err.message }, 'queue error'));
