@@ -19,10 +19,14 @@ export function cleanLine(value: string): string {
  * full length when cut, control characters shown escaped: fit for a log line.
  */
 export function clip(value: string, max = LOG_VALUE_MAX): string {
-  const clean = value.replace(CONTROLS, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
-  if (clean.length <= max) return clean;
-  const cut = [...clean.slice(0, max + 1)].slice(0, max).join('');
-  return `${cut}…(${value.length} chars)`;
+  return shorten(value.replace(CONTROLS, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`), max, value.length);
+}
+
+/** At most `max` code points, marked with "…" and the full length when cut; nothing escaped. */
+export function shorten(value: string, max = LOG_VALUE_MAX, fullLength = value.length): string {
+  if (value.length <= max) return value;
+  const cut = [...value.slice(0, max + 1)].slice(0, max).join('');
+  return `${cut}…(${fullLength} chars)`;
 }
 
 /** clip() for optional values (log fields that may be absent). */

@@ -1,7 +1,7 @@
 // What a replay did, counted as it goes and printed at the end: accepted, duplicates, dropped and
 // rejected by reason (with the first few examples of each), skipped, and the formats picked.
 import { EXIT, type ExitCode } from '../exit-codes.js';
-import { clipped } from '../mail/clean.js';
+import { shorten } from '../mail/clean.js';
 // File names and values from mail are printed escaped (control characters, bidi controls): a
 // name holding a newline or an escape sequence cannot forge or hide a line of the summary.
 import { printablePath as p } from './sources.js';
@@ -90,7 +90,7 @@ export class Summary {
     }
     entry.count++;
     // The message's own values are bounded: one hostile header must not flood the summary.
-    if (entry.examples.length < EXAMPLES_PER_REASON) entry.examples.push({ ...example, message_id: clipped(example.message_id) ?? null, subject: clipped(example.subject) ?? null });
+    if (entry.examples.length < EXAMPLES_PER_REASON) entry.examples.push({ ...example, message_id: example.message_id === null ? null : shorten(example.message_id), subject: example.subject === null ? null : shorten(example.subject) });
   }
 
   total(outcome: 'dropped' | 'rejected' | 'skipped'): number {

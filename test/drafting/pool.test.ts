@@ -48,9 +48,10 @@ describe('DraftPool', () => {
   });
 
   it('a message that needs more than the heap cap ends its thread, not the process', async () => {
-    const p = pool(unlimitedHtml, 1, 60_000, 16);
+    // Enough heap to load the drafting code and draft ordinary mail even on a busy host; far too little for the bomb.
+    const p = pool(unlimitedHtml, 1, 60_000, 48);
     const err: unknown = await p.draft(bomb, envelope(), 'AB-123456').catch((e: unknown) => e);
-    expect(err).toMatchObject({ kind: 'draft_limit', message: 'drafting ran out of memory (draft.heapMb 16 MB); the drafting thread was stopped' });
+    expect(err).toMatchObject({ kind: 'draft_limit', message: 'drafting ran out of memory (draft.heapMb 48 MB); the drafting thread was stopped' });
     expect((await p.draft(ordinary, envelope(), 'AB-1')).update.message).toBe('hello there');
   });
 

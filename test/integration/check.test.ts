@@ -112,7 +112,7 @@ describe('mailgate check', () => {
   });
 
   it('wrong credentials: one refused row, exit 1; Sirportly unreachable: exit 69', async () => {
-    const bad = await check(['-c', config(GOOD), '--json'], { SIRPORTLY_SECRET: 'wrong' });
+    const bad = await check(['-c', config(GOOD), '--json'], { SIRPORTLY_SECRET: 'wrong-secret' });
     expect(bad.code).toBe(1);
     expect((JSON.parse(bad.stdout) as CheckReport).rows).toEqual([expect.objectContaining({ check: 'credentials', status: 'refused' })]);
     const away = await check(['-c', config(GOOD)], { SIRPORTLY_URL: 'http://127.0.0.1:9' });

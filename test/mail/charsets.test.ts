@@ -43,9 +43,9 @@ describe('decoding the charsets of real mail', () => {
     expect(d.warnings).toEqual([]);
   });
 
-  it('keeps a raw 8-bit Subject in a legacy charset readable, not empty (Big5)', async () => {
+  it('decodes a raw 8-bit Subject in the legacy charset its body declares (Big5)', async () => {
     const d = await draft(fixture('charsets/big5-raw-header.eml'), envelope(), config, 'AB-123456');
-    expect(d.update.subject).toHaveLength(4);
+    expect(d.update.subject).toBe('中文');
     expect(d.update.subject).not.toContain('\ufffd');
   });
 });
