@@ -16,6 +16,8 @@ export default tseslint.config(
       globals: { ...globals.node },
     },
     rules: {
+      // A variable a closure reads before its one assignment (a listener made after its handlers).
+      'prefer-const': ['error', { ignoreReadBeforeAssign: true }],
       '@typescript-eslint/no-floating-promises': 'error',
       '@typescript-eslint/no-misused-promises': 'error',
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none' }],
@@ -43,10 +45,23 @@ export default tseslint.config(
       'no-restricted-imports': [
         'error',
         {
-          paths: ['ioredis', 'bullmq'].map((name) => ({ name, message: 'The Sirportly client knows nothing of the queue.' })),
+          // A type from ioredis is allowed: the posted_at offset store is handed its connection.
+          paths: ['ioredis', 'bullmq'].map((name) => ({ name, message: 'The Sirportly client knows nothing of the queue.', allowTypeImports: true })),
           patterns: [{ group: ['**/queue/*', '**/queue'], message: 'The Sirportly client knows nothing of the queue.' }],
         },
       ],
+    },
+  },
+  {
+    // Tests match on expect.any() and loosely typed JSON, stub async interfaces without awaiting,
+    // and feed control characters on purpose.
+    files: ['test/**/*.ts'],
+    rules: {
+      '@typescript-eslint/no-unsafe-assignment': 'off',
+      '@typescript-eslint/no-unsafe-member-access': 'off',
+      '@typescript-eslint/require-await': 'off',
+      '@typescript-eslint/unbound-method': 'off',
+      'no-control-regex': 'off',
     },
   },
   {

@@ -40,7 +40,12 @@ function parseFlags(argv) {
       default: console.error(`unknown option ${flag}`); process.exit(2);
     }
   }
-  for (const s of f.only) if (!ALL.includes(s)) (console.error(`unknown scenario ${s}; known: ${ALL.join(', ')}`), process.exit(2));
+  for (const s of f.only) {
+    if (!ALL.includes(s)) {
+      console.error(`unknown scenario ${s}; known: ${ALL.join(', ')}`);
+      process.exit(2);
+    }
+  }
   return f;
 }
 

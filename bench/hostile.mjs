@@ -296,8 +296,8 @@ async function main() {
       }),
     );
   const settleEnd = Date.now() + f.settle * 1000;
-  let posted = 0;
-  let fate = [];
+  let posted;
+  let fate;
   for (;;) {
     posted = await ordinaryPosted();
     fate = await fates();

@@ -127,7 +127,7 @@ function cpuSeconds(pid) {
 function machineBusySeconds() {
   try {
     const cpu = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
-    const [user, nice, system, idle, iowait, irq, softirq, steal] = cpu;
+    const [user, nice, system, , , irq, softirq, steal] = cpu;
     return (user + nice + system + irq + softirq + steal) / CLK_TCK;
   } catch {
     return NaN;
@@ -354,10 +354,10 @@ async function measure(kind, ctx, runIndex) {
   const t0 = performance.now();
   const startUs = Number(process.hrtime.bigint() / 1000n);
   let result;
-  let wall = NaN;
-  let cpu = NaN;
+  let wall;
+  let cpu;
   let redisCpu = NaN;
-  let otherCpu = NaN;
+  let otherCpu;
   let stored = null;
   try {
     result = await runLoad(target.port, ctx.flags, `${ctx.runTag}r${runIndex + 1}${kind[0]}`);

@@ -23,7 +23,6 @@ import { startUpdateWorker, type UpdateWorker } from './queue/worker.js';
 import { routeTable } from './mail/route.js';
 import type { SirportlyApi } from './queue/process-job.js';
 import { SirportlyClient } from './sirportly/client.js';
-import { safeRedisUrl } from './redact.js';
 import { CredentialWatch, accountLabel } from './sirportly/credential-watch.js';
 
 export type Role = 'all' | 'smtp' | 'worker';
@@ -92,7 +91,7 @@ export async function startGateway(config: Config, log: Logger, opts: GatewayOpt
   const door = new DoorChecks(config, redis);
   const doorThread = role !== 'worker' && config.smtp.doorThread ? await startDoorThread(config, log, { onRestart: () => metrics.doorThreadRestarts.inc() }) : null;
   const decideHere = (raw: Buffer, envelope: Envelope) => decide(raw, envelope, { config, store, door });
-  const smtp = role === 'worker' ? null : await startSmtp(config, { log, metrics, decide: doorThread?.decide ?? decideHere });
+  const smtp = role === 'worker' ? null : await startSmtp(config, { log, metrics, decide: doorThread ? (raw, envelope) => doorThread.decide(raw, envelope) : decideHere });
 
   let worker: UpdateWorker | null = null;
   let credentials: CredentialWatch | null = null;

@@ -137,7 +137,7 @@ function parseRole(value: string): Role {
 const program = new Command()
   .name('mailgate')
   .description('Inbound email to Sirportly ticket updates: SMTP in, durable Redis queue, updates out.')
-  .version(JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')).version as string)
+  .version((JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version)
   .showHelpAfterError()
   .configureOutput({ writeErr: (s) => process.stderr.write(s) })
   .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : EXIT.USAGE));

@@ -47,7 +47,7 @@ function named(list: SirportlyObject[], given: string): SirportlyObject | undefi
 function ref(value: unknown): { id: string | null; name: string | null } | null {
   if (typeof value !== 'object' || value === null) return null;
   const v = value as { id?: unknown; name?: unknown };
-  return { id: v.id === undefined || v.id === null ? null : String(v.id), name: typeof v.name === 'string' ? v.name : null };
+  return { id: typeof v.id === 'number' || typeof v.id === 'string' ? String(v.id) : null, name: typeof v.name === 'string' ? v.name : null };
 }
 
 function sameRef(a: { id: string | null; name: string | null } | null, o: SirportlyObject): boolean {

@@ -156,7 +156,7 @@ export class DoorChecks {
     const calls: Promise<unknown>[] = [];
     if (checkKnown) calls.push(this.redis.sismember(this.keys.senders(ticket), sender!), this.redis.exists(this.keys.learned(ticket)));
     if (countRate) {
-      const key = this.keys.rate(sender!, ticket);
+      const key = this.keys.rate(sender, ticket);
       // SET NX EX then INCR: the window starts with the first message and the counter keeps its TTL.
       calls.push(this.redis.set(key, '0', 'EX', policy.loopRateLimitWindowSeconds, 'NX'), this.redis.incr(key));
     }

@@ -178,7 +178,7 @@ export class DraftPool {
       this.stop(t, new GatewayError('draft_limit', `drafting took longer than queue.parseTimeoutMs (${this.opts.deadlineMs} ms); the drafting thread was stopped`));
     }, this.opts.deadlineMs);
     t.busy = { id, pending, timer };
-    t.worker.postMessage({ ...pending.task, id } as ToThread, pending.transfer);
+    t.worker.postMessage({ ...pending.task, id }, pending.transfer);
   }
 
   private spawn(): Thread {

@@ -3,7 +3,8 @@
 import type { Config } from '../config.js';
 import { formatReply } from '../errors.js';
 import { authenticityOf, authorToAuthenticate, type AuthVerdict } from './auth/verify.js';
-import { systemResolver, type DnsResolver } from './auth/resolver.js';
+import type { DnsResolver } from './auth/resolver.js';
+import { systemResolver } from '../dns-resolver.js';
 import { draft } from './draft.js';
 import { markerTag, newTicketFields, type NewTicketFields } from './new-ticket.js';
 import { routeNamed } from './route.js';

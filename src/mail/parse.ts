@@ -14,7 +14,7 @@
 // - `textAsHtml` (the plain text turned into HTML for every message with text): skipped when the
 //   message has no HTML part. When it has one, mailparser uses the same conversion to put plain
 //   text parts outside multipart/alternative into `html`, so then it runs as before.
-import { MailParser, type Attachment, type AttachmentStream, type HeaderLines, type MailParserOptions, type MessageText, type ParsedMail } from 'mailparser';
+import { MailParser, type Attachment, type HeaderLines, type MailParserOptions, type ParsedMail } from 'mailparser';
 import { GatewayError } from '../errors.js';
 
 // cid: links stay as they are: MailParser never turns them into data: copies of the inline images
@@ -94,7 +94,7 @@ function parseBody(raw: Buffer, maxDecodedBytes: number): Promise<ParsedBody> {
     let reading = false;
     const reader = (): void => {
       reading = true;
-      const data = parser.read() as MessageText | AttachmentStream | null;
+      const data = parser.read();
       if (data === null) {
         reading = false;
         return;

@@ -1,7 +1,6 @@
 // Shared shapes of the mail logic. Everything under src/mail is pure: bytes and config in,
-// plain data out, so the SMTP door, replay, the worker and `inspect` can never disagree. The one
-// exception is auth/resolver.ts, the DNS edge; the authenticity check itself takes the resolver
-// as a parameter.
+// plain data out, so the SMTP door, replay, the worker and `inspect` can never disagree. The
+// authenticity check takes its DNS resolver as a parameter; the system one is src/dns-resolver.ts.
 
 /** What the transport knows about a message besides its bytes. */
 export interface Envelope {

@@ -116,6 +116,7 @@ export class NodeHttpBoardAdapter implements IServerAdapter {
   }
   setEntryRoute(route: AppViewRoute): IServerAdapter {
     const routes = Array.isArray(route.route) ? route.route : [route.route];
+    // eslint-disable-next-line @typescript-eslint/unbound-method -- bull-board's handlers are plain functions that use no `this`
     this.entry = { patterns: routes.map((r) => compile(r).pattern), handler: route.handler };
     return this;
   }
@@ -128,6 +129,7 @@ export class NodeHttpBoardAdapter implements IServerAdapter {
       const methods = Array.isArray(r.method) ? r.method : [r.method];
       for (const path of Array.isArray(r.route) ? r.route : [r.route]) {
         const { pattern, names } = compile(path);
+        // eslint-disable-next-line @typescript-eslint/unbound-method -- bull-board's handlers are plain functions that use no `this`
         this.api.push({ methods, pattern, names, handler: r.handler });
       }
     }
@@ -167,7 +169,8 @@ export class NodeHttpBoardAdapter implements IServerAdapter {
     // config, already JSON with < and > escaped by bull-board); a templating engine is not needed.
     const html = (await this.template)
       .replace(/<%([=-])\s*(\w+)\s*%>/g, (_, kind: string, key: string) => {
-        const value = String((params as Record<string, unknown>)[key] ?? '');
+        const param = (params as Record<string, unknown>)[key];
+        const value = typeof param === 'string' ? param : param === undefined || param === null ? '' : JSON.stringify(param);
         return kind === '=' ? escapeHtml(value) : value;
       })
       // The page would fetch its fonts from Google: an operator's browser tells no third party

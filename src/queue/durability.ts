@@ -65,7 +65,7 @@ export async function readCapabilities(conn: Redis): Promise<RedisCapabilities> 
   const info = await conn.info('server', 'persistence', 'replication');
   let appendfsync: string | null = null;
   try {
-    const pair = (await conn.config('GET', 'appendfsync')) as string[];
+    const pair = (await conn.config('GET', 'appendfsync'));
     appendfsync = pair[1] ?? null;
   } catch {
     // CONFIG is often disabled or renamed by managed services: then only WAITAOF can prove fsync.

@@ -51,9 +51,7 @@ export type DryRunLine = Omit<InspectResult, 'idempotency_key'> & {
  * since), so no DNS is asked; this stands in for the resolver inspect would otherwise build for
  * every message.
  */
-const NO_DNS: DnsResolver = async (name) => {
-  throw Object.assign(new Error(`replay asks no DNS (${name})`), { code: 'ENOTFOUND' });
-};
+const NO_DNS: DnsResolver = (name) => Promise.reject(Object.assign(new Error(`replay asks no DNS (${name})`), { code: 'ENOTFOUND' }));
 
 export function outsideDates(t: Date, filter: DateFilter): string | null {
   if (filter.since !== null && t.getTime() < filter.since) return 'before_since';

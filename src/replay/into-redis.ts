@@ -15,7 +15,6 @@ import { createMetrics } from '../ops/metrics.js';
 import { describeTarget, doorConnection } from '../queue/connection.js';
 import type { JobData } from '../queue/job.js';
 import { MessageStore, createQueue } from '../queue/store.js';
-import { safeRedisUrl } from '../redact.js';
 import { outsideDates, type DateFilter } from './dry-run-task.js';
 import { messageTime, replayEnvelope } from './envelope.js';
 import type { ReplayItem } from './messages.js';

@@ -216,7 +216,7 @@ async function dryRun(
         await flush();
       }
       unprinted++;
-      pool
+      void pool
         .run({
           seq: item.seq,
           path: item.path,

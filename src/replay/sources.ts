@@ -147,6 +147,7 @@ function errCode(err: unknown): string {
 
 /** Control characters, bidi controls and backslashes escaped: a file name printed as one honest line. */
 export function printablePath(path: string): string {
+  // eslint-disable-next-line no-control-regex -- control characters are what it looks for
   return path.replace(/[\\\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g, (c) =>
     c === '\\' ? '\\\\' : `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
   );

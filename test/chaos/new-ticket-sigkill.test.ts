@@ -45,7 +45,7 @@ it.each<DoubleAccount['reading']>(['documented', 'unfavourable'])('%s reading: S
     startGatewayProcess({ role: 'worker', redisUrl: inject('redisUrl'), sirportly, yaml }),
     startGatewayProcess({ role: 'worker', redisUrl: inject('redisUrl'), sirportly, yaml }),
   ]);
-  workers.push(victim!, survivor!);
+  workers.push(victim, survivor);
 
   const run = randomBytes(3).toString('hex');
   const subjects = Array.from({ length: N }, (_, i) => `New request ${run}-${i}`);
@@ -60,8 +60,8 @@ it.each<DoubleAccount['reading']>(['documented', 'unfavourable'])('%s reading: S
 
   const submitted = () => double.state.submissions().filter((s) => s.fields.subject?.includes(run));
   await waitFor('some tickets opened', () => submitted().length >= 5, 15_000);
-  victim!.kill('SIGKILL');
-  expect(await victim!.exited).toBeNull();
+  victim.kill('SIGKILL');
+  expect(await victim.exited).toBeNull();
 
   const postedTo = (ref: string) => double.state.updates(ref).length;
   await waitFor('every message posted', () => new Set(submitted().filter((s) => postedTo(s.reference) > 0).map((s) => s.fields.subject)).size === N, 30_000);
@@ -70,11 +70,11 @@ it.each<DoubleAccount['reading']>(['documented', 'unfavourable'])('%s reading: S
   for (const s of submitted()) perSubject.set(s.fields.subject!, (perSubject.get(s.fields.subject!) ?? 0) + 1);
   const secondTickets = [...perSubject.values()].filter((n) => n > 1).length;
   const doublePosts = submitted().filter((s) => postedTo(s.reference) > 1).length;
-  const found = survivor!.lines('ticket found already opened; not submitting again').length + victim!.lines('ticket found already opened; not submitting again').length;
+  const found = survivor.lines('ticket found already opened; not submitting again').length + victim.lines('ticket found already opened; not submitting again').length;
   console.log(`${reading} reading, worker SIGKILL while opening tickets: ${N} sent, ${perSubject.size} tickets, ${secondTickets} second tickets, ${doublePosts} double posts; ${found} unanswered submits found by tag`);
   expect(perSubject.size).toBe(N);
   expect(secondTickets).toBe(0);
   expect(doublePosts).toBe(0);
   expect(found).toBeGreaterThanOrEqual(1);
-  expect(survivor!.lines('job failed')).toEqual([]);
+  expect(survivor.lines('job failed')).toEqual([]);
 }, 60_000);

@@ -35,9 +35,9 @@ it.each<DoubleAccount['reading']>(['documented', 'unfavourable'])('%s reading: S
     startGatewayProcess({ role: 'worker', redisUrl: inject('redisUrl'), sirportly, yaml }),
     startGatewayProcess({ role: 'worker', redisUrl: inject('redisUrl'), sirportly, yaml }),
   ]);
-  workers.push(victim!, survivor!);
+  workers.push(victim, survivor);
   // Worker-only processes yield the CPU to the SMTP door (queue.workerNiceness, default 10).
-  expect([getPriority(victim!.child.pid!), getPriority(survivor!.child.pid!)]).toEqual([10, 10]);
+  expect([getPriority(victim.child.pid), getPriority(survivor.child.pid)]).toEqual([10, 10]);
   expect(getPriority()).toBe(0);
 
   const run = randomBytes(3).toString('hex');
@@ -53,19 +53,19 @@ it.each<DoubleAccount['reading']>(['documented', 'unfavourable'])('%s reading: S
 
   const posted = () => double.state.updates('GJ-060309').filter((u) => u.fields.subject?.includes(run));
   await waitFor('some posted', () => posted().length >= 6, 15_000);
-  const inFlight = victim!.lines('job posted').length;
-  victim!.kill('SIGKILL');
-  expect(await victim!.exited).toBeNull();
+  const inFlight = victim.lines('job posted').length;
+  victim.kill('SIGKILL');
+  expect(await victim.exited).toBeNull();
 
   await waitFor('all posted', () => new Set(posted().map((u) => u.fields.subject)).size === N, 30_000);
   await sleep(500);
   const perMessage = new Map<string, number>();
   for (const u of posted()) perMessage.set(u.fields.subject!, (perMessage.get(u.fields.subject!) ?? 0) + 1);
   const duplicates = [...perMessage.values()].filter((n) => n > 1).length;
-  const takenOver = survivor!.lines('update found already posted; not posting again').length;
+  const takenOver = survivor.lines('update found already posted; not posting again').length;
   console.log(`${reading} reading, worker SIGKILL: ${N} sent, ${perMessage.size} posted, ${duplicates} duplicated, ${N - perMessage.size} lost; victim had posted ${inFlight} before the kill; ${takenOver} committed-but-unanswered posts recovered by read-back`);
   expect(perMessage.size).toBe(N);
   expect(duplicates).toBe(0);
-  const failed = survivor!.lines('job failed');
+  const failed = survivor.lines('job failed');
   expect(failed).toEqual([]);
 }, 60_000);

@@ -67,7 +67,7 @@ describe('decoding as CPython does', () => {
 });
 
 describe('machine mail of the corpus on create routes', () => {
-  const TICKET = { department: 'Support', status: 'New', priority: 'Normal', team: 'Helpdesk' };
+  const TICKET = { brand: 'Help', department: 'Support', status: 'New', priority: 'Normal', team: 'Helpdesk' };
   const ROUTES = [
     { name: 'sales', match: ['sales@example.com'], noReference: 'create', ticket: TICKET },
     { name: 'legal', match: ['legal@example.com'], noReference: 'drop' },
@@ -211,9 +211,9 @@ describe('headers, dates, authors and classes of real mail', () => {
 
   it('reads real From: headers', () => {
     const a = authorOf(parseHeaders(corpusFile('mikel-mail/emails/plain_emails/raw_email_bad_time.eml')), '');
-    expect(a).toEqual({ name: 'Атиковa', email: 'yusuf75thu@auracom.net' });
+    expect(a).toEqual({ name: 'Атиковa', email: 'yusuf75thu@auracom.net', source: 'from' });
     const b = authorOf(parseHeaders(corpusFile('mikel-mail/emails/plain_emails/raw_email_with_at_display_name.eml')), '');
-    expect(b).toEqual({ name: 'Mikel Lindsaar', email: 'test@lindsaar.net' });
+    expect(b).toEqual({ name: 'Mikel Lindsaar', email: 'test@lindsaar.net', source: 'from' });
   });
 
   it('drops real bounces and auto-replies', () => {

@@ -16,7 +16,7 @@ import { startSirportlyDouble } from '../support/sirportly-double.js';
 import { Capture, corpusFile, messagesOf, split } from '../replay/helpers.js';
 
 const redisUrl = inject('redisUrl');
-const TICKET = { department: 'Support', status: 'New', priority: 'Normal', team: 'First line' };
+const TICKET = { brand: 'Help', department: 'Support', status: 'New', priority: 'Normal', team: 'First line' };
 
 async function replay(paths: string[], config: Config, extra: Partial<ReplayOptions> = {}) {
   const stdout = new Capture();

@@ -269,8 +269,8 @@ describe('serve: signals', () => {
     });
     child = proc;
     let logs = '';
-    proc.stdout!.on('data', (d: Buffer) => (logs += d.toString()));
-    proc.stderr!.on('data', (d: Buffer) => (logs += d.toString()));
+    proc.stdout.on('data', (d: Buffer) => (logs += d.toString()));
+    proc.stderr.on('data', (d: Buffer) => (logs += d.toString()));
     const exited = new Promise<number | null>((r) => proc.on('exit', (code) => r(code)));
 
     await waitFor('readyz', async () => {

@@ -59,8 +59,8 @@ function serve(env: Record<string, string>): Serving {
       const line = logs.split('\n').find((l) => l.includes('"msg":"mailgate started"'));
       if (line) res(JSON.parse(line) as Record<string, unknown>);
     };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', onData);
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
     void exited.then((code) => rej(new Error(`mailgate exited ${code} before starting: ${logs}`)));
   });
   started.catch(() => undefined);

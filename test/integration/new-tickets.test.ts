@@ -225,7 +225,7 @@ describe('failures between submit and post never open a second ticket', () => {
         const j = await queue.getJob(queueId);
         return (await j?.getState()) === 'failed' ? j : null;
       });
-      expect(job!.failedReason).toMatch(/^auth: .*refused tickets\/spql.*allow the token tickets\/spql, then re-drive the job with `mailgate queue retry`/);
+      expect(job.failedReason).toMatch(/^auth: .*refused tickets\/spql.*allow the token tickets\/spql, then re-drive the job with `mailgate queue retry`/);
       expect(submissionsAbout(main, t)).toHaveLength(1);
     } finally {
       main.account.deny = [];

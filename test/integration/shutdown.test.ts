@@ -96,8 +96,8 @@ async function serve(redisUrl: string, double: Double, waitReadyz: boolean): Pro
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let logs = '';
-  proc.stdout!.on('data', (d: Buffer) => (logs += d.toString()));
-  proc.stderr!.on('data', (d: Buffer) => (logs += d.toString()));
+  proc.stdout.on('data', (d: Buffer) => (logs += d.toString()));
+  proc.stderr.on('data', (d: Buffer) => (logs += d.toString()));
   const exited = new Promise<{ code: number | null; at: number }>((r) => proc.on('exit', (code) => r({ code, at: Date.now() })));
   await waitFor('mailgate started', () => logs.includes('mailgate started'), 20_000);
   if (waitReadyz) {

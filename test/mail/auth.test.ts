@@ -3,7 +3,7 @@
 import { dkimSign } from 'mailauth';
 import { describe, expect, it } from 'vitest';
 import { authenticityOf, checkAuthenticity } from '../../src/mail/auth/verify.js';
-import { systemResolver } from '../../src/mail/auth/resolver.js';
+import { systemResolver } from '../../src/dns-resolver.js';
 import { envelope, fixture, mail, testConfig } from './helpers.js';
 import { dkimKey, stubDns } from './dns-stub.js';
 

@@ -23,6 +23,7 @@ export const cpython: Record<string, CpythonRecord> = (
  * never a field left empty where CPython finds text.
  */
 export const KNOWN_DIFFERENCES: Record<string, string> = {
+  'mimekit/messages/issue358.txt': 'a folded header line that lost its leading white space: CPython ends the header block there and reads the rest as body; we read it as the continuation it is, so the MIME structure and its text part survive',
   'mikel-mail/emails/attachment_emails/attachment_with_unquoted_name.eml': 'unquoted name with spaces: CPython keeps the first word, we the whole name',
   'mikel-mail/emails/error_emails/content_transfer_encoding_7-bit.eml': 'iso-8859-1 body with 0x80-0x9F bytes: read as windows-1252, as mail clients and browsers do',
   'mikel-mail/emails/plain_emails/raw_email_incorrect_header.eml': 'a header line with a malformed name: CPython ends the header block there, we skip the line',

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startSirportlyDouble } from '../support/sirportly-double.js';
 import { compose, sendRaw, startHarness, waitFor, type Double } from '../support/harness.js';
-import { freePort, RedisServer } from '../support/redis-server.js';
+import { freePort } from '../support/redis-server.js';
 import { CLI } from './cli.js';
 
 const FROM = 'customer@example.net';
@@ -113,8 +113,8 @@ describe('the real process, secrets from *_FILE, Redis with a password', () => {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let logs = '';
-    proc.stdout!.on('data', (d: Buffer) => (logs += d.toString()));
-    proc.stderr!.on('data', (d: Buffer) => (logs += d.toString()));
+    proc.stdout.on('data', (d: Buffer) => (logs += d.toString()));
+    proc.stderr.on('data', (d: Buffer) => (logs += d.toString()));
     const exited = new Promise<number | null>((r) => proc.on('exit', (code) => r(code)));
     try {
       await waitFor('ready', async () => (await fetch(`http://127.0.0.1:${httpPort}/readyz`).catch(() => null))?.status === 200, 15_000);

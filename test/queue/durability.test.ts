@@ -3,7 +3,7 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:net';
 import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GatewayError } from '../../src/errors.js';
 import { DurabilityGuard, confirmDurable, parseCapabilities, planDurability, readCapabilities, type RedisCapabilities } from '../../src/queue/durability.js';
 import { startSirportlyDouble } from '../support/sirportly-double.js';

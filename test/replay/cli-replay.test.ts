@@ -31,8 +31,8 @@ function start(args: string[], env: Record<string, string>): { child: ChildProce
   const child = spawn(process.execPath, [CLI, 'replay', ...args], { env: { PATH: process.env.PATH ?? '', ...env } });
   let stdout = '';
   let stderr = '';
-  child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
   const done = new Promise<Run>((r) => child.on('close', (code) => r({ code, stdout, stderr })));
   return { child, done };
 }

@@ -40,7 +40,7 @@ describe('Summary', () => {
     s.formats.push({ path: evil, format: 'mboxrd', why: 'guessed' });
     s.skippedFiles.push({ path: `${evil}.txt`, why: 'not mail' });
     const text = s.render();
-    // eslint-disable-next-line no-control-regex
+     
     expect(text).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f\u202e]/);
     expect(text).toContain('rejected no_reference: in\\u000abox\\u001b[2J\\u202egnp.mbox #1 <x\\u000d\\u000ay@z> "hi" a\\u0000b');
     expect(text).toContain('  in\\u000abox\\u001b[2J\\u202egnp.mbox: mboxrd (guessed)');
@@ -71,13 +71,13 @@ describe('ProgressBar', () => {
     const out = Object.assign(new Capture(), { isTTY: true, columns: 200 });
     const bar = new ProgressBar(out, 200e6, 0);
     bar.update(1234, 50e6, true);
-    expect(bar.line()).toMatch(/^\[#{8}-{22}\]  25% 1,234 msgs 50\.0\/200\.0 MB [\d,]+ msg\/s ETA (\d+:\d\d|--:--)$/);
+    expect(bar.line()).toMatch(/^\[#{8}-{22}\] {2}25% 1,234 msgs 50\.0\/200\.0 MB [\d,]+ msg\/s ETA (\d+:\d\d|--:--)$/);
     bar.setStatus('paused');
     expect(out.text).toMatch(/ paused$/);
     // On an 80-column terminal the line still fits, with a shorter bar.
     out.columns = 80;
     expect(bar.line().length).toBeLessThan(80);
-    expect(bar.line()).toMatch(/^\[[#-]{10,29}\]  25% .* paused$/);
+    expect(bar.line()).toMatch(/^\[[#-]{10,29}\] {2}25% .* paused$/);
     bar.log('a line above');
     bar.done();
     expect(out.text.endsWith('\r\x1b[2K')).toBe(true);
@@ -89,10 +89,10 @@ describe('progressLine', () => {
   // 1,234,567 messages, 2.5 of 10 GB in 1,000 s: ETA 3,000 s = 50:00.
   const big = { messages: 1_234_567, bytes: 2.5e9, totalBytes: 10e9, elapsedSeconds: 1000, status: '' };
   const cases: Array<[number, string, RegExp]> = [
-    [120, '', /^\[#{8}-{22}\]  25% 1,234,567 msgs 2500\.0\/10000\.0 MB 1,235 msg\/s ETA 50:00$/],
-    [120, 'paused', /^\[#+-+\]  25% 1,234,567 msgs 2500\.0\/10000\.0 MB 1,235 msg\/s ETA 50:00 paused$/],
-    [80, '', /^\[[#-]{17}\]  25% 1,234,567 msgs 2500\.0\/10000\.0 MB 1,235 msg\/s ETA 50:00$/],
-    [80, 'paused', /^\[[#-]{10}\]  25% 1,234,567 msgs 2500\.0\/10000\.0 MB 1,235 msg\/s ETA 50:00 paused$/],
+    [120, '', /^\[#{8}-{22}\] {2}25% 1,234,567 msgs 2500\.0\/10000\.0 MB 1,235 msg\/s ETA 50:00$/],
+    [120, 'paused', /^\[#+-+\] {2}25% 1,234,567 msgs 2500\.0\/10000\.0 MB 1,235 msg\/s ETA 50:00 paused$/],
+    [80, '', /^\[[#-]{17}\] {2}25% 1,234,567 msgs 2500\.0\/10000\.0 MB 1,235 msg\/s ETA 50:00$/],
+    [80, 'paused', /^\[[#-]{10}\] {2}25% 1,234,567 msgs 2500\.0\/10000\.0 MB 1,235 msg\/s ETA 50:00 paused$/],
     [70, 'paused', /^ 25% 1,234,567 msgs 2500\.0\/10000\.0 MB 1,235 msg\/s ETA 50:00 paused$/],
     [40, '', /^ 25% 1,234,567 msgs ETA 50:00$/],
     [40, 'paused', /^ 25% 1,234,567 msgs ETA 50:00 paused$/],

@@ -23,7 +23,7 @@ function call(path: string, form: Record<string, string> = {}, auth = true, d: S
 }
 
 async function json(res: Response): Promise<unknown> {
-  return res.json() as Promise<unknown>;
+  return res.json();
 }
 
 describe('sirportly double', () => {

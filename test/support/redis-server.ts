@@ -222,7 +222,7 @@ export class SentinelLayout {
     const { Redis } = await import('ioredis');
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      let ok = false;
+      let ok: boolean;
       try {
         const port = await this.primaryPort();
         const p = new Redis(port, '127.0.0.1', { lazyConnect: true, retryStrategy: () => null });
