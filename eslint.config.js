@@ -20,7 +20,10 @@ export default tseslint.config(
       'prefer-const': ['error', { ignoreReadBeforeAssign: true }],
       '@typescript-eslint/no-floating-promises': 'error',
       '@typescript-eslint/no-misused-promises': 'error',
-      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none' }],
+      '@typescript-eslint/no-unused-vars': [
+        'error',
+        { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none' },
+      ],
     },
   },
   {
@@ -46,8 +49,14 @@ export default tseslint.config(
         'error',
         {
           // A type from ioredis is allowed: the posted_at offset store is handed its connection.
-          paths: ['ioredis', 'bullmq'].map((name) => ({ name, message: 'The Sirportly client knows nothing of the queue.', allowTypeImports: true })),
-          patterns: [{ group: ['**/queue/*', '**/queue'], message: 'The Sirportly client knows nothing of the queue.' }],
+          paths: ['ioredis', 'bullmq'].map((name) => ({
+            name,
+            message: 'The Sirportly client knows nothing of the queue.',
+            allowTypeImports: true,
+          })),
+          patterns: [
+            { group: ['**/queue/*', '**/queue'], message: 'The Sirportly client knows nothing of the queue.' },
+          ],
         },
       ],
     },

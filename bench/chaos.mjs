@@ -21,7 +21,17 @@
 // For each: replies by code, accepted, posted, duplicated, lost, and the scenario's own figures.
 // Exit status 1 when any scenario loses or duplicates a message or answers other than 250/4xx.
 import { randomBytes } from 'node:crypto';
-import { hasSection, metric, runLoad, startDouble, startGateway, startRedis, stopAll, waitQuiet, waitUntil } from './support/e2e-procs.mjs';
+import {
+  hasSection,
+  metric,
+  runLoad,
+  startDouble,
+  startGateway,
+  startRedis,
+  stopAll,
+  waitQuiet,
+  waitUntil,
+} from './support/e2e-procs.mjs';
 
 const ALL = ['redis-restart', 'sirportly-5xx', 'rate-limit', 'commit-hang', 'worker-sigkill', 'sigterm'];
 
@@ -31,13 +41,29 @@ function parseFlags(argv) {
     const [flag, inline] = argv[i].includes('=') ? argv[i].split(/=(.*)/s, 2) : [argv[i], undefined];
     const v = () => inline ?? argv[++i];
     switch (flag) {
-      case '--only': f.only = v().split(','); break;
-      case '--messages': f.messages = Number(v()); break;
-      case '--sessions': f.sessions = Number(v()); break;
-      case '--rate': f.rate = Number(v()); break;
-      case '--seed': f.seed = Number(v()); break;
-      case '-h': case '--help': console.log('usage: node bench/chaos.mjs [--only a,b] [--messages N] [--sessions N] [--rate N] [--seed N]'); process.exit(0); break;
-      default: console.error(`unknown option ${flag}`); process.exit(2);
+      case '--only':
+        f.only = v().split(',');
+        break;
+      case '--messages':
+        f.messages = Number(v());
+        break;
+      case '--sessions':
+        f.sessions = Number(v());
+        break;
+      case '--rate':
+        f.rate = Number(v());
+        break;
+      case '--seed':
+        f.seed = Number(v());
+        break;
+      case '-h':
+      case '--help':
+        console.log('usage: node bench/chaos.mjs [--only a,b] [--messages N] [--sessions N] [--rate N] [--seed N]');
+        process.exit(0);
+        break;
+      default:
+        console.error(`unknown option ${flag}`);
+        process.exit(2);
     }
   }
   for (const s of f.only) {
@@ -55,7 +81,12 @@ const fmt = (x, d = 1) => (Number.isFinite(x) ? x.toFixed(d) : '-');
 function settings(extra = {}) {
   return {
     redis: { prefix: 'chaos' },
-    smtp: { connectionRateLimit: { max: 0, windowSeconds: 60 }, limits: { maxConnectionsPerAddress: 0 }, acceptTimeoutMs: 2000, closeTimeoutMs: 10000 },
+    smtp: {
+      connectionRateLimit: { max: 0, windowSeconds: 60 },
+      limits: { maxConnectionsPerAddress: 0 },
+      acceptTimeoutMs: 2000,
+      closeTimeoutMs: 10000,
+    },
     queue: { concurrency: 16, lockDurationMs: 3000, backoffInitialMs: 200, backoffMaxMs: 5000, closeTimeoutMs: 5000 },
     sirportly: { requestTimeoutMs: 1000 },
     ...(hasSection('auth') ? { auth: { enabled: false } } : {}),
@@ -71,7 +102,8 @@ async function scenario(f, name, { fsync = 'everysec', workers = 1, faults = {},
   await double.faults({ seed: f.seed, ...faults });
   const smtp = await startGateway({ role: 'smtp', redis, double, settings: settings(), name: 'smtp' });
   const ws = [];
-  for (let i = 0; i < workers; i++) ws.push(await startGateway({ role: 'worker', redis, double, settings: settings(), name: `worker${i + 1}` }));
+  for (let i = 0; i < workers; i++)
+    ws.push(await startGateway({ role: 'worker', redis, double, settings: settings(), name: `worker${i + 1}` }));
   const ctx = { redis, double, smtp, workers: ws, f, started: Date.now() };
   const load = runLoad({
     port: smtp.smtpPort,
@@ -102,18 +134,30 @@ async function scenario(f, name, { fsync = 'everysec', workers = 1, faults = {},
   stats = await double.stats(true);
   const lost = [...accepted].filter((s) => !(stats.perSubject[s] >= 1)).length;
   const duplicated = Object.values(stats.perSubject).filter((n) => n > 1).length;
-  const bad = Object.entries(result.codes).filter(([c]) => !(c === '250' || /^(\D+ )?4\d\d$/.test(c) || c.startsWith('connect 4')));
-  const metricsText = (await Promise.all([ctx.smtp, ...ctx.workers].map((g) => g.metrics().catch(() => '')))).join('\n');
+  const bad = Object.entries(result.codes).filter(
+    ([c]) => !(c === '250' || /^(\D+ )?4\d\d$/.test(c) || c.startsWith('connect 4')),
+  );
+  const metricsText = (await Promise.all([ctx.smtp, ...ctx.workers].map((g) => g.metrics().catch(() => '')))).join(
+    '\n',
+  );
   const ok = lost === 0 && duplicated === 0 && bad.length === 0 && accepted.size === f.messages;
 
   console.log(`\n== ${name}: ${f.messages} messages, ${f.sessions} sessions at ${f.rate} msg/s, seed ${f.seed}`);
-  console.log(`replies         ${JSON.stringify(result.codes)}${Object.keys(result.errors).length ? `   connection events ${JSON.stringify(result.errors)}` : ''}`);
+  console.log(
+    `replies         ${JSON.stringify(result.codes)}${Object.keys(result.errors).length ? `   connection events ${JSON.stringify(result.errors)}` : ''}`,
+  );
   console.log(`accepted (250)  ${accepted.size} of ${f.messages}${result.timedOut ? ' (load deadline hit)' : ''}`);
-  console.log(`posted          ${Object.keys(stats.perSubject).length} distinct, ${duplicated} duplicated, ${lost} lost (accepted, never posted); drained ${fmt((Date.now() - drainStart - 1500) / 1000, 1)} s after the last 250`);
+  console.log(
+    `posted          ${Object.keys(stats.perSubject).length} distinct, ${duplicated} duplicated, ${lost} lost (accepted, never posted); drained ${fmt((Date.now() - drainStart - 1500) / 1000, 1)} s after the last 250`,
+  );
   console.log(`sirportly       ${JSON.stringify(stats.calls)}`);
-  console.log(`gateway         job retries ${metric(metricsText, 'mailgate_job_retries_total')} ${JSON.stringify(retriesByKind(metricsText))}, failed ${metric(metricsText, 'mailgate_jobs_total', 'outcome="failed"')}`);
+  console.log(
+    `gateway         job retries ${metric(metricsText, 'mailgate_job_retries_total')} ${JSON.stringify(retriesByKind(metricsText))}, failed ${metric(metricsText, 'mailgate_jobs_total', 'outcome="failed"')}`,
+  );
   for (const [k, v] of Object.entries(extra)) console.log(`${k.padEnd(15)} ${v}`);
-  console.log(`verdict         ${ok ? 'OK' : 'FAILED'}${bad.length ? ` (replies other than 250/4xx: ${JSON.stringify(bad)})` : ''}`);
+  console.log(
+    `verdict         ${ok ? 'OK' : 'FAILED'}${bad.length ? ` (replies other than 250/4xx: ${JSON.stringify(bad)})` : ''}`,
+  );
 
   for (const g of [ctx.smtp, ...ctx.workers]) g.child.kill('SIGKILL');
   await redis.kill();
@@ -123,7 +167,8 @@ async function scenario(f, name, { fsync = 'everysec', workers = 1, faults = {},
 
 function retriesByKind(text) {
   const out = {};
-  for (const m of text.matchAll(/^mailgate_job_retries_total\{kind="([^"]+)"\} (\S+)$/gm)) out[m[1]] = (out[m[1]] ?? 0) + Number(m[2]);
+  for (const m of text.matchAll(/^mailgate_job_retries_total\{kind="([^"]+)"\} (\S+)$/gm))
+    out[m[1]] = (out[m[1]] ?? 0) + Number(m[2]);
   return out;
 }
 
@@ -142,19 +187,26 @@ const SCENARIOS = {
         await ctx.redis.kill('SIGKILL');
         await sleep(2000);
         await ctx.redis.start();
-        return { 'redis outage': `SIGKILL at ${fmt((t - ctx.started) / 1000, 1)} s, back after ${fmt((Date.now() - t) / 1000, 1)} s (AOF, appendfsync always)` };
+        return {
+          'redis outage': `SIGKILL at ${fmt((t - ctx.started) / 1000, 1)} s, back after ${fmt((Date.now() - t) / 1000, 1)} s (AOF, appendfsync always)`,
+        };
       },
     }),
-  'sirportly-5xx': (f) => scenario(f, 'sirportly-5xx', { faults: { failRate: 0.3, only: ['add_attachment', 'post_update', 'ticket'] } }),
+  'sirportly-5xx': (f) =>
+    scenario(f, 'sirportly-5xx', { faults: { failRate: 0.3, only: ['add_attachment', 'post_update', 'ticket'] } }),
   'rate-limit': async (f) => {
     let gaps = null;
     const ok = await scenario(f, 'rate-limit', {
       faults: { rate429: 0.2, retryAfter: 2, only: ['post_update'] },
       during: async (ctx) => {
         // Read the gaps at the end, when every retry has come back.
-        await waitUntil('load done', async () => (await ctx.double.stats()).posts >= f.messages, 240_000).catch(() => undefined);
+        await waitUntil('load done', async () => (await ctx.double.stats()).posts >= f.messages, 240_000).catch(
+          () => undefined,
+        );
         gaps = (await ctx.double.stats()).retryGapsMs;
-        return { 'retry-after': `2 s asked; a limited post came back after min ${gaps.min} ms, median ${gaps.p50} ms, max ${gaps.max} ms (n=${gaps.n})` };
+        return {
+          'retry-after': `2 s asked; a limited post came back after min ${gaps.min} ms, median ${gaps.p50} ms, max ${gaps.max} ms (n=${gaps.n})`,
+        };
       },
     });
     const honoured = gaps !== null && gaps.min >= 2000;
@@ -164,7 +216,7 @@ const SCENARIOS = {
   'commit-hang': (f) =>
     scenario(f, 'commit-hang', {
       faults: { hangRate: 0.1, hangMs: 3000, only: ['post_update'] },
-      during: async () => ({ 'hang': 'post committed, then no answer for 3 s (client timeout 1 s), 10 % of posts' }),
+      during: async () => ({ hang: 'post committed, then no answer for 3 s (client timeout 1 s), 10 % of posts' }),
     }),
   'worker-sigkill': (f) =>
     scenario(f, 'worker-sigkill', {
@@ -174,7 +226,9 @@ const SCENARIOS = {
         const victim = ctx.workers[0];
         victim.child.kill('SIGKILL');
         const { signal } = await victim.exited;
-        return { 'kill': `worker1 ${signal} at ${fmt((Date.now() - ctx.started) / 1000, 1)} s (40 % posted); worker2 takes its jobs over when their 3 s lock lapses` };
+        return {
+          kill: `worker1 ${signal} at ${fmt((Date.now() - ctx.started) / 1000, 1)} s (40 % posted); worker2 takes its jobs over when their 3 s lock lapses`,
+        };
       },
     }),
   sigterm: (f) =>
@@ -187,14 +241,27 @@ const SCENARIOS = {
         const exit = await old.exited;
         const stopSeconds = (Date.now() - t) / 1000;
         // A deploy: the new process takes the same port; senders retry meanwhile.
-        ctx.smtp = await startGateway({ role: 'smtp', redis: ctx.redis, double: ctx.double, settings: settings(), smtpPort: old.smtpPort, name: 'smtp2' });
+        ctx.smtp = await startGateway({
+          role: 'smtp',
+          redis: ctx.redis,
+          double: ctx.double,
+          settings: settings(),
+          smtpPort: old.smtpPort,
+          name: 'smtp2',
+        });
         const smtpGap = (Date.now() - t) / 1000;
         await whenPosted(ctx, 0.6);
         const w = ctx.workers[0];
         const tw = Date.now();
         w.child.kill('SIGTERM');
         const wexit = await w.exited;
-        ctx.workers[0] = await startGateway({ role: 'worker', redis: ctx.redis, double: ctx.double, settings: settings(), name: 'worker1b' });
+        ctx.workers[0] = await startGateway({
+          role: 'worker',
+          redis: ctx.redis,
+          double: ctx.double,
+          settings: settings(),
+          name: 'worker1b',
+        });
         return {
           'smtp SIGTERM': `exit code ${exit.code} ${fmt(stopSeconds, 1)} s after the signal; port served again ${fmt(smtpGap, 1)} s after it. New transactions meanwhile: 421 (retried); DATA in flight: answered (a message without its reply would show as "no reply after the data")`,
           'worker SIGTERM': `exit code ${wexit.code}, ${fmt((Date.now() - tw) / 1000, 1)} s to stop and start again`,

@@ -47,7 +47,9 @@ const { archiveMessages } = await import('./support/archive-messages.mjs');
 const config = loadConfig({});
 const archive = await archiveMessages(mbox, config.smtp.maxMessageBytes);
 if (archive === null) {
-  process.stderr.write(`draft-steps: no mail at ${mbox}; build the archive with: node bench/replay.mjs --only dry --dir ${path.dirname(mbox)}\n`);
+  process.stderr.write(
+    `draft-steps: no mail at ${mbox}; build the archive with: node bench/replay.mjs --only dry --dir ${path.dirname(mbox)}\n`,
+  );
   process.exit(2);
 }
 // Read by replay's own reader, so each message is the bytes replay drafts (">From " unquoted).
@@ -77,14 +79,26 @@ const steps = {
   'message parts': (p) => messageParts(p.parsed, p.raw),
   sanitise: (p) => (p.parts.html !== undefined ? sanitiseHtml(p.parts.html) : null),
   'compose body': (p) =>
-    composeBody({ ...(p.parts.text !== undefined ? { text: p.parts.text } : {}), ...(p.parts.html !== undefined ? { html: p.parts.html } : {}), attachmentCount: 0, stripQuoted: config.replies.stripQuoted }),
-  'posted_at': (p) => postedAt(p.headers.getRaw('date'), p.envelope.receivedAt, { live: false }),
+    composeBody({
+      ...(p.parts.text !== undefined ? { text: p.parts.text } : {}),
+      ...(p.parts.html !== undefined ? { html: p.parts.html } : {}),
+      attachmentCount: 0,
+      stripQuoted: config.replies.stripQuoted,
+    }),
+  posted_at: (p) => postedAt(p.headers.getRaw('date'), p.envelope.receivedAt, { live: false }),
   author: (p) => authorOf(p.headers, p.envelope.mailFrom),
   'draft (all of it)': (p) => draft(p.raw, p.envelope, config, 'AB-123456'),
-  dryRunOne: (p, i) => dryRunOne({ seq: i, path: mbox, index: i, raw: p.raw, size: p.raw.length, fromLine: p.fromLine, deliveredAt: null }, config, filter),
+  dryRunOne: (p, i) =>
+    dryRunOne(
+      { seq: i, path: mbox, index: i, raw: p.raw, size: p.raw.length, fromLine: p.fromLine, deliveredAt: null },
+      config,
+      filter,
+    ),
 };
 
-process.stdout.write(`draft-steps: node ${process.version}, ${prepared.length} messages of ${mbox}, best of 4 rounds\n`);
+process.stdout.write(
+  `draft-steps: node ${process.version}, ${prepared.length} messages of ${mbox}, best of 4 rounds\n`,
+);
 for (const [name, step] of Object.entries(steps)) {
   if (only.length > 0 && !only.includes(name)) continue;
   let best = Infinity;

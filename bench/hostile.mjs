@@ -27,14 +27,36 @@ import { randomBytes } from 'node:crypto';
 import net from 'node:net';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
-import { hasSection, memory, metric, runLoad, startDouble, startGateway, startRedis, stopAll, waitQuiet } from './support/e2e-procs.mjs';
+import {
+  hasSection,
+  memory,
+  metric,
+  runLoad,
+  startDouble,
+  startGateway,
+  startRedis,
+  stopAll,
+  waitQuiet,
+} from './support/e2e-procs.mjs';
 
 const USAGE = `usage: node bench/hostile.mjs [--ordinary N] [--rate MSG_PER_S] [--sessions N] [--slow N]
        [--settle S] [--quiet-wait S] [--div N] [--qp-mb MB] [--parts N] [--header-kib KIB]
        [--data-timeout-ms MS]  (smtp.limits.dataTimeoutMs; default: the gateway's own)`;
 
 function parseFlags(argv) {
-  const f = { ordinary: 1500, rate: 25, sessions: 8, slow: 500, settle: 240, quietWait: 120, div: 1_000_000, qpMb: 20, parts: 1001, headerKib: 1024, dataTimeoutMs: null };
+  const f = {
+    ordinary: 1500,
+    rate: 25,
+    sessions: 8,
+    slow: 500,
+    settle: 240,
+    quietWait: 120,
+    div: 1_000_000,
+    qpMb: 20,
+    parts: 1001,
+    headerKib: 1024,
+    dataTimeoutMs: null,
+  };
   for (let i = 0; i < argv.length; i++) {
     const [flag, inline] = argv[i].includes('=') ? argv[i].split(/=(.*)/s, 2) : [argv[i], undefined];
     const n = () => {
@@ -43,19 +65,47 @@ function parseFlags(argv) {
       return x;
     };
     switch (flag) {
-      case '--ordinary': f.ordinary = n(); break;
-      case '--rate': f.rate = n(); break;
-      case '--sessions': f.sessions = Math.max(1, n()); break;
-      case '--slow': f.slow = n(); break;
-      case '--settle': f.settle = n(); break;
-      case '--quiet-wait': f.quietWait = n(); break;
-      case '--div': f.div = n(); break;
-      case '--qp-mb': f.qpMb = n(); break;
-      case '--parts': f.parts = n(); break;
-      case '--header-kib': f.headerKib = n(); break;
-      case '--data-timeout-ms': f.dataTimeoutMs = n(); break;
-      case '-h': case '--help': console.log(USAGE); process.exit(0); break;
-      default: console.error(USAGE); process.exit(2);
+      case '--ordinary':
+        f.ordinary = n();
+        break;
+      case '--rate':
+        f.rate = n();
+        break;
+      case '--sessions':
+        f.sessions = Math.max(1, n());
+        break;
+      case '--slow':
+        f.slow = n();
+        break;
+      case '--settle':
+        f.settle = n();
+        break;
+      case '--quiet-wait':
+        f.quietWait = n();
+        break;
+      case '--div':
+        f.div = n();
+        break;
+      case '--qp-mb':
+        f.qpMb = n();
+        break;
+      case '--parts':
+        f.parts = n();
+        break;
+      case '--header-kib':
+        f.headerKib = n();
+        break;
+      case '--data-timeout-ms':
+        f.dataTimeoutMs = n();
+        break;
+      case '-h':
+      case '--help':
+        console.log(USAGE);
+        process.exit(0);
+        break;
+      default:
+        console.error(USAGE);
+        process.exit(2);
     }
   }
   return f;
@@ -71,31 +121,86 @@ const mib = (b) => b / 1048576;
 
 function head(runId, name, ticket, extra = []) {
   const date = new Date().toUTCString().replace('GMT', '+0000');
-  return [`From: "Hostile ${name}" <hostile-${name}@attacker.example>`, 'To: support@example.com', `Subject: Re: [${ticket}] hostile ${name} ${runId}`, `Date: ${date}`, `Message-ID: <hostile-${name}-${runId}@attacker.example>`, 'MIME-Version: 1.0', ...extra];
+  return [
+    `From: "Hostile ${name}" <hostile-${name}@attacker.example>`,
+    'To: support@example.com',
+    `Subject: Re: [${ticket}] hostile ${name} ${runId}`,
+    `Date: ${date}`,
+    `Message-ID: <hostile-${name}-${runId}@attacker.example>`,
+    'MIME-Version: 1.0',
+    ...extra,
+  ];
 }
 
 function hostileMessages(f, runId) {
   const out = [];
   {
     const html = Buffer.from(`<html><body>${'<div>'.repeat(f.div)}deep${'</div>'.repeat(f.div)}</body></html>`);
-    out.push({ name: 'nested-html', what: `${f.div.toLocaleString('en-US')} nested <div>`, parts: [head(runId, 'nested-html', 'GJ-200001', ['Content-Type: text/html; charset=utf-8', 'Content-Transfer-Encoding: 8bit']).join(CRLF), CRLF, CRLF, html] });
+    out.push({
+      name: 'nested-html',
+      what: `${f.div.toLocaleString('en-US')} nested <div>`,
+      parts: [
+        head(runId, 'nested-html', 'GJ-200001', [
+          'Content-Type: text/html; charset=utf-8',
+          'Content-Transfer-Encoding: 8bit',
+        ]).join(CRLF),
+        CRLF,
+        CRLF,
+        html,
+      ],
+    });
   }
   {
     const lines = Math.round((f.qpMb * 1e6) / 3);
     const body = Buffer.alloc(lines * 3);
     for (let i = 0; i < lines; i++) body.write('=\r\n', i * 3, 'latin1');
-    out.push({ name: 'qp-soft', what: `${f.qpMb} MB of "=" soft line breaks`, parts: [head(runId, 'qp-soft', 'GJ-200002', ['Content-Type: text/plain; charset=utf-8', 'Content-Transfer-Encoding: quoted-printable']).join(CRLF), CRLF, CRLF, Buffer.from('start '), body, Buffer.from('end\r\n')] });
+    out.push({
+      name: 'qp-soft',
+      what: `${f.qpMb} MB of "=" soft line breaks`,
+      parts: [
+        head(runId, 'qp-soft', 'GJ-200002', [
+          'Content-Type: text/plain; charset=utf-8',
+          'Content-Transfer-Encoding: quoted-printable',
+        ]).join(CRLF),
+        CRLF,
+        CRLF,
+        Buffer.from('start '),
+        body,
+        Buffer.from('end\r\n'),
+      ],
+    });
   }
   {
     const b = `b-${runId}`;
     const parts = [`--${b}${CRLF}Content-Type: text/plain${CRLF}${CRLF}many parts follow${CRLF}`];
-    for (let i = 1; i < f.parts; i++) parts.push(`--${b}${CRLF}Content-Type: text/plain; name="part${i}.txt"${CRLF}Content-Disposition: attachment; filename="part${i}.txt"${CRLF}${CRLF}part ${i}${CRLF}`);
+    for (let i = 1; i < f.parts; i++)
+      parts.push(
+        `--${b}${CRLF}Content-Type: text/plain; name="part${i}.txt"${CRLF}Content-Disposition: attachment; filename="part${i}.txt"${CRLF}${CRLF}part ${i}${CRLF}`,
+      );
     parts.push(`--${b}--${CRLF}`);
-    out.push({ name: 'mime-parts', what: `${f.parts} MIME parts`, parts: [head(runId, 'mime-parts', 'GJ-200003', [`Content-Type: multipart/mixed; boundary="${b}"`]).join(CRLF), CRLF, CRLF, Buffer.from(parts.join(''))] });
+    out.push({
+      name: 'mime-parts',
+      what: `${f.parts} MIME parts`,
+      parts: [
+        head(runId, 'mime-parts', 'GJ-200003', [`Content-Type: multipart/mixed; boundary="${b}"`]).join(CRLF),
+        CRLF,
+        CRLF,
+        Buffer.from(parts.join('')),
+      ],
+    });
   }
   {
     const long = `X-Long: ${'a'.repeat(f.headerKib * 1024)}`;
-    out.push({ name: 'long-header', what: `a ${f.headerKib} KiB header line`, parts: [[...head(runId, 'long-header', 'GJ-200004', ['Content-Type: text/plain']), long].join(CRLF), CRLF, CRLF, Buffer.from('body\r\n')] });
+    out.push({
+      name: 'long-header',
+      what: `a ${f.headerKib} KiB header line`,
+      parts: [
+        [...head(runId, 'long-header', 'GJ-200004', ['Content-Type: text/plain']), long].join(CRLF),
+        CRLF,
+        CRLF,
+        Buffer.from('body\r\n'),
+      ],
+    });
   }
   for (const m of out) {
     m.raw = Buffer.concat(m.parts.map((p) => (typeof p === 'string' ? Buffer.from(p, 'latin1') : p)));
@@ -117,7 +222,12 @@ function sendOne(port, raw, localAddress) {
   return new Promise((resolve) => {
     const started = performance.now();
     const socket = net.connect({ port, host: HOST, localAddress });
-    const commands = ['EHLO hostile.example', 'MAIL FROM:<hostile@attacker.example>', 'RCPT TO:<support@example.com>', 'DATA'];
+    const commands = [
+      'EHLO hostile.example',
+      'MAIL FROM:<hostile@attacker.example>',
+      'RCPT TO:<support@example.com>',
+      'DATA',
+    ];
     let buffer = '';
     let step = -1;
     let done = false;
@@ -208,9 +318,18 @@ function slowClients(port, count, localAddress) {
 
 /** Polls /metrics (event-loop delay) and /healthz of one process, sequentially, every 250 ms. */
 function watch(gw) {
-  const w = { name: gw.name, lagMax: 0, metricsStallMax: 0, healthMax: 0, healthTimeouts: 0, stop: false, pendingSince: null };
+  const w = {
+    name: gw.name,
+    lagMax: 0,
+    metricsStallMax: 0,
+    healthMax: 0,
+    healthTimeouts: 0,
+    stop: false,
+    pendingSince: null,
+  };
   /** The longest wait so far, counting one still outstanding. */
-  w.stall = () => Math.max(w.metricsStallMax, w.healthMax, w.pendingSince === null ? 0 : performance.now() - w.pendingSince);
+  w.stall = () =>
+    Math.max(w.metricsStallMax, w.healthMax, w.pendingSince === null ? 0 : performance.now() - w.pendingSince);
   const timed = async (path, timeoutMs) => {
     const t = performance.now();
     w.pendingSince = t;
@@ -243,7 +362,10 @@ async function main() {
   const runId = randomBytes(3).toString('hex');
   console.log(`bench/hostile ${new Date().toISOString()}  node ${process.version}`);
   const quiet = f.quietWait > 0 ? await waitQuiet(f.quietWait * 1000) : { waitedOut: false };
-  if (quiet.waitedOut) console.log(`(warning: the machine is busy with other work: only ${fmt(quiet.idle * 100, 0)} % idle; figures below are disturbed)`);
+  if (quiet.waitedOut)
+    console.log(
+      `(warning: the machine is busy with other work: only ${fmt(quiet.idle * 100, 0)} % idle; figures below are disturbed)`,
+    );
 
   const redis = await startRedis();
   const double = await startDouble();
@@ -266,7 +388,14 @@ async function main() {
 
   const hostile = hostileMessages(f, runId);
   const largest = Math.max(...hostile.map((m) => m.raw.length));
-  const load = runLoad({ port: smtp.smtpPort, sessions: f.sessions, messages: f.ordinary, rate: f.rate, runId: `o${runId}`, attachEvery: 5 });
+  const load = runLoad({
+    port: smtp.smtpPort,
+    sessions: f.sessions,
+    messages: f.ordinary,
+    rate: f.rate,
+    runId: `o${runId}`,
+    attachEvery: 5,
+  });
   const t0 = Date.now();
   await sleep(3000);
   const slow = f.slow > 0 ? slowClients(smtp.smtpPort, f.slow, '127.0.0.2') : null;
@@ -301,7 +430,9 @@ async function main() {
   for (;;) {
     posted = await ordinaryPosted();
     fate = await fates();
-    const hostileSettled = fate.every((x) => !['waiting', 'active', 'delayed', 'prioritized', 'waiting-children'].includes(x.state));
+    const hostileSettled = fate.every(
+      (x) => !['waiting', 'active', 'delayed', 'prioritized', 'waiting-children'].includes(x.state),
+    );
     if ((posted >= ordinary.acceptedCount && hostileSettled) || Date.now() > settleEnd) break;
     await sleep(1000);
   }
@@ -313,9 +444,15 @@ async function main() {
   const stalls = watchers.map((w) => ({ ...w, stallNow: w.stall() }));
   slow?.close();
 
-  console.log(`\n== ${f.ordinary} ordinary messages at ${f.rate} msg/s over ${f.sessions} sessions (127.0.0.1), 4 hostile messages (127.0.0.4), ${f.slow} slow connections (127.0.0.2); gateway defaults${f.dataTimeoutMs !== null ? `, smtp.limits.dataTimeoutMs ${f.dataTimeoutMs}` : ''}; topology 1 smtp + 1 worker process`);
-  console.log(`ordinary        accepted ${ordinary.acceptedCount} of ${f.ordinary}  replies ${JSON.stringify(ordinary.codes)}  DATA-end → reply p50 ${fmt(ordinary.p50Ms, 2)} ms p99 ${fmt(ordinary.p99Ms, 2)} ms max ${fmt(ordinary.maxMs, 1)} ms`);
-  console.log(`                posted ${posted} of ${ordinary.acceptedCount} accepted${posted >= ordinary.acceptedCount ? ' (all)' : ' (NOT all)'}; run ended ${fmt(settledAfter, 0)} s after the load started${Date.now() > settleEnd ? ` (settle limit ${f.settle} s reached)` : ''}`);
+  console.log(
+    `\n== ${f.ordinary} ordinary messages at ${f.rate} msg/s over ${f.sessions} sessions (127.0.0.1), 4 hostile messages (127.0.0.4), ${f.slow} slow connections (127.0.0.2); gateway defaults${f.dataTimeoutMs !== null ? `, smtp.limits.dataTimeoutMs ${f.dataTimeoutMs}` : ''}; topology 1 smtp + 1 worker process`,
+  );
+  console.log(
+    `ordinary        accepted ${ordinary.acceptedCount} of ${f.ordinary}  replies ${JSON.stringify(ordinary.codes)}  DATA-end → reply p50 ${fmt(ordinary.p50Ms, 2)} ms p99 ${fmt(ordinary.p99Ms, 2)} ms max ${fmt(ordinary.maxMs, 1)} ms`,
+  );
+  console.log(
+    `                posted ${posted} of ${ordinary.acceptedCount} accepted${posted >= ordinary.acceptedCount ? ' (all)' : ' (NOT all)'}; run ended ${fmt(settledAfter, 0)} s after the load started${Date.now() > settleEnd ? ` (settle limit ${f.settle} s reached)` : ''}`,
+  );
   for (const [i, w] of stalls.entries()) {
     const target = i === 0 ? 100 : 1000;
     const worst = Math.max(w.lagMax, w.stallNow);
@@ -325,7 +462,9 @@ async function main() {
   }
   for (const p of procs) {
     const target = idle[p.name] + 2 * mib(largest);
-    console.log(`${p.name.padEnd(15)} RSS idle ${fmt(idle[p.name], 0)} MiB, peak ${fmt(peaks[p.name], 0)} MiB${p.name === 'redis-server' ? '' : `   (target < idle + 2 × largest message = ${fmt(target, 0)} MiB: ${peaks[p.name] < target ? 'met' : 'MISSED'})`}`);
+    console.log(
+      `${p.name.padEnd(15)} RSS idle ${fmt(idle[p.name], 0)} MiB, peak ${fmt(peaks[p.name], 0)} MiB${p.name === 'redis-server' ? '' : `   (target < idle + 2 × largest message = ${fmt(target, 0)} MiB: ${peaks[p.name] < target ? 'met' : 'MISSED'})`}`,
+    );
   }
   console.log(`largest message ${fmt(mib(largest), 1)} MiB`);
   console.log('hostile messages:');
@@ -337,7 +476,9 @@ async function main() {
   }
   if (slow) {
     const s = slow.state;
-    console.log(`slow clients    greetings ${JSON.stringify(s.greeting)}; reached DATA ${s.reachedData}; closed by the server ${JSON.stringify(s.closedByServer)}; still open at the end ${s.open}${Object.keys(s.errors).length ? `; errors ${JSON.stringify(s.errors)}` : ''}`);
+    console.log(
+      `slow clients    greetings ${JSON.stringify(s.greeting)}; reached DATA ${s.reachedData}; closed by the server ${JSON.stringify(s.closedByServer)}; still open at the end ${s.open}${Object.keys(s.errors).length ? `; errors ${JSON.stringify(s.errors)}` : ''}`,
+    );
   }
   const m = await smtp.metrics().catch(() => '');
   const refusals = m.split('\n').filter((l) => /^mailgate_smtp_(sessions|refused)_total\{/.test(l));

@@ -33,7 +33,16 @@ const server = createServer((req, res) => {
   req.on('data', (c) => (received += c.length));
   req.on('end', () => {
     res.writeHead(201, { 'content-type': 'application/json' });
-    res.end(JSON.stringify({ id: 1, subject: null, message: 'x', posted_at: '2024-05-01T12:34:56+00:00', from_name: null, from_address: null }));
+    res.end(
+      JSON.stringify({
+        id: 1,
+        subject: null,
+        message: 'x',
+        posted_at: '2024-05-01T12:34:56+00:00',
+        from_name: null,
+        from_address: null,
+      }),
+    );
   });
 });
 await new Promise((r) => server.listen(0, '127.0.0.1', r));
@@ -54,20 +63,27 @@ async function measure(label, work) {
   clearInterval(sampler);
   peak = Math.max(peak, process.memoryUsage().rss);
   const mb = (n) => (n / 1024 / 1024).toFixed(0);
-  console.log(`${label}: ${ms.toFixed(0)} ms, worst event-loop delay ${(h.max / 1e6).toFixed(1)} ms (p99 ${(h.percentile(99) / 1e6).toFixed(1)} ms), RSS ${mb(before)} MB before, peak ${mb(peak)} MB`);
+  console.log(
+    `${label}: ${ms.toFixed(0)} ms, worst event-loop delay ${(h.max / 1e6).toFixed(1)} ms (p99 ${(h.percentile(99) / 1e6).toFixed(1)} ms), RSS ${mb(before)} MB before, peak ${mb(peak)} MB`,
+  );
 }
 
 await measure('idle (nothing running, 2 s)', () => new Promise((r) => setTimeout(r, 2000)));
-console.log(`node ${process.version}; message ${(Buffer.byteLength(message) / 1024 / 1024).toFixed(1)} MB (${message.length} UTF-16 units)`);
+console.log(
+  `node ${process.version}; message ${(Buffer.byteLength(message) / 1024 / 1024).toFixed(1)} MB (${message.length} UTF-16 units)`,
+);
 const client = new SirportlyClient({ url, token: 't', secret: 's', requestTimeoutMs: 120_000, connections: 1 });
 await measure('streamed post_update (client)', async () => {
   received = 0;
   await client.postUpdate(fields);
   if (received === 0) throw new Error('nothing received');
 });
-await measure('URLSearchParams#toString() alone (no request; one synchronous call, so the loop is blocked for all of it)', async () => {
-  const body = new URLSearchParams(fields).toString();
-  if (body.length === 0) throw new Error('empty');
-});
+await measure(
+  'URLSearchParams#toString() alone (no request; one synchronous call, so the loop is blocked for all of it)',
+  async () => {
+    const body = new URLSearchParams(fields).toString();
+    if (body.length === 0) throw new Error('empty');
+  },
+);
 await client.close();
 server.close();

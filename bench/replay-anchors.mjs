@@ -131,14 +131,18 @@ if (measure) {
 // The driver.
 
 if (args.includes('--help') || args.includes('-h')) {
-  process.stdout.write('usage: node bench/replay-anchors.mjs [--mbox FILE] [--rounds N] [--only cpython,mailparser,mailparser-bare,mailparser-bare-2t,replay]\n');
+  process.stdout.write(
+    'usage: node bench/replay-anchors.mjs [--mbox FILE] [--rounds N] [--only cpython,mailparser,mailparser-bare,mailparser-bare-2t,replay]\n',
+  );
   process.exit(0);
 }
 const mbox = flag('--mbox', '/tmp/bench-100m/archive-100mb.mbox');
 const rounds = Number(flag('--rounds', '3'));
 const only = flag('--only', '').split(',').filter(Boolean);
 if (!existsSync(mbox)) {
-  process.stderr.write(`replay-anchors: no archive at ${mbox}; build it with: node bench/replay.mjs --only dry --dir ${path.dirname(mbox)}\n`);
+  process.stderr.write(
+    `replay-anchors: no archive at ${mbox}; build it with: node bench/replay.mjs --only dry --dir ${path.dirname(mbox)}\n`,
+  );
   process.exit(2);
 }
 if (!existsSync(path.join(ROOT, 'dist/src/cli.js'))) {
@@ -176,20 +180,26 @@ async function run(name) {
 }
 
 const names = Object.keys(MEASURES).filter((m) => only.length === 0 || only.includes(m));
-process.stdout.write(`replay-anchors: node ${process.version}, ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? '?'}), ${mbox}, best of ${rounds} alternating rounds\n`);
+process.stdout.write(
+  `replay-anchors: node ${process.version}, ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? '?'}), ${mbox}, best of ${rounds} alternating rounds\n`,
+);
 const best = new Map();
 for (let r = 1; r <= rounds; r++) {
   for (const name of names) {
     const res = await run(name);
     const rate = res.messages / res.seconds;
-    process.stdout.write(`  round ${r} ${name.padEnd(16)} ${res.messages} messages in ${res.seconds.toFixed(2)} s = ${Math.round(rate)} msg/s\n`);
+    process.stdout.write(
+      `  round ${r} ${name.padEnd(16)} ${res.messages} messages in ${res.seconds.toFixed(2)} s = ${Math.round(rate)} msg/s\n`,
+    );
     if (!best.has(name) || rate > best.get(name).rate) best.set(name, { ...res, rate });
   }
 }
 process.stdout.write('best:\n');
 for (const name of names) {
   const b = best.get(name);
-  process.stdout.write(`  ${name.padEnd(16)} ${Math.round(b.rate).toLocaleString('en-US').padStart(6)} msg/s (${b.seconds.toFixed(2)} s)\n`);
+  process.stdout.write(
+    `  ${name.padEnd(16)} ${Math.round(b.rate).toLocaleString('en-US').padStart(6)} msg/s (${b.seconds.toFixed(2)} s)\n`,
+  );
 }
 const bare = best.get('mailparser-bare');
 const replay = best.get('replay');

@@ -16,7 +16,19 @@
 // maxRSS, worker threads included), against the targets: dry-run ≥ 1,500 msg/s, peak RSS ≤ 200 MB.
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { closeSync, createWriteStream, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  createWriteStream,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -127,12 +139,19 @@ function variant(raw, copy, i) {
   // Mailing-list mail says "Precedence: bulk", which the door drops as machine mail: removed, so
   // that list messages are drafted like mail sent to the helpdesk directly.
   head = head.replace(/^precedence:.*(\r?\n[ \t].*)*(\r?\n|$)/gim, '');
-  head = /^message-id:/im.test(head) ? head.replace(/^message-id:.*(\r?\n[ \t].*)*/im, `Message-ID: ${id}`) : `Message-ID: ${id}${eol}${head}`;
+  head = /^message-id:/im.test(head)
+    ? head.replace(/^message-id:.*(\r?\n[ \t].*)*/im, `Message-ID: ${id}`)
+    : `Message-ID: ${id}${eol}${head}`;
   const ref = REFS[i % REFS.length];
-  head = /^subject:/im.test(head) ? head.replace(/^subject:[ \t]*/im, `Subject: [${ref}] `) : `Subject: [${ref}] bench${eol}${head}`;
+  head = /^subject:/im.test(head)
+    ? head.replace(/^subject:[ \t]*/im, `Subject: [${ref}] `)
+    : `Subject: [${ref}] bench${eol}${head}`;
   text = head + body;
   if (!text.endsWith('\n')) text += eol;
-  return Buffer.from(`From bench@example.com Mon Jan  1 00:00:00 2024\n${text.replace(/^(>*From )/gm, '>$1')}\n`, 'latin1');
+  return Buffer.from(
+    `From bench@example.com Mon Jan  1 00:00:00 2024\n${text.replace(/^(>*From )/gm, '>$1')}\n`,
+    'latin1',
+  );
 }
 
 async function buildArchive(file, sizeMb) {
@@ -170,7 +189,18 @@ async function startRedis(dir, aof) {
   const port = await freePort();
   const redisDir = path.join(dir, 'redis');
   mkdirSync(redisDir, { recursive: true });
-  const args = ['--port', String(port), '--bind', HOST, '--dir', redisDir, '--save', '', '--maxmemory-policy', 'noeviction'];
+  const args = [
+    '--port',
+    String(port),
+    '--bind',
+    HOST,
+    '--dir',
+    redisDir,
+    '--save',
+    '',
+    '--maxmemory-policy',
+    'noeviction',
+  ];
   if (aof) args.push('--appendonly', 'yes', '--appendfsync', 'everysec');
   else args.push('--appendonly', 'no');
   const log = openSync(path.join(dir, 'redis.log'), 'a');
@@ -243,7 +273,10 @@ function watchThreads(parent) {
     try {
       const hwm = /VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${parent}/status`, 'latin1'));
       if (hwm) wrapperKb = Math.max(wrapperKb, Number(hwm[1]));
-      const kids = readFileSync(`/proc/${parent}/task/${parent}/children`, 'latin1').trim().split(/\s+/).filter(Boolean);
+      const kids = readFileSync(`/proc/${parent}/task/${parent}/children`, 'latin1')
+        .trim()
+        .split(/\s+/)
+        .filter(Boolean);
       if (kids.length === 1) pid = Number(kids[0]);
     } catch {
       /* gone */
@@ -272,7 +305,11 @@ function watchThreads(parent) {
       this.cpu.wrapperMb = Math.round(wrapperKb / 1024);
       this.cpu.child = pid !== parent;
       this.cpu.main = cpu.get(pid) ?? 0;
-      this.cpu.others = [...cpu].filter(([tid]) => tid !== pid).map(([, s]) => s).filter((s) => s >= 0.05).sort((a, b) => b - a);
+      this.cpu.others = [...cpu]
+        .filter(([tid]) => tid !== pid)
+        .map(([, s]) => s)
+        .filter((s) => s >= 0.05)
+        .sort((a, b) => b - a);
     },
   };
 }
@@ -288,12 +325,18 @@ function report(label, r, archive) {
     `accepted ${n(s.accepted)}`,
     s.dry_run ? null : `duplicates ${n(s.duplicates)}`,
     `dropped ${n(s.dropped.total)}`,
-    `rejected ${n(s.rejected.total)} (${Object.entries(s.rejected.reasons).map(([k, v]) => `${k} ${v.count}`).join(', ') || '-'})`,
+    `rejected ${n(s.rejected.total)} (${
+      Object.entries(s.rejected.reasons)
+        .map(([k, v]) => `${k} ${v.count}`)
+        .join(', ') || '-'
+    })`,
   ].filter(Boolean);
   process.stdout.write(
     `${label}: ${n(s.messages)} messages, ${(archive.bytes / 1e6).toFixed(1)} MB in ${r.seconds.toFixed(1)} s (wall, process start to exit) = ` +
       `${n(rate)} msg/s, ${(archive.bytes / 1e6 / r.seconds).toFixed(1)} MB/s; peak RSS ${s.peak_rss_mb} MB` +
-      (r.threads.child ? ` (the replay process; the mailgate process that started it: ${r.threads.wrapperMb} MB)` : '') +
+      (r.threads.child
+        ? ` (the replay process; the mailgate process that started it: ${r.threads.wrapperMb} MB)`
+        : '') +
       `; exit ${r.code}\n` +
       `  CPU ${s.cpu_seconds.toFixed(1)} s, all threads (${((s.cpu_seconds * 1000) / s.messages).toFixed(2)} ms per message); ` +
       `load average ${r.load[0]} before, ${r.load[1]} after\n` +
@@ -322,8 +365,13 @@ async function main() {
   const cleanup = [];
   try {
     const load = os.loadavg()[0];
-    if (load > 0.5) process.stdout.write(`replay bench: WARNING: load average ${load.toFixed(2)}: other work is running, wall-clock figures will be low\n`);
-    process.stdout.write(`replay bench: node ${process.version}, ${os.availableParallelism()} CPUs (${os.cpus()[0]?.model ?? '?'}), ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB RAM\n`);
+    if (load > 0.5)
+      process.stdout.write(
+        `replay bench: WARNING: load average ${load.toFixed(2)}: other work is running, wall-clock figures will be low\n`,
+      );
+    process.stdout.write(
+      `replay bench: node ${process.version}, ${os.availableParallelism()} CPUs (${os.cpus()[0]?.model ?? '?'}), ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB RAM\n`,
+    );
     let archive;
     const meta = `${archiveFile}.json`;
     if (existsSync(archiveFile) && existsSync(meta)) {
@@ -347,8 +395,16 @@ async function main() {
       writeFileSync(cfg, `${overlay}\n`);
       const profDir = path.join(dir, 'profile');
       const nodeArgs = flags.profile ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : [];
-      const r = await runCli(['replay', '--dry-run', '--json', archiveFile], { MAILGATE_CONFIG: cfg }, { summaryOn: 'stderr', nodeArgs });
-      results.dry = report(`replay --dry-run (${flags.threads || Math.max(1, os.availableParallelism() - 1)} drafting thread(s))`, r, archive);
+      const r = await runCli(
+        ['replay', '--dry-run', '--json', archiveFile],
+        { MAILGATE_CONFIG: cfg },
+        { summaryOn: 'stderr', nodeArgs },
+      );
+      results.dry = report(
+        `replay --dry-run (${flags.threads || Math.max(1, os.availableParallelism() - 1)} drafting thread(s))`,
+        r,
+        archive,
+      );
       if (flags.profile) await profileSummary(profDir);
     }
     if (flags.only !== 'dry') {
@@ -363,15 +419,23 @@ async function main() {
       const info = await redis.client.info('memory');
       const used = Number(/^used_memory:(\d+)/m.exec(info)?.[1] ?? 0);
       const waiting = await redis.client.llen('mailgate:updates:wait');
-      process.stdout.write(`  Redis afterwards: ${n(waiting)} jobs waiting, used_memory ${(used / 1e6).toFixed(1)} MB\n`);
+      process.stdout.write(
+        `  Redis afterwards: ${n(waiting)} jobs waiting, used_memory ${(used / 1e6).toFixed(1)} MB\n`,
+      );
     }
     process.stdout.write('\ntargets:\n');
     if (results.dry) {
-      process.stdout.write(`  dry-run ≥ ${n(TARGET_RATE)} msg/s: ${n(results.dry.rate)} msg/s → ${results.dry.rate >= TARGET_RATE ? 'met' : 'NOT met'}\n`);
-      process.stdout.write(`  dry-run peak RSS ≤ ${TARGET_RSS_MB} MB: ${results.dry.rss} MB → ${results.dry.rss <= TARGET_RSS_MB ? 'met' : 'NOT met'}\n`);
+      process.stdout.write(
+        `  dry-run ≥ ${n(TARGET_RATE)} msg/s: ${n(results.dry.rate)} msg/s → ${results.dry.rate >= TARGET_RATE ? 'met' : 'NOT met'}\n`,
+      );
+      process.stdout.write(
+        `  dry-run peak RSS ≤ ${TARGET_RSS_MB} MB: ${results.dry.rss} MB → ${results.dry.rss <= TARGET_RSS_MB ? 'met' : 'NOT met'}\n`,
+      );
     }
     if (results.redis) {
-      process.stdout.write(`  replay peak RSS ≤ ${TARGET_RSS_MB} MB: ${results.redis.rss} MB → ${results.redis.rss <= TARGET_RSS_MB ? 'met' : 'NOT met'}\n`);
+      process.stdout.write(
+        `  replay peak RSS ≤ ${TARGET_RSS_MB} MB: ${results.redis.rss} MB → ${results.redis.rss <= TARGET_RSS_MB ? 'met' : 'NOT met'}\n`,
+      );
     }
   } finally {
     for (const c of cleanup) c();

@@ -19,7 +19,17 @@
 // gateway/bare against the target (≥ 0.90). Only loopback addresses are used.
 import { spawn, fork, execFileSync } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, mkdtempSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync, closeSync } from 'node:fs';
+import {
+  existsSync,
+  mkdtempSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  writeFileSync,
+  closeSync,
+} from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -53,7 +63,20 @@ const USAGE = `usage: node bench/smtp-intake.mjs [options]
                    or replica (also a replica on this machine, WAIT for it)`;
 
 function parseFlags(argv) {
-  const f = { sessions: 300, size: 12288, seconds: 20, warmup: 3, messages: 0, maxSeconds: 0, runs: 1, aof: false, profile: false, only: '', keep: false, durability: 'none' };
+  const f = {
+    sessions: 300,
+    size: 12288,
+    seconds: 20,
+    warmup: 3,
+    messages: 0,
+    maxSeconds: 0,
+    runs: 1,
+    aof: false,
+    profile: false,
+    only: '',
+    keep: false,
+    durability: 'none',
+  };
   const num = (name, v) => {
     const n = Number(v);
     if (!Number.isFinite(n) || n < 0) usage(`--${name} needs a number, got ${v}`);
@@ -64,20 +87,51 @@ function parseFlags(argv) {
     const [flag, inline] = a.includes('=') ? a.split(/=(.*)/s, 2) : [a, undefined];
     const value = () => inline ?? argv[++i];
     switch (flag) {
-      case '--sessions': f.sessions = Math.max(1, Math.floor(num('sessions', value()))); break;
-      case '--size': f.size = Math.max(1024, Math.floor(num('size', value()))); break;
-      case '--seconds': f.seconds = num('seconds', value()); break;
-      case '--warmup': f.warmup = num('warmup', value()); break;
-      case '--messages': f.messages = Math.floor(num('messages', value())); break;
-      case '--max-seconds': f.maxSeconds = num('max-seconds', value()); break;
-      case '--runs': f.runs = Math.max(1, Math.floor(num('runs', value()))); break;
-      case '--aof': f.aof = true; break;
-      case '--profile': f.profile = true; break;
-      case '--keep': f.keep = true; break;
-      case '--durability': f.durability = value(); if (!['none', 'fsync', 'replica'].includes(f.durability)) usage('--durability takes none, fsync or replica'); break;
-      case '--only': f.only = value(); if (!['bare', 'gateway'].includes(f.only)) usage('--only takes bare or gateway'); break;
-      case '-h': case '--help': process.stdout.write(`${USAGE}\n`); process.exit(0); break;
-      default: usage(`unknown option ${a}`);
+      case '--sessions':
+        f.sessions = Math.max(1, Math.floor(num('sessions', value())));
+        break;
+      case '--size':
+        f.size = Math.max(1024, Math.floor(num('size', value())));
+        break;
+      case '--seconds':
+        f.seconds = num('seconds', value());
+        break;
+      case '--warmup':
+        f.warmup = num('warmup', value());
+        break;
+      case '--messages':
+        f.messages = Math.floor(num('messages', value()));
+        break;
+      case '--max-seconds':
+        f.maxSeconds = num('max-seconds', value());
+        break;
+      case '--runs':
+        f.runs = Math.max(1, Math.floor(num('runs', value())));
+        break;
+      case '--aof':
+        f.aof = true;
+        break;
+      case '--profile':
+        f.profile = true;
+        break;
+      case '--keep':
+        f.keep = true;
+        break;
+      case '--durability':
+        f.durability = value();
+        if (!['none', 'fsync', 'replica'].includes(f.durability)) usage('--durability takes none, fsync or replica');
+        break;
+      case '--only':
+        f.only = value();
+        if (!['bare', 'gateway'].includes(f.only)) usage('--only takes bare or gateway');
+        break;
+      case '-h':
+      case '--help':
+        process.stdout.write(`${USAGE}\n`);
+        process.exit(0);
+        break;
+      default:
+        usage(`unknown option ${a}`);
     }
   }
   if (f.messages === 0 && f.seconds <= 0) usage('--seconds must be > 0');
@@ -174,7 +228,18 @@ async function startRedis(dir, aof, { fsyncAlways = false, replicaOf = 0, name =
   const port = await freePort();
   const redisDir = path.join(dir, name);
   mkdirSync(redisDir, { recursive: true });
-  const args = ['--port', String(port), '--bind', HOST, '--dir', redisDir, '--save', '', '--maxmemory-policy', 'noeviction'];
+  const args = [
+    '--port',
+    String(port),
+    '--bind',
+    HOST,
+    '--dir',
+    redisDir,
+    '--save',
+    '',
+    '--maxmemory-policy',
+    'noeviction',
+  ];
   if (fsyncAlways) args.push('--appendonly', 'yes', '--appendfsync', 'always');
   else if (aof) args.push('--appendonly', 'yes', '--appendfsync', 'everysec');
   else args.push('--appendonly', 'no');
@@ -197,7 +262,8 @@ async function startRedis(dir, aof, { fsyncAlways = false, replicaOf = 0, name =
     } catch {
       /* not yet */
     }
-    if (Date.now() > deadline || child.exitCode !== null) throw new Error(`redis-server did not start:\n${tail(path.join(dir, 'redis.log'))}`);
+    if (Date.now() > deadline || child.exitCode !== null)
+      throw new Error(`redis-server did not start:\n${tail(path.join(dir, 'redis.log'))}`);
     await sleep(100);
   }
   const version = /redis_version:(\S+)/.exec(await client.info('server'))?.[1] ?? '?';
@@ -210,7 +276,9 @@ async function startRedis(dir, aof, { fsyncAlways = false, replicaOf = 0, name =
 async function startBare(dir, profileDir) {
   const execArgv = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
   const log = openSync(path.join(dir, 'bare.log'), 'a');
-  const child = track(fork(path.join(HERE, 'support/bare-sink.mjs'), ['0'], { execArgv, stdio: ['ignore', log, log, 'ipc'] }));
+  const child = track(
+    fork(path.join(HERE, 'support/bare-sink.mjs'), ['0'], { execArgv, stdio: ['ignore', log, log, 'ipc'] }),
+  );
   closeSync(log);
   const [msg] = await Promise.race([
     once(child, 'message'),
@@ -305,7 +373,9 @@ async function startGateway(dir, redisUrl, prefix, profileDir, durability = 'non
 
 /** Run the load generator (its own process) against a port. */
 async function runLoad(port, flags, runId) {
-  const child = track(fork(path.join(HERE, 'support/load.mjs'), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }));
+  const child = track(
+    fork(path.join(HERE, 'support/load.mjs'), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }),
+  );
   child.send({
     start: {
       host: HOST,
@@ -382,7 +452,10 @@ async function measure(kind, ctx, runIndex) {
     const file = readdirSync(profileDir).find((f) => f.endsWith('.cpuprofile'));
     // Only the samples of the measured window (both clocks are the monotonic clock, in µs).
     const flags = ctx.flags;
-    const window = flags.messages > 0 ? null : { fromUs: startUs + flags.warmup * 1e6, toUs: startUs + (flags.warmup + flags.seconds) * 1e6 };
+    const window =
+      flags.messages > 0
+        ? null
+        : { fromUs: startUs + flags.warmup * 1e6, toUs: startUs + (flags.warmup + flags.seconds) * 1e6 };
     profile = file ? summarise(path.join(profileDir, file), 25, window) : `no .cpuprofile written in ${profileDir}`;
   }
   return { kind, ...result, cpu, redisCpu, otherCpu, stored, profile };
@@ -422,7 +495,19 @@ async function countKeys(client, pattern) {
 const fmt = (n, d = 1) => (Number.isFinite(n) ? n.toFixed(d) : '-');
 
 function printTable(rows) {
-  const header = ['target', 'msg/s', 'MB/s', 'p50 ms', 'p99 ms', 'max ms', 'server CPU', 'redis CPU', 'generator CPU', 'other CPU', 'errors'];
+  const header = [
+    'target',
+    'msg/s',
+    'MB/s',
+    'p50 ms',
+    'p99 ms',
+    'max ms',
+    'server CPU',
+    'redis CPU',
+    'generator CPU',
+    'other CPU',
+    'errors',
+  ];
   const body = rows.map((r) => [
     r.kind,
     fmt(r.ok / r.seconds),
@@ -437,7 +522,8 @@ function printTable(rows) {
     String(Object.values(r.errors).reduce((a, b) => a + b, 0)),
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
-  const line = (cells) => `  ${cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ')}`;
+  const line = (cells) =>
+    `  ${cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ')}`;
   console.log(line(header));
   for (const b of body) console.log(line(b));
   for (const r of rows) {
@@ -448,9 +534,12 @@ function printTable(rows) {
         `  ${r.kind}: ${r.ok} counted in the window, ${r.okTotal} answered 250 in all; in Redis: ${r.stored.rawKeys} raw messages, ${r.stored.waiting} jobs waiting`,
       );
       const verdicts = Object.entries(r.stored.verdicts ?? {});
-      if (verdicts.length) console.log(`  ${r.kind} door verdicts: ${verdicts.map(([k, n]) => `${k} ${n}`).join(', ')}`);
+      if (verdicts.length)
+        console.log(`  ${r.kind} door verdicts: ${verdicts.map(([k, n]) => `${k} ${n}`).join(', ')}`);
       if (r.stored.rawKeys !== r.okTotal || r.stored.waiting !== r.okTotal) {
-        console.log(`  WARNING: not every 250 stored a message and a job: the figures do not measure the store path (see the door verdicts)`);
+        console.log(
+          `  WARNING: not every 250 stored a message and a job: the figures do not measure the store path (see the door verdicts)`,
+        );
       }
     }
   }
@@ -461,7 +550,9 @@ function ratioLine(rows) {
   const gw = rows.find((r) => r.kind === 'gateway');
   if (!bare || !gw) return null;
   const ratio = gw.ok / gw.seconds / (bare.ok / bare.seconds);
-  console.log(`  ratio gateway/bare = ${ratio.toFixed(2)} (target ≥ ${TARGET_RATIO.toFixed(2)}: ${ratio >= TARGET_RATIO ? 'met' : 'not met'})`);
+  console.log(
+    `  ratio gateway/bare = ${ratio.toFixed(2)} (target ≥ ${TARGET_RATIO.toFixed(2)}: ${ratio >= TARGET_RATIO ? 'met' : 'not met'})`,
+  );
   return ratio;
 }
 
@@ -500,15 +591,25 @@ async function main() {
   );
   console.log(
     `  load: ${flags.sessions} parallel sessions, ${flags.size} B messages (multipart text + base64 attachment), ` +
-      (flags.messages > 0 ? `${flags.messages} messages per target` : `${flags.seconds} s measured after ${flags.warmup} s warm-up`) +
+      (flags.messages > 0
+        ? `${flags.messages} messages per target`
+        : `${flags.seconds} s measured after ${flags.warmup} s warm-up`) +
       `, MAIL/RCPT/DATA pipelined, one connection per session`,
   );
-  if (flags.only !== 'bare') console.log(
-    `  gateway: dist/src/cli.js serve --role smtp (SMTP door only, no workers: acceptance = header verdict + raw and job in Redis before 250)` +
-      (redis ? `; redis ${redis.version} ${fsyncAlways ? 'appendonly yes, appendfsync always' : flags.aof ? 'appendonly yes, appendfsync everysec' : 'without persistence'}${flags.durability === 'replica' ? ' + one replica on this machine' : ''}, durability ${flags.durability}, flushed before each gateway run` : ''),
+  if (flags.only !== 'bare')
+    console.log(
+      `  gateway: dist/src/cli.js serve --role smtp (SMTP door only, no workers: acceptance = header verdict + raw and job in Redis before 250)` +
+        (redis
+          ? `; redis ${redis.version} ${fsyncAlways ? 'appendonly yes, appendfsync always' : flags.aof ? 'appendonly yes, appendfsync everysec' : 'without persistence'}${flags.durability === 'replica' ? ' + one replica on this machine' : ''}, durability ${flags.durability}, flushed before each gateway run`
+          : ''),
+    );
+  console.log(
+    '  generator, sink, gateway and redis are separate processes sharing this machine\'s CPUs; CPU columns: cores used over the whole load (100 % = one core); "other" = machine busy time minus these processes (kernel interrupts, and anything else running: high values mean a noisy measurement)',
   );
-  console.log('  generator, sink, gateway and redis are separate processes sharing this machine\'s CPUs; CPU columns: cores used over the whole load (100 % = one core); "other" = machine busy time minus these processes (kernel interrupts, and anything else running: high values mean a noisy measurement)');
-  if (flags.profile) console.log('  --profile: servers run under --cpu-prof, which slows them; rates are not comparable to unprofiled runs');
+  if (flags.profile)
+    console.log(
+      '  --profile: servers run under --cpu-prof, which slows them; rates are not comparable to unprofiled runs',
+    );
 
   const ratios = [];
   const all = [];

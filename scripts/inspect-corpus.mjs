@@ -18,35 +18,44 @@ const root = process.env.MAILGATE_CORPUS ?? path.join(here, '../../shared/corpus
 const config = path.join(here, 'inspect-corpus.yaml');
 
 function walk(dir) {
-  return readdirSync(dir).sort().flatMap((name) => {
-    const p = path.join(dir, name);
-    if (statSync(p).isDirectory()) return walk(p);
-    return /\.(eml|msg|txt)$/i.test(name) ? [p] : [];
-  });
+  return readdirSync(dir)
+    .sort()
+    .flatMap((name) => {
+      const p = path.join(dir, name);
+      if (statSync(p).isDirectory()) return walk(p);
+      return /\.(eml|msg|txt)$/i.test(name) ? [p] : [];
+    });
 }
 
 function inspect(file) {
   return new Promise((resolve) => {
     // A plus-tag reference, so machine mail (which never opens a ticket) is drafted too.
-    execFile(process.execPath, [cli, 'inspect', '-c', config, '--rcpt', 'support+AB-123456@example.com', file], { maxBuffer: 256 * 1024 * 1024 }, (err, stdout, stderr) => {
-      if (err && !stdout) return resolve({ error: (stderr || err.message).trim().split('\n')[0] });
-      try {
-        const r = JSON.parse(stdout);
-        const u = r.update;
-        const fallbackDate = (r.warnings ?? []).some((w) => /posted_at is the fallback time/.test(w));
-        resolve({
-          verdict: `${r.verdict} ${r.reason}`,
-          author: u ? `${u.author_name ?? ''} <${u.author_email ?? ''}>` : null,
-          subject: u ? u.subject : null,
-          // The fallback is the time of the run: recorded as such so two runs compare.
-          posted_at: u ? (fallbackDate ? 'fallback' : u.posted_at) : null,
-          attachments: (r.attachments ?? []).map((a) => `${a.filename} ${a.content_type} ${a.size} ${a.sha256.slice(0, 12)}`),
-          warnings: r.warnings ?? [],
-        });
-      } catch (e) {
-        resolve({ error: `bad JSON: ${e.message}` });
-      }
-    });
+    execFile(
+      process.execPath,
+      [cli, 'inspect', '-c', config, '--rcpt', 'support+AB-123456@example.com', file],
+      { maxBuffer: 256 * 1024 * 1024 },
+      (err, stdout, stderr) => {
+        if (err && !stdout) return resolve({ error: (stderr || err.message).trim().split('\n')[0] });
+        try {
+          const r = JSON.parse(stdout);
+          const u = r.update;
+          const fallbackDate = (r.warnings ?? []).some((w) => /posted_at is the fallback time/.test(w));
+          resolve({
+            verdict: `${r.verdict} ${r.reason}`,
+            author: u ? `${u.author_name ?? ''} <${u.author_email ?? ''}>` : null,
+            subject: u ? u.subject : null,
+            // The fallback is the time of the run: recorded as such so two runs compare.
+            posted_at: u ? (fallbackDate ? 'fallback' : u.posted_at) : null,
+            attachments: (r.attachments ?? []).map(
+              (a) => `${a.filename} ${a.content_type} ${a.size} ${a.sha256.slice(0, 12)}`,
+            ),
+            warnings: r.warnings ?? [],
+          });
+        } catch (e) {
+          resolve({ error: `bad JSON: ${e.message}` });
+        }
+      },
+    );
   });
 }
 
@@ -60,6 +69,10 @@ async function worker() {
   }
 }
 await Promise.all([worker(), worker()]);
-const sorted = Object.fromEntries(Object.keys(results).sort().map((k) => [k, results[k]]));
+const sorted = Object.fromEntries(
+  Object.keys(results)
+    .sort()
+    .map((k) => [k, results[k]]),
+);
 writeFileSync(out, `${JSON.stringify(sorted, null, 1)}\n`);
 process.stderr.write(`${files.length} messages → ${out}\n`);

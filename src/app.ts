@@ -62,14 +62,26 @@ export async function startGateway(config: Config, log: Logger, opts: GatewayOpt
   const redis = doorConnection(config.redis);
   redis.on('error', (err: Error) => log.warn({ err: err.message }, 'redis connection error'));
   const ready = await waitReady(redis, 2000);
-  if (!ready) log.warn({ redis: describeTarget(config.redis) }, 'redis not reachable yet; SMTP answers 451 until it is');
+  if (!ready)
+    log.warn({ redis: describeTarget(config.redis) }, 'redis not reachable yet; SMTP answers 451 until it is');
   // Checked again on each reconnect (a failover may bring a primary that gives more or less).
   const durability =
     role === 'worker'
       ? undefined
       : new DurabilityGuard(redis, durabilityOptions(config.redis), (plan) => {
-          if (plan instanceof GatewayError) log.error({ durability: config.redis.durability }, `${plan.message}; SMTP answers 451 until it can`);
-          else log.info({ durability: plan.level, setting: config.redis.durability, fsync: plan.fsync ?? undefined, replicas: plan.replicas || undefined, means: describePlan(plan) }, 'redis durability');
+          if (plan instanceof GatewayError)
+            log.error({ durability: config.redis.durability }, `${plan.message}; SMTP answers 451 until it can`);
+          else
+            log.info(
+              {
+                durability: plan.level,
+                setting: config.redis.durability,
+                fsync: plan.fsync ?? undefined,
+                replicas: plan.replicas || undefined,
+                means: describePlan(plan),
+              },
+              'redis durability',
+            );
         });
   if (ready && durability) {
     const plan = await durability.check();
@@ -89,9 +101,19 @@ export async function startGateway(config: Config, log: Logger, opts: GatewayOpt
   let shuttingDown = false;
 
   const door = new DoorChecks(config, redis);
-  const doorThread = role !== 'worker' && config.smtp.doorThread ? await startDoorThread(config, log, { onRestart: () => metrics.doorThreadRestarts.inc() }) : null;
+  const doorThread =
+    role !== 'worker' && config.smtp.doorThread
+      ? await startDoorThread(config, log, { onRestart: () => metrics.doorThreadRestarts.inc() })
+      : null;
   const decideHere = (raw: Buffer, envelope: Envelope) => decide(raw, envelope, { config, store, door });
-  const smtp = role === 'worker' ? null : await startSmtp(config, { log, metrics, decide: doorThread ? (raw, envelope) => doorThread.decide(raw, envelope) : decideHere });
+  const smtp =
+    role === 'worker'
+      ? null
+      : await startSmtp(config, {
+          log,
+          metrics,
+          decide: doorThread ? (raw, envelope) => doorThread.decide(raw, envelope) : decideHere,
+        });
 
   let worker: UpdateWorker | null = null;
   let credentials: CredentialWatch | null = null;
@@ -124,7 +146,17 @@ export async function startGateway(config: Config, log: Logger, opts: GatewayOpt
     void credentials.start();
     workerConn = workerConnection(config.redis);
     workerConn.on('error', (err: Error) => log.debug({ err: err.message }, 'worker redis connection error'));
-    worker = startUpdateWorker({ config, connection: workerConn, redis: workerConn, client: instrumentSirportly(client, metrics), routeClients, queue, log, metrics, credentials });
+    worker = startUpdateWorker({
+      config,
+      connection: workerConn,
+      redis: workerConn,
+      client: instrumentSirportly(client, metrics),
+      routeClients,
+      queue,
+      log,
+      metrics,
+      credentials,
+    });
   }
 
   const http = await startHttp(config, {
@@ -136,7 +168,11 @@ export async function startGateway(config: Config, log: Logger, opts: GatewayOpt
       { name: 'door_thread', check: () => doorThread === null || doorThread.running() },
       { name: 'not_shutting_down', check: () => !shuttingDown },
       // Named when failing, never a 503: refused credentials hold jobs back, not mail.
-      { name: 'sirportly_credentials', advisory: true, check: () => credentials === null || credentials.failing().length === 0 },
+      {
+        name: 'sirportly_credentials',
+        advisory: true,
+        check: () => credentials === null || credentials.failing().length === 0,
+      },
     ],
     beforeMetrics: async () => {
       const [counts, oldest] = await Promise.race([
@@ -159,7 +195,9 @@ export async function startGateway(config: Config, log: Logger, opts: GatewayOpt
       smtpPort: smtp?.port(),
       httpPort: http.port(),
       sirportly: config.sirportly.url,
-      routes: routeTable(config).map((r) => `${r.name}:${r.noReference}${r.account ? `@${new URL(r.account.url).host}` : ''}`),
+      routes: routeTable(config).map(
+        (r) => `${r.name}:${r.noReference}${r.account ? `@${new URL(r.account.url).host}` : ''}`,
+      ),
       prefix: config.redis.prefix,
       admin: config.admin.enabled ? (config.admin.readOnly ? 'read-only' : 'read-write') : 'off',
       adminWhy: config.admin.why,
@@ -188,17 +226,27 @@ export async function startGateway(config: Config, log: Logger, opts: GatewayOpt
         await smtp?.close();
         await doorThread?.close(Math.max(100, config.smtp.closeTimeoutMs - (Date.now() - started)));
       })();
-      const [smtpOutcome, workerOutcome] = await Promise.all([settleWithin(smtpSide, config.smtp.closeTimeoutMs), worker ? worker.close() : ('done' as const)]);
+      const [smtpOutcome, workerOutcome] = await Promise.all([
+        settleWithin(smtpSide, config.smtp.closeTimeoutMs),
+        worker ? worker.close() : ('done' as const),
+      ]);
       credentials?.close();
       // What is left only releases sockets: a short wait, then they are cut.
-      await settleWithin(Promise.allSettled([queue.close(), ...ownClients.map((c) => c.close()), opts.client?.close?.()]), 300);
+      await settleWithin(
+        Promise.allSettled([queue.close(), ...ownClients.map((c) => c.close()), opts.client?.close?.()]),
+        300,
+      );
       // disconnect, not quit: QUIT would wait forever in the offline queue of a lost connection.
       redis.disconnect();
       queueConn.disconnect();
       workerConn?.disconnect();
       await settleWithin(http.close(), 200);
       if (smtpOutcome === 'done' && workerOutcome === 'done') log.info('shut down cleanly');
-      else log.warn({ smtp: smtpOutcome, workers: workerOutcome }, 'shut down at the deadline; what was cut off is retried (by the sender, or by another worker)');
+      else
+        log.warn(
+          { smtp: smtpOutcome, workers: workerOutcome },
+          'shut down at the deadline; what was cut off is retried (by the sender, or by another worker)',
+        );
     },
   };
 }

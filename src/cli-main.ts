@@ -40,7 +40,10 @@ async function readInput(file: string): Promise<Buffer> {
 function leadingFromLine(raw: Buffer): string | null {
   if (!raw.subarray(0, 5).equals(Buffer.from('From '))) return null;
   const lf = raw.indexOf(0x0a);
-  const line = raw.subarray(0, lf === -1 ? Math.min(raw.length, 1000) : Math.min(lf, 1000)).toString('latin1').replace(/\r$/, '');
+  const line = raw
+    .subarray(0, lf === -1 ? Math.min(raw.length, 1000) : Math.min(lf, 1000))
+    .toString('latin1')
+    .replace(/\r$/, '');
   return isFromLine(line) ? line : null;
 }
 
@@ -97,7 +100,11 @@ async function inspect(file: string, opts: { config?: string; rcpt?: string[] })
   // line's sender, else Return-Path.
   const archived = replayEnvelope(raw, { fromLine: leadingFromLine(raw) });
   const rcptTo = opts.rcpt && opts.rcpt.length > 0 ? opts.rcpt : archived.rcptTo;
-  const result = await inspectMessage(raw, { mailFrom: archived.mailFrom, rcptTo, receivedAt: new Date().toISOString(), source: 'inspect' }, config);
+  const result = await inspectMessage(
+    raw,
+    { mailFrom: archived.mailFrom, rcptTo, receivedAt: new Date().toISOString(), source: 'inspect' },
+    config,
+  );
   // The answer still says what the gateway would do with these bytes, but an empty or non-mail
   // input is most likely the wrong file: said in the JSON and on stderr.
   const notMail = notMailReason(raw, file === '-' ? 'stdin' : file);
@@ -122,8 +129,12 @@ async function check(opts: { config?: string; json?: boolean }): Promise<void> {
   } else {
     const { table } = await import('./admin/table.js');
     const rows = report.rows.map((r) => [r.account, r.route || '-', r.check, r.value, r.status, r.detail]);
-    process.stdout.write(`${table(['ACCOUNT', 'ROUTE', 'CHECK', 'VALUE', 'RESULT', 'DETAIL'], rows, { maxWidth: 100 })}\n`);
-    process.stdout.write(report.ok ? 'all well: Sirportly has what the gateway needs\n' : 'NOT all well: see the rows not ok above\n');
+    process.stdout.write(
+      `${table(['ACCOUNT', 'ROUTE', 'CHECK', 'VALUE', 'RESULT', 'DETAIL'], rows, { maxWidth: 100 })}\n`,
+    );
+    process.stdout.write(
+      report.ok ? 'all well: Sirportly has what the gateway needs\n' : 'NOT all well: see the rows not ok above\n',
+    );
   }
   if (report.ok) process.exit(0);
   process.exit(report.rows.some((r) => r.status === 'unreachable') ? EXIT.UNAVAILABLE : EXIT.FAILED);
@@ -137,7 +148,9 @@ function parseRole(value: string): Role {
 const program = new Command()
   .name('mailgate')
   .description('Inbound email to Sirportly ticket updates: SMTP in, durable Redis queue, updates out.')
-  .version((JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version)
+  .version(
+    (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version,
+  )
   .showHelpAfterError()
   .configureOutput({ writeErr: (s) => process.stderr.write(s) })
   .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : EXIT.USAGE));
@@ -156,7 +169,11 @@ program
       'the route, the update and, for create, the new ticket; needs neither Redis nor Sirportly',
   )
   .argument('<file>', 'a message file (RFC 5322), or - to read standard input')
-  .option('--rcpt <address>', 'envelope recipient, which chooses the route (repeat for several); default: Delivered-To and To of the message', (v: string, all: string[] = []) => [...all, v])
+  .option(
+    '--rcpt <address>',
+    'envelope recipient, which chooses the route (repeat for several); default: Delivered-To and To of the message',
+    (v: string, all: string[] = []) => [...all, v],
+  )
   .option('-c, --config <file>', 'YAML file merged over config/default.yaml (same as MAILGATE_CONFIG)')
   .action(inspect);
 
@@ -164,7 +181,7 @@ program
   .command('check')
   .description(
     'check Sirportly before mail arrives: the credentials of each account, tickets/spql when newTickets.markerTag is on, ' +
-      'and every brand, department, status, priority, team and sla the routes name (the team in the department\'s escalation path); ' +
+      "and every brand, department, status, priority, team and sla the routes name (the team in the department's escalation path); " +
       'exit 0 only when all is well, 1 when something is missing or refused, 69 when Sirportly cannot be reached',
   )
   .option('-c, --config <file>', 'YAML file merged over config/default.yaml (same as MAILGATE_CONFIG)')

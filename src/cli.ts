@@ -18,12 +18,16 @@ function replayWantsChild(argv: string[]): boolean {
 }
 
 function runReplayChild(): void {
-  const child = spawn(process.execPath, [...process.execArgv, YOUNG_GENERATION, process.argv[1] ?? '', ...process.argv.slice(2)], {
-    // The IPC channel only tells the child when this process is gone (see replay/command.ts).
-    stdio: ['inherit', 'inherit', 'inherit', 'ipc'],
-    // glibc's per-thread malloc arenas keep freed message buffers of each drafting thread apart.
-    env: { ...process.env, MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX ?? '2', MAILGATE_REPLAY_CHILD: '1' },
-  });
+  const child = spawn(
+    process.execPath,
+    [...process.execArgv, YOUNG_GENERATION, process.argv[1] ?? '', ...process.argv.slice(2)],
+    {
+      // The IPC channel only tells the child when this process is gone (see replay/command.ts).
+      stdio: ['inherit', 'inherit', 'inherit', 'ipc'],
+      // glibc's per-thread malloc arenas keep freed message buffers of each drafting thread apart.
+      env: { ...process.env, MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX ?? '2', MAILGATE_REPLAY_CHILD: '1' },
+    },
+  );
   // Forwarded: Ctrl-C at a terminal reaches both processes, the child counts the pair as one.
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => child.kill(signal));
   child.on('error', (err) => {

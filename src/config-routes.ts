@@ -64,33 +64,75 @@ export function checkRoutes(c: RouteCheckInput, ctx: z.RefinementCtx): void {
   const names = new Set<string>();
   c.routes.forEach((r, i) => {
     const at = (...path: Array<string | number>) => ['routes', i, ...path];
-    if (names.has(r.name)) ctx.addIssue({ code: 'custom', path: at('name'), message: `"${r.name}" is used by an earlier route; names must be unique` });
+    if (names.has(r.name))
+      ctx.addIssue({
+        code: 'custom',
+        path: at('name'),
+        message: `"${r.name}" is used by an earlier route; names must be unique`,
+      });
     names.add(r.name);
     // The default route the gateway adds when none is configured is called "default": a route
     // with match under that name would be mistaken for it when a job names its route.
     if (r.name === 'default' && r.match.length > 0) {
-      ctx.addIssue({ code: 'custom', path: at('name'), message: '"default" is the name of the default route (the one without match); name this route otherwise' });
+      ctx.addIssue({
+        code: 'custom',
+        path: at('name'),
+        message: '"default" is the name of the default route (the one without match); name this route otherwise',
+      });
     }
     if (r.match.length === 0 && i !== c.routes.length - 1) {
-      ctx.addIssue({ code: 'custom', path: at('match'), message: `route "${r.name}" has no match, so it is the default route and must be the last one` });
+      ctx.addIssue({
+        code: 'custom',
+        path: at('match'),
+        message: `route "${r.name}" has no match, so it is the default route and must be the last one`,
+      });
     }
     // Sirportly finds a department by name only within its brand (two brands may each have a
     // "Support"); without one, every new ticket of the route would be refused.
     const department = r.ticket.department;
     if (department !== undefined && !/^\d+$/.test(department) && !r.ticket.brand) {
-      ctx.addIssue({ code: 'custom', path: at('ticket', 'department'), message: `"${department}" is a department name, which Sirportly resolves only with its brand: set routes[${i}].ticket.brand, or give the department's id` });
+      ctx.addIssue({
+        code: 'custom',
+        path: at('ticket', 'department'),
+        message: `"${department}" is a department name, which Sirportly resolves only with its brand: set routes[${i}].ticket.brand, or give the department's id`,
+      });
     }
     if ((r.noReference ?? c.policy.noReference) === 'create') {
       for (const f of REQUIRED_TICKET_FIELDS) {
-        if (!r.ticket[f]) ctx.addIssue({ code: 'custom', path: at('ticket', f), message: `is required: route "${r.name}" opens new tickets (noReference: create)` });
+        if (!r.ticket[f])
+          ctx.addIssue({
+            code: 'custom',
+            path: at('ticket', f),
+            message: `is required: route "${r.name}" opens new tickets (noReference: create)`,
+          });
       }
     }
     const a = r.sirportly;
     if (a) {
-      if (a.token !== undefined && a.tokenFile !== undefined) ctx.addIssue({ code: 'custom', path: at('sirportly', 'tokenFile'), message: 'token and tokenFile are both set: use one' });
-      if (a.secret !== undefined && a.secretFile !== undefined) ctx.addIssue({ code: 'custom', path: at('sirportly', 'secretFile'), message: 'secret and secretFile are both set: use one' });
-      if (!a.token && !a.tokenFile) ctx.addIssue({ code: 'custom', path: at('sirportly', 'token'), message: 'is required when a route has its own Sirportly account (or tokenFile)' });
-      if (!a.secret && !a.secretFile) ctx.addIssue({ code: 'custom', path: at('sirportly', 'secret'), message: 'is required when a route has its own Sirportly account (or secretFile)' });
+      if (a.token !== undefined && a.tokenFile !== undefined)
+        ctx.addIssue({
+          code: 'custom',
+          path: at('sirportly', 'tokenFile'),
+          message: 'token and tokenFile are both set: use one',
+        });
+      if (a.secret !== undefined && a.secretFile !== undefined)
+        ctx.addIssue({
+          code: 'custom',
+          path: at('sirportly', 'secretFile'),
+          message: 'secret and secretFile are both set: use one',
+        });
+      if (!a.token && !a.tokenFile)
+        ctx.addIssue({
+          code: 'custom',
+          path: at('sirportly', 'token'),
+          message: 'is required when a route has its own Sirportly account (or tokenFile)',
+        });
+      if (!a.secret && !a.secretFile)
+        ctx.addIssue({
+          code: 'custom',
+          path: at('sirportly', 'secret'),
+          message: 'is required when a route has its own Sirportly account (or secretFile)',
+        });
     }
   });
   const hasDefault = c.routes.length > 0 && c.routes[c.routes.length - 1]!.match.length === 0;
@@ -98,7 +140,8 @@ export function checkRoutes(c: RouteCheckInput, ctx: z.RefinementCtx): void {
     ctx.addIssue({
       code: 'custom',
       path: ['policy', 'noReference'],
-      message: 'create needs the ticket fields of new tickets: add a default route (one without match, last) with ticket: {department, status, priority, team}',
+      message:
+        'create needs the ticket fields of new tickets: add a default route (one without match, last) with ticket: {department, status, priority, team}',
     });
   }
 }
@@ -109,7 +152,8 @@ export function readRouteSecrets<C extends { routes: RouteConfig[] }>(config: C)
     const a = r.sirportly;
     if (!a || (a.tokenFile === undefined && a.secretFile === undefined)) return r;
     const token = a.tokenFile !== undefined ? readSecretFile(a.tokenFile, `routes[${i}].sirportly.tokenFile`) : a.token;
-    const secret = a.secretFile !== undefined ? readSecretFile(a.secretFile, `routes[${i}].sirportly.secretFile`) : a.secret;
+    const secret =
+      a.secretFile !== undefined ? readSecretFile(a.secretFile, `routes[${i}].sirportly.secretFile`) : a.secret;
     if (!token) throw new GatewayError('config', `routes[${i}].sirportly.tokenFile=${a.tokenFile}: is empty`);
     if (!secret) throw new GatewayError('config', `routes[${i}].sirportly.secretFile=${a.secretFile}: is empty`);
     if (a.tokenFile !== undefined) checkSecretLength(token, `routes[${i}].sirportly.tokenFile=${a.tokenFile}`);

@@ -72,6 +72,9 @@ export function readSecretFile(file: string, what: string): string {
   try {
     return readFileSync(file, 'utf8').replace(/[\r\n]+$/, '');
   } catch (err) {
-    throw new GatewayError('config', `${what}=${file}: cannot be read (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+    throw new GatewayError(
+      'config',
+      `${what}=${file}: cannot be read (${(err as NodeJS.ErrnoException).code ?? String(err)})`,
+    );
   }
 }

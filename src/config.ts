@@ -7,7 +7,18 @@ import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { GatewayError } from './errors.js';
-import { hostPort, httpUrl, machinePolicy, nonNegativeInt, port, positiveInt, readSecretFile, redisUrl, regexSource, secret } from './config-values.js';
+import {
+  hostPort,
+  httpUrl,
+  machinePolicy,
+  nonNegativeInt,
+  port,
+  positiveInt,
+  readSecretFile,
+  redisUrl,
+  regexSource,
+  secret,
+} from './config-values.js';
 import { checkRoutes, readRouteSecrets, routeSchema } from './config-routes.js';
 
 export type { RouteConfig, TicketFieldsConfig } from './config-routes.js';
@@ -33,7 +44,12 @@ export const configSchema = z
         connectionRateLimit: z.object({ max: nonNegativeInt, windowSeconds: positiveInt }).strict(),
         // 0 turns each one off.
         limits: z
-          .object({ maxConnectionsPerAddress: nonNegativeInt, maxRefusedCommands: nonNegativeInt, transactionTimeoutMs: nonNegativeInt, dataTimeoutMs: nonNegativeInt })
+          .object({
+            maxConnectionsPerAddress: nonNegativeInt,
+            maxRefusedCommands: nonNegativeInt,
+            transactionTimeoutMs: nonNegativeInt,
+            dataTimeoutMs: nonNegativeInt,
+          })
           .strict(),
         trustedProxies: z.array(z.string().min(1)),
       })
@@ -61,7 +77,12 @@ export const configSchema = z
         autoSubmitted: machinePolicy,
         deliveryReports: machinePolicy,
         precedence: machinePolicy,
-        precedenceValues: z.array(z.string().min(1).transform((s) => s.toLowerCase())),
+        precedenceValues: z.array(
+          z
+            .string()
+            .min(1)
+            .transform((s) => s.toLowerCase()),
+        ),
         autoReplyHeaders: machinePolicy,
         nullSender: machinePolicy,
         mailerDaemon: machinePolicy,
@@ -69,7 +90,12 @@ export const configSchema = z
         loopRateLimitMax: positiveInt,
         loopRateLimitWindowSeconds: positiveInt,
         knownSendersOnly: z.boolean(),
-        knownSenderDomains: z.array(z.string().min(1).transform((s) => s.toLowerCase().replace(/^@/, ''))),
+        knownSenderDomains: z.array(
+          z
+            .string()
+            .min(1)
+            .transform((s) => s.toLowerCase().replace(/^@/, '')),
+        ),
       })
       .strict(),
     // Recipient → Sirportly account, new-ticket fields and no-reference policy (see default.yaml).
@@ -131,7 +157,10 @@ export const configSchema = z
         sentinelName: z.string(),
       })
       .strict()
-      .refine((r) => r.sentinels.length === 0 || r.sentinelName !== '', { message: 'needs redis.sentinelName (REDIS_SENTINEL_NAME) with redis.sentinels', path: ['sentinelName'] }),
+      .refine((r) => r.sentinels.length === 0 || r.sentinelName !== '', {
+        message: 'needs redis.sentinelName (REDIS_SENTINEL_NAME) with redis.sentinels',
+        path: ['sentinelName'],
+      }),
     queue: z
       .object({
         concurrency: positiveInt,
@@ -215,7 +244,10 @@ function checkAdminLogin(a: AdminSettings, ctx: z.RefinementCtx): void {
     ctx.addIssue({
       code: 'custom',
       path: a.username === '' ? ['username'] : ['password'],
-      message: a.username === '' ? 'is required with admin.password (ADMIN_PASSWORD)' : 'is required with admin.username (ADMIN_USERNAME)',
+      message:
+        a.username === ''
+          ? 'is required with admin.password (ADMIN_PASSWORD)'
+          : 'is required with admin.username (ADMIN_USERNAME)',
     });
     return;
   }
@@ -223,7 +255,8 @@ function checkAdminLogin(a: AdminSettings, ctx: z.RefinementCtx): void {
     ctx.addIssue({
       code: 'custom',
       path: ['enabled'],
-      message: 'needs admin.token (ADMIN_TOKEN) or admin.username and admin.password (ADMIN_PASSWORD): the dashboard is never open without a login',
+      message:
+        'needs admin.token (ADMIN_TOKEN) or admin.username and admin.password (ADMIN_PASSWORD): the dashboard is never open without a login',
     });
   }
 }
@@ -233,11 +266,20 @@ function checkAdminLogin(a: AdminSettings, ctx: z.RefinementCtx): void {
  * a login is configured, since setting one says the operator wants it; true or false decide alone.
  */
 export function adminSwitch(a: AdminSettings): { enabled: boolean; why: string } {
-  const login = a.token !== '' ? 'admin.token (ADMIN_TOKEN) is set' : a.username !== '' && a.password !== '' ? 'admin.username and admin.password (ADMIN_USERNAME, ADMIN_PASSWORD) are set' : null;
+  const login =
+    a.token !== ''
+      ? 'admin.token (ADMIN_TOKEN) is set'
+      : a.username !== '' && a.password !== ''
+        ? 'admin.username and admin.password (ADMIN_USERNAME, ADMIN_PASSWORD) are set'
+        : null;
   if (a.enabled === true) return { enabled: true, why: `admin.enabled is true and ${login ?? 'a login is set'}` };
-  if (a.enabled === false) return { enabled: false, why: `admin.enabled is false${login ? ` (${login} but not used)` : ''}` };
+  if (a.enabled === false)
+    return { enabled: false, why: `admin.enabled is false${login ? ` (${login} but not used)` : ''}` };
   if (login) return { enabled: true, why: `${login} (admin.enabled: auto)` };
-  return { enabled: false, why: 'no login: set ADMIN_TOKEN, or ADMIN_USERNAME and ADMIN_PASSWORD, to serve it (admin.enabled: auto)' };
+  return {
+    enabled: false,
+    why: 'no login: set ADMIN_TOKEN, or ADMIN_USERNAME and ADMIN_PASSWORD, to serve it (admin.enabled: auto)',
+  };
 }
 
 /** Environment variable → config path and how to read it. */
@@ -268,7 +310,8 @@ function envValue(env: NodeJS.ProcessEnv, name: string): string | undefined {
   const direct = env[name];
   const file = FILE_VARS.has(name) ? env[`${name}_FILE`] : undefined;
   if (file === undefined || file === '') return direct;
-  if (direct !== undefined && direct !== '') throw new GatewayError('config', `${name} and ${name}_FILE are both set: use one`);
+  if (direct !== undefined && direct !== '')
+    throw new GatewayError('config', `${name} and ${name}_FILE are both set: use one`);
   return readSecretFile(file, `${name}_FILE`);
 }
 
@@ -302,7 +345,10 @@ function readYaml(path: string, what: string): Tree {
   try {
     text = readFileSync(path, 'utf8');
   } catch (err) {
-    throw new GatewayError('config', `${what} ${path}: cannot be read (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+    throw new GatewayError(
+      'config',
+      `${what} ${path}: cannot be read (${(err as NodeJS.ErrnoException).code ?? String(err)})`,
+    );
   }
   let doc: unknown;
   try {
@@ -334,7 +380,14 @@ function envOverlay(env: NodeJS.ProcessEnv): Tree {
       if (!/^\d+$/.test(raw)) throw new GatewayError('config', `${name}=${raw}: must be a whole number`);
       setPath(tree, path, Number(raw));
     } else if (type === 'list') {
-      setPath(tree, path, raw.split(',').map((v) => v.trim()).filter((v) => v !== ''));
+      setPath(
+        tree,
+        path,
+        raw
+          .split(',')
+          .map((v) => v.trim())
+          .filter((v) => v !== ''),
+      );
     } else {
       setPath(tree, path, raw);
     }
@@ -344,7 +397,9 @@ function envOverlay(env: NodeJS.ProcessEnv): Tree {
 
 function describeIssue(issue: z.core.$ZodIssue): string {
   // routes.1.ticket.team reads better as routes[1].ticket.team
-  const path = issue.path.map((k, i) => (typeof k === 'number' ? `[${k}]` : i === 0 ? String(k) : `.${String(k)}`)).join('');
+  const path = issue.path
+    .map((k, i) => (typeof k === 'number' ? `[${k}]` : i === 0 ? String(k) : `.${String(k)}`))
+    .join('');
   const env = ENV_MAP.find(([, p]) => p.join('.') === path)?.[0];
   const where = env ? `${path} (${env})` : path || 'config';
   return `${where}: ${issue.message}`;
@@ -378,7 +433,8 @@ export function requireSirportlyCredentials(config: Config): void {
   // A route with its own account was checked when the config was loaded; the main account is
   // needed only when some mail can reach it (always, unless every route, the default included, has its own).
   const last = config.routes[config.routes.length - 1];
-  const everyRouteOwnAccount = last !== undefined && last.match.length === 0 && config.routes.every((r) => r.sirportly !== undefined);
+  const everyRouteOwnAccount =
+    last !== undefined && last.match.length === 0 && config.routes.every((r) => r.sirportly !== undefined);
   if (everyRouteOwnAccount) return;
   if (!config.sirportly.token) throw new GatewayError('config', 'sirportly.token (SIRPORTLY_TOKEN): is required');
   if (!config.sirportly.secret) throw new GatewayError('config', 'sirportly.secret (SIRPORTLY_SECRET): is required');

@@ -8,10 +8,13 @@ export async function settleWithin(work: Promise<unknown>, ms: number): Promise<
     timer = setTimeout(() => resolve('timeout'), Math.max(0, ms));
   });
   try {
-    return await Promise.race([work.then(
-      () => 'done' as const,
-      () => 'done' as const,
-    ), deadline]);
+    return await Promise.race([
+      work.then(
+        () => 'done' as const,
+        () => 'done' as const,
+      ),
+      deadline,
+    ]);
   } finally {
     clearTimeout(timer);
   }

@@ -13,7 +13,9 @@ export function systemResolver(timeoutMs: number): DnsResolver {
       // resolver's own timeout ends this one.
       timer = setTimeout(() => {
         // ETIMEOUT is what mailauth reads as a temporary error (temperror), not as "no record".
-        reject(Object.assign(new Error(`DNS ${rrtype} ${name}: no answer within ${timeoutMs} ms`), { code: 'ETIMEOUT' }));
+        reject(
+          Object.assign(new Error(`DNS ${rrtype} ${name}: no answer within ${timeoutMs} ms`), { code: 'ETIMEOUT' }),
+        );
       }, timeoutMs);
     });
     try {

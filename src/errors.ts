@@ -36,7 +36,11 @@ const KINDS: Record<ErrorKind, KindInfo> = {
   bad_job: { retryable: false, reply: { code: 554, enhanced: '5.6.0', text: 'Message could not be processed' } },
   // Retried, but only a few times: a busy host can slow a draft past its deadline once, while a
   // message built to exhaust the drafter hits the same limit every time.
-  draft_limit: { retryable: true, maxTries: true, reply: { code: 554, enhanced: '5.3.4', text: 'Message too complex to process' } },
+  draft_limit: {
+    retryable: true,
+    maxTries: true,
+    reply: { code: 554, enhanced: '5.3.4', text: 'Message too complex to process' },
+  },
   auth: { retryable: false, reply: { code: 451, enhanced: '4.3.0', text: 'Helpdesk rejected our credentials' } },
   not_found: { retryable: false, reply: { code: 550, enhanced: '5.1.1', text: 'Ticket not found' } },
   validation: { retryable: false, reply: { code: 550, enhanced: '5.6.0', text: 'Helpdesk rejected the message' } },
@@ -113,9 +117,17 @@ export function replyFor(kind: ErrorKind): SmtpReply {
  */
 export const LIMIT_REPLIES = {
   connectionRate: { code: 421, enhanced: '4.7.0', text: 'Too many connections from your address, try again later' },
-  concurrentSessions: { code: 421, enhanced: '4.7.0', text: 'Too many open connections from your address, try again later' },
+  concurrentSessions: {
+    code: 421,
+    enhanced: '4.7.0',
+    text: 'Too many open connections from your address, try again later',
+  },
   refusedCommands: { code: 421, enhanced: '4.7.0', text: 'Too many refused commands, closing connection' },
   transactionTimeout: { code: 421, enhanced: '4.4.2', text: 'Transaction took too long, closing connection' },
   dataTimeout: { code: 421, enhanced: '4.4.2', text: 'Message data took too long, closing connection' },
-  failedParked: { code: 451, enhanced: '4.7.1', text: 'Too much undeliverable mail from you is waiting here, try again later' },
+  failedParked: {
+    code: 451,
+    enhanced: '4.7.1',
+    text: 'Too much undeliverable mail from you is waiting here, try again later',
+  },
 } as const satisfies Record<string, SmtpReply>;

@@ -19,7 +19,8 @@ export async function archiveMessages(file, maxMessageBytes) {
   const events = { format: ignore, bytes: ignore, junk: ignore, fileError: ignore };
   return (async function* () {
     for await (const item of readMessages(found.sources, { format: 'auto', maxMessageBytes }, events)) {
-      if (item.raw !== null) yield { raw: Buffer.from(item.raw.buffer, item.raw.byteOffset, item.raw.byteLength), fromLine: item.fromLine };
+      if (item.raw !== null)
+        yield { raw: Buffer.from(item.raw.buffer, item.raw.byteOffset, item.raw.byteLength), fromLine: item.fromLine };
     }
   })();
 }

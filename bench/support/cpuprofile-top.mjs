@@ -20,7 +20,9 @@ function area(url) {
 
 function frameKey(cf) {
   const name = cf.functionName || '(anonymous)';
-  const where = cf.url ? `${cf.url.replace(/^.*\/(node_modules|dist)\//, '$1/').replace(/^file:\/\//, '')}:${cf.lineNumber + 1}` : '';
+  const where = cf.url
+    ? `${cf.url.replace(/^.*\/(node_modules|dist)\//, '$1/').replace(/^file:\/\//, '')}:${cf.lineNumber + 1}`
+    : '';
   return where ? `${name} ${where}` : name;
 }
 
@@ -74,7 +76,9 @@ export function summarise(file, top = 25, window = null) {
   const span = window ? 'the measured window' : 'the whole process lifetime';
   lines.push(`profile ${file}`);
   lines.push(`  ${(total / 1e6).toFixed(1)} s sampled over ${span}; % of that time (idle included)`);
-  lines.push('  self time by area ("native" = V8/C++ builtins without a script, incl. the write() syscalls on sockets):');
+  lines.push(
+    '  self time by area ("native" = V8/C++ builtins without a script, incl. the write() syscalls on sockets):',
+  );
   for (const [a, us] of [...areas].sort((x, y) => y[1] - x[1]).slice(0, 15)) lines.push(`    ${pct(us)}  ${a}`);
   lines.push(`  top ${top} functions by self time:`);
   for (const [k, us] of [...fns].sort((x, y) => y[1] - x[1]).slice(0, top)) lines.push(`    ${pct(us)}  ${k}`);

@@ -200,8 +200,11 @@ async function run(o) {
             await new Promise((r) => setTimeout(r, 20));
             continue;
           }
-          if (msg.due && msg.due > performance.now()) await new Promise((r) => setTimeout(r, msg.due - performance.now()));
-          socket.write(`MAIL FROM:<${msg.from}> SIZE=${msg.data.length}${CRLF}RCPT TO:<support@example.com>${CRLF}DATA${CRLF}`);
+          if (msg.due && msg.due > performance.now())
+            await new Promise((r) => setTimeout(r, msg.due - performance.now()));
+          socket.write(
+            `MAIL FROM:<${msg.from}> SIZE=${msg.data.length}${CRLF}RCPT TO:<support@example.com>${CRLF}DATA${CRLF}`,
+          );
           phase = 'envelope';
           const mail = await replies.next();
           if (mail.code === 421) {
@@ -252,7 +255,12 @@ async function run(o) {
       } catch (e) {
         // A message whose reply never came is handed back: unknown outcome, as for a real MTA.
         if (msg) {
-          note(errors, phase === 'data' ? `no reply after the data (${e.code ?? e.message})` : `connection lost before DATA (${e.code ?? e.message})`);
+          note(
+            errors,
+            phase === 'data'
+              ? `no reply after the data (${e.code ?? e.message})`
+              : `connection lost before DATA (${e.code ?? e.message})`,
+          );
           giveBack(msg);
         } else if (e.code !== 'counted') {
           note(errors, `connection ${e.code ?? e.message}`);
@@ -267,7 +275,8 @@ async function run(o) {
 
   await Promise.all(Array.from({ length: o.sessions }, (_, i) => session(i)));
   latencies.sort((a, b) => a - b);
-  const pct = (p) => (latencies.length ? latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))] : NaN);
+  const pct = (p) =>
+    latencies.length ? latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))] : NaN;
   const seconds = (lastAcceptAt - (firstSendAt || t0)) / 1000;
   return {
     accepted: o.returnAccepted ? accepted : undefined,
@@ -288,7 +297,18 @@ async function run(o) {
 
 process.on('message', (m) => {
   if (!m?.start) return;
-  const o = { rate: 0, tickets: 1000, attachEvery: 5, attachmentBytes: 8192, retry: false, retryDelayMs: 500, reconnectDelayMs: 200, deadlineMs: 600_000, returnAccepted: false, ...m.start };
+  const o = {
+    rate: 0,
+    tickets: 1000,
+    attachEvery: 5,
+    attachmentBytes: 8192,
+    retry: false,
+    retryDelayMs: 500,
+    reconnectDelayMs: 200,
+    deadlineMs: 600_000,
+    returnAccepted: false,
+    ...m.start,
+  };
   run(o).then(
     (result) => process.send({ result }, () => process.exit(0)),
     (e) => process.send({ error: String(e?.stack ?? e) }, () => process.exit(1)),

@@ -101,7 +101,19 @@ export async function startRedis({ fsync = 'everysec', port } = {}) {
   const dir = path.join(workdir, `redis-${p}`);
   // fsync "off": no AOF at all (only to find out what persistence costs; never in production).
   const aof = fsync === 'off' ? ['--appendonly', 'no'] : ['--appendonly', 'yes', '--appendfsync', fsync];
-  const args = ['--port', String(p), '--bind', HOST, '--dir', dir, '--save', '', ...aof, '--maxmemory-policy', 'noeviction'];
+  const args = [
+    '--port',
+    String(p),
+    '--bind',
+    HOST,
+    '--dir',
+    dir,
+    '--save',
+    '',
+    ...aof,
+    '--maxmemory-policy',
+    'noeviction',
+  ];
   const { mkdirSync } = await import('node:fs');
   mkdirSync(dir, { recursive: true });
   const r = {
@@ -128,7 +140,9 @@ export async function startRedis({ fsync = 'everysec', port } = {}) {
 }
 
 export async function startDouble() {
-  const child = spawn(process.execPath, [path.join(HERE, 'sirportly-double.mjs')], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [path.join(HERE, 'sirportly-double.mjs')], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   started.add(child);
   const port = await new Promise((resolve, reject) => {
     child.stdout.once('data', (d) => resolve(JSON.parse(d.toString()).port));
@@ -170,7 +184,17 @@ export function hasSection(name) {
  * `mailgate serve --role ROLE` with its own SMTP and HTTP ports (or the given SMTP port, so a
  * restarted gateway takes over the address the load generator uses).
  */
-export async function startGateway({ role, redis, double, settings = {}, smtpPort, name = role, logLevel = 'warn', wait = true, nodeArgs = [] }) {
+export async function startGateway({
+  role,
+  redis,
+  double,
+  settings = {},
+  smtpPort,
+  name = role,
+  logLevel = 'warn',
+  wait = true,
+  nodeArgs = [],
+}) {
   if (!existsSync(CLI)) throw new Error('dist/ is missing: run `npm run build` first');
   const cfg = path.join(workdir, `${name}-${Date.now()}.yaml`);
   writeFileSync(cfg, overlay(settings));

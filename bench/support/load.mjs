@@ -277,7 +277,8 @@ async function run(o) {
             else if (rcpt.code !== 250) err(`RCPT ${rcpt.code}`);
             else err(`DATA ${data.code}`);
             if (countMode) started--; // try again
-            if ([mail.code, rcpt.code, data.code].includes(421)) throw Object.assign(new Error('421'), { code: 'counted' });
+            if ([mail.code, rcpt.code, data.code].includes(421))
+              throw Object.assign(new Error('421'), { code: 'counted' });
             socket.write(`RSET${CRLF}`);
             await replies.next();
             continue;
@@ -315,11 +316,14 @@ async function run(o) {
     }
   }
 
-  const hardTimer = setTimeout(() => {
-    timedOut = true;
-    stopping = true;
-    for (const s of sockets) s.destroy();
-  }, Math.max(0, hardEnd - t0));
+  const hardTimer = setTimeout(
+    () => {
+      timedOut = true;
+      stopping = true;
+      for (const s of sockets) s.destroy();
+    },
+    Math.max(0, hardEnd - t0),
+  );
   // Duration mode: sessions still waiting for a reply at the end of the window get a grace
   // period to finish (their replies are not counted), then are cut.
   let graceTimer;
@@ -337,7 +341,8 @@ async function run(o) {
   clearTimeout(graceTimer);
 
   latencies.sort((a, b) => a - b);
-  const pct = (p) => (latencies.length ? latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))] : NaN);
+  const pct = (p) =>
+    latencies.length ? latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))] : NaN;
   const seconds = countMode ? (lastOkAt - t0) / 1000 : o.seconds;
   return {
     ok,

@@ -50,7 +50,16 @@ function fresh() {
 }
 
 let s = fresh();
-let faults = { latencyMs: 0, failRate: 0, rate429: 0, retryAfter: 1, hangRate: 0, hangMs: 5000, only: ['post_update'], seed: 1 };
+let faults = {
+  latencyMs: 0,
+  failRate: 0,
+  rate429: 0,
+  retryAfter: 1,
+  hangRate: 0,
+  hangMs: 5000,
+  only: ['post_update'],
+  seed: 1,
+};
 let random = mulberry32(faults.seed);
 
 const count = (key) => (s.calls[key] = (s.calls[key] ?? 0) + 1);
@@ -58,7 +67,11 @@ const count = (key) => (s.calls[key] = (s.calls[key] ?? 0) + 1);
 function send(res, status, body, headers = {}) {
   if (res.destroyed) return;
   const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), ...headers });
+  res.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(text),
+    ...headers,
+  });
   res.end(text);
 }
 
@@ -126,7 +139,12 @@ async function handle(req, res) {
       lastPostAt: s.lastPostAt,
       calls: s.calls,
       hangs: s.hangs,
-      retryGapsMs: { n: gaps.length, min: gaps[0] ?? null, p50: gaps[Math.floor(gaps.length / 2)] ?? null, max: gaps.at(-1) ?? null },
+      retryGapsMs: {
+        n: gaps.length,
+        min: gaps[0] ?? null,
+        p50: gaps[Math.floor(gaps.length / 2)] ?? null,
+        max: gaps.at(-1) ?? null,
+      },
       rss: process.memoryUsage().rss,
     });
   }
@@ -170,7 +188,15 @@ async function handle(req, res) {
   if (endpoint === 'add_attachment') {
     const token = randomUUID();
     s.tokens.set(token, false);
-    [status, reply] = [201, { id: s.nextId++, name: 'file', temporary_token: token, temporary_token_expires_at: new Date(Date.now() + TOKEN_TTL_MS).toISOString() }];
+    [status, reply] = [
+      201,
+      {
+        id: s.nextId++,
+        name: 'file',
+        temporary_token: token,
+        temporary_token_expires_at: new Date(Date.now() + TOKEN_TTL_MS).toISOString(),
+      },
+    ];
   } else if (endpoint === 'post_update') {
     [status, reply] = postUpdate(params);
   } else if (endpoint === 'ticket') {

@@ -20,7 +20,10 @@ export interface AdminContext {
 export { AdminError, safeRedisUrl } from './errors.js';
 
 /** Connect once, without retrying: a CLI command should fail at once when Redis is away. */
-export async function openAdmin(config: Config, opts: { connectTimeoutMs?: number } = {}): Promise<AdminContext & { close(): Promise<void> }> {
+export async function openAdmin(
+  config: Config,
+  opts: { connectTimeoutMs?: number } = {},
+): Promise<AdminContext & { close(): Promise<void> }> {
   const redis = connectTo(config.redis, {
     lazyConnect: true,
     connectTimeout: opts.connectTimeoutMs ?? 5000,
@@ -33,7 +36,10 @@ export async function openAdmin(config: Config, opts: { connectTimeoutMs?: numbe
     await redis.connect();
   } catch (err) {
     redis.disconnect();
-    throw new AdminError('unavailable', `cannot reach Redis at ${config.redis.sentinels.length > 0 ? describeTarget(config.redis) : safeRedisUrl(config.redis.url)} (${(err as Error).message})`);
+    throw new AdminError(
+      'unavailable',
+      `cannot reach Redis at ${config.redis.sentinels.length > 0 ? describeTarget(config.redis) : safeRedisUrl(config.redis.url)} (${(err as Error).message})`,
+    );
   }
   const queue = createQueue(config, redis);
   queue.on('error', () => undefined);

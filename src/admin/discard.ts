@@ -14,7 +14,11 @@ export async function discardJob(ctx: AdminContext, id: string): Promise<Discard
   const job = await ctx.queue.getJob(id);
   if (!job) throw new AdminError('not_found', `no job ${id}`);
   const state = await job.getState();
-  if (state === 'active') throw new AdminError('wrong_state', `job ${id} is being worked on right now; try again when it has finished or failed`);
+  if (state === 'active')
+    throw new AdminError(
+      'wrong_state',
+      `job ${id} is being worked on right now; try again when it has finished or failed`,
+    );
   const rawKey = ctx.keys.raw(job.data.key ?? id);
   // Job first: if removing it fails (taken by a worker meanwhile), the bytes it needs are still there.
   await job.remove();

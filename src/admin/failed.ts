@@ -27,13 +27,24 @@ export function failedJobView(job: Job<JobData>, rawTtlMs = -1, now = Date.now()
     ticket: job.data?.ticket ?? job.data?.checkpoint?.created ?? '(new ticket)',
     reason: job.failedReason ?? '',
     attempts: job.attemptsMade,
-    firstSeen: received && !Number.isNaN(Date.parse(received)) ? new Date(received).toISOString() : new Date(job.timestamp).toISOString(),
+    firstSeen:
+      received && !Number.isNaN(Date.parse(received))
+        ? new Date(received).toISOString()
+        : new Date(job.timestamp).toISOString(),
     failedAt: job.finishedOn ? new Date(job.finishedOn).toISOString() : null,
-    raw: rawTtlMs === -2 ? { state: 'gone' } : rawTtlMs < 0 ? { state: 'kept' } : { state: 'expires', at: new Date(now + rawTtlMs).toISOString() },
+    raw:
+      rawTtlMs === -2
+        ? { state: 'gone' }
+        : rawTtlMs < 0
+          ? { state: 'kept' }
+          : { state: 'expires', at: new Date(now + rawTtlMs).toISOString() },
   };
 }
 
-export async function listFailed(ctx: Pick<AdminContext, 'queue' | 'redis' | 'keys' | 'now'>, opts: { limit: number }): Promise<FailedJob[]> {
+export async function listFailed(
+  ctx: Pick<AdminContext, 'queue' | 'redis' | 'keys' | 'now'>,
+  opts: { limit: number },
+): Promise<FailedJob[]> {
   if (opts.limit <= 0) return [];
   const jobs = await ctx.queue.getJobs(['failed'], 0, opts.limit - 1, false);
   const pipeline = ctx.redis.pipeline();

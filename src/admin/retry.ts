@@ -15,7 +15,10 @@ export interface RetryOutcome {
 async function retryOne(ctx: AdminContext, job: Job<JobData>): Promise<void> {
   const id = job.id!;
   if (!(await ctx.redis.exists(ctx.keys.raw(job.data.key ?? id)))) {
-    throw new AdminError('raw_missing', `job ${id}: the raw message is gone (expired or deleted); it cannot be posted again`);
+    throw new AdminError(
+      'raw_missing',
+      `job ${id}: the raw message is gone (expired or deleted); it cannot be posted again`,
+    );
   }
   // The retry period (queue.retryPeriodHours) runs from the job's timestamp; restart it, or a
   // message that failed as "expired" would get a single attempt. When the mail first arrived

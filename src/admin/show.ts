@@ -5,7 +5,14 @@ import type { AdminContext } from './context.js';
 export interface JobView {
   id: string;
   state: string;
-  door: { verdict: 'post' | 'create'; reason: string; ticket: string | null; route: string; messageId: string | null; idempotencyKey: string };
+  door: {
+    verdict: 'post' | 'create';
+    reason: string;
+    ticket: string | null;
+    route: string;
+    messageId: string | null;
+    idempotencyKey: string;
+  };
   subject: string;
   envelope: { mailFrom: string; rcptTo: string[]; receivedAt: string; source: string; remoteAddress?: string };
   size: number;

@@ -6,7 +6,8 @@ import { isoSeconds, parseMailDate } from '../mail/date.js';
 const UNITS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
 /** What the error line of a bad value says it may be. */
-export const SINCE_FORMS = 'a span back from now (90m, 6h, 2d), a day (2024-05-01) or a date and time (2024-05-01T12:00:00Z, or an RFC 5322 date)';
+export const SINCE_FORMS =
+  'a span back from now (90m, 6h, 2d), a day (2024-05-01) or a date and time (2024-05-01T12:00:00Z, or an RFC 5322 date)';
 
 /** Epoch ms, or null when the text is none of the forms. */
 export function parseSince(text: string, now: number): number | null {

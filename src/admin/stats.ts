@@ -22,14 +22,22 @@ export async function oldestWaiting(ctx: Pick<AdminContext, 'queue' | 'now'>): P
   // asc = oldest first: BullMQ reads the wait list from its tail.
   const [job] = await ctx.queue.getJobs(['wait'], 0, 0, true);
   if (!job?.id) return null;
-  return { id: job.id, since: new Date(job.timestamp).toISOString(), ageSeconds: Math.max(0, (ctx.now() - job.timestamp) / 1000) };
+  return {
+    id: job.id,
+    since: new Date(job.timestamp).toISOString(),
+    ageSeconds: Math.max(0, (ctx.now() - job.timestamp) / 1000),
+  };
 }
 
 async function oldestFailed(ctx: Pick<AdminContext, 'queue' | 'now'>): Promise<OldestJob | null> {
   // The failed set is ordered by failure time; the age shown is since the message was queued.
   const [job] = await ctx.queue.getJobs(['failed'], 0, 0, true);
   if (!job?.id) return null;
-  return { id: job.id, since: new Date(job.timestamp).toISOString(), ageSeconds: Math.max(0, (ctx.now() - job.timestamp) / 1000) };
+  return {
+    id: job.id,
+    since: new Date(job.timestamp).toISOString(),
+    ageSeconds: Math.max(0, (ctx.now() - job.timestamp) / 1000),
+  };
 }
 
 export async function queueStats(ctx: Pick<AdminContext, 'queue' | 'now'>): Promise<QueueStats> {

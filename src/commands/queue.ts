@@ -103,39 +103,60 @@ jobs could not be retried; 64 bad usage; 69 Redis unreachable; 78 a bad setting.
     );
 
   const common = (cmd: Command) =>
-    cmd.option('--json', 'print JSON instead of a table').option('-c, --config <file>', 'YAML file merged over config/default.yaml (same as MAILGATE_CONFIG)');
+    cmd
+      .option('--json', 'print JSON instead of a table')
+      .option('-c, --config <file>', 'YAML file merged over config/default.yaml (same as MAILGATE_CONFIG)');
 
-  common(queue.command('stats').description('jobs by state and the age of the oldest waiting one')).action((opts: Common) =>
-    run(() => withAdmin(opts, async (ctx) => {
-      const stats = await queueStats(ctx);
-      if (opts.json) return out(JSON.stringify(stats));
-      const rows = STATES.map((s) => [s, String(stats.counts[s])]);
-      out(table(['state', 'jobs'], rows));
-      const w = stats.oldestWaiting;
-      out(w ? `oldest waiting: ${humanAge(w.ageSeconds)} (job ${w.id}, since ${iso(w.since)})` : 'oldest waiting: none');
-      const f = stats.oldestFailed;
-      if (f) out(`oldest failed:  queued ${humanAge(f.ageSeconds)} ago (job ${f.id})`);
-    })),
+  common(queue.command('stats').description('jobs by state and the age of the oldest waiting one')).action(
+    (opts: Common) =>
+      run(() =>
+        withAdmin(opts, async (ctx) => {
+          const stats = await queueStats(ctx);
+          if (opts.json) return out(JSON.stringify(stats));
+          const rows = STATES.map((s) => [s, String(stats.counts[s])]);
+          out(table(['state', 'jobs'], rows));
+          const w = stats.oldestWaiting;
+          out(
+            w
+              ? `oldest waiting: ${humanAge(w.ageSeconds)} (job ${w.id}, since ${iso(w.since)})`
+              : 'oldest waiting: none',
+          );
+          const f = stats.oldestFailed;
+          if (f) out(`oldest failed:  queued ${humanAge(f.ageSeconds)} ago (job ${f.id})`);
+        }),
+      ),
   );
 
   common(
     queue
       .command('failed')
-      .description('failed jobs, newest failure first: id, ticket, attempts, first seen, failed at, when the raw bytes go (queue.failedRetentionDays), reason')
+      .description(
+        'failed jobs, newest failure first: id, ticket, attempts, first seen, failed at, when the raw bytes go (queue.failedRetentionDays), reason',
+      )
       .option('--limit <n>', 'show at most this many', positiveInt, 20),
   ).action((opts: Common & { limit: number }) =>
-    run(() => withAdmin(opts, async (ctx) => {
-      const jobs = await listFailed(ctx, { limit: opts.limit });
-      if (opts.json) return out(JSON.stringify(jobs));
-      if (jobs.length === 0) return out('no failed jobs');
-      out(
-        table(
-          ['id', 'ticket', 'attempts', 'first seen', 'failed at', 'raw bytes until', 'reason'],
-          jobs.map((j) => [j.id, j.ticket, String(j.attempts), iso(j.firstSeen), iso(j.failedAt), j.raw.state === 'expires' ? iso(j.raw.at) : j.raw.state, j.reason]),
-          { maxWidth: 70 },
-        ),
-      );
-    })),
+    run(() =>
+      withAdmin(opts, async (ctx) => {
+        const jobs = await listFailed(ctx, { limit: opts.limit });
+        if (opts.json) return out(JSON.stringify(jobs));
+        if (jobs.length === 0) return out('no failed jobs');
+        out(
+          table(
+            ['id', 'ticket', 'attempts', 'first seen', 'failed at', 'raw bytes until', 'reason'],
+            jobs.map((j) => [
+              j.id,
+              j.ticket,
+              String(j.attempts),
+              iso(j.firstSeen),
+              iso(j.failedAt),
+              j.raw.state === 'expires' ? iso(j.raw.at) : j.raw.state,
+              j.reason,
+            ]),
+            { maxWidth: 70 },
+          ),
+        );
+      }),
+    ),
   );
 
   common(
@@ -145,39 +166,52 @@ jobs could not be retried; 64 bad usage; 69 Redis unreachable; 78 a bad setting.
       .argument('<id>', 'job id (the "queued as" id of the SMTP reply)')
       .option('--raw', 'write the raw message as received to stdout, nothing else'),
   ).action((id: string, opts: Common & { raw?: boolean }) =>
-    run(() => withAdmin(opts, async (ctx) => {
-      if (opts.raw) {
-        const raw = await rawMessage(ctx, id);
-        if (!raw) throw new AdminError('not_found', `no raw message for job ${id} (unknown, expired or deleted)`);
-        io.stdout.write(raw);
-        return;
-      }
-      const view = await showJob(ctx, id);
-      if (!view) throw new AdminError('not_found', `no job ${id}`);
-      if (opts.json) return out(JSON.stringify(view));
-      const lines: Array<[string, string]> = [
-        ['id', view.id],
-        ['state', view.state],
-        ['door verdict', `${view.door.verdict} (${view.door.reason})`],
-        ['ticket', view.door.ticket ?? '(new ticket, not opened yet)'],
-        ['route', view.door.route],
-        ['message-id', view.door.messageId ?? '(none)'],
-        ['subject', view.subject],
-        ['from (envelope)', view.envelope.mailFrom || '<>'],
-        ['to (envelope)', view.envelope.rcptTo.join(', ')],
-        ['received', `${iso(view.envelope.receivedAt)} via ${view.envelope.source}${view.envelope.remoteAddress ? ` from ${view.envelope.remoteAddress}` : ''}`],
-        ['size', `${view.size} bytes`],
-        ['attempts', String(view.attempts)],
-        ['queued', iso(view.queuedAt)],
-        ['last attempt', iso(view.processedAt)],
-        ['finished', iso(view.finishedAt)],
-        ['failed reason', view.failedReason ?? '-'],
-        ['progress', `${view.progress.attachmentsUploaded} attachment(s) uploaded, post ${view.progress.postStarted ? 'started' : 'not started'}`],
-        ['raw message', view.raw.stored ? `${view.raw.bytes} bytes kept${view.raw.expiresInSeconds ? `, expires in ${humanAge(view.raw.expiresInSeconds)}` : ''}` : 'gone'],
-      ];
-      const width = Math.max(...lines.map(([k]) => k.length));
-      out(lines.map(([k, v]) => `${k.padEnd(width)}  ${v}`).join('\n'));
-    })),
+    run(() =>
+      withAdmin(opts, async (ctx) => {
+        if (opts.raw) {
+          const raw = await rawMessage(ctx, id);
+          if (!raw) throw new AdminError('not_found', `no raw message for job ${id} (unknown, expired or deleted)`);
+          io.stdout.write(raw);
+          return;
+        }
+        const view = await showJob(ctx, id);
+        if (!view) throw new AdminError('not_found', `no job ${id}`);
+        if (opts.json) return out(JSON.stringify(view));
+        const lines: Array<[string, string]> = [
+          ['id', view.id],
+          ['state', view.state],
+          ['door verdict', `${view.door.verdict} (${view.door.reason})`],
+          ['ticket', view.door.ticket ?? '(new ticket, not opened yet)'],
+          ['route', view.door.route],
+          ['message-id', view.door.messageId ?? '(none)'],
+          ['subject', view.subject],
+          ['from (envelope)', view.envelope.mailFrom || '<>'],
+          ['to (envelope)', view.envelope.rcptTo.join(', ')],
+          [
+            'received',
+            `${iso(view.envelope.receivedAt)} via ${view.envelope.source}${view.envelope.remoteAddress ? ` from ${view.envelope.remoteAddress}` : ''}`,
+          ],
+          ['size', `${view.size} bytes`],
+          ['attempts', String(view.attempts)],
+          ['queued', iso(view.queuedAt)],
+          ['last attempt', iso(view.processedAt)],
+          ['finished', iso(view.finishedAt)],
+          ['failed reason', view.failedReason ?? '-'],
+          [
+            'progress',
+            `${view.progress.attachmentsUploaded} attachment(s) uploaded, post ${view.progress.postStarted ? 'started' : 'not started'}`,
+          ],
+          [
+            'raw message',
+            view.raw.stored
+              ? `${view.raw.bytes} bytes kept${view.raw.expiresInSeconds ? `, expires in ${humanAge(view.raw.expiresInSeconds)}` : ''}`
+              : 'gone',
+          ],
+        ];
+        const width = Math.max(...lines.map(([k]) => k.length));
+        out(lines.map(([k, v]) => `${k.padEnd(width)}  ${v}`).join('\n'));
+      }),
+    ),
   );
 
   common(
@@ -186,26 +220,31 @@ jobs could not be retried; 64 bad usage; 69 Redis unreachable; 78 a bad setting.
       .description('re-drive a failed job (or all of them) with a fresh retry period')
       .argument('[id]', 'job id')
       .option('--all', 'every failed job')
-      .option('--since <when>', 'with --all: only jobs that failed since WHEN: 90m, 6h, 2d (back from now), 2024-05-01 or a date and time'),
-  ).action((id: string | undefined, opts: Common & { all?: boolean; since?: string }) => run(async () => {
-    if ((id === undefined) === !opts.all) exitWith('queue retry: give a job id or --all (not both)', EXIT.USAGE);
-    if (opts.since !== undefined && !opts.all) exitWith('queue retry: --since goes with --all', EXIT.USAGE);
-    const since = opts.since === undefined ? undefined : parseSince(opts.since, Date.now());
-    if (since === null) exitWith(`queue retry: --since ${opts.since}: use ${SINCE_FORMS}`, EXIT.USAGE);
-    await withAdmin(opts, async (ctx) => {
-      if (id !== undefined) {
-        await retryJob(ctx, id);
-        return out(opts.json ? JSON.stringify({ retried: [id], skipped: [] }) : `retried ${id}`);
-      }
-      const result = await retryAll(ctx, { since });
-      lastSkipped = result.skipped.length;
-      if (opts.json) return out(JSON.stringify(result));
-      out(`retried ${result.retried.length} job(s)`);
-      for (const s of result.skipped) out(`skipped ${s.id}: ${s.why}`);
-    });
-    // Some jobs could not be re-driven: say so to scripts too.
-    if (lastSkipped > 0) throw new QueueExit(EXIT.FAILED, `queue retry: ${lastSkipped} job(s) could not be retried`);
-  }));
+      .option(
+        '--since <when>',
+        'with --all: only jobs that failed since WHEN: 90m, 6h, 2d (back from now), 2024-05-01 or a date and time',
+      ),
+  ).action((id: string | undefined, opts: Common & { all?: boolean; since?: string }) =>
+    run(async () => {
+      if ((id === undefined) === !opts.all) exitWith('queue retry: give a job id or --all (not both)', EXIT.USAGE);
+      if (opts.since !== undefined && !opts.all) exitWith('queue retry: --since goes with --all', EXIT.USAGE);
+      const since = opts.since === undefined ? undefined : parseSince(opts.since, Date.now());
+      if (since === null) exitWith(`queue retry: --since ${opts.since}: use ${SINCE_FORMS}`, EXIT.USAGE);
+      await withAdmin(opts, async (ctx) => {
+        if (id !== undefined) {
+          await retryJob(ctx, id);
+          return out(opts.json ? JSON.stringify({ retried: [id], skipped: [] }) : `retried ${id}`);
+        }
+        const result = await retryAll(ctx, { since });
+        lastSkipped = result.skipped.length;
+        if (opts.json) return out(JSON.stringify(result));
+        out(`retried ${result.retried.length} job(s)`);
+        for (const s of result.skipped) out(`skipped ${s.id}: ${s.why}`);
+      });
+      // Some jobs could not be re-driven: say so to scripts too.
+      if (lastSkipped > 0) throw new QueueExit(EXIT.FAILED, `queue retry: ${lastSkipped} job(s) could not be retried`);
+    }),
+  );
 
   common(
     queue
@@ -213,10 +252,16 @@ jobs could not be retried; 64 bad usage; 69 Redis unreachable; 78 a bad setting.
       .description('remove a job and its raw message for good (the same message sent again is still not posted)')
       .argument('<id>', 'job id'),
   ).action((id: string, opts: Common) =>
-    run(() => withAdmin(opts, async (ctx) => {
-      const result = await discardJob(ctx, id);
-      out(opts.json ? JSON.stringify(result) : `discarded ${id} (was ${result.state}${result.rawDeleted ? ', raw message deleted' : ''})`);
-    })),
+    run(() =>
+      withAdmin(opts, async (ctx) => {
+        const result = await discardJob(ctx, id);
+        out(
+          opts.json
+            ? JSON.stringify(result)
+            : `discarded ${id} (was ${result.state}${result.rawDeleted ? ', raw message deleted' : ''})`,
+        );
+      }),
+    ),
   );
   return queue;
 }

@@ -25,11 +25,13 @@ export type DoorRedis = Pick<Redis, 'mget' | 'set' | 'incr' | 'sismember' | 'exi
 /** Thread index value of a message whose ticket is being opened: "pending:<job key>". */
 const PENDING = 'pending:';
 
-
 function withDeadline<T>(work: Promise<T>, ms: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new GatewayError('store_unavailable', `door checks: Redis did not answer within ${ms} ms`)), ms);
+    timer = setTimeout(
+      () => reject(new GatewayError('store_unavailable', `door checks: Redis did not answer within ${ms} ms`)),
+      ms,
+    );
   });
   return Promise.race([work, deadline]).finally(() => clearTimeout(timer));
 }
@@ -54,7 +56,12 @@ export class DoorChecks {
     }
   }
 
-  private async run(verdict: DoorVerdict, headers: HeaderBlock, raw: Buffer, envelope: Envelope): Promise<DoorCheckOutcome> {
+  private async run(
+    verdict: DoorVerdict,
+    headers: HeaderBlock,
+    raw: Buffer,
+    envelope: Envelope,
+  ): Promise<DoorCheckOutcome> {
     const notes: Record<string, unknown> = {};
     // Read alongside the thread lookup; awaited before anything below writes.
     const parked = this.parkedOver(envelope);
@@ -72,7 +79,17 @@ export class DoorChecks {
     }
     if (v.verdict === 'post' || v.verdict === 'create') {
       const over = await parked;
-      if (over !== null) return { verdict: { ...v, verdict: 'reject', reason: 'failed_parked', detail: over, smtpReply: LIMIT_REPLIES.failedParked }, notes };
+      if (over !== null)
+        return {
+          verdict: {
+            ...v,
+            verdict: 'reject',
+            reason: 'failed_parked',
+            detail: over,
+            smtpReply: LIMIT_REPLIES.failedParked,
+          },
+          notes,
+        };
     }
     if (v.verdict === 'create') {
       const out = await this.newTicketLimit(v, headers, envelope, notes);
@@ -94,7 +111,9 @@ export class DoorChecks {
       return caps.maxJobs > 0 || caps.maxBytes > 0;
     });
     if (owners.length === 0) return null;
-    const counted = await Promise.all(owners.map((o) => Promise.all([this.redis.zcard(o.set), this.redis.get(`${o.set}:bytes`)])));
+    const counted = await Promise.all(
+      owners.map((o) => Promise.all([this.redis.zcard(o.set), this.redis.get(`${o.set}:bytes`)])),
+    );
     for (const [i, o] of owners.entries()) {
       const caps = capsFor(this.config, o.kind);
       const [jobs, bytes] = counted[i]!;
@@ -124,37 +143,63 @@ export class DoorChecks {
     if (envelope.source !== 'smtp' || !this.config.threads.enabled || v.messageId === null) return;
     // The job that opens the ticket retries for retryPeriodHours at most.
     const pendingTtl = Math.max(60, Math.round(this.config.queue.retryPeriodHours * 3600));
-    await this.redis.set(this.keys.thread(v.messageId), `${PENDING}${v.parentKey ?? v.idempotencyKey}`, 'EX', pendingTtl, 'NX');
+    await this.redis.set(
+      this.keys.thread(v.messageId),
+      `${PENDING}${v.parentKey ?? v.idempotencyKey}`,
+      'EX',
+      pendingTtl,
+      'NX',
+    );
   }
 
   /** newTickets.perSenderMax: one sender may open so many tickets per window (SMTP mail only). */
-  private async newTicketLimit(v: DoorVerdict, headers: HeaderBlock, envelope: Envelope, notes: Record<string, unknown>): Promise<DoorCheckOutcome> {
+  private async newTicketLimit(
+    v: DoorVerdict,
+    headers: HeaderBlock,
+    envelope: Envelope,
+    notes: Record<string, unknown>,
+  ): Promise<DoorCheckOutcome> {
     const limits = this.config.newTickets;
     const sender = senderOf(headers, envelope.mailFrom);
     if (limits.perSenderMax === 0 || envelope.source !== 'smtp' || sender === null) return { verdict: v, notes };
     const key = this.keys.newTickets(sender);
     // Sent together, in this order, on the one connection (no pipeline object: auto-pipelining).
-    const [, count] = await Promise.all([this.redis.set(key, '0', 'EX', limits.windowSeconds, 'NX'), this.redis.incr(key)]);
+    const [, count] = await Promise.all([
+      this.redis.set(key, '0', 'EX', limits.windowSeconds, 'NX'),
+      this.redis.incr(key),
+    ]);
     if (count <= limits.perSenderMax) return { verdict: v, notes };
     const detail = `${count} new tickets from ${sender} within ${limits.windowSeconds} s (limit ${limits.perSenderMax})`;
     const smtpReply: SmtpReply =
-      limits.overLimit === 'drop' ? { code: 250, enhanced: '2.0.0', text: 'Accepted' } : { code: 550, enhanced: '5.7.1', text: limits.overLimitText.replace(/\s+/g, ' ').trim() };
+      limits.overLimit === 'drop'
+        ? { code: 250, enhanced: '2.0.0', text: 'Accepted' }
+        : { code: 550, enhanced: '5.7.1', text: limits.overLimitText.replace(/\s+/g, ' ').trim() };
     return { verdict: { ...v, verdict: limits.overLimit, reason: 'new_ticket_limit', detail, smtpReply }, notes };
   }
 
-  private async senderChecks(v: DoorVerdict, headers: HeaderBlock, envelope: Envelope, notes: Record<string, unknown>): Promise<DoorCheckOutcome> {
+  private async senderChecks(
+    v: DoorVerdict,
+    headers: HeaderBlock,
+    envelope: Envelope,
+    notes: Record<string, unknown>,
+  ): Promise<DoorCheckOutcome> {
     const ticket = v.ticket!;
     const { policy } = this.config;
     const sender = senderOf(headers, envelope.mailFrom);
     const checkKnown = policy.knownSendersOnly && !(sender && trustedDomain(sender, this.config));
     // Replayed archives are exempt from the loop limit: their messages were not sent just now.
     const countRate = envelope.source === 'smtp' && sender !== null;
-    if (checkKnown && sender === null) return { verdict: { ...noMatchVerdict(v, 'unknown_sender', this.config), detail: 'no sender address' }, notes };
+    if (checkKnown && sender === null)
+      return { verdict: { ...noMatchVerdict(v, 'unknown_sender', this.config), detail: 'no sender address' }, notes };
     if (!checkKnown && !countRate) return { verdict: v, notes };
 
     // Sent together, in this order, on the one connection (no pipeline object: auto-pipelining).
     const calls: Promise<unknown>[] = [];
-    if (checkKnown) calls.push(this.redis.sismember(this.keys.senders(ticket), sender!), this.redis.exists(this.keys.learned(ticket)));
+    if (checkKnown)
+      calls.push(
+        this.redis.sismember(this.keys.senders(ticket), sender!),
+        this.redis.exists(this.keys.learned(ticket)),
+      );
     if (countRate) {
       const key = this.keys.rate(sender, ticket);
       // SET NX EX then INCR: the window starts with the first message and the counter keeps its TTL.
@@ -168,7 +213,11 @@ export class DoorChecks {
       const [member, learned] = values;
       if (member !== 1) {
         // A ticket whose addresses were never learned is checked again by the worker, which reads it.
-        if (learned === 1) return { verdict: { ...noMatchVerdict(v, 'unknown_sender', this.config), detail: `${sender} not seen on ${ticket}` }, notes };
+        if (learned === 1)
+          return {
+            verdict: { ...noMatchVerdict(v, 'unknown_sender', this.config), detail: `${sender} not seen on ${ticket}` },
+            notes,
+          };
         notes.senderCheck = 'deferred to the worker (ticket not learned yet)';
       }
     }
@@ -177,7 +226,16 @@ export class DoorChecks {
       if (count > policy.loopRateLimitMax) {
         const detail = `${count} messages from ${sender} to ${ticket} within ${policy.loopRateLimitWindowSeconds} s (limit ${policy.loopRateLimitMax})`;
         if (policy.loopRateLimit === 'drop') {
-          return { verdict: { ...v, verdict: 'drop', reason: 'loop_rate_limit', detail, smtpReply: { code: 250, enhanced: '2.0.0', text: 'Accepted' } }, notes };
+          return {
+            verdict: {
+              ...v,
+              verdict: 'drop',
+              reason: 'loop_rate_limit',
+              detail,
+              smtpReply: { code: 250, enhanced: '2.0.0', text: 'Accepted' },
+            },
+            notes,
+          };
         }
         notes.rateLimit = `${detail}; posted (policy.loopRateLimit is post)`;
       }

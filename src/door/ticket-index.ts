@@ -45,7 +45,8 @@ export class TicketIndex {
   async recordPost(ticket: string, messageId: string | null, authorEmail: string | undefined): Promise<void> {
     const p = this.redis.pipeline();
     if (messageId) p.set(this.keys.thread(messageId), ticket, 'EX', this.ttlSeconds);
-    if (authorEmail) p.sadd(this.keys.senders(ticket), authorEmail.toLowerCase()).expire(this.keys.senders(ticket), this.ttlSeconds);
+    if (authorEmail)
+      p.sadd(this.keys.senders(ticket), authorEmail.toLowerCase()).expire(this.keys.senders(ticket), this.ttlSeconds);
     if (p.length === 0) return;
     await exec(p);
   }
@@ -62,7 +63,8 @@ export class TicketIndex {
       if (id) p.set(this.keys.thread(id), reference, 'EX', this.ttlSeconds);
     }
     const addresses = ticketAddresses(ticket);
-    if (addresses.length > 0) p.sadd(this.keys.senders(reference), ...addresses).expire(this.keys.senders(reference), this.ttlSeconds);
+    if (addresses.length > 0)
+      p.sadd(this.keys.senders(reference), ...addresses).expire(this.keys.senders(reference), this.ttlSeconds);
     p.set(this.keys.learned(reference), '1', 'EX', Math.min(LEARNED_TTL_SECONDS, this.ttlSeconds));
     await exec(p);
   }

@@ -54,7 +54,8 @@ function threadUrl(): URL {
   const here = new URL('./thread.js', import.meta.url);
   if (import.meta.url.endsWith('.js')) return here;
   const built = new URL('../../dist/src/drafting/thread.js', import.meta.url);
-  if (!existsSync(fileURLToPath(built))) throw new Error(`drafting threads: ${fileURLToPath(built)} is missing; run "npm run build"`);
+  if (!existsSync(fileURLToPath(built)))
+    throw new Error(`drafting threads: ${fileURLToPath(built)} is missing; run "npm run build"`);
   return built;
 }
 
@@ -67,7 +68,10 @@ function ownCopy(raw: Uint8Array): ArrayBuffer {
 
 /** Buffers again: attachment bytes arrive from a thread as plain Uint8Arrays. */
 function revive(d: Draft): Draft {
-  const attachments = d.attachments.map((a): DraftAttachment => ({ ...a, content: Buffer.from(a.content.buffer, a.content.byteOffset, a.content.byteLength) }));
+  const attachments = d.attachments.map((a): DraftAttachment => ({
+    ...a,
+    content: Buffer.from(a.content.buffer, a.content.byteOffset, a.content.byteLength),
+  }));
   return { ...d, attachments };
 }
 
@@ -175,7 +179,13 @@ export class DraftPool {
     const id = this.nextId++;
     // The deadline runs on this thread's loop, which drafting never blocks.
     const timer = setTimeout(() => {
-      this.stop(t, new GatewayError('draft_limit', `drafting took longer than queue.parseTimeoutMs (${this.opts.deadlineMs} ms); the drafting thread was stopped`));
+      this.stop(
+        t,
+        new GatewayError(
+          'draft_limit',
+          `drafting took longer than queue.parseTimeoutMs (${this.opts.deadlineMs} ms); the drafting thread was stopped`,
+        ),
+      );
     }, this.opts.deadlineMs);
     t.busy = { id, pending, timer };
     t.worker.postMessage({ ...pending.task, id }, pending.transfer);
@@ -185,7 +195,10 @@ export class DraftPool {
     const init: ThreadInit = { config: this.config };
     const worker = new Worker(this.url, {
       workerData: init,
-      resourceLimits: { maxOldGenerationSizeMb: this.opts.heapMb, maxYoungGenerationSizeMb: Math.min(32, Math.max(4, Math.round(this.opts.heapMb / 8))) },
+      resourceLimits: {
+        maxOldGenerationSizeMb: this.opts.heapMb,
+        maxYoungGenerationSizeMb: Math.min(32, Math.max(4, Math.round(this.opts.heapMb / 8))),
+      },
     });
     const t: Thread = { worker, busy: null, online: false, ended: null };
     this.threads.add(t);
@@ -205,7 +218,10 @@ export class DraftPool {
     worker.on('error', (err: Error & { code?: string }) => {
       if (t.ended) return;
       if (err.code === 'ERR_WORKER_OUT_OF_MEMORY') {
-        t.ended = new GatewayError('draft_limit', `drafting ran out of memory (draft.heapMb ${this.opts.heapMb} MB); the drafting thread was stopped`);
+        t.ended = new GatewayError(
+          'draft_limit',
+          `drafting ran out of memory (draft.heapMb ${this.opts.heapMb} MB); the drafting thread was stopped`,
+        );
       } else if (t.online) {
         t.ended = new GatewayError('draft_limit', `the drafting thread died: ${err.message}`);
       } else {
@@ -213,7 +229,15 @@ export class DraftPool {
         t.ended = new Error(`drafting thread could not start: ${err.message}`);
       }
     });
-    worker.on('exit', (code) => this.lost(t, t.ended ?? (t.online ? new GatewayError('draft_limit', `the drafting thread exited (code ${code})`) : new Error(`drafting thread could not start (exit code ${code})`))));
+    worker.on('exit', (code) =>
+      this.lost(
+        t,
+        t.ended ??
+          (t.online
+            ? new GatewayError('draft_limit', `the drafting thread exited (code ${code})`)
+            : new Error(`drafting thread could not start (exit code ${code})`)),
+      ),
+    );
     return t;
   }
 

@@ -7,7 +7,10 @@ export interface ConnectionRateLimit {
 }
 
 /** Memory stays bounded: entries of a window are dropped when the next window starts. */
-export function connectionRateLimit(opts: { max: number; windowSeconds: number }, now: () => number = Date.now): ConnectionRateLimit {
+export function connectionRateLimit(
+  opts: { max: number; windowSeconds: number },
+  now: () => number = Date.now,
+): ConnectionRateLimit {
   if (opts.max <= 0) return { allow: () => true };
   const windowMs = opts.windowSeconds * 1000;
   let windowStart = now();

@@ -27,7 +27,8 @@ export type Answer = { id: number; decision: IngestDecision } | { id: number; fa
 // their DATA in one turn, and each postMessage costs a wake-up of the other thread.
 export type ToDoorThread = { type: 'ingest'; batch: ToDecide[] } | { type: 'close' };
 
-export type FromDoorThread = { type: 'ready'; redis: boolean } | { type: 'answers'; batch: Answer[] } | { type: 'redis_error'; err: string };
+export type FromDoorThread =
+  { type: 'ready'; redis: boolean } | { type: 'answers'; batch: Answer[] } | { type: 'redis_error'; err: string };
 
 const port = parentPort;
 if (!port) throw new Error('door-thread-main runs only as a worker thread');
@@ -55,7 +56,11 @@ const queue = createQueue(config, queueConn);
 queue.on('error', (err: Error) => onRedisError(err));
 // The SMTP side checked the level at start and logs its changes; this thread follows the same server.
 const durability = new DurabilityGuard(redis, durabilityOptions(config.redis));
-const deps = { config, store: new MessageStore(config, redis, queue, queueConn, durability), door: new DoorChecks(config, redis) };
+const deps = {
+  config,
+  store: new MessageStore(config, redis, queue, queueConn, durability),
+  door: new DoorChecks(config, redis),
+};
 
 port.on('message', (m: ToDoorThread) => {
   if (m.type === 'close') {
@@ -89,7 +94,10 @@ function flush(): void {
     send({ type: 'answers', batch });
   } catch (err) {
     // A decision that cannot be cloned: those messages get a 451, the thread lives on.
-    send({ type: 'answers', batch: batch.map((a) => ({ id: a.id, failed: `answer not sent: ${(err as Error).message}` })) });
+    send({
+      type: 'answers',
+      batch: batch.map((a) => ({ id: a.id, failed: `answer not sent: ${(err as Error).message}` })),
+    });
   }
 }
 

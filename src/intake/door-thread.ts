@@ -35,17 +35,22 @@ function threadUrl(): URL {
   const here = new URL('./door-thread-main.js', import.meta.url);
   if (import.meta.url.endsWith('.js')) return here;
   const built = new URL('../../dist/src/intake/door-thread-main.js', import.meta.url);
-  if (!existsSync(fileURLToPath(built))) throw new Error(`door thread: ${fileURLToPath(built)} is missing; run "npm run build"`);
+  if (!existsSync(fileURLToPath(built)))
+    throw new Error(`door thread: ${fileURLToPath(built)} is missing; run "npm run build"`);
   return built;
 }
 
 function tempfail(err: string): IngestDecision {
-  return { outcome: { outcome: 'tempfail', reply: replyFor('store_unavailable'), verdict: null, queueId: null }, notes: { err, kind: 'door_thread' } };
+  return {
+    outcome: { outcome: 'tempfail', reply: replyFor('store_unavailable'), verdict: null, queueId: null },
+    notes: { err, kind: 'door_thread' },
+  };
 }
 
 /** An ArrayBuffer holding exactly these bytes, which can be transferred without harm to others. */
 function ownBuffer(raw: Buffer): ArrayBuffer {
-  if (raw.byteOffset === 0 && raw.byteLength === raw.buffer.byteLength && raw.buffer instanceof ArrayBuffer) return raw.buffer;
+  if (raw.byteOffset === 0 && raw.byteLength === raw.buffer.byteLength && raw.buffer instanceof ArrayBuffer)
+    return raw.buffer;
   // A slice of Node's shared pool (small messages): transferring it would detach the pool.
   const copy = new ArrayBuffer(raw.byteLength);
   new Uint8Array(copy).set(raw);
@@ -130,7 +135,10 @@ export async function startDoorThread(config: Config, log: Logger, opts: DoorThr
           return;
         }
         if (closing) return;
-        log.error({ code, restartInMs: RESTART_DELAY_MS }, 'door thread exited; SMTP answers 451 until a new one is ready');
+        log.error(
+          { code, restartInMs: RESTART_DELAY_MS },
+          'door thread exited; SMTP answers 451 until a new one is ready',
+        );
         restartLater();
       });
     });
@@ -159,7 +167,10 @@ export async function startDoorThread(config: Config, log: Logger, opts: DoorThr
       return;
     }
     const msg: ToDoorThread = { type: 'ingest', batch };
-    worker.postMessage(msg, batch.map((item) => item.raw));
+    worker.postMessage(
+      msg,
+      batch.map((item) => item.raw),
+    );
   };
 
   return {
@@ -167,7 +178,10 @@ export async function startDoorThread(config: Config, log: Logger, opts: DoorThr
       if (!live || closing) return Promise.resolve(tempfail(closing ? 'shutting down' : 'door thread not running'));
       const id = nextId++;
       return new Promise<IngestDecision>((resolve) => {
-        const timer = setTimeout(() => settle(id, tempfail(`door thread did not answer within ${answerWithinMs} ms`)), answerWithinMs);
+        const timer = setTimeout(
+          () => settle(id, tempfail(`door thread did not answer within ${answerWithinMs} ms`)),
+          answerWithinMs,
+        );
         waiting.set(id, { resolve, timer });
         if (outbox.length === 0) setImmediate(flush);
         outbox.push({ id, raw: ownBuffer(raw), envelope });

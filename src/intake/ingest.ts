@@ -70,21 +70,49 @@ export async function decide(raw: Buffer, envelope: Envelope, deps: DecideDeps):
       ({ verdict, notes } = await deps.door.refine(verdict, headers, raw, envelope));
     } catch (err) {
       const reply = err instanceof GatewayError ? err.smtpReply : replyFor('store_unavailable');
-      return done({ outcome: 'tempfail', reply, verdict, queueId: null }, { err: (err as Error).message, kind: 'store_unavailable' });
+      return done(
+        { outcome: 'tempfail', reply, verdict, queueId: null },
+        { err: (err as Error).message, kind: 'store_unavailable' },
+      );
     }
   }
-  if (verdict.verdict === 'reject') return done({ outcome: 'rejected', reply: verdict.smtpReply, verdict, queueId: null }, notes);
+  if (verdict.verdict === 'reject')
+    return done({ outcome: 'rejected', reply: verdict.smtpReply, verdict, queueId: null }, notes);
   if (verdict.verdict !== 'post' && verdict.verdict !== 'create') {
-    return done({ outcome: 'dropped', reply: { code: 250, enhanced: '2.0.0', text: `Accepted, not posted (${verdict.reason})` }, verdict, queueId: null }, notes);
+    return done(
+      {
+        outcome: 'dropped',
+        reply: { code: 250, enhanced: '2.0.0', text: `Accepted, not posted (${verdict.reason})` },
+        verdict,
+        queueId: null,
+      },
+      notes,
+    );
   }
 
   try {
     const sameKey = seen !== undefined && verdict.idempotencyKey === earlyKey;
     const { queueId, duplicate } = await store.accept(raw, verdict, envelope, sameKey ? seen : undefined);
     if (duplicate) {
-      return done({ outcome: 'duplicate', reply: { code: 250, enhanced: '2.0.0', text: `Ok: already queued as ${queueId}` }, verdict, queueId }, notes);
+      return done(
+        {
+          outcome: 'duplicate',
+          reply: { code: 250, enhanced: '2.0.0', text: `Ok: already queued as ${queueId}` },
+          verdict,
+          queueId,
+        },
+        notes,
+      );
     }
-    return done({ outcome: 'queued', reply: { code: 250, enhanced: '2.0.0', text: `Ok: queued as ${queueId}` }, verdict, queueId }, notes);
+    return done(
+      {
+        outcome: 'queued',
+        reply: { code: 250, enhanced: '2.0.0', text: `Ok: queued as ${queueId}` },
+        verdict,
+        queueId,
+      },
+      notes,
+    );
   } catch (err) {
     const kind = err instanceof GatewayError ? err.kind : 'store_unavailable';
     const reply = err instanceof GatewayError ? err.smtpReply : replyFor('store_unavailable');
@@ -93,7 +121,13 @@ export async function decide(raw: Buffer, envelope: Envelope, deps: DecideDeps):
 }
 
 /** The door's log line and metrics for one decided message. */
-export function record(d: IngestDecision, size: number, envelope: Envelope, seconds: number, deps: { log: Logger; metrics: Metrics }): IngestOutcome {
+export function record(
+  d: IngestDecision,
+  size: number,
+  envelope: Envelope,
+  seconds: number,
+  deps: { log: Logger; metrics: Metrics },
+): IngestOutcome {
   const o = d.outcome;
   deps.metrics.acceptLatency.observe(seconds);
   deps.metrics.doorVerdicts.inc({ verdict: o.outcome, reason: o.verdict?.reason ?? o.outcome });

@@ -45,7 +45,10 @@ function readTls(config: Config): Pick<SMTPServerOptions, 'key' | 'cert'> | null
   try {
     return { key: readFileSync(keyFile), cert: readFileSync(certFile) };
   } catch (err) {
-    throw new GatewayError('config', `smtp.tls: cannot read key or certificate (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+    throw new GatewayError(
+      'config',
+      `smtp.tls: cannot read key or certificate (${(err as NodeJS.ErrnoException).code ?? String(err)})`,
+    );
   }
 }
 
@@ -90,7 +93,10 @@ export async function startSmtp(config: Config, deps: SmtpDeps): Promise<SmtpLis
     metrics.smtpRefusals.inc({ stage, reason });
     if (!limits.refuse(session.id)) return replyError(reply);
     metrics.smtpRefusals.inc({ stage, reason: 'too_many_refused' });
-    log.info({ remote: session.remoteAddress, limit: config.smtp.limits.maxRefusedCommands }, 'session closed: too many refused commands');
+    log.info(
+      { remote: session.remoteAddress, limit: config.smtp.limits.maxRefusedCommands },
+      'session closed: too many refused commands',
+    );
     return replyError(LIMIT_REPLIES.refusedCommands);
   };
   /** A message refused at DATA counts towards the allowance too; past it the session ends after its reply. */
@@ -99,7 +105,10 @@ export async function startSmtp(config: Config, deps: SmtpDeps): Promise<SmtpLis
     callback(replyError(reply));
     if (!over) return;
     metrics.smtpRefusals.inc({ stage: 'DATA', reason: 'too_many_refused' });
-    log.info({ remote: session.remoteAddress, limit: config.smtp.limits.maxRefusedCommands }, 'session closed: too many refused commands');
+    log.info(
+      { remote: session.remoteAddress, limit: config.smtp.limits.maxRefusedCommands },
+      'session closed: too many refused commands',
+    );
     disconnect(session.id, LIMIT_REPLIES.refusedCommands);
   };
   const pending = new Set<Promise<unknown>>();
@@ -142,7 +151,10 @@ export async function startSmtp(config: Config, deps: SmtpDeps): Promise<SmtpLis
       }
       if (!limits.open(session.id, session.remoteAddress)) {
         metrics.smtpSessions.inc({ outcome: 'concurrency_limited' });
-        log.info({ remote: session.remoteAddress, limit: config.smtp.limits.maxConnectionsPerAddress }, 'connection refused: too many open from this address');
+        log.info(
+          { remote: session.remoteAddress, limit: config.smtp.limits.maxConnectionsPerAddress },
+          'connection refused: too many open from this address',
+        );
         callback(replyError(LIMIT_REPLIES.concurrentSessions));
         return;
       }
@@ -166,7 +178,13 @@ export async function startSmtp(config: Config, deps: SmtpDeps): Promise<SmtpLis
       // smtp-server has no "STARTTLS required" option of its own; MAIL is the first command
       // that starts a transaction, so refusing it there keeps every message off plain text.
       if (config.smtp.requireTls && !session.secure) {
-        callback(refusal(session, 'MAIL', 'tls_required', { code: 530, enhanced: '5.7.0', text: 'Must issue a STARTTLS command first' }));
+        callback(
+          refusal(session, 'MAIL', 'tls_required', {
+            code: 530,
+            enhanced: '5.7.0',
+            text: 'Must issue a STARTTLS command first',
+          }),
+        );
         return;
       }
       // From MAIL to the end of DATA; a new MAIL (after RSET or the last message) starts it again.
@@ -177,7 +195,13 @@ export async function startSmtp(config: Config, deps: SmtpDeps): Promise<SmtpLis
     onRcptTo(address, session, callback) {
       if (!recipients.accepts(address.address)) {
         log.info({ rcpt: clip(address.address) }, 'recipient refused');
-        callback(refusal(session, 'RCPT', 'recipient', { code: 550, enhanced: '5.1.1', text: `Recipient not accepted here: <${address.address}>` }));
+        callback(
+          refusal(session, 'RCPT', 'recipient', {
+            code: 550,
+            enhanced: '5.1.1',
+            text: `Recipient not accepted here: <${address.address}>`,
+          }),
+        );
         return;
       }
       callback();
@@ -209,11 +233,16 @@ export async function startSmtp(config: Config, deps: SmtpDeps): Promise<SmtpLis
         chunks.push(chunk);
         length += chunk.length;
       });
-      stream.once('error', (err) => callback(replyError({ code: 451, enhanced: '4.3.0', text: `Error reading message: ${err.message}` })));
+      stream.once('error', (err) =>
+        callback(replyError({ code: 451, enhanced: '4.3.0', text: `Error reading message: ${err.message}` })),
+      );
       stream.once('end', () => {
         if (stream.sizeExceeded) {
           metrics.doorVerdicts.inc({ verdict: 'too_large', reason: 'too_large' });
-          log.info({ remote: session.remoteAddress, size: stream.byteLength, limit: config.smtp.maxMessageBytes }, 'door verdict: too large');
+          log.info(
+            { remote: session.remoteAddress, size: stream.byteLength, limit: config.smtp.maxMessageBytes },
+            'door verdict: too large',
+          );
           refuseData(session, replyFor('too_large'), callback);
           return;
         }
@@ -251,7 +280,10 @@ export async function startSmtp(config: Config, deps: SmtpDeps): Promise<SmtpLis
   server.on('error', (err: Error) => log.warn({ err: err.message }, 'smtp connection error'));
 
   await new Promise<void>((resolve, reject) => {
-    const onError = (err: Error) => reject(new GatewayError('config', `smtp: cannot listen on ${config.smtp.host}:${config.smtp.port} (${err.message})`));
+    const onError = (err: Error) =>
+      reject(
+        new GatewayError('config', `smtp: cannot listen on ${config.smtp.host}:${config.smtp.port} (${err.message})`),
+      );
     server.server.once('error', onError);
     server.listen(config.smtp.port, config.smtp.host, () => {
       server.server.off('error', onError);
@@ -276,7 +308,10 @@ export async function startSmtp(config: Config, deps: SmtpDeps): Promise<SmtpLis
         const idle = inData === 0 ? Promise.resolve() : new Promise<void>((resolve) => (onIdle = resolve));
         // The last part of the time is kept for closing the sessions and, after this, the door thread.
         const reserveMs = Math.min(1000, Math.round(config.smtp.closeTimeoutMs / 4));
-        await settleWithin(idle.then(() => Promise.allSettled([...pending])), config.smtp.closeTimeoutMs - reserveMs);
+        await settleWithin(
+          idle.then(() => Promise.allSettled([...pending])),
+          config.smtp.closeTimeoutMs - reserveMs,
+        );
         isListening = false;
         const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
         for (const conn of server.connections) {

@@ -23,14 +23,20 @@ export function shortenFilename(name: string): string {
   const ext = dot > 0 ? [...name.slice(dot)] : [];
   const keep = ext.length > 1 && ext.length <= MAX_EXTENSION_CHARS ? ext : [];
   const stem = [...name.slice(0, name.length - keep.join('').length)];
-  return `${stem.slice(0, MAX_FILENAME_CHARS - keep.length).join('').trimEnd()}${keep.join('')}`;
+  return `${stem
+    .slice(0, MAX_FILENAME_CHARS - keep.length)
+    .join('')
+    .trimEnd()}${keep.join('')}`;
 }
 
 /** A name Sirportly can store: no directories, no control or bidi characters, bounded length. */
 export function cleanFilename(name: string | undefined): string | undefined {
   if (name === undefined) return undefined;
   const base = name.split(/[/\\]/).pop() ?? '';
-  const cleaned = base.replace(/\p{Cc}/gu, '').replace(BIDI_CONTROLS, '').trim();
+  const cleaned = base
+    .replace(/\p{Cc}/gu, '')
+    .replace(BIDI_CONTROLS, '')
+    .trim();
   return cleaned === '' || cleaned === '.' || cleaned === '..' ? undefined : shortenFilename(cleaned);
 }
 
@@ -51,7 +57,12 @@ const UNSAFE_IN_NAME = /[\\/:*?"<>|\p{Cc}]+/gu;
 export function forwardedFilename(content: Buffer, given: string | undefined, index: number): string {
   const named = cleanFilename(given);
   if (named) return /\.(eml|msg)$/i.test(named) ? named : shortenFilename(`${named}.eml`);
-  const subject = parseHeaders(content).get('subject')?.replace(UNSAFE_IN_NAME, ' ').replace(BIDI_CONTROLS, '').replace(/\s+/g, ' ').trim();
+  const subject = parseHeaders(content)
+    .get('subject')
+    ?.replace(UNSAFE_IN_NAME, ' ')
+    .replace(BIDI_CONTROLS, '')
+    .replace(/\s+/g, ' ')
+    .trim();
   if (!subject) return `forwarded-message-${index}.eml`;
   // Bounded, and cut on a character boundary so no surrogate pair is split.
   return `${[...subject].slice(0, 120).join('').trim()}.eml`;

@@ -150,7 +150,9 @@ function readMailbox(piece: string): { name?: string; email?: string; problem?: 
     // RFC 5322 §4.4 (obsolete syntax): whitespace may stand around the dots and the "@" of an
     // address ("jdoe@machine.  example" is jdoe@machine.example); anywhere else it makes the
     // address unreadable as written.
-    const inside = (gt === -1 ? text.slice(lt + 1) : text.slice(lt + 1, gt)).trim().replace(/\s*([.@])\s*/g, (m, c: string) => (m.includes('"') ? m : c));
+    const inside = (gt === -1 ? text.slice(lt + 1) : text.slice(lt + 1, gt))
+      .trim()
+      .replace(/\s*([.@])\s*/g, (m, c: string) => (m.includes('"') ? m : c));
     const phrase = text.slice(0, lt).trim();
     // The display name as mailparser decodes it (encoded words, quotes), read without the address.
     const name = phrase === '' ? '' : cleanName(mailboxes(`${phrase} <x@x.invalid>`)[0]?.name ?? '');
@@ -170,7 +172,8 @@ function readMailbox(piece: string): { name?: string; email?: string; problem?: 
   const email = usable(address);
   // The address must be in the mail as written, as one whitespace-delimited word.
   const words = text.replace(/^<|>$/g, '').split(/\s+(?=(?:[^"]*"[^"]*")*[^"]*$)/);
-  if (!email || !words.some((w) => w.replace(/^<|>$/g, '') === email)) return { name, problem: `${JSON.stringify(address)} is not an address` };
+  if (!email || !words.some((w) => w.replace(/^<|>$/g, '') === email))
+    return { name, problem: `${JSON.stringify(address)} is not an address` };
   return { name, email };
 }
 
@@ -185,7 +188,11 @@ export function readMailboxes(raw: string | undefined): MailboxReading {
     if (m.email) return { mailbox: m.name ? { name: m.name, email: m.email } : { email: m.email } };
     problem ??= m.problem;
   }
-  return { mailbox: null, ...(problem !== undefined ? { problem } : {}), ...(firstName !== undefined ? { name: firstName } : {}) };
+  return {
+    mailbox: null,
+    ...(problem !== undefined ? { problem } : {}),
+    ...(firstName !== undefined ? { name: firstName } : {}),
+  };
 }
 
 /** First mailbox of a raw (undecoded) From: value with a usable address; groups are looked into. */
@@ -219,7 +226,12 @@ export function authorOf(headers: HeaderBlock, mailFrom: string): Author {
   const envelopeSender = usable(mailFrom.trim().replace(/^<|>$/g, ''));
   if (envelopeSender) {
     // The name the sender gave still names them; only the address comes from the envelope.
-    return { ...(from.name ? { name: from.name } : {}), email: envelopeSender, source: 'envelope', warning: `${what}; author is the envelope sender` };
+    return {
+      ...(from.name ? { name: from.name } : {}),
+      email: envelopeSender,
+      source: 'envelope',
+      warning: `${what}; author is the envelope sender`,
+    };
   }
   return { warning: `${what}, no usable Sender, Reply-To or envelope sender; no author sent` };
 }

@@ -85,17 +85,21 @@ export function composeBody(src: BodySource): BodyFields {
   // take minutes.
   const overLimits = src.html !== undefined && src.htmlLimits ? htmlOverLimits(src.html, src.htmlLimits) : null;
   const safeHtml = src.html !== undefined && overLimits === null ? sanitiseHtml(src.html, src.remoteImages) : undefined;
-  const htmlFields: Pick<BodyFields, 'html_body' | 'html_safe'> = hasText(safeHtml) ? { html_body: safeHtml, html_safe: '1' } : {};
+  const htmlFields: Pick<BodyFields, 'html_body' | 'html_safe'> = hasText(safeHtml)
+    ? { html_body: safeHtml, html_safe: '1' }
+    : {};
   let message: string;
   if (hasText(src.text)) {
     message = src.text;
   } else {
     // Converted from the sanitised HTML: no script or style text can leak into the message. HTML
     // past the limits gives its text by a linear strip of the tags instead.
-    const fromHtml = overLimits !== null ? roughHtmlText(src.html!) : hasText(safeHtml) ? htmlToMessageText(safeHtml) : '';
+    const fromHtml =
+      overLimits !== null ? roughHtmlText(src.html!) : hasText(safeHtml) ? htmlToMessageText(safeHtml) : '';
     if (hasText(fromHtml)) message = fromHtml;
     else message = src.attachmentCount > 0 ? ATTACHMENTS_ONLY_TEXT : EMPTY_MESSAGE_TEXT;
   }
-  if (src.stripQuoted && message !== ATTACHMENTS_ONLY_TEXT && message !== EMPTY_MESSAGE_TEXT) message = stripQuotedReply(message);
+  if (src.stripQuoted && message !== ATTACHMENTS_ONLY_TEXT && message !== EMPTY_MESSAGE_TEXT)
+    message = stripQuotedReply(message);
   return { message: message.trimEnd(), ...htmlFields, ...(overLimits !== null ? { warning: overLimits } : {}) };
 }

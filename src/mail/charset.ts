@@ -42,7 +42,7 @@ export function decodeBytes(bytes: Uint8Array, label: string | undefined): strin
 function utf8Shape(bytes: Uint8Array): { valid: number; invalid: number } {
   let valid = 0;
   let invalid = 0;
-  for (let i = 0; i < bytes.length; ) {
+  for (let i = 0; i < bytes.length;) {
     const b = bytes[i]!;
     if (b < 0x80) {
       i++;
@@ -145,14 +145,21 @@ function strictUtf8(bytes: Buffer): string | null {
  * header block of many such lines costs one detection, not one each. `declared` gives the
  * charsets the message declares; it is asked only when some line is not UTF-8.
  */
-export function unlabelledDecoder(lines: readonly Buffer[], declared: () => readonly string[]): (bytes: Buffer) => string {
+export function unlabelledDecoder(
+  lines: readonly Buffer[],
+  declared: () => readonly string[],
+): (bytes: Buffer) => string {
   const legacy = lines.filter((l) => strictUtf8(l) === null && strayByteUtf8(l) === null);
   let label = 'latin1';
   if (legacy.length > 0) {
     const joined = Buffer.concat(legacy).subarray(0, 4 * DETECT_BYTES);
     label = declared().find((l) => decodesCleanly(joined, l) !== null) ?? detectedText(joined)?.label ?? 'latin1';
   }
-  return (bytes) => strictUtf8(bytes) ?? strayByteUtf8(bytes) ?? (label !== 'latin1' ? decodesCleanly(bytes, label) : null) ?? bytes.toString('latin1');
+  return (bytes) =>
+    strictUtf8(bytes) ??
+    strayByteUtf8(bytes) ??
+    (label !== 'latin1' ? decodesCleanly(bytes, label) : null) ??
+    bytes.toString('latin1');
 }
 
 /** One raw 8-bit header value without a label, decoded in the order above. */
@@ -164,7 +171,10 @@ const ENCODED_WORD = /=\?([^?*]+)(\*[^?]*)?\?([qQbB])\?([^?]*)\?=/g;
 
 function wordBytes(encoding: string, data: string): Buffer {
   if (encoding.toLowerCase() === 'b') return Buffer.from(data, 'base64');
-  return Buffer.from(data.replace(/_/g, ' ').replace(/=([0-9A-Fa-f]{2})/g, (_m, hex: string) => String.fromCharCode(parseInt(hex, 16))), 'latin1');
+  return Buffer.from(
+    data.replace(/_/g, ' ').replace(/=([0-9A-Fa-f]{2})/g, (_m, hex: string) => String.fromCharCode(parseInt(hex, 16))),
+    'latin1',
+  );
 }
 
 /**
@@ -175,11 +185,14 @@ function wordBytes(encoding: string, data: string): Buffer {
  */
 export function relabelJapaneseWords(value: string): string {
   if (!/iso-2022-jp/i.test(value)) return value;
-  return value.replace(ENCODED_WORD, (word, charset: string, _lang: string | undefined, encoding: string, data: string) => {
-    if (charset.toLowerCase() !== 'iso-2022-jp') return word;
-    const bytes = wordBytes(encoding, data);
-    if (!bytes.some((b) => b >= 0x80)) return word;
-    const text = decodesCleanly(bytes, 'cp932') ?? decodesCleanly(bytes, 'euc-jp');
-    return text === null ? word : `=?UTF-8?B?${Buffer.from(text, 'utf8').toString('base64')}?=`;
-  });
+  return value.replace(
+    ENCODED_WORD,
+    (word, charset: string, _lang: string | undefined, encoding: string, data: string) => {
+      if (charset.toLowerCase() !== 'iso-2022-jp') return word;
+      const bytes = wordBytes(encoding, data);
+      if (!bytes.some((b) => b >= 0x80)) return word;
+      const text = decodesCleanly(bytes, 'cp932') ?? decodesCleanly(bytes, 'euc-jp');
+      return text === null ? word : `=?UTF-8?B?${Buffer.from(text, 'utf8').toString('base64')}?=`;
+    },
+  );
 }

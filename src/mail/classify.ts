@@ -5,7 +5,8 @@ import { stripComments, type HeaderBlock } from './headers.js';
 import { mailboxes } from './mailboxes.js';
 import type { Envelope } from './types.js';
 
-export type MachineClass = 'delivery_report' | 'auto_submitted' | 'auto_reply_header' | 'precedence' | 'mailer_daemon' | 'null_sender';
+export type MachineClass =
+  'delivery_report' | 'auto_submitted' | 'auto_reply_header' | 'precedence' | 'mailer_daemon' | 'null_sender';
 
 export interface MachineSignal {
   class: MachineClass;
@@ -41,7 +42,11 @@ const VENDOR_HEADERS: ReadonlyArray<[name: string, value: RegExp | null]> = [
   ['x-fc-machinegenerated', /^true$/],
 ];
 
-const REPORT_PARTS = new Set(['message/delivery-status', 'message/disposition-notification', 'message/feedback-report']);
+const REPORT_PARTS = new Set([
+  'message/delivery-status',
+  'message/disposition-notification',
+  'message/feedback-report',
+]);
 
 const NEGATIVE = new Set(['no', 'false', '0', 'off']);
 
@@ -68,7 +73,9 @@ function mailerDaemon(headers: HeaderBlock, envelope: Envelope): string | null {
   if (from !== undefined && from.length < 4096) {
     // An address without a domain ("From: MAILER-DAEMON (Mail Delivery System)") counts too.
     // mailparser puts an address without a domain into `name`; a bare word there is that address.
-    const hit = mailboxes(from).map((m) => m.address || (/^\S+$/.test(m.name) ? m.name : '')).find((a) => a !== '' && daemonAddress(a));
+    const hit = mailboxes(from)
+      .map((m) => m.address || (/^\S+$/.test(m.name) ? m.name : ''))
+      .find((a) => a !== '' && daemonAddress(a));
     if (hit) return `From: ${hit}`;
   }
   const sender = envelope.mailFrom.replace(/^<|>$/g, '');
@@ -82,7 +89,8 @@ function mailerDaemon(headers: HeaderBlock, envelope: Envelope): string | null {
  * server recorded it (an empty envelope sender there means "unknown", not "null").
  */
 function nullSender(headers: HeaderBlock, envelope: Envelope): string | null {
-  if (envelope.source === 'smtp') return envelope.mailFrom.trim() === '' || envelope.mailFrom.trim() === '<>' ? 'MAIL FROM:<>' : null;
+  if (envelope.source === 'smtp')
+    return envelope.mailFrom.trim() === '' || envelope.mailFrom.trim() === '<>' ? 'MAIL FROM:<>' : null;
   const returnPath = headers.getRaw('return-path');
   if (returnPath !== undefined && stripComments(returnPath).replace(/\s+/g, '') === '<>') return 'Return-Path: <>';
   return null;
@@ -92,13 +100,20 @@ function nullSender(headers: HeaderBlock, envelope: Envelope): string | null {
  * Every machine signal the message shows, most specific first: a bounce often also carries
  * Auto-Submitted and a null sender, and each class has its own policy.
  */
-export function machineSignals(headers: HeaderBlock, envelope: Envelope, opts: ClassifyOptions = DEFAULT_CLASSIFY_OPTIONS): MachineSignal[] {
+export function machineSignals(
+  headers: HeaderBlock,
+  envelope: Envelope,
+  opts: ClassifyOptions = DEFAULT_CLASSIFY_OPTIONS,
+): MachineSignal[] {
   const signals: MachineSignal[] = [];
   const contentType = headers.getRaw('content-type');
   const type = contentType === undefined ? '' : mainToken(contentType);
   if (type === 'multipart/report') {
     const reportType = /report-type\s*=\s*"?([\w-]+)/i.exec(contentType!.slice(0, 4096))?.[1]?.toLowerCase();
-    signals.push({ class: 'delivery_report', detail: `multipart/report${reportType ? `; report-type=${reportType}` : ''}` });
+    signals.push({
+      class: 'delivery_report',
+      detail: `multipart/report${reportType ? `; report-type=${reportType}` : ''}`,
+    });
   } else if (REPORT_PARTS.has(type)) {
     // A report sent without its multipart/report wrapper (seen from broken MTAs).
     signals.push({ class: 'delivery_report', detail: type });

@@ -19,7 +19,11 @@ export function cleanLine(value: string): string {
  * full length when cut, control characters shown escaped: fit for a log line.
  */
 export function clip(value: string, max = LOG_VALUE_MAX): string {
-  return shorten(value.replace(CONTROLS, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`), max, value.length);
+  return shorten(
+    value.replace(CONTROLS, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`),
+    max,
+    value.length,
+  );
 }
 
 /** At most `max` code points, marked with "…" and the full length when cut; nothing escaped. */

@@ -4,7 +4,20 @@
 import { clip } from './clean.js';
 import { stripComments } from './headers.js';
 
-const MONTHS = ['january', 'february', 'march', 'april', 'may', 'june', 'july', 'august', 'september', 'october', 'november', 'december'];
+const MONTHS = [
+  'january',
+  'february',
+  'march',
+  'april',
+  'may',
+  'june',
+  'july',
+  'august',
+  'september',
+  'october',
+  'november',
+  'december',
+];
 const DAYS = ['monday', 'tuesday', 'wednesday', 'thursday', 'friday', 'saturday', 'sunday'];
 
 /** Offsets in minutes east of UTC. RFC 5322 §4.3: other alphabetic zones mean -0000 (unknown). */
@@ -71,7 +84,10 @@ function zoneAfterTime(text: string): Zone {
   const glued = /^((?:(?:UTC|GMT|UT)\s*)?[+-]\d{2}:?\d{2})(?!\d)\s*(.+)$/i.exec(t);
   const gluedOffset = glued ? zoneOffset(glued[1]!) : undefined;
   if (glued && gluedOffset !== undefined) {
-    return { offset: gluedOffset, note: `text after the time zone ignored (${JSON.stringify(glued[2]!.slice(0, 40))})` };
+    return {
+      offset: gluedOffset,
+      note: `text after the time zone ignored (${JSON.stringify(glued[2]!.slice(0, 40))})`,
+    };
   }
   return { offset: 0, note: `unreadable time zone ${JSON.stringify(t.slice(0, 40))}; date and time taken as UTC` };
 }
@@ -120,7 +136,8 @@ const RFC = /^(\d{1,2})[\s-]+([A-Za-z]{3,}\.?)[\s-]+(\d{2,4}),?\s+(\d{1,2}):(\d{
 // asctime: Jun  4 08:12:13 [EDT] 2016
 const ASCTIME = /^([A-Za-z]{3,})\s+(\d{1,2})\s+(\d{1,2}):(\d{2})(?::(\d{2}))?\s+(?:(\S+)\s+)?(\d{4})$/;
 // US style: May 8, 2005 1:17 PM / Feb 9, 2011 at 11:55 AM
-const US = /^([A-Za-z]{3,}\.?)\s+(\d{1,2}),?\s+(\d{4}),?\s+(?:at\s+)?(\d{1,2}):(\d{2})(?::(\d{2}))?\s*([ap]\.?m\.?)?\s*(.*)$/i;
+const US =
+  /^([A-Za-z]{3,}\.?)\s+(\d{1,2}),?\s+(\d{4}),?\s+(?:at\s+)?(\d{1,2}):(\d{2})(?::(\d{2}))?\s*([ap]\.?m\.?)?\s*(.*)$/i;
 
 /** Parse a Date: header value; null when it is not a date we can trust. */
 export function parseMailDate(value: string | undefined | null): Date | null {
@@ -142,22 +159,28 @@ function noted(date: Date | null, zone: Zone): ReadDate | null {
 export function readMailDate(value: string | undefined | null): ReadDate | null {
   if (!value) return null;
   // Obsolete syntax allows CFWS around the time's colons: "09(comment):   55  :  06".
-  let s = stripComments(value).replace(/\s+/g, ' ').replace(/\s*:\s*/g, ':').trim();
+  let s = stripComments(value)
+    .replace(/\s+/g, ' ')
+    .replace(/\s*:\s*/g, ':')
+    .trim();
   if (s === '') return null;
 
   const iso = ISO.exec(s);
   if (iso) {
     const zone = zoneAfterTime(iso[7]!);
     const offset = zone.offset;
-    return noted(build({
-      year: Number(iso[1]),
-      month: Number(iso[2]) - 1,
-      day: Number(iso[3]),
-      hour: Number(iso[4]),
-      minute: Number(iso[5]),
-      second: Number(iso[6] ?? 0),
-      offset,
-    }), zone);
+    return noted(
+      build({
+        year: Number(iso[1]),
+        month: Number(iso[2]) - 1,
+        day: Number(iso[3]),
+        hour: Number(iso[4]),
+        minute: Number(iso[5]),
+        second: Number(iso[6] ?? 0),
+        offset,
+      }),
+      zone,
+    );
   }
 
   // Day of week: optional, never checked against the date (senders get it wrong, the date wins).
@@ -168,45 +191,54 @@ export function readMailDate(value: string | undefined | null): ReadDate | null 
   if (rfc) {
     const zone = zoneAfterTime(rfc[7]!);
     const offset = zone.offset;
-    return noted(build({
-      year: fullYear(rfc[3]!),
-      month: monthIndex(rfc[2]!),
-      day: Number(rfc[1]),
-      hour: Number(rfc[4]),
-      minute: Number(rfc[5]),
-      second: Number(rfc[6] ?? 0),
-      offset,
-    }), zone);
+    return noted(
+      build({
+        year: fullYear(rfc[3]!),
+        month: monthIndex(rfc[2]!),
+        day: Number(rfc[1]),
+        hour: Number(rfc[4]),
+        minute: Number(rfc[5]),
+        second: Number(rfc[6] ?? 0),
+        offset,
+      }),
+      zone,
+    );
   }
 
   const asc = ASCTIME.exec(s);
   if (asc) {
     const offset = zoneOffset(asc[6] ?? '');
     if (offset === undefined) return null;
-    return noted(build({
-      year: Number(asc[7]),
-      month: monthIndex(asc[1]!),
-      day: Number(asc[2]),
-      hour: Number(asc[3]),
-      minute: Number(asc[4]),
-      second: Number(asc[5] ?? 0),
-      offset,
-    }), { offset });
+    return noted(
+      build({
+        year: Number(asc[7]),
+        month: monthIndex(asc[1]!),
+        day: Number(asc[2]),
+        hour: Number(asc[3]),
+        minute: Number(asc[4]),
+        second: Number(asc[5] ?? 0),
+        offset,
+      }),
+      { offset },
+    );
   }
 
   const us = US.exec(s);
   if (us) {
     const zone = zoneAfterTime(us[8]!);
     const offset = zone.offset;
-    return noted(build({
-      year: Number(us[3]),
-      month: monthIndex(us[1]!),
-      day: Number(us[2]),
-      hour: to24h(Number(us[4]), us[7]),
-      minute: Number(us[5]),
-      second: Number(us[6] ?? 0),
-      offset,
-    }), zone);
+    return noted(
+      build({
+        year: Number(us[3]),
+        month: monthIndex(us[1]!),
+        day: Number(us[2]),
+        hour: to24h(Number(us[4]), us[7]),
+        minute: Number(us[5]),
+        second: Number(us[6] ?? 0),
+        offset,
+      }),
+      zone,
+    );
   }
   return null;
 }
@@ -269,10 +301,18 @@ export function postedAt(
     };
   }
   if (parsed.getTime() < DATE_FLOOR_MS) {
-    return { iso: fallbackText, source: 'fallback', warning: `Date header ${isoSeconds(parsed)} is before 1990; posted_at is the fallback time` };
+    return {
+      iso: fallbackText,
+      source: 'fallback',
+      warning: `Date header ${isoSeconds(parsed)} is before 1990; posted_at is the fallback time`,
+    };
   }
   if (read.note !== undefined) {
-    return { iso: isoSeconds(parsed), source: 'date', warning: `Date header ${JSON.stringify(clip(dateHeader))}: ${read.note}` };
+    return {
+      iso: isoSeconds(parsed),
+      source: 'date',
+      warning: `Date header ${JSON.stringify(clip(dateHeader))}: ${read.note}`,
+    };
   }
   return { iso: isoSeconds(parsed), source: 'date' };
 }

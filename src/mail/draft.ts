@@ -35,26 +35,42 @@ function forParser(raw: Buffer, bounds: HeaderBounds): Buffer {
 /** The files past draft.maxAttachments, as a list at the end of the message text. */
 export function leftOutSummary(left: readonly AttachmentSource[]): string {
   const SHOWN = 20;
-  const lines = left.slice(0, SHOWN).map((a) => `- ${cleanLine(a.filename ?? '(no name)')} (${a.contentType}, ${a.content.length} bytes)`);
+  const lines = left
+    .slice(0, SHOWN)
+    .map((a) => `- ${cleanLine(a.filename ?? '(no name)')} (${a.contentType}, ${a.content.length} bytes)`);
   if (left.length > SHOWN) lines.push(`- … and ${left.length - SHOWN} more`);
   return `[${left.length} more attachment(s) of this message were not uploaded (draft.maxAttachments):]\n${lines.join('\n')}`;
 }
 
 /** headers: the message's header block, when the caller has read it already (it must be parseHeaders(raw)). */
-export async function draft(message: Buffer, envelope: Envelope, config: Config, ticket: string, headers: HeaderBlock = parseHeaders(message)): Promise<Draft> {
+export async function draft(
+  message: Buffer,
+  envelope: Envelope,
+  config: Config,
+  ticket: string,
+  headers: HeaderBlock = parseHeaders(message),
+): Promise<Draft> {
   if (message.length > config.smtp.maxMessageBytes) {
-    throw new GatewayError('too_large', `message of ${message.length} bytes exceeds smtp.maxMessageBytes (${config.smtp.maxMessageBytes})`);
+    throw new GatewayError(
+      'too_large',
+      `message of ${message.length} bytes exceeds smtp.maxMessageBytes (${config.smtp.maxMessageBytes})`,
+    );
   }
   // Bare CR line ends (old Mac mail, mixed ends) read as lines; the header block's bounds are
   // offsets in this same view (parseHeaders normalises the same way when its block has them).
   const raw = normaliseLineEnds(message);
   // Subject, Date and From come from the same header reader as the door's verdict (first
   // occurrence of each), not from mailparser, so the two can never disagree.
-  const parsed = await parseMessage(forParser(raw, headers.bounds), config.queue.parseTimeoutMs, config.draft.maxDecodedBytes);
+  const parsed = await parseMessage(
+    forParser(raw, headers.bounds),
+    config.queue.parseTimeoutMs,
+    config.draft.maxDecodedBytes,
+  );
   const parts = messageParts(parsed, raw);
   const warnings: string[] = [...parts.warnings];
   // Again after winmail.dat was unpacked: its compressed RTF and files can outgrow the parse.
-  const decoded = (parts.text?.length ?? 0) + (parts.html?.length ?? 0) + parts.attachments.reduce((n, a) => n + a.content.length, 0);
+  const decoded =
+    (parts.text?.length ?? 0) + (parts.html?.length ?? 0) + parts.attachments.reduce((n, a) => n + a.content.length, 0);
   if (decoded > config.draft.maxDecodedBytes) throw decodedTooLarge(decoded, config.draft.maxDecodedBytes);
 
   const date = postedAt(headers.getRaw('date'), envelope.receivedAt, { live: envelope.source === 'smtp' });
@@ -78,7 +94,9 @@ export async function draft(message: Buffer, envelope: Envelope, config: Config,
   if (body.warning) warnings.push(body.warning);
   if (left.length > 0) {
     body.message = `${body.message}\n\n${leftOutSummary(left)}`;
-    warnings.push(`${parts.attachments.length} attachments: the first ${cap} uploaded, ${left.length} listed in the message (draft.maxAttachments)`);
+    warnings.push(
+      `${parts.attachments.length} attachments: the first ${cap} uploaded, ${left.length} listed in the message (draft.maxAttachments)`,
+    );
   }
 
   // Built field by field: parse_ticket_variables and outgoing must never be sent.

@@ -54,7 +54,7 @@ function lineAt(raw: Buffer, at: number): { text: string; next: number } {
   if (lf === -1) lf = raw.length;
   const stop = Math.min(lf, at + 998);
   let end = stop;
-  while (end > at && (raw[end - 1] === CR)) end--;
+  while (end > at && raw[end - 1] === CR) end--;
   return { text: raw.subarray(at, end).toString('latin1'), next: lf + 1 };
 }
 
@@ -75,7 +75,8 @@ function skipLeadingJunk(raw: Buffer): number {
       if (text === '') {
         // Only when a real header line follows the empty lines.
         let look = next;
-        while (look < raw.length && lineAt(raw, look).text.trim() === '' && look - next < 64) look = lineAt(raw, look).next;
+        while (look < raw.length && lineAt(raw, look).text.trim() === '' && look - next < 64)
+          look = lineAt(raw, look).next;
         // Two known fields in a row: one "Subject: …" line after an empty line may be body text.
         if (look >= raw.length) return pos;
         const first = lineAt(raw, look);
@@ -116,7 +117,8 @@ function notAHeaderLine(raw: Buffer, at: number, limit: number): boolean {
 
 // Fields a message has once: the same one again after a colon-less line means that line began
 // the body (a sender that forgot the empty line), not that a field was wrapped badly.
-const SINGLE_FIELD = /^(from|sender|reply-to|to|cc|subject|date|message-id|in-reply-to|references|mime-version|content-type|content-transfer-encoding)[ \t]*:/i;
+const SINGLE_FIELD =
+  /^(from|sender|reply-to|to|cc|subject|date|message-id|in-reply-to|references|mime-version|content-type|content-transfer-encoding)[ \t]*:/i;
 
 /**
  * A colon-less line at `at` that a known header line follows, and not a field the block already
@@ -150,7 +152,8 @@ export function headerBounds(raw: Buffer): HeaderBounds {
     if (next === CR && raw[lf + 2] === LF) return { start, end: lf + 1, bodyStart: lf + 3, badFolds };
     if (next !== undefined && notAHeaderLine(raw, lf + 1, limit)) {
       // Bounded: each check reads the block so far, and a real header has a wrapped line or two.
-      if (badFolds.length >= MAX_BAD_FOLDS || !isBadFold(raw, start, lf + 1, limit)) return { start, end: lf + 1, bodyStart: lf + 1, badFolds };
+      if (badFolds.length >= MAX_BAD_FOLDS || !isBadFold(raw, start, lf + 1, limit))
+        return { start, end: lf + 1, bodyStart: lf + 1, badFolds };
       badFolds.push(lf + 1);
     }
     lf = raw.indexOf(LF, lf + 1);

@@ -77,7 +77,11 @@ function offlineChecks(v: DoorVerdict, headers: HeaderBlock, envelope: Envelope,
   if (v.reason === 'no_reference') {
     const ids = referencedMessageIds(headers, config.threads.maxReferences).length;
     if (!config.threads.enabled) thread = 'off (threads.enabled)';
-    else thread = ids > 0 ? `${OFFLINE}; would look up ${ids} Message-ID(s) from In-Reply-To/References` : 'nothing to look up: no In-Reply-To/References';
+    else
+      thread =
+        ids > 0
+          ? `${OFFLINE}; would look up ${ids} Message-ID(s) from In-Reply-To/References`
+          : 'nothing to look up: no In-Reply-To/References';
   }
   const posting = v.verdict === 'post';
   const replayed = envelope.source === 'replay';
@@ -86,7 +90,13 @@ function offlineChecks(v: DoorVerdict, headers: HeaderBlock, envelope: Envelope,
     known_sender: !config.policy.knownSendersOnly ? 'off (policy.knownSendersOnly)' : posting ? OFFLINE : 'not needed',
     loop_rate_limit: !posting ? 'not needed' : replayed ? 'not applied to replayed mail' : OFFLINE,
     new_ticket_limit:
-      v.verdict !== 'create' ? 'not needed' : config.newTickets.perSenderMax === 0 ? 'off (newTickets.perSenderMax is 0)' : replayed ? 'not applied to replayed mail' : OFFLINE,
+      v.verdict !== 'create'
+        ? 'not needed'
+        : config.newTickets.perSenderMax === 0
+          ? 'off (newTickets.perSenderMax is 0)'
+          : replayed
+            ? 'not applied to replayed mail'
+            : OFFLINE,
   };
 }
 
@@ -105,7 +115,12 @@ function updateView(u: UpdateFields): NonNullable<InspectResult['update']> {
   };
 }
 
-export async function inspectMessage(raw: Buffer, envelope: Envelope, config: Config, opts: InspectOptions = {}): Promise<InspectResult> {
+export async function inspectMessage(
+  raw: Buffer,
+  envelope: Envelope,
+  config: Config,
+  opts: InspectOptions = {},
+): Promise<InspectResult> {
   return (await inspectWithVerdict(raw, envelope, config, opts)).result;
 }
 
@@ -161,10 +176,21 @@ export async function inspectVerdict(
     }
   }
   // As in the worker: the same check, and the flag only when it passes.
-  result.auth = await authenticityOf(raw, envelope, config, authorToAuthenticate(d), opts.resolver ?? systemResolver(config.auth.dnsTimeoutMs));
+  result.auth = await authenticityOf(
+    raw,
+    envelope,
+    config,
+    authorToAuthenticate(d),
+    opts.resolver ?? systemResolver(config.auth.dnsTimeoutMs),
+  );
   if (result.auth.authenticated) d.update.authenticated = '1';
   result.update = updateView(d.update);
-  result.attachments = d.attachments.map((a) => ({ filename: a.filename, content_type: a.contentType, size: a.size, sha256: a.sha256 }));
+  result.attachments = d.attachments.map((a) => ({
+    filename: a.filename,
+    content_type: a.contentType,
+    size: a.size,
+    sha256: a.sha256,
+  }));
   result.warnings = d.warnings;
   return result;
 }

@@ -37,9 +37,13 @@ export function newTicketFields(d: Draft, route: Route, tag: string | null): New
   const u = d.update;
   const { status, priority, team, brand, department, sla, tag_list } = route.ticket;
   if (!status || !priority || !team) {
-    throw new GatewayError('config', `route "${route.name}" has no ticket fields for new tickets (status, priority, team): set routes[].ticket or change its noReference`);
+    throw new GatewayError(
+      'config',
+      `route "${route.name}" has no ticket fields for new tickets (status, priority, team): set routes[].ticket or change its noReference`,
+    );
   }
-  if (!u.author_email) throw new GatewayError('bad_input', 'no sender address (From: or envelope sender) to open a ticket for');
+  if (!u.author_email)
+    throw new GatewayError('bad_input', 'no sender address (From: or envelope sender) to open a ticket for');
   const tags = [tag_list, tag].filter((t): t is string => typeof t === 'string' && t !== '').join(', ');
   const fields: NewTicketFields = {
     subject: u.subject.trim() === '' ? NO_SUBJECT : u.subject,

@@ -60,13 +60,19 @@ class BodyParser extends MailParser {
 
 if (processHeaders) {
   (BodyParser.prototype as unknown as MailParserInternals).processHeaders = function (this: MailParser, lines) {
-    return processHeaders.call(this, lines?.filter((l) => l.key.startsWith('content-')));
+    return processHeaders.call(
+      this,
+      lines?.filter((l) => l.key.startsWith('content-')),
+    );
   };
 }
 
 /** The decoded parts of one message came to more than draft.maxDecodedBytes. */
 export function decodedTooLarge(bytes: number, max: number): GatewayError {
-  return new GatewayError('draft_limit', `decoded parts of the message exceed draft.maxDecodedBytes (${max}): ${bytes} bytes or more`);
+  return new GatewayError(
+    'draft_limit',
+    `decoded parts of the message exceed draft.maxDecodedBytes (${max}): ${bytes} bytes or more`,
+  );
 }
 
 /** simpleParser's reading of a MailParser, for a Buffer and with cid: links kept. */
@@ -144,11 +150,18 @@ function parseBody(raw: Buffer, maxDecodedBytes: number): Promise<ParsedBody> {
  * timeoutMs runs on the caller's own event loop, so it bounds the parse's asynchronous steps only;
  * drafting threads have the hard deadline. maxDecodedBytes: see decodedTooLarge.
  */
-export async function parseMessage(raw: Buffer, timeoutMs: number, maxDecodedBytes = Number.POSITIVE_INFINITY): Promise<ParsedBody> {
+export async function parseMessage(
+  raw: Buffer,
+  timeoutMs: number,
+  maxDecodedBytes = Number.POSITIVE_INFINITY,
+): Promise<ParsedBody> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(
-      () => reject(new GatewayError('draft_limit', `message could not be parsed within ${timeoutMs} ms (queue.parseTimeoutMs)`)),
+      () =>
+        reject(
+          new GatewayError('draft_limit', `message could not be parsed within ${timeoutMs} ms (queue.parseTimeoutMs)`),
+        ),
       timeoutMs,
     );
   });
@@ -158,9 +171,13 @@ export async function parseMessage(raw: Buffer, timeoutMs: number, maxDecodedByt
     return await Promise.race([parseBody(raw, maxDecodedBytes), timeout]);
   } catch (err) {
     if (err instanceof GatewayError) throw err;
-    throw new GatewayError('bad_input', `message could not be parsed: ${err instanceof Error ? err.message : String(err)}`, {
-      cause: err,
-    });
+    throw new GatewayError(
+      'bad_input',
+      `message could not be parsed: ${err instanceof Error ? err.message : String(err)}`,
+      {
+        cause: err,
+      },
+    );
   } finally {
     clearTimeout(timer);
   }

@@ -22,7 +22,9 @@ export interface MessageParts {
 
 /** A Content-Type without a subtype ("text", "application-x-gzip") is invalid: text/plain applies. */
 function invalidType(att: Attachment): boolean {
-  return typeof att.contentType === 'string' && !att.contentType.includes('/') && att.contentDisposition !== 'attachment';
+  return (
+    typeof att.contentType === 'string' && !att.contentType.includes('/') && att.contentDisposition !== 'attachment'
+  );
 }
 
 function isUuencoded(att: Attachment): boolean {
@@ -31,13 +33,22 @@ function isUuencoded(att: Attachment): boolean {
 }
 
 function uuSource(filename: string, content: Buffer): AttachmentSource {
-  return { filename, contentType: libmime.detectMimeType(filename) || 'application/octet-stream', content, inline: false };
+  return {
+    filename,
+    contentType: libmime.detectMimeType(filename) || 'application/octet-stream',
+    content,
+    inline: false,
+  };
 }
 
 function decodeText(att: Attachment): string {
   const header = att.headers.get('content-type');
-  const params: unknown = typeof header === 'object' && !Array.isArray(header) && 'params' in header ? header.params : undefined;
-  const charset = typeof params === 'object' && params !== null && 'charset' in params && typeof params.charset === 'string' ? params.charset : undefined;
+  const params: unknown =
+    typeof header === 'object' && !Array.isArray(header) && 'params' in header ? header.params : undefined;
+  const charset =
+    typeof params === 'object' && params !== null && 'charset' in params && typeof params.charset === 'string'
+      ? params.charset
+      : undefined;
   return decodeBytes(att.content, charset);
 }
 
@@ -70,7 +81,10 @@ export function messageParts(parsed: ParsedBody, raw: Buffer): MessageParts {
             if (inner.contentId) src.contentId = inner.contentId;
             attachments.push(src);
           }
-          tnefBody ??= { ...(tnef.text !== undefined ? { text: tnef.text } : {}), ...(tnef.html !== undefined ? { html: tnef.html } : {}) };
+          tnefBody ??= {
+            ...(tnef.text !== undefined ? { text: tnef.text } : {}),
+            ...(tnef.html !== undefined ? { html: tnef.html } : {}),
+          };
           continue;
         }
         warnings.push(`${att.filename ?? 'winmail.dat'} holds neither files nor a body; uploaded as it is`);

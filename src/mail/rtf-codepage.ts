@@ -14,7 +14,8 @@ export function codepageLabel(codepage: number | undefined): string {
   if (codepage === 936) return 'gbk';
   if (codepage === 866) return 'ibm866';
   // DOS code pages: cp437, cp850, cp852… (iconv-lite); as windows-437 they would fall to Latin-1.
-  if (codepage === 437 || codepage === 737 || codepage === 775 || (codepage >= 850 && codepage <= 869)) return `cp${codepage}`;
+  if (codepage === 437 || codepage === 737 || codepage === 775 || (codepage >= 850 && codepage <= 869))
+    return `cp${codepage}`;
   if (codepage === 10000) return 'macintosh';
   if (codepage === 949) return 'euc-kr';
   if (codepage === 950) return 'big5';

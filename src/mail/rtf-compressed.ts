@@ -60,7 +60,8 @@ export function decompressRtf(data: Uint8Array): DecompressedRtf {
 
   const input = buf.subarray(HEADER, end);
   const actual = rtfCrc(input);
-  if (actual !== crc) warnings.push(`compressed RTF fails its CRC (0x${actual.toString(16)}, header says 0x${crc.toString(16)})`);
+  if (actual !== crc)
+    warnings.push(`compressed RTF fails its CRC (0x${actual.toString(16)}, header says 0x${crc.toString(16)})`);
 
   const dict = Buffer.alloc(DICT_SIZE);
   INITIAL_DICT.copy(dict);

@@ -31,17 +31,73 @@ interface Group {
 
 // Destinations without \* whose text is not body text.
 const SKIP = new Set([
-  'fonttbl', 'colortbl', 'stylesheet', 'info', 'pict', 'object', 'objdata', 'listtable', 'listoverridetable',
-  'revtbl', 'rsidtbl', 'filetbl', 'header', 'headerl', 'headerr', 'headerf', 'footer', 'footerl', 'footerr',
-  'footerf', 'footnote', 'annotation', 'themedata', 'colorschememapping', 'datastore', 'latentstyles',
-  'xmlnstbl', 'pgdsctbl', 'mmathPr', 'fldinst', 'shpinst', 'shprslt', 'nonshppict', 'pn', 'pntxta', 'pntxtb',
-  'upr', 'xe', 'tc', 'txe', 'template', 'docvar', 'userprops', 'private', 'bkmkstart', 'bkmkend', 'do',
+  'fonttbl',
+  'colortbl',
+  'stylesheet',
+  'info',
+  'pict',
+  'object',
+  'objdata',
+  'listtable',
+  'listoverridetable',
+  'revtbl',
+  'rsidtbl',
+  'filetbl',
+  'header',
+  'headerl',
+  'headerr',
+  'headerf',
+  'footer',
+  'footerl',
+  'footerr',
+  'footerf',
+  'footnote',
+  'annotation',
+  'themedata',
+  'colorschememapping',
+  'datastore',
+  'latentstyles',
+  'xmlnstbl',
+  'pgdsctbl',
+  'mmathPr',
+  'fldinst',
+  'shpinst',
+  'shprslt',
+  'nonshppict',
+  'pn',
+  'pntxta',
+  'pntxtb',
+  'upr',
+  'xe',
+  'tc',
+  'txe',
+  'template',
+  'docvar',
+  'userprops',
+  'private',
+  'bkmkstart',
+  'bkmkend',
+  'do',
 ]);
 
 const SYMBOLS: Record<string, string> = {
-  par: '\n', line: '\n', sect: '\n', page: '\n', row: '\n', tab: '\t', cell: '\t',
-  emdash: '\u2014', endash: '\u2013', bullet: '\u2022', lquote: '\u2018', rquote: '\u2019',
-  ldblquote: '\u201c', rdblquote: '\u201d', emspace: '\u2003', enspace: '\u2002', qmspace: '\u2005',
+  par: '\n',
+  line: '\n',
+  sect: '\n',
+  page: '\n',
+  row: '\n',
+  tab: '\t',
+  cell: '\t',
+  emdash: '\u2014',
+  endash: '\u2013',
+  bullet: '\u2022',
+  lquote: '\u2018',
+  rquote: '\u2019',
+  ldblquote: '\u201c',
+  rdblquote: '\u201d',
+  emspace: '\u2003',
+  enspace: '\u2002',
+  qmspace: '\u2005',
 };
 
 const isLetter = (c: number): boolean => (c >= 0x61 && c <= 0x7a) || (c >= 0x41 && c <= 0x5a);
@@ -85,7 +141,15 @@ export function rtfToBody(rtf: Uint8Array): RtfBody {
   let defining: number | undefined;
   const fonts = new Map<number, number>();
   const out = new Output();
-  const root: Group = { skip: false, htmltag: false, htmlrtf: false, fontTable: false, starred: false, uc: 1, font: undefined };
+  const root: Group = {
+    skip: false,
+    htmltag: false,
+    htmlrtf: false,
+    fontTable: false,
+    starred: false,
+    uc: 1,
+    font: undefined,
+  };
   const stack: Group[] = [];
   let g = root;
   /** Fallback characters still to drop after a \uN. */
@@ -122,7 +186,8 @@ export function rtfToBody(rtf: Uint8Array): RtfBody {
         else if (word === 'fcharset' && param !== undefined && defining !== undefined) {
           const cp = fcharsetCodepage(param);
           if (cp !== undefined) fonts.set(defining, cp);
-        } else if (word === 'cpg' && param !== undefined && defining !== undefined && param > 0) fonts.set(defining, param);
+        } else if (word === 'cpg' && param !== undefined && defining !== undefined && param > 0)
+          fonts.set(defining, param);
       }
       return;
     }

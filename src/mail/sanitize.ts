@@ -7,23 +7,73 @@ import sanitizeHtml from 'sanitize-html';
 const SAFE_CSS_VALUE = /^(?![\s\S]*(?:url|expression|image-set|var|attr)\s*\()(?![\s\S]*\\)[#%(),.\-\w\s'"/!+]*$/i;
 
 const STYLE_PROPERTIES = [
-  'color', 'background-color', 'font', 'font-family', 'font-size', 'font-style', 'font-weight', 'font-variant',
-  'text-align', 'text-decoration', 'text-indent', 'text-transform', 'line-height', 'letter-spacing', 'vertical-align',
-  'white-space', 'word-break', 'word-wrap', 'overflow-wrap', 'direction',
-  'width', 'height', 'max-width', 'min-width', 'max-height', 'min-height',
-  'margin', 'margin-top', 'margin-right', 'margin-bottom', 'margin-left',
-  'padding', 'padding-top', 'padding-right', 'padding-bottom', 'padding-left',
-  'border', 'border-top', 'border-right', 'border-bottom', 'border-left', 'border-color', 'border-style',
-  'border-width', 'border-collapse', 'border-spacing', 'border-radius', 'list-style-type', 'display',
+  'color',
+  'background-color',
+  'font',
+  'font-family',
+  'font-size',
+  'font-style',
+  'font-weight',
+  'font-variant',
+  'text-align',
+  'text-decoration',
+  'text-indent',
+  'text-transform',
+  'line-height',
+  'letter-spacing',
+  'vertical-align',
+  'white-space',
+  'word-break',
+  'word-wrap',
+  'overflow-wrap',
+  'direction',
+  'width',
+  'height',
+  'max-width',
+  'min-width',
+  'max-height',
+  'min-height',
+  'margin',
+  'margin-top',
+  'margin-right',
+  'margin-bottom',
+  'margin-left',
+  'padding',
+  'padding-top',
+  'padding-right',
+  'padding-bottom',
+  'padding-left',
+  'border',
+  'border-top',
+  'border-right',
+  'border-bottom',
+  'border-left',
+  'border-color',
+  'border-style',
+  'border-width',
+  'border-collapse',
+  'border-spacing',
+  'border-radius',
+  'list-style-type',
+  'display',
 ];
 
-const TABLE_ATTRIBUTES = ['align', 'valign', 'width', 'height', 'bgcolor', 'border', 'cellpadding', 'cellspacing', 'colspan', 'rowspan', 'scope'];
+const TABLE_ATTRIBUTES = [
+  'align',
+  'valign',
+  'width',
+  'height',
+  'bgcolor',
+  'border',
+  'cellpadding',
+  'cellspacing',
+  'colspan',
+  'rowspan',
+  'scope',
+];
 
 const BASE: sanitizeHtml.IOptions = {
-  allowedTags: [
-    ...sanitizeHtml.defaults.allowedTags,
-    'img', 'font', 'center', 'del', 'ins', 'strike', 'tt', 'big',
-  ],
+  allowedTags: [...sanitizeHtml.defaults.allowedTags, 'img', 'font', 'center', 'del', 'ins', 'strike', 'tt', 'big'],
   disallowedTagsMode: 'discard',
   // The text of these goes too, not only the tags (a <title> or <style> is not message text).
   nonTextTags: ['script', 'style', 'textarea', 'option', 'noscript', 'title', 'head', 'xml'],
@@ -49,7 +99,18 @@ const BASE: sanitizeHtml.IOptions = {
   allowedSchemes: ['http', 'https', 'mailto', 'tel'],
   // cid: keeps inline images pointing at their attachment; data: images are never allowed.
   allowedSchemesByTag: { img: ['http', 'https', 'cid'] },
-  allowedSchemesAppliedToAttributes: ['href', 'src', 'cite', 'background', 'action', 'formaction', 'longdesc', 'usemap', 'poster', 'xlink:href'],
+  allowedSchemesAppliedToAttributes: [
+    'href',
+    'src',
+    'cite',
+    'background',
+    'action',
+    'formaction',
+    'longdesc',
+    'usemap',
+    'poster',
+    'xlink:href',
+  ],
   allowProtocolRelative: false,
   transformTags: {
     // Links leave the staff UI without telling the target where they came from.
@@ -70,7 +131,11 @@ function withImages(remote: RemoteImages): sanitizeHtml.IOptions {
       img: (tagName, attribs) => {
         // A mail has no base URL, so a relative image source can only be a trick (e.g. a
         // backquoted "javascript:" that old browsers ran): only absolute http(s) and cid: sources stay.
-        const kept = Object.fromEntries(Object.entries(attribs).filter(([name, value]) => name !== 'src' || REMOTE_SRC.test(value) || /^\s*cid:/i.test(value)));
+        const kept = Object.fromEntries(
+          Object.entries(attribs).filter(
+            ([name, value]) => name !== 'src' || REMOTE_SRC.test(value) || /^\s*cid:/i.test(value),
+          ),
+        );
         if (remote === 'drop' && kept.src !== undefined && REMOTE_SRC.test(kept.src)) {
           // A remote image loads when staff open the update: the sender learns that, when and
           // from where the mail was read (a tracking beacon). Its alt text stays in its place.

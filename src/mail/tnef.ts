@@ -204,7 +204,9 @@ function finish(p: Pending, index: number, depth: number, warnings: string[]): T
   if (p.object?.iid.equals(IID_IMESSAGE)) {
     // The item itself as a .tnef file (nothing lost), plus the files inside it.
     const base = (p.displayName || p.title || `embedded-item-${index}`).replace(/[\\/:*?"<>|]+/g, ' ').trim();
-    const out: TnefAttachment[] = [{ filename: `${base}.tnef`, contentType: 'application/ms-tnef', content: p.object.data }];
+    const out: TnefAttachment[] = [
+      { filename: `${base}.tnef`, contentType: 'application/ms-tnef', content: p.object.data },
+    ];
     if (depth < MAX_DEPTH) {
       try {
         out.push(...decodeTnefAt(p.object.data, depth + 1).attachments);
@@ -299,7 +301,8 @@ function decodeTnefAt(data: Buffer, depth: number): TnefMessage {
         else if (p.id === PR_ATTACH_CONTENT_ID) current.contentId = propText(p, codepage);
         else if (p.id === PR_ATTACH_DATA && p.values[0]) {
           // An embedded object carries a 16-byte interface id before its bytes.
-          if (p.type === PT_OBJECT && p.values[0].length >= 16) current.object = { iid: p.values[0].subarray(0, 16), data: p.values[0].subarray(16) };
+          if (p.type === PT_OBJECT && p.values[0].length >= 16)
+            current.object = { iid: p.values[0].subarray(0, 16), data: p.values[0].subarray(16) };
           else if (p.type === PT_BINARY) current.data ??= p.values[0];
         }
       }
@@ -321,5 +324,9 @@ export function isTnefPart(contentType: unknown, filename: unknown): boolean {
   const ct = typeof contentType === 'string' ? contentType.toLowerCase() : '';
   if (typeof filename !== 'string') filename = undefined;
   if (ct === 'application/ms-tnef' || ct === 'application/vnd.ms-tnef') return true;
-  return typeof filename === 'string' && /^winmail\.dat$/i.test(filename.trim()) && (ct === 'application/octet-stream' || ct === '');
+  return (
+    typeof filename === 'string' &&
+    /^winmail\.dat$/i.test(filename.trim()) &&
+    (ct === 'application/octet-stream' || ct === '')
+  );
 }

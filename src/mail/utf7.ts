@@ -27,7 +27,9 @@ export function decodeUtf7Words(value: string): string {
     const ascii =
       encoding.toLowerCase() === 'b'
         ? Buffer.from(data, 'base64').toString('latin1')
-        : data.replace(/_/g, ' ').replace(/=([0-9A-Fa-f]{2})/g, (_m, hex: string) => String.fromCharCode(parseInt(hex, 16)));
+        : data
+            .replace(/_/g, ' ')
+            .replace(/=([0-9A-Fa-f]{2})/g, (_m, hex: string) => String.fromCharCode(parseInt(hex, 16)));
     return decodeUtf7(ascii);
   });
 }

@@ -11,7 +11,8 @@ import type { DoorVerdict, Envelope, SmtpReply } from './types.js';
 const QUEUED: SmtpReply = { code: 250, enhanced: '2.0.0', text: 'Queued' };
 const ACCEPTED: SmtpReply = { code: 250, enhanced: '2.0.0', text: 'Accepted' };
 
-type MachinePolicyKey = 'deliveryReports' | 'autoSubmitted' | 'autoReplyHeaders' | 'precedence' | 'mailerDaemon' | 'nullSender';
+type MachinePolicyKey =
+  'deliveryReports' | 'autoSubmitted' | 'autoReplyHeaders' | 'precedence' | 'mailerDaemon' | 'nullSender';
 
 const POLICY_OF: Record<MachineClass, MachinePolicyKey> = {
   delivery_report: 'deliveryReports',
@@ -31,12 +32,21 @@ function policyFor(cls: MachineClass, config: Config): 'drop' | 'post' {
  * by its route's policy. Only mail with no reference at all opens a ticket: a stranger writing
  * with someone else's reference is refused under "create" too, not given a ticket of their own.
  */
-export function noMatchVerdict(base: Omit<DoorVerdict, 'verdict' | 'reason' | 'smtpReply'>, reason: string, config: Config): DoorVerdict {
+export function noMatchVerdict(
+  base: Omit<DoorVerdict, 'verdict' | 'reason' | 'smtpReply'>,
+  reason: string,
+  config: Config,
+): DoorVerdict {
   let policy = routeNamed(config, base.route)?.noReference ?? config.policy.noReference;
   if (policy === 'create' && reason !== 'no_reference') policy = 'reject';
   if (policy === 'drop') return { ...base, verdict: 'drop', reason, smtpReply: ACCEPTED };
   if (policy === 'create') return { ...base, verdict: 'create', reason, ticket: null, smtpReply: QUEUED };
-  return { ...base, verdict: 'reject', reason, smtpReply: { code: 550, enhanced: '5.7.1', text: oneLine(config.policy.noReferenceText) } };
+  return {
+    ...base,
+    verdict: 'reject',
+    reason,
+    smtpReply: { code: 550, enhanced: '5.7.1', text: oneLine(config.policy.noReferenceText) },
+  };
 }
 
 /** One SMTP reply line: configured text must not smuggle in line breaks. */
@@ -55,7 +65,8 @@ export function verdictFromHeaders(headers: HeaderBlock, raw: Buffer, envelope: 
 
   const signals = machineSignals(headers, envelope, config.policy);
   for (const signal of signals) {
-    if (policyFor(signal.class, config) === 'drop') return { ...base, verdict: 'drop', reason: signal.class, detail: signal.detail, smtpReply: ACCEPTED };
+    if (policyFor(signal.class, config) === 'drop')
+      return { ...base, verdict: 'drop', reason: signal.class, detail: signal.detail, smtpReply: ACCEPTED };
   }
   if (ref) return { ...base, verdict: 'post', reason: `reference:${ref.via}`, smtpReply: QUEUED };
   const v = noMatchVerdict(base, 'no_reference', config);
@@ -64,7 +75,13 @@ export function verdictFromHeaders(headers: HeaderBlock, raw: Buffer, envelope: 
   // The reason stays no_reference so the door's thread lookup still finds its ticket, if any.
   const machine = signals[0];
   if (v.verdict === 'create' && machine) {
-    return { ...base, verdict: 'drop', reason: 'no_reference', detail: `${machine.detail}; machine mail never opens a ticket`, smtpReply: ACCEPTED };
+    return {
+      ...base,
+      verdict: 'drop',
+      reason: 'no_reference',
+      detail: `${machine.detail}; machine mail never opens a ticket`,
+      smtpReply: ACCEPTED,
+    };
   }
   return v;
 }
@@ -72,7 +89,14 @@ export function verdictFromHeaders(headers: HeaderBlock, raw: Buffer, envelope: 
 /** The same verdict for another ticket (found later, by the thread index): a new key, reason and reply. */
 export function postToTicket(v: DoorVerdict, ticket: string, via: string, raw: Buffer): DoorVerdict {
   const { detail: _detail, ...rest } = v;
-  return { ...rest, verdict: 'post', reason: `reference:${via}`, ticket, idempotencyKey: idempotencyKey(v.messageId, raw, ticket), smtpReply: QUEUED };
+  return {
+    ...rest,
+    verdict: 'post',
+    reason: `reference:${via}`,
+    ticket,
+    idempotencyKey: idempotencyKey(v.messageId, raw, ticket),
+    smtpReply: QUEUED,
+  };
 }
 
 /** Decide from the header block only; the body is never decoded here. */

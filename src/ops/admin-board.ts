@@ -31,14 +31,22 @@ function basicCredentials(header: string): { user: string; password: string } | 
 
 /** Whether the request carries the configured login. A token also works as a basic-auth
  * password (any user name), so a browser's own login prompt can be used with it. */
-export function authorized(admin: Pick<Config['admin'], 'token' | 'username' | 'password'>, header: string | undefined): boolean {
+export function authorized(
+  admin: Pick<Config['admin'], 'token' | 'username' | 'password'>,
+  header: string | undefined,
+): boolean {
   if (!header) return false;
   const bearer = /^Bearer\s+(\S+)\s*$/i.exec(header);
   if (bearer) return admin.token !== '' && same(bearer[1]!, admin.token);
   const basic = basicCredentials(header);
   if (!basic) return false;
   if (admin.token !== '' && same(basic.password, admin.token)) return true;
-  return admin.username !== '' && admin.password !== '' && same(basic.user, admin.username) && same(basic.password, admin.password);
+  return (
+    admin.username !== '' &&
+    admin.password !== '' &&
+    same(basic.user, admin.username) &&
+    same(basic.password, admin.password)
+  );
 }
 
 /** No Origin header (curl, scripts) counts as same-origin; a browser always sends one on writes. */
@@ -73,13 +81,16 @@ export function createAdminBoard(config: Config, queue: Queue, log: Logger): Adm
     res.setHeader('referrer-policy', 'no-referrer');
     res.setHeader('x-content-type-options', 'nosniff');
     if (!authorized(admin, req.headers.authorization)) {
-      return refuse(res, 401, 'login required', { 'www-authenticate': 'Basic realm="mailgate admin", charset="UTF-8"' });
+      return refuse(res, 401, 'login required', {
+        'www-authenticate': 'Basic realm="mailgate admin", charset="UTF-8"',
+      });
     }
     const reading = method === 'GET' || method === 'HEAD';
     if (!reading && admin.readOnly) return refuse(res, 405, 'the dashboard is read-only (admin.readOnly)');
     // A browser that holds the login sends it with cross-site requests too: only the board's own
     // page may change things.
-    if (!reading && !sameOrigin(req.headers.origin, req.headers.host)) return refuse(res, 403, 'cross-site request refused');
+    if (!reading && !sameOrigin(req.headers.origin, req.headers.host))
+      return refuse(res, 403, 'cross-site request refused');
     const sub = url.pathname.slice(ADMIN_PATH.length) || '/';
     if (!reading) log.info({ method, path: url.pathname }, 'admin action');
     adapter.handle(req, res, sub, url.searchParams).catch((err: Error) => {

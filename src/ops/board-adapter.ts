@@ -95,7 +95,10 @@ export class NodeHttpBoardAdapter implements IServerAdapter {
   private viewsPath = '';
   private statics: { route: string; dir: string } | null = null;
   private entry: { patterns: RegExp[]; handler: AppViewRoute['handler'] } | null = null;
-  private errorHandler: (error: Error) => ControllerHandlerReturnType = (e) => ({ status: 500, body: { error: e.message } });
+  private errorHandler: (error: Error) => ControllerHandlerReturnType = (e) => ({
+    status: 500,
+    body: { error: e.message },
+  });
   private readonly api: ApiRoute[] = [];
   private template: Promise<string> | null = null;
 
@@ -143,9 +146,11 @@ export class NodeHttpBoardAdapter implements IServerAdapter {
   /** Serve one request whose path is under basePath; `path` is the part after it ("/" at least). */
   async handle(req: IncomingMessage, res: ServerResponse, path: string, search: URLSearchParams): Promise<void> {
     const method = (req.method ?? 'GET').toLowerCase();
-    if (this.statics && path.startsWith(`${this.statics.route}/`)) return this.serveStatic(res, path.slice(this.statics.route.length + 1));
+    if (this.statics && path.startsWith(`${this.statics.route}/`))
+      return this.serveStatic(res, path.slice(this.statics.route.length + 1));
     if (path.startsWith('/api/')) return this.serveApi(req, res, method, path, search);
-    if ((method === 'get' || method === 'head') && this.entry?.patterns.some((p) => p.test(path))) return this.servePage(res);
+    if ((method === 'get' || method === 'head') && this.entry?.patterns.some((p) => p.test(path)))
+      return this.servePage(res);
     json(res, 404, { error: 'not found' });
   }
 
@@ -155,7 +160,10 @@ export class NodeHttpBoardAdapter implements IServerAdapter {
     if (!file.startsWith(dir + sep)) return json(res, 404, { error: 'not found' });
     try {
       const body = await readFile(file);
-      res.writeHead(200, { 'content-type': CONTENT_TYPES[extname(file)] ?? 'application/octet-stream', 'cache-control': 'public, max-age=3600' });
+      res.writeHead(200, {
+        'content-type': CONTENT_TYPES[extname(file)] ?? 'application/octet-stream',
+        'cache-control': 'public, max-age=3600',
+      });
       res.end(body);
     } catch {
       json(res, 404, { error: 'not found' });
@@ -170,7 +178,8 @@ export class NodeHttpBoardAdapter implements IServerAdapter {
     const html = (await this.template)
       .replace(/<%([=-])\s*(\w+)\s*%>/g, (_, kind: string, key: string) => {
         const param = (params as Record<string, unknown>)[key];
-        const value = typeof param === 'string' ? param : param === undefined || param === null ? '' : JSON.stringify(param);
+        const value =
+          typeof param === 'string' ? param : param === undefined || param === null ? '' : JSON.stringify(param);
         return kind === '=' ? escapeHtml(value) : value;
       })
       // The page would fetch its fonts from Google: an operator's browser tells no third party
@@ -185,15 +194,30 @@ export class NodeHttpBoardAdapter implements IServerAdapter {
     res.end(html);
   }
 
-  private async serveApi(req: IncomingMessage, res: ServerResponse, method: string, path: string, search: URLSearchParams): Promise<void> {
+  private async serveApi(
+    req: IncomingMessage,
+    res: ServerResponse,
+    method: string,
+    path: string,
+    search: URLSearchParams,
+  ): Promise<void> {
     for (const route of this.api) {
       const m = route.pattern.exec(path);
       if (!m || !route.methods.includes(method as HTTPMethod)) continue;
       const params = Object.fromEntries(route.names.map((n, i) => [n, decodeURIComponent(m[i + 1]!)]));
       try {
         const body = method === 'get' ? {} : await readJson(req);
-        const headers = Object.fromEntries(Object.entries(req.headers).map(([k, v]) => [k, Array.isArray(v) ? v.join(', ') : v]));
-        const response = await route.handler({ queues: this.queues, uiConfig: this.uiConfig, query: queryObject(search), params, body, headers });
+        const headers = Object.fromEntries(
+          Object.entries(req.headers).map(([k, v]) => [k, Array.isArray(v) ? v.join(', ') : v]),
+        );
+        const response = await route.handler({
+          queues: this.queues,
+          uiConfig: this.uiConfig,
+          query: queryObject(search),
+          params,
+          body,
+          headers,
+        });
         return json(res, response.status ?? 200, response.body);
       } catch (err) {
         const response = this.errorHandler(err instanceof Error ? err : new Error(String(err)));

@@ -42,14 +42,22 @@ export async function startHttp(
       res.end(body);
     };
     if (deps.admin && (path === ADMIN_PATH || path?.startsWith(`${ADMIN_PATH}/`))) return deps.admin(req, res);
-    if (req.method !== 'GET' && req.method !== 'HEAD') return send(405, JSON.stringify({ error: 'method not allowed' }));
+    if (req.method !== 'GET' && req.method !== 'HEAD')
+      return send(405, JSON.stringify({ error: 'method not allowed' }));
     if (path === '/healthz') return send(200, JSON.stringify({ status: 'ok' }));
     if (path === '/readyz') {
-      void Promise.all(readiness.map(async (r) => [r.name, await Promise.resolve(r.check()).catch(() => false), r.advisory === true] as const)).then((results) => {
+      void Promise.all(
+        readiness.map(
+          async (r) => [r.name, await Promise.resolve(r.check()).catch(() => false), r.advisory === true] as const,
+        ),
+      ).then((results) => {
         const checks = Object.fromEntries(results.map(([name, ok]) => [name, ok]));
         const ready = results.every(([, ok, advisory]) => ok || advisory);
         const failing = results.filter(([, ok]) => !ok).map(([name]) => name);
-        send(ready ? 200 : 503, JSON.stringify({ status: ready ? 'ready' : 'not ready', checks, ...(failing.length > 0 ? { failing } : {}) }));
+        send(
+          ready ? 200 : 503,
+          JSON.stringify({ status: ready ? 'ready' : 'not ready', checks, ...(failing.length > 0 ? { failing } : {}) }),
+        );
       });
       return;
     }
@@ -69,7 +77,11 @@ export async function startHttp(
   server.keepAliveTimeout = 5000;
 
   await new Promise<void>((resolve, reject) => {
-    server.once('error', (err) => reject(new GatewayError('config', `http: cannot listen on ${config.http.host}:${config.http.port} (${err.message})`)));
+    server.once('error', (err) =>
+      reject(
+        new GatewayError('config', `http: cannot listen on ${config.http.host}:${config.http.port} (${err.message})`),
+      ),
+    );
     server.listen(config.http.port, config.http.host, () => resolve());
   });
   return {

@@ -33,6 +33,7 @@ export function instrumentSirportly(client: SirportlyApi, metrics: Metrics): Sir
     getTicket: (reference) => measure('ticket', () => client.getTicket(reference)),
     submitTicket: (fields) => measure('submit', () => client.submitTicket(fields)),
     // A tag the client refuses never reaches Sirportly, so it is not counted as a call.
-    findTicketByTag: (tag) => (isSearchableTag(tag) ? measure('spql', () => client.findTicketByTag(tag)) : client.findTicketByTag(tag)),
+    findTicketByTag: (tag) =>
+      isSearchableTag(tag) ? measure('spql', () => client.findTicketByTag(tag)) : client.findTicketByTag(tag),
   };
 }

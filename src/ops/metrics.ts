@@ -62,7 +62,11 @@ export function createMetrics(opts: { defaults?: boolean } = {}): Metrics {
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5],
       registers,
     }),
-    rawBytesStored: new Counter({ name: 'mailgate_raw_bytes_stored_total', help: 'Bytes of raw mail written to Redis', registers }),
+    rawBytesStored: new Counter({
+      name: 'mailgate_raw_bytes_stored_total',
+      help: 'Bytes of raw mail written to Redis',
+      registers,
+    }),
     doorThreadRestarts: new Counter({
       name: 'mailgate_door_thread_restarts_total',
       help: 'Door threads started again after one died or could not start (its messages got 451)',
@@ -93,7 +97,12 @@ export function createMetrics(opts: { defaults?: boolean } = {}): Metrics {
       labelNames: ['kind'],
       registers,
     }),
-    queueJobs: new Gauge({ name: 'mailgate_queue_jobs', help: 'Jobs in the update queue by state', labelNames: ['state'], registers }),
+    queueJobs: new Gauge({
+      name: 'mailgate_queue_jobs',
+      help: 'Jobs in the update queue by state',
+      labelNames: ['state'],
+      registers,
+    }),
     queueOldestWaiting: new Gauge({
       name: 'mailgate_queue_oldest_waiting_seconds',
       help: 'Age of the oldest job waiting for a worker (0 when none waits), from when it was accepted',

@@ -43,12 +43,16 @@ export function targetOptions(target: RedisTarget): RedisOptions {
 
 /** A new connection to the target with these options (the URL's own settings when no Sentinel). */
 export function connectTo(target: RedisTarget, options: RedisOptions): Redis {
-  return target.sentinels.length === 0 ? new Redis(target.url, options) : new Redis({ ...options, ...targetOptions(target) });
+  return target.sentinels.length === 0
+    ? new Redis(target.url, options)
+    : new Redis({ ...options, ...targetOptions(target) });
 }
 
 /** The target for log lines, without the password. */
 export function describeTarget(target: RedisTarget): string {
-  return target.sentinels.length === 0 ? safeRedisUrl(target.url) : `sentinel ${target.sentinelName} via ${target.sentinels.join(',')}`;
+  return target.sentinels.length === 0
+    ? safeRedisUrl(target.url)
+    : `sentinel ${target.sentinelName} via ${target.sentinels.join(',')}`;
 }
 
 function retryStrategy(times: number): number {
@@ -67,7 +71,13 @@ const common: RedisOptions = {
  * this saves the syscalls of a write per command, for the door and for Redis.
  */
 export function doorConnection(target: RedisTarget): Redis {
-  return connectTo(target, { ...common, enableOfflineQueue: false, maxRetriesPerRequest: 1, commandTimeout: 10_000, enableAutoPipelining: true });
+  return connectTo(target, {
+    ...common,
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 1,
+    commandTimeout: 10_000,
+    enableAutoPipelining: true,
+  });
 }
 
 /** For BullMQ workers: blocking commands, unlimited retries per request. */

@@ -65,7 +65,7 @@ export async function readCapabilities(conn: Redis): Promise<RedisCapabilities> 
   const info = await conn.info('server', 'persistence', 'replication');
   let appendfsync: string | null = null;
   try {
-    const pair = (await conn.config('GET', 'appendfsync'));
+    const pair = await conn.config('GET', 'appendfsync');
     appendfsync = pair[1] ?? null;
   } catch {
     // CONFIG is often disabled or renamed by managed services: then only WAITAOF can prove fsync.
@@ -75,10 +75,12 @@ export async function readCapabilities(conn: Redis): Promise<RedisCapabilities> 
 
 /** Why the server cannot confirm a disk write per message, or null when it can. */
 function fsyncGap(c: RedisCapabilities): string | null {
-  if (!c.aofEnabled) return `Redis ${c.version} runs without an append-only file (set appendonly yes${c.waitaof ? '' : ' and appendfsync always'})`;
+  if (!c.aofEnabled)
+    return `Redis ${c.version} runs without an append-only file (set appendonly yes${c.waitaof ? '' : ' and appendfsync always'})`;
   if (c.waitaof) return null;
   if (c.appendfsync === 'always') return null;
-  if (c.appendfsync === null) return `Redis ${c.version} has no WAITAOF (7.2+) and CONFIG GET appendfsync is not allowed, so appendfsync always cannot be checked`;
+  if (c.appendfsync === null)
+    return `Redis ${c.version} has no WAITAOF (7.2+) and CONFIG GET appendfsync is not allowed, so appendfsync always cannot be checked`;
   return `Redis ${c.version} has no WAITAOF (7.2+) and runs appendfsync ${c.appendfsync} (set appendfsync always)`;
 }
 
@@ -91,7 +93,10 @@ export function planDurability(opts: DurabilityOptions, c: RedisCapabilities): D
   const fsync = c.waitaof && c.aofEnabled ? ('waitaof' as const) : ('appendfsync-always' as const);
   const gap = fsyncGap(c);
   if (c.role !== 'master') {
-    throw new GatewayError('config', `redis.durability: the server is a ${c.role}, not a primary (point redis.url or redis.sentinels at the primary)`);
+    throw new GatewayError(
+      'config',
+      `redis.durability: the server is a ${c.role}, not a primary (point redis.url or redis.sentinels at the primary)`,
+    );
   }
   switch (opts.setting) {
     case 'none':
@@ -131,11 +136,16 @@ export function describePlan(p: DurabilityPlan): string {
 export async function confirmDurable(conn: Redis, p: DurabilityPlan): Promise<void> {
   if (p.fsync === 'waitaof') {
     const [local] = (await conn.call('WAITAOF', 1, 0, p.timeoutMs)) as [number, number];
-    if (local < 1) throw new GatewayError('store_unavailable', `Redis did not confirm the write on disk within ${p.timeoutMs} ms`);
+    if (local < 1)
+      throw new GatewayError('store_unavailable', `Redis did not confirm the write on disk within ${p.timeoutMs} ms`);
   }
   if (p.replicas > 0) {
     const acked = await conn.wait(p.replicas, p.timeoutMs);
-    if (acked < p.replicas) throw new GatewayError('store_unavailable', `${acked} of ${p.replicas} replica(s) confirmed the write within ${p.timeoutMs} ms`);
+    if (acked < p.replicas)
+      throw new GatewayError(
+        'store_unavailable',
+        `${acked} of ${p.replicas} replica(s) confirmed the write within ${p.timeoutMs} ms`,
+      );
   }
 }
 
@@ -170,7 +180,12 @@ export class DurabilityGuard {
     }
     const before = this.current;
     this.current = next;
-    const same = before !== null && !(before instanceof Error) && !(next instanceof Error) && before.level === next.level && before.fsync === next.fsync;
+    const same =
+      before !== null &&
+      !(before instanceof Error) &&
+      !(next instanceof Error) &&
+      before.level === next.level &&
+      before.fsync === next.fsync;
     if (!same) this.onPlan(next);
     return next;
   }
@@ -190,6 +205,10 @@ export class DurabilityGuard {
   }
 }
 
-export function durabilityOptions(redis: { durability: DurabilitySetting; replicas: number; replicaTimeoutMs: number }): DurabilityOptions {
+export function durabilityOptions(redis: {
+  durability: DurabilitySetting;
+  replicas: number;
+  replicaTimeoutMs: number;
+}): DurabilityOptions {
   return { setting: redis.durability, replicas: redis.replicas, timeoutMs: redis.replicaTimeoutMs };
 }

@@ -36,7 +36,10 @@ function hash(text: string): string {
 }
 
 /** The owners a message is counted under: its envelope sender (if any) and its client address (SMTP only). */
-export function parkedOwners(prefix: string, envelope: Pick<JobData['envelope'], 'mailFrom' | 'remoteAddress' | 'source'> | undefined): ParkedOwner[] {
+export function parkedOwners(
+  prefix: string,
+  envelope: Pick<JobData['envelope'], 'mailFrom' | 'remoteAddress' | 'source'> | undefined,
+): ParkedOwner[] {
   const out: ParkedOwner[] = [];
   // A job whose data is not what it should be (it failed for that) belongs to no one.
   if (envelope?.source !== 'smtp' || typeof envelope.mailFrom !== 'string') return out;
@@ -44,13 +47,16 @@ export function parkedOwners(prefix: string, envelope: Pick<JobData['envelope'],
   // shut out every bounce. Its client address still counts.
   const sender = envelope.mailFrom.trim().toLowerCase();
   if (sender !== '') out.push({ kind: 'sender', set: `${prefix}:parked:sender:${hash(sender)}` });
-  if (envelope.remoteAddress) out.push({ kind: 'client', set: `${prefix}:parked:client:${hash(envelope.remoteAddress)}` });
+  if (envelope.remoteAddress)
+    out.push({ kind: 'client', set: `${prefix}:parked:client:${hash(envelope.remoteAddress)}` });
   return out;
 }
 
 export function capsFor(config: Config, kind: ParkedOwner['kind']): ParkedCaps {
   const q = config.queue;
-  return kind === 'sender' ? { maxJobs: q.failedPerSenderMaxJobs, maxBytes: q.failedPerSenderMaxBytes } : { maxJobs: q.failedPerClientMaxJobs, maxBytes: q.failedPerClientMaxBytes };
+  return kind === 'sender'
+    ? { maxJobs: q.failedPerSenderMaxJobs, maxBytes: q.failedPerSenderMaxBytes }
+    : { maxJobs: q.failedPerClientMaxJobs, maxBytes: q.failedPerClientMaxBytes };
 }
 
 export function overCaps(usage: ParkedUsage, caps: ParkedCaps): boolean {
@@ -112,7 +118,8 @@ end
 return {jobs, bytes}
 `;
 
-const sizeOf = (data: Pick<JobData, 'size'>): number => (Number.isSafeInteger(data.size) && data.size >= 0 ? data.size : 0);
+const sizeOf = (data: Pick<JobData, 'size'>): number =>
+  Number.isSafeInteger(data.size) && data.size >= 0 ? data.size : 0;
 const member = (data: Pick<JobData, 'key' | 'size'>): string => `${sizeOf(data)}:${data.key}`;
 
 export type ParkedRedis = Pick<Redis, 'eval'>;
@@ -121,7 +128,12 @@ export type ParkedRedis = Pick<Redis, 'eval'>;
  * A job failed for good: its raw bytes now expire after queue.failedRetentionDays, and it counts
  * against its sender and client address until then (or until it is retried or discarded).
  */
-export async function parkFailed(redis: ParkedRedis, config: Config, data: Pick<JobData, 'key' | 'size' | 'envelope'>, now = Date.now()): Promise<number> {
+export async function parkFailed(
+  redis: ParkedRedis,
+  config: Config,
+  data: Pick<JobData, 'key' | 'size' | 'envelope'>,
+  now = Date.now(),
+): Promise<number> {
   const expireAt = now + Math.round(config.queue.failedRetentionDays * 86_400_000);
   const owners = parkedOwners(config.redis.prefix, data.envelope);
   const k = [keys(config.redis.prefix).raw(data.key), ...owners.flatMap((o) => [o.set, `${o.set}:bytes`])];
@@ -130,7 +142,11 @@ export async function parkFailed(redis: ParkedRedis, config: Config, data: Pick<
 }
 
 /** The job left the failed state (retried or discarded): it no longer counts. */
-export async function unparkFailed(redis: ParkedRedis, config: Config, data: Pick<JobData, 'key' | 'size' | 'envelope'>): Promise<void> {
+export async function unparkFailed(
+  redis: ParkedRedis,
+  config: Config,
+  data: Pick<JobData, 'key' | 'size' | 'envelope'>,
+): Promise<void> {
   const owners = parkedOwners(config.redis.prefix, data.envelope);
   if (owners.length === 0) return;
   const k = owners.flatMap((o) => [o.set, `${o.set}:bytes`]);
@@ -138,9 +154,17 @@ export async function unparkFailed(redis: ParkedRedis, config: Config, data: Pic
 }
 
 /** Exact usage of one owner, after dropping entries that expired or whose job is no longer failed. */
-export async function reconcileParked(redis: ParkedRedis, config: Config, owner: ParkedOwner, now = Date.now()): Promise<ParkedUsage> {
+export async function reconcileParked(
+  redis: ParkedRedis,
+  config: Config,
+  owner: ParkedOwner,
+  now = Date.now(),
+): Promise<ParkedUsage> {
   const failedSet = `${keys(config.redis.prefix).bullPrefix}:${QUEUE_NAME}:failed`;
-  const [jobs, bytes] = (await redis.eval(RECONCILE, 3, owner.set, `${owner.set}:bytes`, failedSet, String(now))) as [number, number];
+  const [jobs, bytes] = (await redis.eval(RECONCILE, 3, owner.set, `${owner.set}:bytes`, failedSet, String(now))) as [
+    number,
+    number,
+  ];
   return { jobs: Number(jobs), bytes: Number(bytes) };
 }
 
@@ -149,7 +173,11 @@ export async function reconcileParked(redis: ParkedRedis, config: Config, owner:
  * worker died between the failure and recording it) get it now, a full failedRetentionDays from
  * now, and are counted. Run when a worker starts; idempotent. Returns how many it found.
  */
-export async function parkUnrecordedFailed(redis: Pick<Redis, 'zrange' | 'pttl' | 'hget' | 'eval'>, config: Config, now = Date.now()): Promise<number> {
+export async function parkUnrecordedFailed(
+  redis: Pick<Redis, 'zrange' | 'pttl' | 'hget' | 'eval'>,
+  config: Config,
+  now = Date.now(),
+): Promise<number> {
   const k = keys(config.redis.prefix);
   const failedSet = `${k.bullPrefix}:${QUEUE_NAME}:failed`;
   const PAGE = 500;
@@ -168,7 +196,12 @@ export async function parkUnrecordedFailed(redis: Pick<Redis, 'zrange' | 'pttl' 
       } catch {
         /* unreadable job data: its bytes still expire, it counts for no one */
       }
-      await parkFailed(redis, config, { key: id, size: data.size ?? 0, envelope: data.envelope as JobData['envelope'] }, now);
+      await parkFailed(
+        redis,
+        config,
+        { key: id, size: data.size ?? 0, envelope: data.envelope as JobData['envelope'] },
+        now,
+      );
       found++;
     }
     if (ids.length < PAGE) return found;

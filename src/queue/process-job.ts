@@ -87,7 +87,12 @@ async function quietly(log: Logger, what: string, work: () => Promise<void>): Pr
  * policy.knownSendersOnly for mail the door let through because the ticket was not learned yet:
  * read the ticket, learn its addresses, then decide.
  */
-async function senderAllowed(fields: UpdateFields, index: TicketIndex, client: SirportlyApi, log: Logger): Promise<boolean> {
+async function senderAllowed(
+  fields: UpdateFields,
+  index: TicketIndex,
+  client: SirportlyApi,
+  log: Logger,
+): Promise<boolean> {
   const sender = fields.author_email?.toLowerCase();
   if (!sender) return false;
   if (await index.senderKnown(fields.ticket, sender)) return true;
@@ -97,7 +102,12 @@ async function senderAllowed(fields: UpdateFields, index: TicketIndex, client: S
   return index.senderKnown(fields.ticket, sender);
 }
 
-function tokenUsable(cp: UploadCheckpoint | undefined, att: DraftAttachment, marginMs: number, now: number): cp is UploadCheckpoint {
+function tokenUsable(
+  cp: UploadCheckpoint | undefined,
+  att: DraftAttachment,
+  marginMs: number,
+  now: number,
+): cp is UploadCheckpoint {
   if (!cp || cp.sha256 !== att.sha256) return false;
   if (cp.expiresAt === null) return true;
   const expires = Date.parse(cp.expiresAt);
@@ -107,7 +117,8 @@ function tokenUsable(cp: UploadCheckpoint | undefined, att: DraftAttachment, mar
 function clientFor(route: Route, deps: ProcessDeps): SirportlyApi {
   if (route.account === null) return deps.client;
   const c = deps.routeClients?.get(route.name);
-  if (!c) throw new UnrecoverableError(`route "${route.name}" has its own Sirportly account but no client was set up for it`);
+  if (!c)
+    throw new UnrecoverableError(`route "${route.name}" has its own Sirportly account but no client was set up for it`);
   return c;
 }
 
@@ -118,23 +129,35 @@ const UNSURE_RECHECK_MS = 2_000;
 const UNSURE_WAIT_MAX_MS = 3_600_000;
 
 /** The read-back found updates that may be ours at an offset not yet vouched for: wait, then hand over to a person. */
-async function unsureReadBack(job: UpdateJob, result: Extract<ReadBack, { kind: 'unsure' }>, fields: UpdateFields, now: number, log: Logger): Promise<never> {
+async function unsureReadBack(
+  job: UpdateJob,
+  result: Extract<ReadBack, { kind: 'unsure' }>,
+  fields: UpdateFields,
+  now: number,
+  log: Logger,
+): Promise<never> {
   const data = job.data;
   const seen = result.candidates.map((c) => `update ${c.update.id ?? '?'} at ${c.offsetSeconds / 60} min`).join(', ');
   if (data.checkpoint.unsureSince == null) {
     data.checkpoint.unsureSince = new Date(now).toISOString();
     await job.updateData(data);
-    log.warn({ queueId: job.id, ticket: fields.ticket, candidates: seen }, 'read-back unsure: an update with this author and text exists at another posted_at offset than the one learned; waiting for more posts to learn the offset');
+    log.warn(
+      { queueId: job.id, ticket: fields.ticket, candidates: seen },
+      'read-back unsure: an update with this author and text exists at another posted_at offset than the one learned; waiting for more posts to learn the offset',
+    );
   }
   // From the later of the first unsure read-back and the job's (re)start: `queue retry` gives it a new hour.
   const first = Date.parse(data.checkpoint.unsureSince ?? '');
   const since = Math.max(Number.isNaN(first) ? 0 : first, job.timestamp);
   if (now - since < UNSURE_WAIT_MAX_MS) {
-    throw new WaitError(`read-back unsure (${seen}); looking again once more posted_at offsets are learned`, UNSURE_RECHECK_MS);
+    throw new WaitError(
+      `read-back unsure (${seen}); looking again once more posted_at offsets are learned`,
+      UNSURE_RECHECK_MS,
+    );
   }
   throw new UnrecoverableError(
     `cannot tell whether an earlier post of this message took effect: ${fields.ticket} has ${seen} with its author and text, ` +
-      'and the account\'s posted_at offset at this date is not known; if that update is this message discard the job, otherwise post the message by hand',
+      "and the account's posted_at offset at this date is not known; if that update is this message discard the job, otherwise post the message by hand",
   );
 }
 
@@ -143,7 +166,13 @@ async function unsureReadBack(job: UpdateJob, result: Extract<ReadBack, { kind: 
  * one the first message of its archive thread opened, or a new one. Checkpointed at each step so
  * that no retry, crash or lost answer can open a second ticket for the same message.
  */
-async function ticketOf(job: UpdateJob, drafted: Draft, route: Route, client: SirportlyApi, deps: ProcessDeps): Promise<{ ticket: string; created: boolean }> {
+async function ticketOf(
+  job: UpdateJob,
+  drafted: Draft,
+  route: Route,
+  client: SirportlyApi,
+  deps: ProcessDeps,
+): Promise<{ ticket: string; created: boolean }> {
   const { config, redis, log } = deps;
   const data = job.data;
   const k = keys(config.redis.prefix);
@@ -159,11 +188,17 @@ async function ticketOf(job: UpdateJob, drafted: Draft, route: Route, client: Si
     }
     const state = deps.jobState ? await deps.jobState(data.parentKey) : 'unknown';
     if (state !== 'failed' && state !== 'unknown' && state !== 'completed') {
-      throw new WaitError(`waiting for the ticket of the first message of its thread (job ${data.parentKey}, ${state})`, PARENT_WAIT_MS);
+      throw new WaitError(
+        `waiting for the ticket of the first message of its thread (job ${data.parentKey}, ${state})`,
+        PARENT_WAIT_MS,
+      );
     }
     // The first message of the thread opened nothing (it failed, was removed or skipped): this
     // one opens the thread's ticket itself rather than wait for ever.
-    log.info({ queueId: job.id, parent: data.parentKey, parentState: state }, 'first message of the thread opened no ticket; opening one');
+    log.info(
+      { queueId: job.id, parent: data.parentKey, parentState: state },
+      'first message of the thread opened no ticket; opening one',
+    );
   }
 
   const tag = markerTag(data.key);
@@ -171,7 +206,9 @@ async function ticketOf(job: UpdateJob, drafted: Draft, route: Route, client: Si
   if (data.checkpoint.submitStarted) {
     // A submit was sent before and its outcome is unknown: look before submitting again.
     if (!config.newTickets.markerTag) {
-      throw new UnrecoverableError('a ticket may already have been opened for this message (an earlier submit got no answer) and newTickets.markerTag is off, so it cannot be looked up: check Sirportly, then retry or discard the job');
+      throw new UnrecoverableError(
+        'a ticket may already have been opened for this message (an earlier submit got no answer) and newTickets.markerTag is off, so it cannot be looked up: check Sirportly, then retry or discard the job',
+      );
     }
     // A server may still be working on the request we gave up on: look only once that is unlikely
     // (twice the request timeout after the submit was sent), or the lookup finds nothing yet and
@@ -179,13 +216,21 @@ async function ticketOf(job: UpdateJob, drafted: Draft, route: Route, client: Si
     const startedAt = data.checkpoint.submitStartedAt === null ? null : Date.parse(data.checkpoint.submitStartedAt);
     const settle = 2 * config.sirportly.requestTimeoutMs;
     const since = startedAt === null || Number.isNaN(startedAt) ? settle : (deps.now ?? Date.now)() - startedAt;
-    if (since < settle) throw new WaitError(`an earlier submit may still be in progress at Sirportly; looking for its ticket in ${settle - since} ms`, settle - since);
+    if (since < settle)
+      throw new WaitError(
+        `an earlier submit may still be in progress at Sirportly; looking for its ticket in ${settle - since} ms`,
+        settle - since,
+      );
     try {
       ticket = await client.findTicketByTag(tag);
     } catch (err) {
       if (err instanceof GatewayError && err.kind === 'auth') {
         // Usually a token limited to some methods: say which one, so the fix and `queue retry` follow.
-        throw new GatewayError('auth', `the Sirportly API token is refused tickets/spql, which finds the ticket an earlier unanswered submit may have opened (${err.message}): allow the token tickets/spql, then re-drive the job with \`mailgate queue retry\``, { status: err.status, cause: err });
+        throw new GatewayError(
+          'auth',
+          `the Sirportly API token is refused tickets/spql, which finds the ticket an earlier unanswered submit may have opened (${err.message}): allow the token tickets/spql, then re-drive the job with \`mailgate queue retry\``,
+          { status: err.status, cause: err },
+        );
       }
       throw err;
     }
@@ -212,7 +257,8 @@ export async function processUpdateJob(job: UpdateJob, deps: ProcessDeps): Promi
   const now = deps.now ?? Date.now;
   const data = job.data;
   const route = routeNamed(config, data.route);
-  if (!route) throw new UnrecoverableError(`route "${data.route}" is no longer configured; add it back or discard the job`);
+  if (!route)
+    throw new UnrecoverableError(`route "${data.route}" is no longer configured; add it back or discard the job`);
   const client = clientFor(route, deps);
   const raw = await redis.getBuffer(keys(config.redis.prefix).raw(data.key));
   if (!raw) throw new UnrecoverableError('raw message missing from Redis (expired or deleted)');
@@ -220,31 +266,61 @@ export async function processUpdateJob(job: UpdateJob, deps: ProcessDeps): Promi
   let drafted: Draft;
   try {
     const ticket = data.ticket ?? data.checkpoint.created ?? '';
-    drafted = await (deps.drafter ? deps.drafter(raw, data.envelope, ticket) : draft(raw, data.envelope, config, ticket));
+    drafted = await (deps.drafter
+      ? deps.drafter(raw, data.envelope, ticket)
+      : draft(raw, data.envelope, config, ticket));
   } catch (err) {
     // A drafting limit (deadline, heap, decoded size) is tried again a few times (classifyFailure).
     if (hasTryLimit(err)) throw err;
     throw new UnrecoverableError(`cannot draft the update: ${(err as Error).message}`);
   }
   // What was changed or left out of the update (HTML past its limits, attachments not uploaded...).
-  if (drafted.warnings.length > 0) log.info({ queueId: job.id, warnings: drafted.warnings.map((w) => clip(w)) }, 'drafted with warnings');
+  if (drafted.warnings.length > 0)
+    log.info({ queueId: job.id, warnings: drafted.warnings.map((w) => clip(w)) }, 'drafted with warnings');
   const target = await ticketOf(job, drafted, route, client, deps);
   const fields = drafted.update;
   fields.ticket = target.ticket;
   const index = new TicketIndex(config, redis);
 
   // The author of mail that opened its ticket is that ticket's contact: nothing to check.
-  if (!target.created && !data.checkpoint.postStarted && config.policy.knownSendersOnly && !(await senderAllowed(fields, index, client, log))) {
-    log.warn({ queueId: job.id, ticket: fields.ticket, sender: clipped(fields.author_email) }, 'not posted: sender not seen on the ticket (policy.knownSendersOnly)');
+  if (
+    !target.created &&
+    !data.checkpoint.postStarted &&
+    config.policy.knownSendersOnly &&
+    !(await senderAllowed(fields, index, client, log))
+  ) {
+    log.warn(
+      { queueId: job.id, ticket: fields.ticket, sender: clipped(fields.author_email) },
+      'not posted: sender not seen on the ticket (policy.knownSendersOnly)',
+    );
     return { updateId: null, recovered: false, attachments: 0, skipped: 'unknown_sender' };
   }
 
   // Authenticity is judged before uploads, at every attempt, with the session data stored at accept.
-  const auth = await authenticityOf(raw, data.envelope, config, authorToAuthenticate(drafted), deps.resolver ?? defaultResolver(config));
+  const auth = await authenticityOf(
+    raw,
+    data.envelope,
+    config,
+    authorToAuthenticate(drafted),
+    deps.resolver ?? defaultResolver(config),
+  );
   if (auth.authenticated) fields.authenticated = '1';
-  log.info({ queueId: job.id, spf: auth.spf, dkim: auth.dkim, dmarc: auth.dmarc, authenticated: auth.authenticated, why: auth.reason }, 'authenticity');
+  log.info(
+    {
+      queueId: job.id,
+      spf: auth.spf,
+      dkim: auth.dkim,
+      dmarc: auth.dmarc,
+      authenticated: auth.authenticated,
+      why: auth.reason,
+    },
+    'authenticity',
+  );
 
-  const offsets = new PostedAtOffsets(redis, keys(config.redis.prefix).postedAtOffsets(accountKey(route.account ?? config.sirportly)));
+  const offsets = new PostedAtOffsets(
+    redis,
+    keys(config.redis.prefix).postedAtOffsets(accountKey(route.account ?? config.sirportly)),
+  );
   if (data.checkpoint.postStarted) {
     // A post was sent before and its outcome is unknown: look before posting again.
     const ticket = await client.getTicket(fields.ticket);
@@ -253,9 +329,20 @@ export async function processUpdateJob(job: UpdateJob, deps: ProcessDeps): Promi
     if (result.kind === 'unsure') await unsureReadBack(job, result, fields, now(), log);
     if (result.kind === 'found') {
       const found = result.update;
-      log.info({ queueId: job.id, updateId: found.id, offsetSeconds: result.offsetSeconds }, 'update found already posted; not posting again');
-      await quietly(log, 'recording the thread', () => index.recordPost(fields.ticket, data.messageId, fields.author_email));
-      return { updateId: typeof found.id === 'number' ? found.id : null, recovered: true, attachments: drafted.attachments.length, ticket: target.ticket, created: target.created };
+      log.info(
+        { queueId: job.id, updateId: found.id, offsetSeconds: result.offsetSeconds },
+        'update found already posted; not posting again',
+      );
+      await quietly(log, 'recording the thread', () =>
+        index.recordPost(fields.ticket, data.messageId, fields.author_email),
+      );
+      return {
+        updateId: typeof found.id === 'number' ? found.id : null,
+        recovered: true,
+        attachments: drafted.attachments.length,
+        ticket: target.ticket,
+        created: target.created,
+      };
     }
   }
 
@@ -269,7 +356,11 @@ export async function processUpdateJob(job: UpdateJob, deps: ProcessDeps): Promi
       reused = true;
       continue;
     }
-    const up = await client.addAttachment({ filename: att.filename, contentType: att.contentType, content: att.content });
+    const up = await client.addAttachment({
+      filename: att.filename,
+      contentType: att.contentType,
+      content: att.content,
+    });
     data.checkpoint.uploads[String(index)] = { sha256: att.sha256, token: up.token, expiresAt: up.expiresAt };
     await job.updateData(data);
     tokens.push(up.token);
@@ -283,10 +374,20 @@ export async function processUpdateJob(job: UpdateJob, deps: ProcessDeps): Promi
     const update = await client.postUpdate({ ...fields, attachments: tokens.length ? tokens : undefined });
     await quietly(log, 'recording the posted_at offset', async () => {
       const offset = await offsets.record(fields.posted_at, update.posted_at);
-      if (offset === null) log.warn({ queueId: job.id, sent: fields.posted_at, answered: update.posted_at }, 'Sirportly did not keep posted_at as sent (nor at a plausible account offset): a read-back after a lost answer may not find the update');
+      if (offset === null)
+        log.warn(
+          { queueId: job.id, sent: fields.posted_at, answered: update.posted_at },
+          'Sirportly did not keep posted_at as sent (nor at a plausible account offset): a read-back after a lost answer may not find the update',
+        );
     });
     await afterPost(fields, data.messageId, index, client, deps);
-    return { updateId: typeof update.id === 'number' ? update.id : null, recovered: false, attachments: tokens.length, ticket: target.ticket, created: target.created };
+    return {
+      updateId: typeof update.id === 'number' ? update.id : null,
+      recovered: false,
+      attachments: tokens.length,
+      ticket: target.ticket,
+      created: target.created,
+    };
   } catch (err) {
     if (reused && err instanceof GatewayError && err.kind === 'validation') {
       // A checkpointed token the server no longer honours: upload afresh on the next attempt
@@ -300,7 +401,13 @@ export async function processUpdateJob(job: UpdateJob, deps: ProcessDeps): Promi
 }
 
 /** Teach the door: this message's Message-ID and author, and once per ticket the ticket itself. */
-async function afterPost(fields: UpdateFields, messageId: string | null, index: TicketIndex, client: SirportlyApi, deps: ProcessDeps): Promise<void> {
+async function afterPost(
+  fields: UpdateFields,
+  messageId: string | null,
+  index: TicketIndex,
+  client: SirportlyApi,
+  deps: ProcessDeps,
+): Promise<void> {
   const { config, log } = deps;
   await quietly(log, 'recording the thread', () => index.recordPost(fields.ticket, messageId, fields.author_email));
   if (!config.threads.learnFromTicket) return;
@@ -323,7 +430,9 @@ export function classifyFailure(err: unknown, job: UpdateJob, config: Config, no
     const ageMs = now - job.timestamp;
     const periodMs = config.queue.retryPeriodHours * 3_600_000;
     if (ageMs >= periodMs) {
-      return new UnrecoverableError(`expired: still failing after ${config.queue.retryPeriodHours} h: ${err.kind}: ${err.message}`);
+      return new UnrecoverableError(
+        `expired: still failing after ${config.queue.retryPeriodHours} h: ${err.kind}: ${err.message}`,
+      );
     }
     return err;
   }

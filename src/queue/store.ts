@@ -39,7 +39,10 @@ export function createQueue(config: Config, connection: Redis): Queue<JobData> {
 function withDeadline<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new GatewayError('store_unavailable', `${what}: Redis did not answer within ${ms} ms`)), ms);
+    timer = setTimeout(
+      () => reject(new GatewayError('store_unavailable', `${what}: Redis did not answer within ${ms} ms`)),
+      ms,
+    );
   });
   return Promise.race([work, deadline]).finally(() => clearTimeout(timer));
 }
@@ -82,14 +85,24 @@ export class MessageStore {
       throw new Error(`accept() called for verdict ${verdict.verdict}`);
     }
     try {
-      return await withDeadline(this.store(raw, verdict, ticket, envelope, seen), this.config.smtp.acceptTimeoutMs, 'accept');
+      return await withDeadline(
+        this.store(raw, verdict, ticket, envelope, seen),
+        this.config.smtp.acceptTimeoutMs,
+        'accept',
+      );
     } catch (err) {
       if (err instanceof GatewayError) throw err;
       throw new GatewayError('store_unavailable', `accept: ${(err as Error).message}`, { cause: err });
     }
   }
 
-  private async store(raw: Buffer, verdict: DoorVerdict, ticket: string | null, envelope: Envelope, seen?: Promise<boolean>): Promise<AcceptResult> {
+  private async store(
+    raw: Buffer,
+    verdict: DoorVerdict,
+    ticket: string | null,
+    envelope: Envelope,
+    seen?: Promise<boolean>,
+  ): Promise<AcceptResult> {
     const key = verdict.idempotencyKey;
     if (await (seen ?? this.seen(key))) {
       // Stored before, but that delivery may have got a 451 because its wait timed out: a write
@@ -116,7 +129,10 @@ export class MessageStore {
     // Raw bytes first, then the job, on one connection (see the top of this file); NX: the bytes
     // of a delivery that stored them and then got no 250 are the same bytes. A job id that still
     // exists makes add() a no-op, which covers two deliveries racing.
-    const [, job] = await Promise.all([this.queueConn.set(this.keys.raw(key), raw, 'NX'), this.queue.add('update', data, { jobId: key })]);
+    const [, job] = await Promise.all([
+      this.queueConn.set(this.keys.raw(key), raw, 'NX'),
+      this.queue.add('update', data, { jobId: key }),
+    ]);
     const ttlSeconds = Math.round(this.config.queue.seenTtlDays * 86_400);
     await this.redis.set(this.keys.seen(key), job.id ?? key, 'EX', ttlSeconds);
     // The marker is the last write, on the connection that waits: the wait covers all three.

@@ -51,7 +51,10 @@ export function startUpdateWorker(deps: UpdateWorkerDeps): UpdateWorker {
     const jobLog = log.child({ queueId: job.id, ticket: job.data?.ticket });
     if (!parsed.success) {
       const issue = parsed.error.issues[0];
-      const err = new GatewayError('bad_job', `job data invalid: ${issue ? `${issue.path.join('.') || '(root)'}: ${issue.message}` : 'unknown'}`);
+      const err = new GatewayError(
+        'bad_job',
+        `job data invalid: ${issue ? `${issue.path.join('.') || '(root)'}: ${issue.message}` : 'unknown'}`,
+      );
       throw classifyFailure(err, job, config, Date.now());
     }
     const started = Date.now();
@@ -84,7 +87,8 @@ export function startUpdateWorker(deps: UpdateWorkerDeps): UpdateWorker {
       // A 401/403: if the credentials themselves are refused, the job waits for them to be fixed;
       // if they are accepted, the token lacks this one method and the job fails, naming it.
       if (err instanceof GatewayError && err.kind === 'auth' && credentials && token !== undefined) {
-        if ((await credentials.recheck(account)) === 'refused') await wait(credentials.recheckMs, `Sirportly refuses the credentials of account ${account}: waiting`);
+        if ((await credentials.recheck(account)) === 'refused')
+          await wait(credentials.recheckMs, `Sirportly refuses the credentials of account ${account}: waiting`);
       }
       const failure = classifyFailure(err, job, config, Date.now());
       outcome = failure instanceof UnrecoverableError ? 'failed' : 'retry';
@@ -95,7 +99,10 @@ export function startUpdateWorker(deps: UpdateWorkerDeps): UpdateWorker {
   };
 
   // HTTP timeouts are far below the default lock, so a job is never taken for stalled while it waits.
-  const lockDuration = config.queue.lockDurationMs > 0 ? config.queue.lockDurationMs : Math.max(60_000, config.sirportly.requestTimeoutMs * 4);
+  const lockDuration =
+    config.queue.lockDurationMs > 0
+      ? config.queue.lockDurationMs
+      : Math.max(60_000, config.sirportly.requestTimeoutMs * 4);
   const worker = new Worker<JobData, JobResult>(QUEUE_NAME, processor, {
     connection,
     prefix: k.bullPrefix,
@@ -111,37 +118,63 @@ export function startUpdateWorker(deps: UpdateWorkerDeps): UpdateWorker {
     if (result.skipped) {
       // Not posted on purpose (e.g. the known-sender rule): counted and logged as what it is.
       metrics.jobOutcomes.inc({ outcome: 'skipped' });
-      log.info({ queueId: job.id, ticket: job.data.ticket, reason: result.skipped, attempts: job.attemptsMade }, 'job skipped');
+      log.info(
+        { queueId: job.id, ticket: job.data.ticket, reason: result.skipped, attempts: job.attemptsMade },
+        'job skipped',
+      );
     } else {
       metrics.jobOutcomes.inc({ outcome: 'posted' });
       if (result.created) metrics.ticketsCreated.inc({ route: job.data.route ?? 'default' });
       log.info(
-        { queueId: job.id, ticket: result.ticket ?? job.data.ticket, created: result.created || undefined, updateId: result.updateId, recovered: result.recovered, attachments: result.attachments, attempts: job.attemptsMade },
+        {
+          queueId: job.id,
+          ticket: result.ticket ?? job.data.ticket,
+          created: result.created || undefined,
+          updateId: result.updateId,
+          recovered: result.recovered,
+          attachments: result.attachments,
+          attempts: job.attemptsMade,
+        },
         'job posted',
       );
     }
     const retentionSeconds = Math.round(config.queue.rawRetentionHours * 3600);
     const rawKey = k.raw(job.data.key);
     const done = retentionSeconds > 0 ? redis.expire(rawKey, retentionSeconds) : redis.del(rawKey);
-    done.catch((err: Error) => log.warn({ queueId: job.id, err: err.message }, 'could not set retention of raw message'));
+    done.catch((err: Error) =>
+      log.warn({ queueId: job.id, err: err.message }, 'could not set retention of raw message'),
+    );
   });
   worker.on('failed', (job, err) => {
     if (!job) return;
     const final = job.finishedOn !== undefined && job.finishedOn !== null;
     if (final) {
       metrics.jobOutcomes.inc({ outcome: 'failed' });
-      log.error({ queueId: job.id, ticket: job.data.ticket, reason: err.message, attempts: job.attemptsMade }, 'job failed');
+      log.error(
+        { queueId: job.id, ticket: job.data.ticket, reason: err.message, attempts: job.attemptsMade },
+        'job failed',
+      );
       // Its raw bytes now expire (queue.failedRetentionDays) and it counts against its sender's cap.
-      parkFailed(redis, config, job.data).catch((e: Error) => log.warn({ queueId: job.id, err: e.message }, 'could not record the failed job for retention'));
+      parkFailed(redis, config, job.data).catch((e: Error) =>
+        log.warn({ queueId: job.id, err: e.message }, 'could not record the failed job for retention'),
+      );
     } else {
       metrics.jobOutcomes.inc({ outcome: 'retry' });
       metrics.jobRetries.inc({ kind: err instanceof GatewayError ? err.kind : 'other' });
-      log.warn({ queueId: job.id, ticket: job.data.ticket, reason: err.message, attempts: job.attemptsMade }, 'job will be retried');
+      log.warn(
+        { queueId: job.id, ticket: job.data.ticket, reason: err.message, attempts: job.attemptsMade },
+        'job will be retried',
+      );
     }
   });
   worker.on('error', (err) => log.error({ err: err.message }, 'worker error'));
   parkUnrecordedFailed(redis, config).then(
-    (n) => n > 0 && log.info({ jobs: n, days: config.queue.failedRetentionDays }, 'failed jobs without a retention of their raw bytes given one'),
+    (n) =>
+      n > 0 &&
+      log.info(
+        { jobs: n, days: config.queue.failedRetentionDays },
+        'failed jobs without a retention of their raw bytes given one',
+      ),
     (err: Error) => log.warn({ err: err.message }, 'could not give failed jobs their retention'),
   );
 

@@ -99,14 +99,24 @@ export function registerReplayCommand(program: Command): void {
       'feed mail archives through the same door, queue and workers as SMTP: mbox files (also .gz), .eml files, ' +
         'maildirs and folders of these; safe to run twice',
     )
-    .argument('<path...>', 'mbox file (mboxo, mboxrd, mboxcl2; gzip too), .eml file, maildir, or a folder holding these')
-    .option('--dry-run', 'print one JSON line per message (the inspect object) instead; needs neither Redis nor Sirportly')
+    .argument(
+      '<path...>',
+      'mbox file (mboxo, mboxrd, mboxcl2; gzip too), .eml file, maildir, or a folder holding these',
+    )
+    .option(
+      '--dry-run',
+      'print one JSON line per message (the inspect object) instead; needs neither Redis nor Sirportly',
+    )
     .addOption(
       new Option('--format <format>', 'how mbox files quote "From " lines; auto picks from the file and says which')
         .choices(['auto', ...MBOX_FORMATS])
         .default('auto'),
     )
-    .option('--since <when>', 'only mail dated at or after WHEN: 6h, 2d (back from now), 2024-05-01 or a date and time', parseDateOption)
+    .option(
+      '--since <when>',
+      'only mail dated at or after WHEN: 6h, 2d (back from now), 2024-05-01 or a date and time',
+      parseDateOption,
+    )
     .option('--until <when>', 'only mail dated before WHEN (same forms)', parseDateOption)
     .option('--json', 'print the summary as JSON')
     .option('-c, --config <file>', 'YAML file merged over config/default.yaml (same as MAILGATE_CONFIG)')

@@ -50,7 +50,9 @@ export function detectFormat(sample: Buffer, complete: boolean): DetectedFormat 
     end = lastLine ? sample.length : end + 1;
     const text = sample.toString('latin1', pos, Math.min(end, pos + 200));
     if (text.startsWith('From ') && isFromLine(text)) {
-      const nextIsHeader = !lastLine && canStartMessage(sample, end, Math.min(sample.length, (sample.indexOf(LF, end) + 1) || sample.length));
+      const nextIsHeader =
+        !lastLine &&
+        canStartMessage(sample, end, Math.min(sample.length, sample.indexOf(LF, end) + 1 || sample.length));
       if (messages === 0 || nextIsHeader) {
         messages++;
         inHeaders = true;
@@ -68,7 +70,8 @@ export function detectFormat(sample: Buffer, complete: boolean): DetectedFormat 
           if (at > sample.length) {
             if (complete) lengthWrong++;
           } else {
-            while (at < sample.length && (sample[at] === LF || (sample[at] === CR && sample[at + 1] === LF))) at += sample[at] === CR ? 2 : 1;
+            while (at < sample.length && (sample[at] === LF || (sample[at] === CR && sample[at + 1] === LF)))
+              at += sample[at] === CR ? 2 : 1;
             if (at >= sample.length) {
               if (complete) lengthRight++;
             } else if (startsWith(sample, at, 'From ')) lengthRight++;

@@ -17,7 +17,10 @@ export class DryRunPool {
   ) {}
 
   static create(config: Config, filter: DateFilter, threads: number): DryRunPool {
-    return new DryRunPool(new DraftPool(config, { threads, deadlineMs: config.queue.parseTimeoutMs, heapMb: config.draft.heapMb }), filter);
+    return new DryRunPool(
+      new DraftPool(config, { threads, deadlineMs: config.queue.parseTimeoutMs, heapMb: config.draft.heapMb }),
+      filter,
+    );
   }
 
   /** Drafting threads. */
@@ -34,7 +37,8 @@ export class DryRunPool {
     try {
       return await this.pool.dryRun(input, this.filter);
     } catch (err) {
-      if (err instanceof GatewayError && err.kind === 'draft_limit') return undraftable(input, 'draft_limit', err.message);
+      if (err instanceof GatewayError && err.kind === 'draft_limit')
+        return undraftable(input, 'draft_limit', err.message);
       throw err;
     }
   }

@@ -51,7 +51,8 @@ export type DryRunLine = Omit<InspectResult, 'idempotency_key'> & {
  * since), so no DNS is asked; this stands in for the resolver inspect would otherwise build for
  * every message.
  */
-const NO_DNS: DnsResolver = (name) => Promise.reject(Object.assign(new Error(`replay asks no DNS (${name})`), { code: 'ENOTFOUND' }));
+const NO_DNS: DnsResolver = (name) =>
+  Promise.reject(Object.assign(new Error(`replay asks no DNS (${name})`), { code: 'ENOTFOUND' }));
 
 export function outsideDates(t: Date, filter: DateFilter): string | null {
   if (filter.since !== null && t.getTime() < filter.since) return 'before_since';
@@ -63,7 +64,12 @@ export function outsideDates(t: Date, filter: DateFilter): string | null {
  * The line of a message the door would take but the worker could not draft: it would end as a
  * failed job (reason bad_input, or draft_limit when it hit a drafting limit).
  */
-export function undraftable(input: DryRunInput, reason: 'bad_input' | 'draft_limit', why: string, subject: string | null = null): DryRunOutput {
+export function undraftable(
+  input: DryRunInput,
+  reason: 'bad_input' | 'draft_limit',
+  why: string,
+  subject: string | null = null,
+): DryRunOutput {
   const line: DryRunLine = {
     verdict: 'post',
     reason,
@@ -91,14 +97,27 @@ export async function dryRunOne(input: DryRunInput, config: Config, filter: Date
       idempotency_key: null,
       update: null,
       attachments: [],
-      warnings: [`message of ${input.size} bytes exceeds smtp.maxMessageBytes (${config.smtp.maxMessageBytes}); not read`],
+      warnings: [
+        `message of ${input.size} bytes exceeds smtp.maxMessageBytes (${config.smtp.maxMessageBytes}); not read`,
+      ],
       source,
     };
-    return { seq: input.seq, line: JSON.stringify(line), outcome: 'rejected', reason: 'too_large', example: { ...base, detail: `${input.size} bytes` } };
+    return {
+      seq: input.seq,
+      line: JSON.stringify(line),
+      outcome: 'rejected',
+      reason: 'too_large',
+      example: { ...base, detail: `${input.size} bytes` },
+    };
   }
   const raw = Buffer.from(input.raw.buffer, input.raw.byteOffset, input.raw.byteLength);
   const headers = parseHeaders(raw);
-  const envelope = replayEnvelope(raw, { fromLine: input.fromLine, deliveredAt: input.deliveredAt === null ? null : new Date(input.deliveredAt) }, new Date(), headers);
+  const envelope = replayEnvelope(
+    raw,
+    { fromLine: input.fromLine, deliveredAt: input.deliveredAt === null ? null : new Date(input.deliveredAt) },
+    new Date(),
+    headers,
+  );
   const example: Example = { ...base, message_id: null, subject: headers.get('subject') ?? null };
   if (filter.since !== null || filter.until !== null) {
     const outside = outsideDates(messageTime(headers, envelope), filter);
@@ -117,7 +136,12 @@ export async function dryRunOne(input: DryRunInput, config: Config, filter: Date
   example.message_id = result.message_id;
   example.ticket = result.update?.ticket ?? null;
   const line: DryRunLine = { ...result, source };
-  const outcome: Outcome = result.verdict === 'post' || result.verdict === 'create' ? 'accepted' : result.verdict === 'drop' ? 'dropped' : 'rejected';
+  const outcome: Outcome =
+    result.verdict === 'post' || result.verdict === 'create'
+      ? 'accepted'
+      : result.verdict === 'drop'
+        ? 'dropped'
+        : 'rejected';
   const out: DryRunOutput = { seq: input.seq, line: JSON.stringify(line), outcome, reason: result.reason, example };
   if (result.verdict === 'post' || result.verdict === 'create') {
     // The header verdict inspect took; the main thread places it in the archive's threads.

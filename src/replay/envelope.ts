@@ -40,7 +40,12 @@ export function newestReceived(headers: HeaderBlock): Date | null {
   return newest;
 }
 
-export function replayEnvelope(raw: Buffer, origin: ReplayOrigin, now: Date = new Date(), headers: HeaderBlock = parseHeaders(raw)): Envelope {
+export function replayEnvelope(
+  raw: Buffer,
+  origin: ReplayOrigin,
+  now: Date = new Date(),
+  headers: HeaderBlock = parseHeaders(raw),
+): Envelope {
   const from = origin.fromLine ? parseFromLine(origin.fromLine) : { sender: null, date: null };
   const mailFrom = from.sender ?? returnPath(headers) ?? '';
   const rcptTo: string[] = [];

@@ -95,7 +95,13 @@ export class BackPressure {
 async function waitReady(conn: Redis, ms: number): Promise<boolean> {
   if (conn.status === 'ready') return true;
   const timeout = sleep(ms).then(() => false);
-  return Promise.race([once(conn, 'ready').then(() => true, () => false), timeout]);
+  return Promise.race([
+    once(conn, 'ready').then(
+      () => true,
+      () => false,
+    ),
+    timeout,
+  ]);
 }
 
 function exampleOf(item: ReplayItem, o: IngestOutcome | null, subject: string | null, detail?: string): Example {
@@ -140,28 +146,42 @@ export async function intoRedis(
       metrics: createMetrics({ defaults: false }),
       door: new DoorChecks(config, redis),
       // One ticket per thread: replies in the archive join the ticket its first message opens.
-      threads: (v: DoorVerdict, headers: HeaderBlock, raw: Buffer) => threads.claim(v, threadFacts(headers, raw)).verdict,
+      threads: (v: DoorVerdict, headers: HeaderBlock, raw: Buffer) =>
+        threads.claim(v, threadFacts(headers, raw)).verdict,
     };
     const threads = new ArchiveThreads();
     const { maxInFlight, tempfailAttempts, tempfailBackoffMs } = config.replay;
     let paused = false;
-    const gate = new BackPressure(() => probeQueue(queue, redis), config.replay, (why) => {
-      // Said once per pause (above the bar, or in the log), then shown short on the bar.
-      if (why && !paused) {
-        if (progress.enabled) progress.log(`mailgate: replay: ${why}`);
-        else log.warn({ why }, 'replay paused');
-      }
-      paused = why !== null;
-      progress.setStatus(paused ? 'paused' : '');
-    });
+    const gate = new BackPressure(
+      () => probeQueue(queue, redis),
+      config.replay,
+      (why) => {
+        // Said once per pause (above the bar, or in the log), then shown short on the bar.
+        if (why && !paused) {
+          if (progress.enabled) progress.log(`mailgate: replay: ${why}`);
+          else log.warn({ why }, 'replay paused');
+        }
+        paused = why !== null;
+        progress.setStatus(paused ? 'paused' : '');
+      },
+    );
 
     const handle = async (item: ReplayItem): Promise<void> => {
       if (item.raw === null) {
-        summary.record('rejected', 'too_large', exampleOf(item, null, null, `${item.size} bytes (limit ${config.smtp.maxMessageBytes})`));
+        summary.record(
+          'rejected',
+          'too_large',
+          exampleOf(item, null, null, `${item.size} bytes (limit ${config.smtp.maxMessageBytes})`),
+        );
         return;
       }
       const headers = parseHeaders(item.raw);
-      const envelope = replayEnvelope(item.raw, { fromLine: item.fromLine, deliveredAt: item.deliveredAt }, new Date(), headers);
+      const envelope = replayEnvelope(
+        item.raw,
+        { fromLine: item.fromLine, deliveredAt: item.deliveredAt },
+        new Date(),
+        headers,
+      );
       if (filter.since !== null || filter.until !== null) {
         const outside = outsideDates(messageTime(headers, envelope), filter);
         if (outside) {
@@ -188,7 +208,11 @@ export async function intoRedis(
           summary.record('dropped', out.verdict?.reason ?? 'dropped', exampleOf(item, out, null));
           break;
         case 'rejected':
-          summary.record('rejected', out.verdict?.reason ?? 'rejected', exampleOf(item, out, null, `${out.reply.code} ${out.reply.enhanced}`));
+          summary.record(
+            'rejected',
+            out.verdict?.reason ?? 'rejected',
+            exampleOf(item, out, null, `${out.reply.code} ${out.reply.enhanced}`),
+          );
           break;
         case 'too_large':
           summary.record('rejected', 'too_large', exampleOf(item, out, null, `${item.raw.length} bytes`));
@@ -215,7 +239,11 @@ export async function intoRedis(
       }
       const p: Promise<void> = handle(item)
         .catch((err: unknown) => {
-          summary.record('rejected', 'internal_error', exampleOf(item, null, null, err instanceof Error ? err.message : String(err)));
+          summary.record(
+            'rejected',
+            'internal_error',
+            exampleOf(item, null, null, err instanceof Error ? err.message : String(err)),
+          );
         })
         .finally(() => inFlight.delete(p));
       inFlight.add(p);

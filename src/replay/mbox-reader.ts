@@ -74,7 +74,14 @@ const LONG_LINE = 64 * 1024;
 const MAX_FROM_LINE = 1000;
 
 function startsWithFrom(buf: Buffer, s: number, e: number): boolean {
-  return e - s >= 5 && buf[s] === 0x46 && buf[s + 1] === 0x72 && buf[s + 2] === 0x6f && buf[s + 3] === 0x6d && buf[s + 4] === SP;
+  return (
+    e - s >= 5 &&
+    buf[s] === 0x46 &&
+    buf[s + 1] === 0x72 &&
+    buf[s + 2] === 0x6f &&
+    buf[s + 3] === 0x6d &&
+    buf[s + 4] === SP
+  );
 }
 
 function isBlankLine(buf: Buffer, s: number, e: number): boolean {
@@ -217,7 +224,8 @@ export class MboxSplitter {
       break;
     }
     if (this.state === 'message') {
-      const short = this.clTarget !== null && !this.verifying && this.abs < this.clTarget && this.lastBreak !== this.clTarget;
+      const short =
+        this.clTarget !== null && !this.verifying && this.abs < this.clTarget && this.lastBreak !== this.clTarget;
       const atLength = this.clTarget !== null && (this.abs === this.clTarget || this.lastBreak === this.clTarget);
       const framing = this.verifying || atLength ? 'content-length' : 'separator';
       this.finish(framing, short || this.lastByte !== LF);
@@ -522,14 +530,21 @@ export class MboxSplitter {
     if (this.state !== 'message') return;
     this.flushRun();
     if (this.tooLarge) {
-      this.out.push({ kind: 'too_large', fromLine: this.fromLine, index: this.index, offset: this.fromAbs, size: this.inputSize });
+      this.out.push({
+        kind: 'too_large',
+        fromLine: this.fromLine,
+        index: this.index,
+        offset: this.fromAbs,
+        size: this.inputSize,
+      });
     } else {
       let raw = Buffer.concat(this.parts, this.size);
       // The blank line that separates messages is the format's, not the message's.
       if (framing === 'separator' && !truncated) {
         const n = raw.length;
         if (n >= 2 && raw[n - 1] === LF && raw[n - 2] === LF) raw = raw.subarray(0, n - 1);
-        else if (n >= 4 && raw[n - 1] === LF && raw[n - 2] === CR && raw[n - 3] === LF && raw[n - 4] === CR) raw = raw.subarray(0, n - 2);
+        else if (n >= 4 && raw[n - 1] === LF && raw[n - 2] === CR && raw[n - 3] === LF && raw[n - 4] === CR)
+          raw = raw.subarray(0, n - 2);
       }
       this.out.push({
         kind: 'message',

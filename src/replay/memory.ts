@@ -58,7 +58,8 @@ export interface GovernorOptions {
 /** Bytes in use outside the young generation (old, code and large-object spaces). */
 function oldGenerationUsed(): number {
   let used = 0;
-  for (const s of getHeapSpaceStatistics()) if (s.space_name !== 'new_space' && s.space_name !== 'new_large_object_space') used += s.space_used_size;
+  for (const s of getHeapSpaceStatistics())
+    if (s.space_name !== 'new_space' && s.space_name !== 'new_large_object_space') used += s.space_used_size;
   return used;
 }
 

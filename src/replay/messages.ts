@@ -54,7 +54,11 @@ function splitLeadingFromLine(raw: Buffer): { raw: Buffer; fromLine: string | nu
   return { raw: raw.subarray(lf + 1), fromLine: raw.toString('latin1', start, lf).replace(/\r$/, '') };
 }
 
-export async function* readMessages(sources: readonly Source[], opts: ReadOptions, events: ReadEvents): AsyncGenerator<ReplayItem> {
+export async function* readMessages(
+  sources: readonly Source[],
+  opts: ReadOptions,
+  events: ReadEvents,
+): AsyncGenerator<ReplayItem> {
   let seq = 0;
   let doneBytes = 0;
   for (const source of sources) {
@@ -62,10 +66,28 @@ export async function* readMessages(sources: readonly Source[], opts: ReadOption
       let item: ReplayItem | null = null;
       try {
         if (source.size > opts.maxMessageBytes) {
-          item = { seq, path: source.path, index: 1, raw: null, size: source.size, fromLine: null, deliveredAt: source.deliveredAt, truncated: false };
+          item = {
+            seq,
+            path: source.path,
+            index: 1,
+            raw: null,
+            size: source.size,
+            fromLine: null,
+            deliveredAt: source.deliveredAt,
+            truncated: false,
+          };
         } else {
           const split = splitLeadingFromLine(await readFile(source.path));
-          item = { seq, path: source.path, index: 1, raw: split.raw, size: split.raw.length, fromLine: split.fromLine, deliveredAt: source.deliveredAt, truncated: false };
+          item = {
+            seq,
+            path: source.path,
+            index: 1,
+            raw: split.raw,
+            size: split.raw.length,
+            fromLine: split.fromLine,
+            deliveredAt: source.deliveredAt,
+            truncated: false,
+          };
         }
       } catch (err) {
         events.fileError(source.path, errText(err));
@@ -84,7 +106,13 @@ export async function* readMessages(sources: readonly Source[], opts: ReadOption
   }
 }
 
-async function* readMboxFile(source: Source, opts: ReadOptions, events: ReadEvents, firstSeq: number, doneBytes: number): AsyncGenerator<ReplayItem, number> {
+async function* readMboxFile(
+  source: Source,
+  opts: ReadOptions,
+  events: ReadEvents,
+  firstSeq: number,
+  doneBytes: number,
+): AsyncGenerator<ReplayItem, number> {
   let seq = firstSeq;
   const file: ReadStream = createReadStream(source.path, { highWaterMark: CHUNK });
   let gunzip: Gunzip | null = null;
@@ -128,8 +156,26 @@ async function* readMboxFile(source: Source, opts: ReadOptions, events: ReadEven
         }
         const item: ReplayItem =
           m.kind === 'message'
-            ? { seq, path: source.path, index: m.index, raw: m.raw, size: m.size, fromLine: m.fromLine, deliveredAt: null, truncated: m.truncated }
-            : { seq, path: source.path, index: m.index, raw: null, size: m.size, fromLine: m.fromLine, deliveredAt: null, truncated: false };
+            ? {
+                seq,
+                path: source.path,
+                index: m.index,
+                raw: m.raw,
+                size: m.size,
+                fromLine: m.fromLine,
+                deliveredAt: null,
+                truncated: m.truncated,
+              }
+            : {
+                seq,
+                path: source.path,
+                index: m.index,
+                raw: null,
+                size: m.size,
+                fromLine: m.fromLine,
+                deliveredAt: null,
+                truncated: false,
+              };
         seq++;
         yield item;
       }

@@ -54,7 +54,6 @@ const DRY_RUN_HEAP_GROWTH_PERCENT = 40;
 /** --dry-run: characters of JSON lines gathered into one write to stdout, at most (one line may be longer). */
 const OUTPUT_CHUNK = 64 * 1024;
 
-
 async function write(out: OutStream, text: string): Promise<void> {
   if (!out.write(text)) await new Promise<void>((r) => out.once('drain', r));
 }
@@ -66,7 +65,10 @@ export async function runReplay(opts: ReplayOptions, config: Config, log: Logger
     return { exitCode: found.unreadable ? EXIT.NO_INPUT : EXIT.DATA, summary: null };
   }
   for (const w of found.warnings.slice(0, 20)) io.stderr.write(`mailgate: replay: warning: ${w}\n`);
-  if (found.warnings.length > 20) io.stderr.write(`mailgate: replay: warning: … and ${found.warnings.length - 20} more links pointing outside the given paths, none read\n`);
+  if (found.warnings.length > 20)
+    io.stderr.write(
+      `mailgate: replay: warning: … and ${found.warnings.length - 20} more links pointing outside the given paths, none read\n`,
+    );
   const summary = new Summary(opts.dryRun);
   summary.files = found.sources.length;
   summary.skippedFiles.push(...found.skipped);
@@ -77,22 +79,38 @@ export async function runReplay(opts: ReplayOptions, config: Config, log: Logger
   const events: ReadEvents = {
     format(path, format, why) {
       summary.formats.push({ path, format, why });
-      if (why && !opts.json && progress.enabled) progress.log(`replay: ${printablePath(path)}: read as ${format} (${why})`);
+      if (why && !opts.json && progress.enabled)
+        progress.log(`replay: ${printablePath(path)}: read as ${format} (${why})`);
     },
     bytes(total) {
       summary.bytes = total;
     },
     junk(path, offset, size) {
-      summary.record('skipped', 'not_mail', { path, index: 0, message_id: null, subject: null, ticket: null, detail: `${size} bytes at offset ${offset}` }, false);
+      summary.record(
+        'skipped',
+        'not_mail',
+        { path, index: 0, message_id: null, subject: null, ticket: null, detail: `${size} bytes at offset ${offset}` },
+        false,
+      );
     },
     fileError(path, message) {
-      summary.record('rejected', 'read_error', { path, index: 0, message_id: null, subject: null, ticket: null, detail: message }, false);
+      summary.record(
+        'rejected',
+        'read_error',
+        { path, index: 0, message_id: null, subject: null, ticket: null, detail: message },
+        false,
+      );
     },
   };
   const interrupted = () => {
-    summary.stopped ??= 'interrupted: run the same command again to go on (what was already queued counts as duplicate)';
+    summary.stopped ??=
+      'interrupted: run the same command again to go on (what was already queued counts as duplicate)';
   };
-  const messages = untilAborted(readMessages(found.sources, { format: opts.format, maxMessageBytes: config.smtp.maxMessageBytes }, events), opts.signal, interrupted);
+  const messages = untilAborted(
+    readMessages(found.sources, { format: opts.format, maxMessageBytes: config.smtp.maxMessageBytes }, events),
+    opts.signal,
+    interrupted,
+  );
 
   // A dry run drafts on this thread too: its young generation churns, so the governor watches the
   // old generation and the Buffers (read chunks, messages, output) instead. The old generation is
@@ -121,7 +139,11 @@ export async function runReplay(opts: ReplayOptions, config: Config, log: Logger
 }
 
 /** The messages until the signal is aborted. */
-async function* untilAborted<T>(source: AsyncGenerator<T>, signal: AbortSignal | undefined, onAbort: () => void): AsyncGenerator<T> {
+async function* untilAborted<T>(
+  source: AsyncGenerator<T>,
+  signal: AbortSignal | undefined,
+  onAbort: () => void,
+): AsyncGenerator<T> {
   for await (const item of source) {
     if (signal?.aborted) {
       onAbort();
@@ -226,15 +248,20 @@ async function dryRun(
           fromLine: item.fromLine,
           deliveredAt: item.deliveredAt?.getTime() ?? null,
         })
-        .catch(
-          (err: Error): DryRunOutput => ({
-            seq: item.seq,
-            line: null,
-            outcome: 'rejected',
-            reason: 'internal_error',
-            example: { path: item.path, index: item.index, message_id: null, subject: null, ticket: null, detail: err.message },
-          }),
-        )
+        .catch((err: Error): DryRunOutput => ({
+          seq: item.seq,
+          line: null,
+          outcome: 'rejected',
+          reason: 'internal_error',
+          example: {
+            path: item.path,
+            index: item.index,
+            message_id: null,
+            subject: null,
+            ticket: null,
+            detail: err.message,
+          },
+        }))
         .then((out) => {
           done.set(out.seq, out);
           signal();

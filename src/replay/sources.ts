@@ -44,7 +44,17 @@ const HEAD_BYTES = 64 * 1024;
 const GZIP_MAGIC = [0x1f, 0x8b];
 
 /** Header names of which at least one marks a header block as mail. */
-const MAIL_HEADERS = ['from', 'date', 'message-id', 'subject', 'received', 'return-path', 'delivered-to', 'to', 'mime-version'];
+const MAIL_HEADERS = [
+  'from',
+  'date',
+  'message-id',
+  'subject',
+  'received',
+  'return-path',
+  'delivered-to',
+  'to',
+  'mime-version',
+];
 
 export type HeadKind = 'mbox' | 'message' | 'empty' | 'not_mail';
 
@@ -119,7 +129,10 @@ async function sniff(path: string): Promise<Sniffed> {
   if (head.length === 0) return { kind: 'empty', gzip: false };
   if (isGzip(head)) {
     const inner = await gunzipHead(path);
-    return { kind: inner.length === 0 ? 'empty' : classifyHead(inner, basename(path).replace(/\.gz$/i, '')), gzip: true };
+    return {
+      kind: inner.length === 0 ? 'empty' : classifyHead(inner, basename(path).replace(/\.gz$/i, '')),
+      gzip: true,
+    };
   }
   return { kind: classifyHead(head, basename(path)), gzip: false };
 }
@@ -167,7 +180,9 @@ class Walker {
   }
 
   private inside(real: string): boolean {
-    return this.roots.some((r) => real === r.path || (r.dir && real.startsWith(r.path.endsWith(sep) ? r.path : r.path + sep)));
+    return this.roots.some(
+      (r) => real === r.path || (r.dir && real.startsWith(r.path.endsWith(sep) ? r.path : r.path + sep)),
+    );
   }
 
   /**
@@ -245,7 +260,9 @@ class Walker {
     }
     let entries;
     try {
-      entries = (await readdir(dir, { withFileTypes: true })).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+      entries = (await readdir(dir, { withFileTypes: true })).sort((a, b) =>
+        a.name < b.name ? -1 : a.name > b.name ? 1 : 0,
+      );
     } catch (err) {
       this.skipped.push({ path: dir, why: `cannot be read (${errCode(err)})` });
       return;
@@ -314,7 +331,8 @@ export async function discover(paths: readonly string[]): Promise<Discovery> {
     if (st.isDirectory()) {
       const before = walker.sources.length;
       await walker.dir(path, 0);
-      if (walker.sources.length === before) problems.push(`${path}: no mail found in this directory (no mbox, .eml or maildir)`);
+      if (walker.sources.length === before)
+        problems.push(`${path}: no mail found in this directory (no mbox, .eml or maildir)`);
     } else if (st.isFile()) {
       const why = await walker.file(path, st.size, false);
       if (why) problems.push(`${path}: ${why}`);

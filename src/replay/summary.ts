@@ -90,7 +90,12 @@ export class Summary {
     }
     entry.count++;
     // The message's own values are bounded: one hostile header must not flood the summary.
-    if (entry.examples.length < EXAMPLES_PER_REASON) entry.examples.push({ ...example, message_id: example.message_id === null ? null : shorten(example.message_id), subject: example.subject === null ? null : shorten(example.subject) });
+    if (entry.examples.length < EXAMPLES_PER_REASON)
+      entry.examples.push({
+        ...example,
+        message_id: example.message_id === null ? null : shorten(example.message_id),
+        subject: example.subject === null ? null : shorten(example.subject),
+      });
   }
 
   total(outcome: 'dropped' | 'rejected' | 'skipped'): number {
@@ -132,7 +137,8 @@ export class Summary {
       skipped_files: this.skippedFiles,
       stopped: this.stopped,
       peak_rss_mb: Math.round(process.resourceUsage().maxRSS / 1024),
-      cpu_seconds: Math.round((process.resourceUsage().userCPUTime + process.resourceUsage().systemCPUTime) / 1000) / 1000,
+      cpu_seconds:
+        Math.round((process.resourceUsage().userCPUTime + process.resourceUsage().systemCPUTime) / 1000) / 1000,
       exit_code: this.exitCode(),
     };
   }
@@ -146,9 +152,16 @@ export class Summary {
     lines.push(
       `replay${j.dry_run ? ' --dry-run' : ''}: ${n(j.messages)} messages from ${n(j.files)} file(s), ${mb(j.bytes)} in ${j.seconds.toFixed(1)} s (${n(j.messages_per_second)} msg/s)`,
     );
-    const width = Math.max(...[j.accepted, j.duplicates, j.dropped.total, j.rejected.total, j.skipped.total].map((x) => n(x).length));
+    const width = Math.max(
+      ...[j.accepted, j.duplicates, j.dropped.total, j.rejected.total, j.skipped.total].map((x) => n(x).length),
+    );
     const row = (label: string, count: number, reasons?: Record<string, ReasonCount>) => {
-      const detail = reasons && Object.keys(reasons).length > 0 ? `   ${Object.entries(reasons).map(([r, c]) => `${r} ${n(c.count)}`).join(', ')}` : '';
+      const detail =
+        reasons && Object.keys(reasons).length > 0
+          ? `   ${Object.entries(reasons)
+              .map(([r, c]) => `${r} ${n(c.count)}`)
+              .join(', ')}`
+          : '';
       lines.push(`  ${label.padEnd(11)} ${n(count).padStart(width)}${detail}`);
     };
     row(j.dry_run ? 'would post' : 'accepted', j.accepted);
@@ -160,7 +173,11 @@ export class Summary {
     for (const g of ['rejected', 'dropped', 'skipped'] as const) {
       for (const [reason, c] of Object.entries(j[g].reasons)) {
         for (const e of c.examples) {
-          const what = [e.message_id ? `<${p(e.message_id)}>` : null, e.subject !== null ? JSON.stringify(e.subject) : null, e.detail !== undefined ? p(e.detail) : null]
+          const what = [
+            e.message_id ? `<${p(e.message_id)}>` : null,
+            e.subject !== null ? JSON.stringify(e.subject) : null,
+            e.detail !== undefined ? p(e.detail) : null,
+          ]
             .filter((x) => x !== null)
             .join(' ');
           examples.push(`  ${g} ${reason}: ${p(e.path)}${e.index > 0 ? ` #${e.index}` : ''} ${what}`.trimEnd());

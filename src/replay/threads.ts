@@ -48,7 +48,9 @@ function digest(text: string): string {
 
 function addresses(raw: string | undefined): string[] {
   if (raw === undefined || raw.trim() === '') return [];
-  return mailboxes(raw).map((m) => (m.address ?? '').trim().toLowerCase()).filter((a) => a.includes('@'));
+  return mailboxes(raw)
+    .map((m) => (m.address ?? '').trim().toLowerCase())
+    .filter((a) => a.includes('@'));
 }
 
 // Bracketed tags: a ticket reference ("[AB-123456]") or a list tag ("[maven-dev]"), which the
@@ -58,7 +60,7 @@ const TAG = /\[[^\][]{1,40}\]/g;
 /** "Re: AW: [AB-123456]  Printer  on fire" → "printer on fire". */
 export function normaliseSubject(subject: string): string {
   let s = subject.replace(TAG, ' ');
-  for (let prev = ''; prev !== s; ) {
+  for (let prev = ''; prev !== s;) {
     prev = s;
     s = s.replace(REPLY_PREFIX, '');
   }
@@ -71,10 +73,19 @@ export function threadFacts(headers: HeaderBlock, raw: Buffer): ThreadFacts {
   let subjectKey: string | null = null;
   if (subject !== '') {
     // A reply swaps From and To: the set of everyone on it stays the same.
-    const people = new Set([...addresses(headers.getRaw('from')), ...addresses(headers.getRaw('to')), ...addresses(headers.getRaw('cc'))]);
+    const people = new Set([
+      ...addresses(headers.getRaw('from')),
+      ...addresses(headers.getRaw('to')),
+      ...addresses(headers.getRaw('cc')),
+    ]);
     subjectKey = digest(`${subject}\n${[...people].sort().join(',')}`);
   }
-  return { messageId, refs: referencedMessageIds(headers, MAX_REFS), subjectKey, identity: messageIdentity(messageId, raw) };
+  return {
+    messageId,
+    refs: referencedMessageIds(headers, MAX_REFS),
+    subjectKey,
+    identity: messageIdentity(messageId, raw),
+  };
 }
 
 /** The digests a message's ids are kept under. */
@@ -134,11 +145,21 @@ export class ArchiveThreads {
     if (t.ticket !== null) {
       const { detail: _detail, parentKey: _parent, ...rest } = v;
       return {
-        verdict: { ...rest, verdict: 'post', reason: 'reference:archive_thread', ticket: t.ticket, idempotencyKey: keyOf(f.identity, t.ticket), smtpReply: QUEUED },
+        verdict: {
+          ...rest,
+          verdict: 'post',
+          reason: 'reference:archive_thread',
+          ticket: t.ticket,
+          idempotencyKey: keyOf(f.identity, t.ticket),
+          smtpReply: QUEUED,
+        },
         sameTicketAs: t.ticket,
       };
     }
     if (t.rootKey === null || t.rootKey === v.idempotencyKey) return { verdict: v };
-    return { verdict: { ...v, reason: 'thread_in_archive', parentKey: t.rootKey }, sameTicketAs: t.rootMessageId ?? t.rootKey };
+    return {
+      verdict: { ...v, reason: 'thread_in_archive', parentKey: t.rootKey },
+      sameTicketAs: t.rootMessageId ?? t.rootKey,
+    };
   }
 }

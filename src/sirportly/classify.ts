@@ -78,10 +78,14 @@ export function classifySirportlyFailure(failure: SirportlyFailure, ctx: Classif
   }
   if (status === 429) {
     const retryAfterMs = parseRetryAfter(header(headers, 'retry-after'), ctx.now ?? Date.now);
-    return make('rate_limited', `429 rate limited${retryAfterMs === undefined ? '' : ` (retry after ${retryAfterMs} ms)`}`, {
-      status,
-      retryAfterMs,
-    });
+    return make(
+      'rate_limited',
+      `429 rate limited${retryAfterMs === undefined ? '' : ` (retry after ${retryAfterMs} ms)`}`,
+      {
+        status,
+        retryAfterMs,
+      },
+    );
   }
   if (status >= 400 && status < 500) {
     // 422 is the documented validation answer; 409 and other 4xx are refusals that a retry

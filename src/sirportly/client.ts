@@ -247,4 +247,7 @@ export class SirportlyClient {
 }
 
 /** Everything the worker calls on Sirportly; tests and the metrics decorator implement this. */
-export type SirportlyApi = Pick<SirportlyClient, 'addAttachment' | 'postUpdate' | 'getTicket' | 'submitTicket' | 'findTicketByTag'>;
+export type SirportlyApi = Pick<
+  SirportlyClient,
+  'addAttachment' | 'postUpdate' | 'getTicket' | 'submitTicket' | 'findTicketByTag'
+>;

@@ -21,9 +21,7 @@ export class CredentialWatch {
   private readonly accounts = new Map<string, Watched>();
   private closed = false;
 
-  constructor(
-    private readonly deps: { log: Logger; metrics: Metrics; recheckMs: number },
-  ) {}
+  constructor(private readonly deps: { log: Logger; metrics: Metrics; recheckMs: number }) {}
 
   /** Watch one account ("main", or "route <name>" for a route's own account). */
   add(account: string, api: Pick<SirportlyApi, 'getTicket'>): void {
@@ -46,7 +44,9 @@ export class CredentialWatch {
 
   /** Accounts whose credentials are refused, with why: for /readyz. */
   failing(): Array<{ account: string; detail: string }> {
-    return [...this.accounts.entries()].filter(([, w]) => w.state === 'refused').map(([account, w]) => ({ account, detail: w.detail }));
+    return [...this.accounts.entries()]
+      .filter(([, w]) => w.state === 'refused')
+      .map(([account, w]) => ({ account, detail: w.detail }));
   }
 
   /** Check the account's credentials now (one check at a time per account). */
@@ -78,7 +78,10 @@ export class CredentialWatch {
       w.detail = result.error.message;
       metrics.sirportlyCredentialsOk.set({ account }, 0);
       if (before !== 'refused') {
-        log.error({ account, status: result.error.status, recheckSeconds: this.deps.recheckMs / 1000 }, `Sirportly refuses the credentials of account ${account} (${result.error.message}): mail is still accepted and kept; its jobs wait until the token and secret are fixed`);
+        log.error(
+          { account, status: result.error.status, recheckSeconds: this.deps.recheckMs / 1000 },
+          `Sirportly refuses the credentials of account ${account} (${result.error.message}): mail is still accepted and kept; its jobs wait until the token and secret are fixed`,
+        );
       }
     } else {
       // Unreachable says nothing about the credentials: keep what was known.

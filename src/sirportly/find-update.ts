@@ -58,7 +58,11 @@ export function accountOffset(sentIso: string, storedIso: string): number | null
   return d % QUARTER_HOUR_SECONDS === 0 && Math.abs(d) <= MAX_OFFSET_SECONDS ? d : null;
 }
 
-export function readBack(ticket: SirportlyTicket, fields: UpdateFields, knowledge: OffsetKnowledge = NOTHING_LEARNED): ReadBack {
+export function readBack(
+  ticket: SirportlyTicket,
+  fields: UpdateFields,
+  knowledge: OffsetKnowledge = NOTHING_LEARNED,
+): ReadBack {
   if (toSecond(fields.posted_at) === null) return { kind: 'absent' };
   const candidates: Array<{ update: SirportlyUpdate; offsetSeconds: number }> = [];
   for (const update of ticket.updates) {
@@ -75,7 +79,11 @@ export function readBack(ticket: SirportlyTicket, fields: UpdateFields, knowledg
 }
 
 /** Our update at exactly `offsetSeconds` (sent − stored), or null. */
-export function findPostedUpdate(ticket: SirportlyTicket, fields: UpdateFields, offsetSeconds = 0): SirportlyUpdate | null {
+export function findPostedUpdate(
+  ticket: SirportlyTicket,
+  fields: UpdateFields,
+  offsetSeconds = 0,
+): SirportlyUpdate | null {
   const second = toSecond(fields.posted_at);
   if (second === null) return null;
   for (const update of ticket.updates) {

@@ -25,7 +25,15 @@ export interface FormBody {
 const yieldToLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 function isKept(c: number): boolean {
-  return (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) || c === 0x2a || c === 0x2d || c === 0x2e || c === 0x5f;
+  return (
+    (c >= 0x30 && c <= 0x39) ||
+    (c >= 0x41 && c <= 0x5a) ||
+    (c >= 0x61 && c <= 0x7a) ||
+    c === 0x2a ||
+    c === 0x2d ||
+    c === 0x2e ||
+    c === 0x5f
+  );
 }
 
 /** Encoded length of text[from, to), to the byte. A pair split by `to` is counted where it starts. */
@@ -80,7 +88,7 @@ export async function formBody(pairs: FormPairs, sliceChars = SLICE_CHARS): Prom
   for (const [name, value] of pairs) {
     length += 1; // =
     for (const text of [name, value]) {
-      for (let from = 0; from < text.length; ) {
+      for (let from = 0; from < text.length;) {
         const to = sliceEnd(text, from, sliceChars * 4);
         length += encodedLength(text, from, to);
         from = to;
@@ -92,7 +100,7 @@ export async function formBody(pairs: FormPairs, sliceChars = SLICE_CHARS): Prom
     for (const [i, [name, value]] of pairs.entries()) {
       if (i > 0) yield Buffer.from('&');
       yield Buffer.concat([encodeSlice(name), Buffer.from('=')]);
-      for (let from = 0; from < value.length; ) {
+      for (let from = 0; from < value.length;) {
         const to = sliceEnd(value, from, sliceChars);
         yield encodeSlice(value.slice(from, to));
         from = to;

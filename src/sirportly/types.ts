@@ -96,7 +96,10 @@ export const temporaryAttachmentSchema = z
     temporary_token: z.string().min(1),
     temporary_token_expires_at: z.string().nullish(),
   })
-  .transform((v): TemporaryAttachment => ({ token: v.temporary_token, expiresAt: v.temporary_token_expires_at ?? null }));
+  .transform((v): TemporaryAttachment => ({
+    token: v.temporary_token,
+    expiresAt: v.temporary_token_expires_at ?? null,
+  }));
 
 /** What tickets/submit created, as far as the gateway needs it. */
 export interface SubmittedTicket {
@@ -130,7 +133,10 @@ export interface SirportlyObject {
 }
 
 const objectSchema = z.looseObject({
-  id: z.union([z.number(), z.string()]).nullish().transform((v) => v ?? null),
+  id: z
+    .union([z.number(), z.string()])
+    .nullish()
+    .transform((v) => v ?? null),
   name: text,
 });
 

@@ -38,7 +38,13 @@ it('durability fsync: Redis SIGKILLed under load and restarted; every message an
     for (let i = 0; !stop; i++) {
       const subject = `[GJ-060309] power ${run}-${s}-${i}`;
       const from = `p${s}-${i}-${run}@example.net`;
-      const raw = await compose({ from, to: 'support@help.example.com', subject, messageId: `<${run}-${s}-${i}@example.net>`, text: subject });
+      const raw = await compose({
+        from,
+        to: 'support@help.example.com',
+        subject,
+        messageId: `<${run}-${s}-${i}@example.net>`,
+        text: subject,
+      });
       sent++;
       for (let attempt = 0; ; attempt++) {
         const r = await sendRaw(gateway!.smtpPort, raw, { from, to: ['support@help.example.com'] });
@@ -65,13 +71,19 @@ it('durability fsync: Redis SIGKILLed under load and restarted; every message an
   await Promise.all(senders);
 
   const posted = () => double.state.updates('GJ-060309').filter((u) => u.fields.subject?.includes(run));
-  await waitFor('all accepted mail posted', () => new Set(posted().map((u) => u.fields.subject)).size >= accepted.size, 60_000);
+  await waitFor(
+    'all accepted mail posted',
+    () => new Set(posted().map((u) => u.fields.subject)).size >= accepted.size,
+    60_000,
+  );
   await sleep(1000);
   const perMessage = new Map<string, number>();
   for (const u of posted()) perMessage.set(u.fields.subject!, (perMessage.get(u.fields.subject!) ?? 0) + 1);
   const lost = [...accepted].filter((s) => !perMessage.has(s));
   const duplicates = [...perMessage.values()].filter((n) => n > 1).length;
-  console.log(`power loss (fsync): ${sent} messages, ${accepted.size} answered 250 (${acceptedBeforeKill} before the kill), ${tempfails} 4xx replies, ${perMessage.size} posted, ${duplicates} duplicated, ${lost.length} lost`);
+  console.log(
+    `power loss (fsync): ${sent} messages, ${accepted.size} answered 250 (${acceptedBeforeKill} before the kill), ${tempfails} 4xx replies, ${perMessage.size} posted, ${duplicates} duplicated, ${lost.length} lost`,
+  );
   expect(tempfails).toBeGreaterThan(0);
   expect(accepted.size).toBe(sent);
   expect(lost).toEqual([]);

@@ -38,7 +38,13 @@ it('Redis SIGKILLed and restarted under load: each message 250 and posted once, 
     for (let i = 0; Date.now() - started < LOAD_MS; i++) {
       const subject = `[GJ-060309] redis ${run}-${s}-${i}`;
       const from = `c${s}-${i}-${run}@example.net`;
-      const raw = await compose({ from, to: 'support@help.example.com', subject, messageId: `<${run}-${s}-${i}@example.net>`, text: subject });
+      const raw = await compose({
+        from,
+        to: 'support@help.example.com',
+        subject,
+        messageId: `<${run}-${s}-${i}@example.net>`,
+        text: subject,
+      });
       sent++;
       // Like an MTA: a 4xx is tried again later, until accepted.
       for (let attempt = 0; ; attempt++) {
@@ -64,7 +70,11 @@ it('Redis SIGKILLed and restarted under load: each message 250 and posted once, 
   await Promise.all([chaos, ...Array.from({ length: SENDERS }, (_, s) => sender(s))]);
 
   const posted = () => double.state.updates('GJ-060309').filter((u) => u.fields.subject?.includes(run));
-  await waitFor('all accepted mail posted', () => new Set(posted().map((u) => u.fields.subject)).size >= accepted.size, 30_000);
+  await waitFor(
+    'all accepted mail posted',
+    () => new Set(posted().map((u) => u.fields.subject)).size >= accepted.size,
+    30_000,
+  );
   await sleep(1000);
   const perMessage = new Map<string, number>();
   for (const u of posted()) perMessage.set(u.fields.subject!, (perMessage.get(u.fields.subject!) ?? 0) + 1);

@@ -43,7 +43,11 @@ it('primary SIGKILLed under load (durability replica): 451 during the failover, 
   ].join('\n');
   // The URL's host is not used with Sentinel (the sentinels name the primary).
   gateway = await startGatewayProcess({ role: 'all', redisUrl: 'redis://unused.invalid:6379', sirportly, yaml });
-  expect(gateway.lines('redis durability')[0]).toMatchObject({ durability: 'replica', fsync: 'appendfsync-always', replicas: 1 });
+  expect(gateway.lines('redis durability')[0]).toMatchObject({
+    durability: 'replica',
+    fsync: 'appendfsync-always',
+    replicas: 1,
+  });
 
   const run = randomBytes(3).toString('hex');
   const accepted = new Set<string>();
@@ -56,7 +60,13 @@ it('primary SIGKILLed under load (durability replica): 451 during the failover, 
     for (let i = 0; !stop; i++) {
       const subject = `[GJ-060309] failover ${run}-${s}-${i}`;
       const from = `f${s}-${i}-${run}@example.net`;
-      const raw = await compose({ from, to: 'support@help.example.com', subject, messageId: `<${run}-${s}-${i}@example.net>`, text: subject });
+      const raw = await compose({
+        from,
+        to: 'support@help.example.com',
+        subject,
+        messageId: `<${run}-${s}-${i}@example.net>`,
+        text: subject,
+      });
       sent++;
       // Like an MTA: a 4xx is tried again later, until accepted.
       for (let attempt = 0; ; attempt++) {
@@ -92,7 +102,11 @@ it('primary SIGKILLed under load (durability replica): 451 during the failover, 
   await Promise.all(senders);
 
   const posted = () => double.state.updates('GJ-060309').filter((u) => u.fields.subject?.includes(run));
-  await waitFor('all accepted mail posted', () => new Set(posted().map((u) => u.fields.subject)).size >= accepted.size, 60_000);
+  await waitFor(
+    'all accepted mail posted',
+    () => new Set(posted().map((u) => u.fields.subject)).size >= accepted.size,
+    60_000,
+  );
   await sleep(1500);
   const perMessage = new Map<string, number>();
   for (const u of posted()) perMessage.set(u.fields.subject!, (perMessage.get(u.fields.subject!) ?? 0) + 1);

@@ -102,7 +102,10 @@ describe('corpus', () => {
         expect(d.update.posted_at).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/);
 
         const expected = cpython[name.split(path.sep).join('/')];
-        expect(expected, `${name}: not in test/fixtures/cpython-decoded.json (run make-cpython-expect.py)`).toBeDefined();
+        expect(
+          expected,
+          `${name}: not in test/fixtures/cpython-decoded.json (run make-cpython-expect.py)`,
+        ).toBeDefined();
         const placeholder = d.update.message === ATTACHMENTS_ONLY_TEXT || d.update.message === EMPTY_MESSAGE_TEXT;
         const cmp = compareWithCpython(expected!, d, placeholder);
         expect(cmp.empty, `${name}: empty where CPython finds text`).toEqual([]);

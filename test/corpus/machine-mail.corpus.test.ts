@@ -10,7 +10,10 @@ import { describe, expect, it } from 'vitest';
 import { doorVerdict } from '../../src/mail/verdict.js';
 import { corpusFile, envelope, repoRoot, testConfig } from '../mail/helpers.js';
 
-const expected = JSON.parse(readFileSync(path.join(repoRoot, 'test/fixtures/machine-mail.json'), 'utf8')) as Record<string, { verdict: string; reason: string }>;
+const expected = JSON.parse(readFileSync(path.join(repoRoot, 'test/fixtures/machine-mail.json'), 'utf8')) as Record<
+  string,
+  { verdict: string; reason: string }
+>;
 // A plus-tag reference, so that mail which is not dropped posts instead of being rejected.
 const env = envelope({ rcptTo: ['support+AB-123456@example.com'] });
 const config = testConfig();
@@ -26,7 +29,9 @@ describe('machine mail in the corpus', () => {
   });
 
   it('drops every bounce of bounceparser except the spam and two header-less auto-replies', () => {
-    const posted = Object.entries(expected).filter(([f, v]) => f.startsWith('bounceparser/') && v.verdict === 'post').map(([f]) => path.basename(f));
+    const posted = Object.entries(expected)
+      .filter(([f, v]) => f.startsWith('bounceparser/') && v.verdict === 'post')
+      .map(([f]) => path.basename(f));
     expect(posted.sort()).toEqual([
       'bluebottle.msg',
       'spam-bogus-email-in-report.msg',
@@ -39,7 +44,17 @@ describe('machine mail in the corpus', () => {
   });
 
   it('posts every class whose policy is post', () => {
-    const all = testConfig({ policy: { autoSubmitted: 'post', deliveryReports: 'post', precedence: 'post', mailerDaemon: 'post', nullSender: 'post', autoReplyHeaders: 'post' } });
-    for (const file of Object.keys(expected)) expect(doorVerdict(corpusFile(file), env, all).verdict, file).toBe('post');
+    const all = testConfig({
+      policy: {
+        autoSubmitted: 'post',
+        deliveryReports: 'post',
+        precedence: 'post',
+        mailerDaemon: 'post',
+        nullSender: 'post',
+        autoReplyHeaders: 'post',
+      },
+    });
+    for (const file of Object.keys(expected))
+      expect(doorVerdict(corpusFile(file), env, all).verdict, file).toBe('post');
   });
 });

@@ -23,7 +23,9 @@ const config = testConfig();
 const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 
 // Each file with the charset it exercises and a field value CPython decodes, written out.
-const FILES: Array<[file: string, charset: string, field: 'subject' | 'author_name' | 'message' | 'file', text: string]> = [
+const FILES: Array<
+  [file: string, charset: string, field: 'subject' | 'author_name' | 'message' | 'file', text: string]
+> = [
   ['mikel-mail/emails/multi_charset/japanese_iso_2022.eml', 'ISO-2022-JP', 'subject', 'まみむめも'],
   ['mikel-mail/emails/rfc2822/example14.eml', 'ISO-2022-JP', 'message', ''],
   ['mimekit/messages/japanese.txt', 'ISO-2022-JP', 'subject', ''],
@@ -60,7 +62,14 @@ describe('decoding as CPython does', () => {
       const ours = field === 'file' ? d.attachments.map((a) => a.filename).join('\n') : (d.update[field] ?? '');
       expect(ours).toContain(text);
       // And CPython agrees on that text (for the fields it records).
-      const theirs = field === 'subject' ? expected!.s : field === 'author_name' ? expected!.n : field === 'file' ? expected!.f?.join('\n') : expected!.b;
+      const theirs =
+        field === 'subject'
+          ? expected!.s
+          : field === 'author_name'
+            ? expected!.n
+            : field === 'file'
+              ? expected!.f?.join('\n')
+              : expected!.b;
       if (field !== 'message' || text.length < 60) expect(theirs ?? '').toContain(text);
     }
   });
@@ -74,20 +83,32 @@ describe('machine mail of the corpus on create routes', () => {
     { name: 'press', match: ['press@example.com'], noReference: 'reject' },
     { name: 'rest', noReference: 'create', ticket: TICKET },
   ];
-  const ALL_POST = { autoSubmitted: 'post', deliveryReports: 'post', precedence: 'post', mailerDaemon: 'post', nullSender: 'post', autoReplyHeaders: 'post' };
-  
+  const ALL_POST = {
+    autoSubmitted: 'post',
+    deliveryReports: 'post',
+    precedence: 'post',
+    mailerDaemon: 'post',
+    nullSender: 'post',
+    autoReplyHeaders: 'post',
+  };
+
   const configCreate = testConfig({ routes: ROUTES });
   const lenient = testConfig({ routes: ROUTES, policy: ALL_POST });
   const to = (rcpt: string, over: Partial<Envelope> = {}): Envelope => envelope({ rcptTo: [rcpt], ...over });
   const ACCEPTED = { code: 250, enhanced: '2.0.0', text: 'Accepted' };
 
   // Real auto-replies, bounces and receipts of the corpus (test/fixtures/machine-mail.json).
-  const expected = JSON.parse(readFileSync(path.join(repoRoot, 'test/fixtures/machine-mail.json'), 'utf8')) as Record<string, { verdict: string; reason: string }>;
+  const expected = JSON.parse(readFileSync(path.join(repoRoot, 'test/fixtures/machine-mail.json'), 'utf8')) as Record<
+    string,
+    { verdict: string; reason: string }
+  >;
   const machineFiles = Object.entries(expected).filter(([, v]) => v.verdict === 'drop');
   const humanFiles = Object.entries(expected).filter(([, v]) => v.verdict === 'post');
 
   it('has corpus mail of several classes', () => {
-    expect(new Set(machineFiles.map(([, v]) => v.reason))).toEqual(new Set(['delivery_report', 'auto_submitted', 'precedence', 'mailer_daemon']));
+    expect(new Set(machineFiles.map(([, v]) => v.reason))).toEqual(
+      new Set(['delivery_report', 'auto_submitted', 'precedence', 'mailer_daemon']),
+    );
     expect(machineFiles.length).toBeGreaterThan(100);
     expect(humanFiles.length).toBeGreaterThan(5);
   });
@@ -95,7 +116,11 @@ describe('machine mail of the corpus on create routes', () => {
   it('drops every real bounce and auto-reply on a create route with every class under policy post', () => {
     for (const [file, want] of machineFiles) {
       const v = doorVerdict(corpusFile(file), to('sales@example.com'), lenient);
-      expect({ verdict: v.verdict, reason: v.reason, ticket: v.ticket }, file).toEqual({ verdict: 'drop', reason: 'no_reference', ticket: null });
+      expect({ verdict: v.verdict, reason: v.reason, ticket: v.ticket }, file).toEqual({
+        verdict: 'drop',
+        reason: 'no_reference',
+        ticket: null,
+      });
       expect(v.detail, file).toMatch(/; machine mail never opens a ticket$/);
       expect(want.reason, file).not.toBe('no_reference');
       expect(v.smtpReply, file).toEqual(ACCEPTED);
@@ -105,7 +130,11 @@ describe('machine mail of the corpus on create routes', () => {
   it('posts the same corpus mail when it carries a reference', () => {
     for (const [file] of machineFiles) {
       const v = doorVerdict(corpusFile(file), to('sales+AB-123456@example.com'), lenient);
-      expect({ verdict: v.verdict, reason: v.reason, route: v.route }, file).toEqual({ verdict: 'post', reason: 'reference:plus_tag', route: 'sales' });
+      expect({ verdict: v.verdict, reason: v.reason, route: v.route }, file).toEqual({
+        verdict: 'post',
+        reason: 'reference:plus_tag',
+        route: 'sales',
+      });
     }
   });
 
@@ -146,11 +175,20 @@ describe('draft on real mail', () => {
     expect(parts.update.html_body).toContain('baz');
   });
 
-
   it('decodes RFC 2231 and RFC 2047 file names (mikel-mail)', async () => {
-    const quoted = await draft(corpusFile('mikel-mail/emails/attachment_emails/attachment_with_quoted_filename.eml'), envelope(), config, 'AB-123456');
+    const quoted = await draft(
+      corpusFile('mikel-mail/emails/attachment_emails/attachment_with_quoted_filename.eml'),
+      envelope(),
+      config,
+      'AB-123456',
+    );
     expect(quoted.attachments.map((a) => a.filename)).toEqual(['Eelanalüüsi päring.jpg']);
-    const nonAscii = await draft(corpusFile('mikel-mail/emails/attachment_emails/attachment_nonascii_filename.eml'), envelope(), config, 'AB-123456');
+    const nonAscii = await draft(
+      corpusFile('mikel-mail/emails/attachment_emails/attachment_nonascii_filename.eml'),
+      envelope(),
+      config,
+      'AB-123456',
+    );
     expect(nonAscii.attachments.map((a) => a.filename)).toEqual(['ciële.txt']);
   });
 
@@ -180,7 +218,12 @@ describe('draft on real mail', () => {
     const d = await draft(raw, envelope(), config, 'AB-123456');
     const expected = base64PartAfter(raw, 'filename="broken.pdf"');
     expect(d.attachments).toHaveLength(1);
-    expect(d.attachments[0]).toMatchObject({ filename: 'broken.pdf', contentType: 'application/pdf', size: expected.length, sha256: sha(expected) });
+    expect(d.attachments[0]).toMatchObject({
+      filename: 'broken.pdf',
+      contentType: 'application/pdf',
+      size: expected.length,
+      sha256: sha(expected),
+    });
     expect(d.attachments[0]!.content.equals(expected)).toBe(true);
   });
 
@@ -194,7 +237,12 @@ describe('draft on real mail', () => {
   });
 
   it('drafts an attachment-only message (mikel-mail attachment_only_email)', async () => {
-    const d = await draft(corpusFile('mikel-mail/emails/attachment_emails/attachment_only_email.eml'), envelope(), config, 'AB-123456');
+    const d = await draft(
+      corpusFile('mikel-mail/emails/attachment_emails/attachment_only_email.eml'),
+      envelope(),
+      config,
+      'AB-123456',
+    );
     expect(d.update.message).toBe(ATTACHMENTS_ONLY_TEXT);
     expect(d.attachments.map((a) => a.filename)).toEqual(['blah.gz']);
   });
@@ -212,13 +260,18 @@ describe('headers, dates, authors and classes of real mail', () => {
   it('reads real From: headers', () => {
     const a = authorOf(parseHeaders(corpusFile('mikel-mail/emails/plain_emails/raw_email_bad_time.eml')), '');
     expect(a).toEqual({ name: 'Атиковa', email: 'yusuf75thu@auracom.net', source: 'from' });
-    const b = authorOf(parseHeaders(corpusFile('mikel-mail/emails/plain_emails/raw_email_with_at_display_name.eml')), '');
+    const b = authorOf(
+      parseHeaders(corpusFile('mikel-mail/emails/plain_emails/raw_email_with_at_display_name.eml')),
+      '',
+    );
     expect(b).toEqual({ name: 'Mikel Lindsaar', email: 'test@lindsaar.net', source: 'from' });
   });
 
   it('drops real bounces and auto-replies', () => {
     expect(doorVerdict(corpusFile('cpython-test_email/msg_16.txt'), envelope(), config).reason).toBe('delivery_report');
-    expect(doorVerdict(corpusFile('bounceparser/t/corpus/aol-vacation.msg'), envelope(), config).reason).toBe('auto_submitted');
+    expect(doorVerdict(corpusFile('bounceparser/t/corpus/aol-vacation.msg'), envelope(), config).reason).toBe(
+      'auto_submitted',
+    );
     expect(doorVerdict(corpusFile('mailgun-flanker/bounce/office365.eml'), envelope(), config).verdict).toBe('drop');
   });
 
@@ -240,11 +293,25 @@ describe('headers, dates, authors and classes of real mail', () => {
   });
 
   it('shows a real bounce as dropped', async () => {
-    const r = await inspectMessage(corpusFile('cpython-test_email/msg_16.txt'), envelope({ rcptTo: ['support+AB-123456@example.com'] }), config);
-    expect(r).toMatchObject({ verdict: 'drop', reason: 'delivery_report', smtp_reply: '250 2.0.0 Accepted', update: null });
+    const r = await inspectMessage(
+      corpusFile('cpython-test_email/msg_16.txt'),
+      envelope({ rcptTo: ['support+AB-123456@example.com'] }),
+      config,
+    );
+    expect(r).toMatchObject({
+      verdict: 'drop',
+      reason: 'delivery_report',
+      smtp_reply: '250 2.0.0 Accepted',
+      update: null,
+    });
   });
 
-  const opts = (resolver: ReturnType<typeof stubDns>['resolver'], authorEmail = 'ann@example.com') => ({ resolver, timeoutMs: 5000, mta: 'mailgate.test', authorEmail });
+  const opts = (resolver: ReturnType<typeof stubDns>['resolver'], authorEmail = 'ann@example.com') => ({
+    resolver,
+    timeoutMs: 5000,
+    mta: 'mailgate.test',
+    authorEmail,
+  });
   it('asks only the injected resolver for a real Gmail signature (mimekit dkim/gmail.msg)', async () => {
     const raw = corpusFile('mimekit/dkim/gmail.msg');
     const d = stubDns();

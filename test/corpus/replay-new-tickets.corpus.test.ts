@@ -29,7 +29,10 @@ async function replay(paths: string[], config: Config, extra: Partial<ReplayOpti
 /** mboxrd: a From_ line per message, body lines starting with (>*)From quoted. */
 function mbox(messages: Buffer[]): Buffer {
   const parts = messages.map((m) => {
-    const text = m.toString('latin1').replace(/\r\n/g, '\n').replace(/^(>*From )/gm, '>$1');
+    const text = m
+      .toString('latin1')
+      .replace(/\r\n/g, '\n')
+      .replace(/^(>*From )/gm, '>$1');
     return `From sender@example.net Wed May  1 12:00:00 2024\n${text}${text.endsWith('\n') ? '' : '\n'}\n`;
   });
   return Buffer.from(parts.join(''), 'latin1');
@@ -43,7 +46,12 @@ describe('replay with noReference: create', () => {
 
   beforeAll(async () => {
     double = await startSirportlyDouble();
-    workers = await startHarness(redisUrl, double, { policy: { noReference: 'create' }, routes: [{ name: 'desk', ticket: TICKET }] }, 'worker');
+    workers = await startHarness(
+      redisUrl,
+      double,
+      { policy: { noReference: 'create' }, routes: [{ name: 'desk', ticket: TICKET }] },
+      'worker',
+    );
     redis = new Redis(redisUrl);
   });
   afterAll(async () => {
@@ -52,15 +60,20 @@ describe('replay with noReference: create', () => {
     redis.disconnect();
   });
 
-
   it('a real mailing-list month (maven-dev 2017-12): every reply lands on the ticket of the message it answers', async () => {
-    const source = messagesOf(split(corpusFile('ponymail-unit-tests/maven-dev-2017-12-mboxvm.mbox'), 'mboxrd')).slice(0, 80);
+    const source = messagesOf(split(corpusFile('ponymail-unit-tests/maven-dev-2017-12-mboxvm.mbox'), 'mboxrd')).slice(
+      0,
+      80,
+    );
     const path = join(dir, 'maven-dev.mbox');
     // A list archive carries "Precedence: bulk" on every message, and machine mail never opens a
     // ticket: take it out, as an export of a person's mailbox would look.
     const personal = (raw: Buffer) => {
       const end = parseHeaders(raw).bounds.bodyStart;
-      const head = raw.subarray(0, end).toString('latin1').replace(/^Precedence:.*\r?\n/gim, '');
+      const head = raw
+        .subarray(0, end)
+        .toString('latin1')
+        .replace(/^Precedence:.*\r?\n/gim, '');
       return Buffer.concat([Buffer.from(head, 'latin1'), raw.subarray(end)]);
     };
     writeFileSync(path, mbox(source.map((m) => personal(m.raw))));
@@ -74,7 +87,11 @@ describe('replay with noReference: create', () => {
     const ids = source.map((m) => normaliseMessageId(parseHeaders(m.raw).getRaw('message-id')));
     // The worker records each posted Message-ID against its ticket: read the outcome from there.
     const ticketOf = async (id: string | null) => (id === null ? null : redis.get(k.thread(id)));
-    await waitFor('every accepted message posted', async () => (await Promise.all(ids.map(ticketOf))).filter(Boolean).length >= summary.accepted, 30_000);
+    await waitFor(
+      'every accepted message posted',
+      async () => (await Promise.all(ids.map(ticketOf))).filter(Boolean).length >= summary.accepted,
+      30_000,
+    );
 
     let replies = 0;
     for (const m of source) {

@@ -124,7 +124,9 @@ describe('MimeKit mbox files', () => {
       expect(msgs[0]!.raw.toString().startsWith('From: Jeffrey Stedfast')).toBe(true);
       expect(msgs[0]!.fromLine).toBe('From -');
       expect(msgs[0]!.raw.toString()).toMatch(/\n\nFrom Russia with love\n\nWhat does Thunderbird do\?\n$/);
-      expect(msgs[1]!.raw.toString()).toMatch(/\nFrom Russia with love\nYear: 1963\n\nWhat did Thunderbird do this time\?\n$/);
+      expect(msgs[1]!.raw.toString()).toMatch(
+        /\nFrom Russia with love\nYear: 1963\n\nWhat did Thunderbird do this time\?\n$/,
+      );
     }
   });
 
@@ -170,8 +172,18 @@ describe('replay envelope and sources on real mail', () => {
   async function all(paths: string[]) {
     const found = await discover(paths);
     const items: ReplayItem[] = [];
-    const events = { format: () => undefined, bytes: () => undefined, junk: () => undefined, fileError: () => undefined };
-    for await (const item of readMessages(found.sources, { format: 'auto', maxMessageBytes: config.smtp.maxMessageBytes }, events)) items.push(item);
+    const events = {
+      format: () => undefined,
+      bytes: () => undefined,
+      junk: () => undefined,
+      fileError: () => undefined,
+    };
+    for await (const item of readMessages(
+      found.sources,
+      { format: 'auto', maxMessageBytes: config.smtp.maxMessageBytes },
+      events,
+    ))
+      items.push(item);
     return { found, items };
   }
 

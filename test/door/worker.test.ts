@@ -28,7 +28,13 @@ const silent = createLogger('silent', new Writable({ write: (_c, _e, cb) => cb()
 beforeAll(async () => {
   redis = new Redis(inject('redisUrl'));
   double = await startSirportlyDouble();
-  client = new SirportlyClient({ url: double.url, token: double.token, secret: double.secret, requestTimeoutMs: 2000, connections: 2 });
+  client = new SirportlyClient({
+    url: double.url,
+    token: double.token,
+    secret: double.secret,
+    requestTimeoutMs: 2000,
+    connections: 2,
+  });
 });
 afterAll(async () => {
   await client.close();
@@ -57,20 +63,41 @@ async function run(raw: Buffer, ticket: string, overrides: Record<string, unknow
     messageId,
     subject: 's',
     reason: 'reference:subject',
-    envelope: { mailFrom: 'ann@example.com', rcptTo: ['support@help.example'], receivedAt: '2024-05-01T12:00:00.000Z', source: 'smtp', remoteAddress: '192.0.2.10', helo: 'mail.example.com', ...env },
+    envelope: {
+      mailFrom: 'ann@example.com',
+      rcptTo: ['support@help.example'],
+      receivedAt: '2024-05-01T12:00:00.000Z',
+      source: 'smtp',
+      remoteAddress: '192.0.2.10',
+      helo: 'mail.example.com',
+      ...env,
+    },
     size: raw.length,
     checkpoint: { uploads: {}, postStarted: false, submitStarted: false, submitStartedAt: null, created: null },
   };
-  const result = await processUpdateJob({ id: jobKey, data, timestamp: Date.now(), attemptsMade: 0, updateData: async () => undefined }, { config, redis, client, log: silent, resolver: dns().resolver });
+  const result = await processUpdateJob(
+    { id: jobKey, data, timestamp: Date.now(), attemptsMade: 0, updateData: async () => undefined },
+    { config, redis, client, log: silent, resolver: dns().resolver },
+  );
   return { result, config, prefix, messageId };
 }
 
 function message(tag: string, from = 'Ann <ann@example.com>'): Buffer {
-  return mail(`From: ${from}`, `Subject: [AB-123456] ${tag}`, 'Date: Wed, 1 May 2024 12:00:00 +0000', `Message-ID: <${tag}@example.com>`, '', `body ${tag}`, '');
+  return mail(
+    `From: ${from}`,
+    `Subject: [AB-123456] ${tag}`,
+    'Date: Wed, 1 May 2024 12:00:00 +0000',
+    `Message-ID: <${tag}@example.com>`,
+    '',
+    `body ${tag}`,
+    '',
+  );
 }
 
 async function signed(raw: Buffer): Promise<Buffer> {
-  const { signatures } = await dkimSign(raw, { signatureData: [{ signingDomain: 'example.com', selector: 's1', privateKey: key.privateKey }] } as Parameters<typeof dkimSign>[1]);
+  const { signatures } = await dkimSign(raw, {
+    signatureData: [{ signingDomain: 'example.com', selector: 's1', privateKey: key.privateKey }],
+  } as Parameters<typeof dkimSign>[1]);
   return Buffer.concat([Buffer.from(signatures), raw]);
 }
 
@@ -144,10 +171,21 @@ describe('known senders only, for a ticket the door had not learned', () => {
     double.state.addTicket('KS-000001', 'known senders');
     const first = randomBytes(4).toString('hex');
     // Someone already wrote on the ticket (through Sirportly itself, say).
-    await client.postUpdate({ ticket: 'KS-000001', subject: 's', message: `first ${first}`, posted_at: '2024-01-01T00:00:00Z', author_email: 'ann@example.com' });
+    await client.postUpdate({
+      ticket: 'KS-000001',
+      subject: 's',
+      message: `first ${first}`,
+      posted_at: '2024-01-01T00:00:00Z',
+      author_email: 'ann@example.com',
+    });
     const prefix = `ks${randomBytes(4).toString('hex')}`;
     const stranger = randomBytes(4).toString('hex');
-    const skipped = await run(message(stranger, 'Eve <eve@evil.example>'), 'KS-000001', { ...on, redis: { prefix } }, { mailFrom: 'eve@evil.example' });
+    const skipped = await run(
+      message(stranger, 'Eve <eve@evil.example>'),
+      'KS-000001',
+      { ...on, redis: { prefix } },
+      { mailFrom: 'eve@evil.example' },
+    );
     expect(skipped.result).toMatchObject({ updateId: null, skipped: 'unknown_sender' });
     expect(double.state.updates('KS-000001').some((u) => u.fields.message?.includes(stranger))).toBe(false);
     const known = randomBytes(4).toString('hex');

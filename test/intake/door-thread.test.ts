@@ -23,14 +23,24 @@ const envelope = (mailFrom = 'customer@example.net'): Envelope => ({
 
 const message = (tag: string, bodyBytes: number): Buffer =>
   Buffer.from(
-    [`From: Customer <customer@example.net>`, `To: support@example.com`, `Subject: Re: [GJ-060309] door thread ${tag}`, `Message-ID: <${tag}@example.net>`, '', 'x'.repeat(bodyBytes), ''].join('\r\n'),
+    [
+      `From: Customer <customer@example.net>`,
+      `To: support@example.com`,
+      `Subject: Re: [GJ-060309] door thread ${tag}`,
+      `Message-ID: <${tag}@example.net>`,
+      '',
+      'x'.repeat(bodyBytes),
+      '',
+    ].join('\r\n'),
   );
 
 function start(config: Config, url?: URL): Promise<{ thread: DoorThread; logs: LogSink; restarted: () => number }> {
   const logs = new LogSink();
   let restarted = 0;
   const onRestart = () => void restarted++;
-  return startDoorThread(config, createLogger('debug', logs), url ? { url, onRestart } : { onRestart }).then((thread) => ({ thread, logs, restarted: () => restarted }));
+  return startDoorThread(config, createLogger('debug', logs), url ? { url, onRestart } : { onRestart }).then(
+    (thread) => ({ thread, logs, restarted: () => restarted }),
+  );
 }
 
 describe('door thread against Redis', () => {
@@ -96,8 +106,14 @@ describe('door thread that dies or hangs (stand-in thread)', () => {
       const meanwhile = await thread.decide(message('m', 10), envelope());
       expect(meanwhile.outcome.reply.code).toBe(451);
       await waitFor('a new door thread', () => thread.restarts() === 1 && thread.running(), 5000);
-      await waitFor('the new thread taking mail', async () => (await thread.decide(message('n', 10), envelope())).outcome.reply.code === 250, 5000);
-      expect(logs.lines.some((l) => l.msg === 'door thread exited; SMTP answers 451 until a new one is ready')).toBe(true);
+      await waitFor(
+        'the new thread taking mail',
+        async () => (await thread.decide(message('n', 10), envelope())).outcome.reply.code === 250,
+        5000,
+      );
+      expect(logs.lines.some((l) => l.msg === 'door thread exited; SMTP answers 451 until a new one is ready')).toBe(
+        true,
+      );
       expect(restarted()).toBe(1);
     } finally {
       await thread.close();
@@ -105,7 +121,10 @@ describe('door thread that dies or hangs (stand-in thread)', () => {
   });
 
   it('a thread that does not answer: 451 after twice acceptTimeoutMs and a second', async () => {
-    const { thread } = await start(testConfig(inject('redisUrl'), NO_SIRPORTLY, { smtp: { acceptTimeoutMs: 100 } }), STUB);
+    const { thread } = await start(
+      testConfig(inject('redisUrl'), NO_SIRPORTLY, { smtp: { acceptTimeoutMs: 100 } }),
+      STUB,
+    );
     try {
       const t0 = Date.now();
       const d = await thread.decide(message('h', 10), envelope('hang@example.net'));
@@ -142,7 +161,10 @@ describe('SMTP with and without the door thread', () => {
       const h = await startHarness(inject('redisUrl'), double, { smtp: { doorThread } });
       try {
         const tag = `dt${doorThread}${Date.now()}`;
-        const reply = await sendRaw(h.smtpPort, message(tag, 20_000), { from: 'customer@example.net', to: ['support@example.com'] });
+        const reply = await sendRaw(h.smtpPort, message(tag, 20_000), {
+          from: 'customer@example.net',
+          to: ['support@example.com'],
+        });
         expect(reply.code).toBe(250);
         const queueId = /queued as ([0-9a-f]+)/.exec(reply.response)?.[1];
         expect(queueId).toBeDefined();
@@ -151,7 +173,9 @@ describe('SMTP with and without the door thread', () => {
         expect(line?.size).toBeGreaterThan(20_000);
         const metrics = await h.gateway.metrics.registry.metrics();
         expect(metrics).toMatch(/mailgate_door_verdicts_total\{verdict="queued",reason="reference:subject"\} 1/);
-        await waitFor('the update', () => double.state.updates('GJ-060309').some((u) => u.fields.subject?.includes(tag)));
+        await waitFor('the update', () =>
+          double.state.updates('GJ-060309').some((u) => u.fields.subject?.includes(tag)),
+        );
       } finally {
         await h.close();
       }

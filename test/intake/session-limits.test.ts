@@ -101,7 +101,10 @@ const base = { recipients: { domains: ['help.example.com'] }, smtp: { doorThread
 
 describe('sessions open at once per client address', () => {
   it('past the cap: 421 4.7.0 at connect; other addresses unaffected; a slot freed is usable again', async () => {
-    const h = await startHarness(inject('redisUrl'), double, { ...base, smtp: { ...base.smtp, limits: { maxConnectionsPerAddress: 2 } } });
+    const h = await startHarness(inject('redisUrl'), double, {
+      ...base,
+      smtp: { ...base.smtp, limits: { maxConnectionsPerAddress: 2 } },
+    });
     const open: Session[] = [];
     try {
       for (let i = 0; i < 2; i++) {
@@ -138,13 +141,17 @@ describe('sessions open at once per client address', () => {
 
 describe('refused commands per session', () => {
   it('a flood of refused RCPTs ends the session with 421 after the allowance; counted by reason', async () => {
-    const h = await startHarness(inject('redisUrl'), double, { ...base, smtp: { ...base.smtp, limits: { maxRefusedCommands: 3 } } });
+    const h = await startHarness(inject('redisUrl'), double, {
+      ...base,
+      smtp: { ...base.smtp, limits: { maxRefusedCommands: 3 } },
+    });
     try {
       const s = await Session.open(h.smtpPort);
       expect(await s.reply()).toMatch(/^220 /);
       expect(await s.command('EHLO client.example')).toMatch(/^250/);
       expect(await s.command(`MAIL FROM:<${FROM}>`)).toMatch(/^250/);
-      for (let i = 0; i < 3; i++) expect(await s.command(`RCPT TO:<nobody${i}@elsewhere.example>`)).toMatch(/^550 5\.1\.1/);
+      for (let i = 0; i < 3; i++)
+        expect(await s.command(`RCPT TO:<nobody${i}@elsewhere.example>`)).toMatch(/^550 5\.1\.1/);
       expect(await s.command('RCPT TO:<nobody3@elsewhere.example>')).toMatch(/^421 4\.7\.0 Too many refused commands/);
       await s.waitClosed();
       const text = await metrics(h);
@@ -159,7 +166,10 @@ describe('refused commands per session', () => {
 
 describe('messages refused at DATA', () => {
   it('count towards the allowance: past it the refusal is followed by 421 and the connection closes', async () => {
-    const h = await startHarness(inject('redisUrl'), double, { ...base, smtp: { ...base.smtp, limits: { maxRefusedCommands: 1 } } });
+    const h = await startHarness(inject('redisUrl'), double, {
+      ...base,
+      smtp: { ...base.smtp, limits: { maxRefusedCommands: 1 } },
+    });
     try {
       const s = await Session.open(h.smtpPort);
       expect(await s.reply()).toMatch(/^220 /);
@@ -168,7 +178,9 @@ describe('messages refused at DATA', () => {
         expect(await s.command(`MAIL FROM:<${FROM}>`)).toMatch(/^250/);
         expect(await s.command(`RCPT TO:<${TO}>`)).toMatch(/^250/);
         expect(await s.command('DATA')).toMatch(/^354/);
-        return s.command(`From: <${FROM}>\r\nSubject: no reference here ${randomBytes(4).toString('hex')}\r\n\r\nhello\r\n.`);
+        return s.command(
+          `From: <${FROM}>\r\nSubject: no reference here ${randomBytes(4).toString('hex')}\r\n\r\nhello\r\n.`,
+        );
       };
       expect(await noReference()).toMatch(/^550 /);
       expect(await noReference()).toMatch(/^550 /);
@@ -183,7 +195,10 @@ describe('messages refused at DATA', () => {
 
 describe('deadlines of a transaction and of DATA', () => {
   it('DATA dribbled a line at a time past dataTimeoutMs: 421 4.4.2, connection closed, nothing stored', async () => {
-    const h = await startHarness(inject('redisUrl'), double, { ...base, smtp: { ...base.smtp, limits: { dataTimeoutMs: 300, transactionTimeoutMs: 0 } } });
+    const h = await startHarness(inject('redisUrl'), double, {
+      ...base,
+      smtp: { ...base.smtp, limits: { dataTimeoutMs: 300, transactionTimeoutMs: 0 } },
+    });
     try {
       const s = await Session.open(h.smtpPort);
       expect(await s.reply()).toMatch(/^220 /);
@@ -209,7 +224,10 @@ describe('deadlines of a transaction and of DATA', () => {
   });
 
   it('a transaction that never reaches DATA within transactionTimeoutMs: 421 4.4.2', async () => {
-    const h = await startHarness(inject('redisUrl'), double, { ...base, smtp: { ...base.smtp, limits: { transactionTimeoutMs: 300 } } });
+    const h = await startHarness(inject('redisUrl'), double, {
+      ...base,
+      smtp: { ...base.smtp, limits: { transactionTimeoutMs: 300 } },
+    });
     try {
       const s = await Session.open(h.smtpPort);
       expect(await s.reply()).toMatch(/^220 /);
@@ -233,7 +251,10 @@ describe('deadlines of a transaction and of DATA', () => {
   });
 
   it('a message sent in time over a session with deadlines is accepted, and the next one too', async () => {
-    const h = await startHarness(inject('redisUrl'), double, { ...base, smtp: { ...base.smtp, limits: { transactionTimeoutMs: 20_000, dataTimeoutMs: 20_000 } } });
+    const h = await startHarness(inject('redisUrl'), double, {
+      ...base,
+      smtp: { ...base.smtp, limits: { transactionTimeoutMs: 20_000, dataTimeoutMs: 20_000 } },
+    });
     try {
       const s = await Session.open(h.smtpPort);
       expect(await s.reply()).toMatch(/^220 /);
@@ -243,7 +264,11 @@ describe('deadlines of a transaction and of DATA', () => {
         expect(await s.command(`MAIL FROM:<${FROM}>`)).toMatch(/^250/);
         expect(await s.command(`RCPT TO:<${TO}>`)).toMatch(/^250/);
         expect(await s.command('DATA')).toMatch(/^354/);
-        expect(await s.command(`From: <${FROM}>\r\nTo: <${TO}>\r\nSubject: [GJ-060309] in time ${tag}\r\nMessage-ID: <${tag}@example.net>\r\n\r\n${tag}\r\n.`)).toMatch(/^250 /);
+        expect(
+          await s.command(
+            `From: <${FROM}>\r\nTo: <${TO}>\r\nSubject: [GJ-060309] in time ${tag}\r\nMessage-ID: <${tag}@example.net>\r\n\r\n${tag}\r\n.`,
+          ),
+        ).toMatch(/^250 /);
       }
       await s.command('QUIT');
       await s.waitClosed();

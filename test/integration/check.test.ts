@@ -47,12 +47,22 @@ function config(routes: string): string {
   return file;
 }
 
-const GOOD = '  - name: desk\n    ticket: { brand: Help, department: Support, status: new, priority: "31", team: First line }\n';
+const GOOD =
+  '  - name: desk\n    ticket: { brand: Help, department: Support, status: new, priority: "31", team: First line }\n';
 
-function check(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function check(
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((done) => {
     const child = spawn(process.execPath, [CLI, 'check', ...args], {
-      env: { PATH: process.env.PATH ?? '', SIRPORTLY_URL: double.url, SIRPORTLY_TOKEN: double.token, SIRPORTLY_SECRET: double.secret, ...env },
+      env: {
+        PATH: process.env.PATH ?? '',
+        SIRPORTLY_URL: double.url,
+        SIRPORTLY_TOKEN: double.token,
+        SIRPORTLY_SECRET: double.secret,
+        ...env,
+      },
     });
     let stdout = '';
     let stderr = '';
@@ -70,8 +80,20 @@ describe('mailgate check', () => {
     const lines = r.stdout.trim().split('\n');
     expect(lines[0]).toMatch(/^ACCOUNT\s+ROUTE\s+CHECK\s+VALUE\s+RESULT\s+DETAIL$/);
     expect(lines.at(-1)).toBe('all well: Sirportly has what the gateway needs');
-    for (const check of ['credentials', 'tickets/spql', 'brand', 'department', 'status', 'priority', 'team', 'team in escalation path']) {
-      expect(lines.some((l) => new RegExp(`\\s${check.replace('/', '\\/')}\\s.*\\sok\\s`).test(l)), check).toBe(true);
+    for (const check of [
+      'credentials',
+      'tickets/spql',
+      'brand',
+      'department',
+      'status',
+      'priority',
+      'team',
+      'team in escalation path',
+    ]) {
+      expect(
+        lines.some((l) => new RegExp(`\\s${check.replace('/', '\\/')}\\s.*\\sok\\s`).test(l)),
+        check,
+      ).toBe(true);
     }
   });
 
@@ -85,7 +107,8 @@ describe('mailgate check', () => {
     expect(r.code).toBe(1);
     const report = JSON.parse(r.stdout) as CheckReport;
     expect(report.ok).toBe(false);
-    const of = (route: string, check: string) => report.rows.find((x) => x.route === route && x.check === check)?.status;
+    const of = (route: string, check: string) =>
+      report.rows.find((x) => x.route === route && x.check === check)?.status;
     expect(of('desk', 'department')).toBe('ok');
     // "Support" exists, but in brand Help, not Shop.
     expect(of('shop', 'department')).toBe('missing');
@@ -100,7 +123,10 @@ describe('mailgate check', () => {
       const r = await check(['-c', config(GOOD), '--json']);
       expect(r.code).toBe(1);
       const report = JSON.parse(r.stdout) as CheckReport;
-      expect(report.rows.find((x) => x.check === 'tickets/spql')).toMatchObject({ status: 'refused', detail: expect.stringMatching(/may not use tickets\/spql/) });
+      expect(report.rows.find((x) => x.check === 'tickets/spql')).toMatchObject({
+        status: 'refused',
+        detail: expect.stringMatching(/may not use tickets\/spql/),
+      });
       const off = join(dir, 'off.yaml');
       writeFileSync(off, `newTickets:\n  markerTag: false\npolicy:\n  noReference: create\nroutes:\n${GOOD}`);
       const again = await check(['-c', off, '--json']);
@@ -114,7 +140,9 @@ describe('mailgate check', () => {
   it('wrong credentials: one refused row, exit 1; Sirportly unreachable: exit 69', async () => {
     const bad = await check(['-c', config(GOOD), '--json'], { SIRPORTLY_SECRET: 'wrong-secret' });
     expect(bad.code).toBe(1);
-    expect((JSON.parse(bad.stdout) as CheckReport).rows).toEqual([expect.objectContaining({ check: 'credentials', status: 'refused' })]);
+    expect((JSON.parse(bad.stdout) as CheckReport).rows).toEqual([
+      expect.objectContaining({ check: 'credentials', status: 'refused' }),
+    ]);
     const away = await check(['-c', config(GOOD)], { SIRPORTLY_URL: 'http://127.0.0.1:9' });
     expect(away.code).toBe(69);
     expect(away.stdout).toMatch(/credentials\s.*unreachable/);

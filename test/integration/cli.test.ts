@@ -36,7 +36,11 @@ function run(args: string[], env: Record<string, string> = {}, input?: Buffer): 
 
 describe('configuration errors', () => {
   it('a bad setting stops start-up with one line naming it and exit 78', async () => {
-    const r = await run(['serve'], { SMTP_PORT: 'twenty-five', SIRPORTLY_TOKEN: 'token-long-enough', SIRPORTLY_SECRET: 'secret-long-enough' });
+    const r = await run(['serve'], {
+      SMTP_PORT: 'twenty-five',
+      SIRPORTLY_TOKEN: 'token-long-enough',
+      SIRPORTLY_SECRET: 'secret-long-enough',
+    });
     expect(r.code).toBe(78);
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
     expect(r.stderr).toMatch(/SMTP_PORT/);
@@ -53,7 +57,11 @@ describe('configuration errors', () => {
     const dir = mkdtempSync(join(tmpdir(), 'mailgate-cfg-'));
     const file = join(dir, 'bad.yaml');
     writeFileSync(file, 'policy:\n  noReference: bounce\n');
-    const r = await run(['serve'], { MAILGATE_CONFIG: file, SIRPORTLY_TOKEN: 'token-long-enough', SIRPORTLY_SECRET: 'secret-long-enough' });
+    const r = await run(['serve'], {
+      MAILGATE_CONFIG: file,
+      SIRPORTLY_TOKEN: 'token-long-enough',
+      SIRPORTLY_SECRET: 'secret-long-enough',
+    });
     expect(r.code).toBe(78);
     expect(r.stderr).toMatch(/policy\.noReference/);
   });
@@ -71,7 +79,10 @@ describe('configuration errors', () => {
     const top = await run(['--help']);
     expect(top.stdout).toContain(EXIT_CODES_HELP);
     for (const code of codes) expect(top.stdout).toMatch(new RegExp(`\\b${code}\\b`));
-    for (const args of [['replay', '--help'], ['queue', '--help']]) {
+    for (const args of [
+      ['replay', '--help'],
+      ['queue', '--help'],
+    ]) {
       const r = await run(args);
       expect(r.code).toBe(0);
       const section = r.stdout.slice(r.stdout.indexOf('Exit codes:'));
@@ -87,7 +98,13 @@ describe('configuration errors', () => {
   });
 
   it('bad usage is exit 64 for every command', async () => {
-    for (const args of [['--bogus'], ['serve', '--role', 'nope'], ['inspect'], ['queue', 'show'], ['replay', '--format', 'x', 'a.mbox']]) {
+    for (const args of [
+      ['--bogus'],
+      ['serve', '--role', 'nope'],
+      ['inspect'],
+      ['queue', 'show'],
+      ['replay', '--format', 'x', 'a.mbox'],
+    ]) {
       const r = await run(args);
       expect(r.code, args.join(' ')).toBe(64);
     }
@@ -156,11 +173,20 @@ describe('mailgate inspect', () => {
       'routes:\n  - name: support\n    match: [example.com]\n    noReference: create\n' +
         '    ticket: { brand: Help, department: Support, status: New, priority: Normal, team: First line, tag_list: email }\n',
     );
-    const fresh = Buffer.from(raw.toString('latin1').replace('Re: [gj-060309] Printer on fire', 'Printer on fire'), 'latin1');
+    const fresh = Buffer.from(
+      raw.toString('latin1').replace('Re: [gj-060309] Printer on fire', 'Printer on fire'),
+      'latin1',
+    );
     const r = await run(['inspect', '-c', cfg, '-'], {}, fresh);
     expect(r.code).toBe(0);
     const out = JSON.parse(r.stdout) as Record<string, unknown> & { update: Record<string, string | null> };
-    expect(out).toMatchObject({ verdict: 'create', reason: 'no_reference', smtp_reply: '250 2.0.0 Queued', route: 'support', same_ticket_as: null });
+    expect(out).toMatchObject({
+      verdict: 'create',
+      reason: 'no_reference',
+      smtp_reply: '250 2.0.0 Queued',
+      route: 'support',
+      same_ticket_as: null,
+    });
     expect(out.new_ticket).toEqual({
       subject: 'Printer on fire',
       brand: 'Help',
@@ -177,19 +203,30 @@ describe('mailgate inspect', () => {
     expect(out.update.ticket).toBeNull();
     expect(out.update.message).toMatch(/Still burning\./);
     // --rcpt stands for the SMTP envelope: another recipient, another route (here the default: reject).
-    const other = JSON.parse((await run(['inspect', '-c', cfg, '--rcpt', 'help@elsewhere.example', '-'], {}, fresh)).stdout) as Record<string, unknown>;
+    const other = JSON.parse(
+      (await run(['inspect', '-c', cfg, '--rcpt', 'help@elsewhere.example', '-'], {}, fresh)).stdout,
+    ) as Record<string, unknown>;
     expect(other).toMatchObject({ verdict: 'reject', route: 'default', new_ticket: null });
 
     // A route that would open tickets without the fields Sirportly needs stops the command.
     writeFileSync(cfg, 'routes:\n  - name: support\n    noReference: create\n    ticket: { status: New }\n');
     const bad = await run(['inspect', '-c', cfg, '-'], {}, fresh);
     expect(bad.code).toBe(78);
-    expect(bad.stderr.trim()).toBe('mailgate: config: routes[0].ticket.department: is required: route "support" opens new tickets (noReference: create)');
+    expect(bad.stderr.trim()).toBe(
+      'mailgate: config: routes[0].ticket.department: is required: route "support" opens new tickets (noReference: create)',
+    );
     // A department name without its brand: refused at start, exit 78, one line.
-    writeFileSync(cfg, 'routes:\n  - name: support\n    noReference: create\n    ticket: { department: Support, status: New, priority: Normal, team: First line }\n');
+    writeFileSync(
+      cfg,
+      'routes:\n  - name: support\n    noReference: create\n    ticket: { department: Support, status: New, priority: Normal, team: First line }\n',
+    );
     const nameOnly = await run(['inspect', '-c', cfg, '-'], {}, fresh);
     expect(nameOnly.code).toBe(78);
-    expect(nameOnly.stderr.trim().split('\n')).toEqual([expect.stringMatching(/^mailgate: config: routes\[0\]\.ticket\.department: "Support" is a department name, .*brand/)]);
+    expect(nameOnly.stderr.trim().split('\n')).toEqual([
+      expect.stringMatching(
+        /^mailgate: config: routes\[0\]\.ticket\.department: "Support" is a department name, .*brand/,
+      ),
+    ]);
   });
 });
 
@@ -291,7 +328,9 @@ describe('serve: signals', () => {
     expect(await smtp.cmd('MAIL FROM:<ann@example.net>')).toMatch(/^250/);
     expect(await smtp.cmd('RCPT TO:<support@example.com>')).toMatch(/^250/);
     expect(await smtp.cmd('DATA')).toMatch(/^354/);
-    smtp.write(`From: ann@example.net\r\nTo: support@example.com\r\nSubject: [GJ-060309] sigterm ${tag}\r\nMessage-ID: <${tag}@x>\r\n\r\nfirst half\r\n`);
+    smtp.write(
+      `From: ann@example.net\r\nTo: support@example.com\r\nSubject: [GJ-060309] sigterm ${tag}\r\nMessage-ID: <${tag}@x>\r\n\r\nfirst half\r\n`,
+    );
 
     proc.kill('SIGTERM');
     await waitFor('shutdown to begin', () => logs.includes('signal received'));

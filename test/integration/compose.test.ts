@@ -26,20 +26,25 @@ const compose = parseYaml(readFileSync(join(ROOT, 'docker-compose.yml'), 'utf8')
 
 /** Compose's interpolation of ${NAME:-default}, ${NAME-default}, ${NAME:?err} and ${NAME}. */
 function interpolate(value: string, host: Record<string, string>): string {
-  return value.replace(/\$\{([A-Z0-9_]+)(?:(:?[-?])([^}]*))?\}/g, (_, name: string, op: string | undefined, arg: string | undefined) => {
-    const v = host[name];
-    if (op === ':-') return v === undefined || v === '' ? (arg ?? '') : v;
-    if (op === '-') return v ?? arg ?? '';
-    if (op === ':?' || op === '?') {
-      if (v === undefined || (op === ':?' && v === '')) throw new Error(`compose refuses: ${name}: ${arg}`);
-      return v;
-    }
-    return v ?? '';
-  });
+  return value.replace(
+    /\$\{([A-Z0-9_]+)(?:(:?[-?])([^}]*))?\}/g,
+    (_, name: string, op: string | undefined, arg: string | undefined) => {
+      const v = host[name];
+      if (op === ':-') return v === undefined || v === '' ? (arg ?? '') : v;
+      if (op === '-') return v ?? arg ?? '';
+      if (op === ':?' || op === '?') {
+        if (v === undefined || (op === ':?' && v === '')) throw new Error(`compose refuses: ${name}: ${arg}`);
+        return v;
+      }
+      return v ?? '';
+    },
+  );
 }
 
 function composeEnv(host: Record<string, string>): Record<string, string> {
-  return Object.fromEntries(Object.entries(compose.services.mailgate.environment).map(([k, v]) => [k, interpolate(String(v), host)]));
+  return Object.fromEntries(
+    Object.entries(compose.services.mailgate.environment).map(([k, v]) => [k, interpolate(String(v), host)]),
+  );
 }
 
 interface Serving {
@@ -50,7 +55,10 @@ interface Serving {
 }
 
 function serve(env: Record<string, string>): Serving {
-  const child = spawn(process.execPath, [CLI, ...compose.services.mailgate.command], { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [CLI, ...compose.services.mailgate.command], {
+    env: { PATH: process.env.PATH ?? '', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let logs = '';
   const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
   const started = new Promise<Record<string, unknown>>((res, rej) => {
@@ -116,7 +124,10 @@ describe('the gateway with the environment of docker-compose.yml', () => {
     const s = serve(env);
     running.push(s.child);
     const line = await s.started;
-    expect(line).toMatchObject({ admin: 'read-only', adminWhy: 'admin.token (ADMIN_TOKEN) is set (admin.enabled: auto)' });
+    expect(line).toMatchObject({
+      admin: 'read-only',
+      adminWhy: 'admin.token (ADMIN_TOKEN) is set (admin.enabled: auto)',
+    });
     const base = `http://127.0.0.1:${httpPort}/admin`;
     expect((await fetch(base)).status).toBe(401);
     expect((await fetch(base, { headers: { authorization: `Bearer ${adminToken}` } })).status).toBe(200);
@@ -130,7 +141,10 @@ describe('the gateway with the environment of docker-compose.yml', () => {
   it('without an admin login the dashboard is off and the start-up line says why', async () => {
     const s = serve({ ...composeEnv({ SIRPORTLY_TOKEN: double.token, SIRPORTLY_SECRET: double.secret }), ...local });
     running.push(s.child);
-    expect(await s.started).toMatchObject({ admin: 'off', adminWhy: expect.stringMatching(/^no login: set ADMIN_TOKEN, or ADMIN_USERNAME and ADMIN_PASSWORD/) });
+    expect(await s.started).toMatchObject({
+      admin: 'off',
+      adminWhy: expect.stringMatching(/^no login: set ADMIN_TOKEN, or ADMIN_USERNAME and ADMIN_PASSWORD/),
+    });
     expect((await fetch(`http://127.0.0.1:${httpPort}/admin`)).status).toBe(404);
     s.child.kill('SIGTERM');
     expect(await s.exited).toBe(0);
@@ -140,10 +154,26 @@ describe('the gateway with the environment of docker-compose.yml', () => {
     const file = join(dir, 'token2');
     writeFileSync(file, 'token-from-file\n');
     const cases: Array<[Record<string, string>, Record<string, string>, RegExp]> = [
-      [{ SIRPORTLY_TOKEN: double.token, SIRPORTLY_SECRET: double.secret }, { SIRPORTLY_TOKEN_FILE: file }, /^mailgate: config: SIRPORTLY_TOKEN and SIRPORTLY_TOKEN_FILE are both set: use one$/],
-      [{ SIRPORTLY_TOKEN: 't', SIRPORTLY_SECRET: double.secret }, {}, /^mailgate: config: sirportly\.token \(SIRPORTLY_TOKEN\): must be at least 8 characters/],
-      [{ SIRPORTLY_TOKEN: double.token, SIRPORTLY_SECRET: double.secret, ADMIN_PASSWORD: 'pw' }, {}, /^mailgate: config: admin\.password \(ADMIN_PASSWORD\): must be at least 8 characters/],
-      [{ SIRPORTLY_TOKEN: double.token, SIRPORTLY_SECRET: double.secret, ADMIN_USERNAME: 'ops' }, {}, /^mailgate: config: admin\.password \(ADMIN_PASSWORD\): is required with admin\.username/],
+      [
+        { SIRPORTLY_TOKEN: double.token, SIRPORTLY_SECRET: double.secret },
+        { SIRPORTLY_TOKEN_FILE: file },
+        /^mailgate: config: SIRPORTLY_TOKEN and SIRPORTLY_TOKEN_FILE are both set: use one$/,
+      ],
+      [
+        { SIRPORTLY_TOKEN: 't', SIRPORTLY_SECRET: double.secret },
+        {},
+        /^mailgate: config: sirportly\.token \(SIRPORTLY_TOKEN\): must be at least 8 characters/,
+      ],
+      [
+        { SIRPORTLY_TOKEN: double.token, SIRPORTLY_SECRET: double.secret, ADMIN_PASSWORD: 'pw' },
+        {},
+        /^mailgate: config: admin\.password \(ADMIN_PASSWORD\): must be at least 8 characters/,
+      ],
+      [
+        { SIRPORTLY_TOKEN: double.token, SIRPORTLY_SECRET: double.secret, ADMIN_USERNAME: 'ops' },
+        {},
+        /^mailgate: config: admin\.password \(ADMIN_PASSWORD\): is required with admin\.username/,
+      ],
     ];
     for (const [host, extra, message] of cases) {
       const s = serve({ ...composeEnv(host), ...extra, ...local });
@@ -161,8 +191,14 @@ describe("Redis with docker-compose.yml's arguments", () => {
     const port = await freePort();
     const dir = mkdtempSync(join(tmpdir(), 'mailgate-compose-redis-'));
     const [bin, ...args] = compose.services.redis.command.map((a) => interpolate(a, {}));
-    const child = spawn(bin!, [...args, '--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', ''], { stdio: 'ignore' });
-    const redis = new Redis(port, '127.0.0.1', { lazyConnect: true, maxRetriesPerRequest: 1, retryStrategy: () => 200 });
+    const child = spawn(bin!, [...args, '--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', ''], {
+      stdio: 'ignore',
+    });
+    const redis = new Redis(port, '127.0.0.1', {
+      lazyConnect: true,
+      maxRetriesPerRequest: 1,
+      retryStrategy: () => 200,
+    });
     redis.on('error', () => undefined);
     try {
       await waitFor('redis', async () => (await redis.ping().catch(() => null)) === 'PONG');

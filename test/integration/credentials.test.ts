@@ -33,12 +33,21 @@ it('refused credentials: one log line, metric 0, /readyz 200 naming the check; t
   await waitFor('the refusal logged', () => h.logs.lines.some((l) => l.level === 50 && REFUSED.test(String(l.msg))));
   const ready = await fetch(`http://127.0.0.1:${h.httpPort}/readyz`);
   expect(ready.status).toBe(200);
-  expect(await ready.json()).toMatchObject({ status: 'ready', checks: { sirportly_credentials: false }, failing: ['sirportly_credentials'] });
+  expect(await ready.json()).toMatchObject({
+    status: 'ready',
+    checks: { sirportly_credentials: false },
+    failing: ['sirportly_credentials'],
+  });
   const metrics = await (await fetch(`http://127.0.0.1:${h.httpPort}/metrics`)).text();
   expect(metrics).toMatch(/^mailgate_sirportly_credentials_ok\{account="main"\} 0$/m);
 
   const tag = randomBytes(4).toString('hex');
-  const raw = await compose({ from: 'ann@example.net', to: 'support@help.example.com', subject: `[GJ-060309] ${tag}`, text: `still burning ${tag}` });
+  const raw = await compose({
+    from: 'ann@example.net',
+    to: 'support@help.example.com',
+    subject: `[GJ-060309] ${tag}`,
+    text: `still burning ${tag}`,
+  });
   const r = await sendRaw(h.smtpPort, raw, { from: 'ann@example.net', to: ['support@help.example.com'] });
   expect(r.code).toBe(250);
   const id = /queued as ([0-9a-f]+)/.exec(r.response)![1]!;

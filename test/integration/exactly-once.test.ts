@@ -21,7 +21,12 @@ describe.each<DoubleAccount['reading']>(['documented', 'unfavourable'])('%s read
       queue: { concurrency: 4 },
       newTickets: { perSenderMax: 0 },
       policy: { noReference: 'create' },
-      routes: [{ name: 'desk', ticket: { brand: 'Help', department: 'Support', status: 'New', priority: 'Normal', team: 'First line' } }],
+      routes: [
+        {
+          name: 'desk',
+          ticket: { brand: 'Help', department: 'Support', status: 'New', priority: 'Normal', team: 'First line' },
+        },
+      ],
     });
   });
   afterAll(async () => {
@@ -54,9 +59,21 @@ describe.each<DoubleAccount['reading']>(['documented', 'unfavourable'])('%s read
     const posted = (i: number, k: number) => ours().filter((u) => u.fields.message === text(i, k));
     await Promise.all(Array.from({ length: THREADS }, (_, i) => send(i, 0)));
     // Replies find their thread through the first message's Message-ID once it is posted.
-    await waitFor('every thread opened', () => Array.from({ length: THREADS }, (_, i) => i).every((i) => posted(i, 0).length > 0), 60_000);
+    await waitFor(
+      'every thread opened',
+      () => Array.from({ length: THREADS }, (_, i) => i).every((i) => posted(i, 0).length > 0),
+      60_000,
+    );
     await Promise.all(Array.from({ length: THREADS }, (_, i) => [send(i, 1), send(i, 2)]).flat());
-    await waitFor('every message posted', () => ours().map((u) => u.fields.message).filter((m, n, all) => all.indexOf(m) === n).length === THREADS * 3, 60_000);
+    await waitFor(
+      'every message posted',
+      () =>
+        ours()
+          .map((u) => u.fields.message)
+          .filter((m, n, all) => all.indexOf(m) === n).length ===
+        THREADS * 3,
+      60_000,
+    );
     double.resetFaults();
     await sleep(1500);
 
@@ -74,7 +91,9 @@ describe.each<DoubleAccount['reading']>(['documented', 'unfavourable'])('%s read
       }
     }
     const hung = Object.values(double.state.hung).reduce((a, b) => a + b, 0);
-    console.log(`${reading} reading: ${THREADS * 3} messages in ${THREADS} threads, ${hung} calls committed but unanswered; ${submitted.length} tickets, ${duplicates} duplicates, ${lost} lost, ${misplaced} misplaced`);
+    console.log(
+      `${reading} reading: ${THREADS * 3} messages in ${THREADS} threads, ${hung} calls committed but unanswered; ${submitted.length} tickets, ${duplicates} duplicates, ${lost} lost, ${misplaced} misplaced`,
+    );
     expect(hung).toBeGreaterThan(0);
     expect(submitted).toHaveLength(THREADS);
     expect(new Set(submitted.map((s) => s.fields.subject)).size).toBe(THREADS);

@@ -33,8 +33,19 @@ afterAll(async () => {
 });
 beforeEach(() => double.resetFaults());
 
-async function mail(subjectTicket: string, tag: string, extra: { attachments?: Array<{ filename: string; content: Buffer }> } = {}) {
-  return compose({ from: FROM, to: TO[0], subject: `[${subjectTicket}] ${tag}`, messageId: `<${tag}@example.net>`, text: `body ${tag}`, ...extra });
+async function mail(
+  subjectTicket: string,
+  tag: string,
+  extra: { attachments?: Array<{ filename: string; content: Buffer }> } = {},
+) {
+  return compose({
+    from: FROM,
+    to: TO[0],
+    subject: `[${subjectTicket}] ${tag}`,
+    messageId: `<${tag}@example.net>`,
+    text: `body ${tag}`,
+    ...extra,
+  });
 }
 
 const postsFor = (ref: string, tag: string) => double.state.updates(ref).filter((u) => u.fields.subject?.includes(tag));
@@ -75,7 +86,11 @@ describe('Sirportly faults', () => {
     double.faults.commitThenHangNext = 1;
     double.faults.hangMs = 1500;
     const file = randomBytes(2000);
-    const r = await sendRaw(h.smtpPort, await mail('GJ-060309', tag, { attachments: [{ filename: 'a.bin', content: file }] }), { from: FROM, to: TO });
+    const r = await sendRaw(
+      h.smtpPort,
+      await mail('GJ-060309', tag, { attachments: [{ filename: 'a.bin', content: file }] }),
+      { from: FROM, to: TO },
+    );
     expect(r.code).toBe(250);
     const id = queueIdOf(r.response);
     await waitFor('completed', async () => (await jobState(id))?.state === 'completed', 15_000);
@@ -91,7 +106,11 @@ describe('Sirportly faults', () => {
     const tag = randomBytes(4).toString('hex');
     // Tokens that expire at once make Sirportly refuse the post with 422.
     double.state.tokenTtlMs = -1000;
-    const r = await sendRaw(h.smtpPort, await mail('GJ-060309', tag, { attachments: [{ filename: 'b.bin', content: randomBytes(100) }] }), { from: FROM, to: TO });
+    const r = await sendRaw(
+      h.smtpPort,
+      await mail('GJ-060309', tag, { attachments: [{ filename: 'b.bin', content: randomBytes(100) }] }),
+      { from: FROM, to: TO },
+    );
     expect(r.code).toBe(250);
     const id = queueIdOf(r.response);
     const st = await waitFor('failed', async () => {
@@ -136,7 +155,9 @@ describe('Sirportly faults', () => {
 
 describe('door limits', () => {
   it('oversize mail: 552 after the data, nothing queued', async () => {
-    const raw = await mail('GJ-060309', 'big', { attachments: [{ filename: 'big.bin', content: randomBytes(300_000) }] });
+    const raw = await mail('GJ-060309', 'big', {
+      attachments: [{ filename: 'big.bin', content: randomBytes(300_000) }],
+    });
     const r = await sendRaw(h.smtpPort, raw, { from: FROM, to: TO });
     expect(r.code).toBe(552);
     expect(r.response).toMatch(/5\.3\.4/);
@@ -213,7 +234,11 @@ describe('Redis outage at the door', () => {
       const ready = await fetch(`http://127.0.0.1:${g.httpPort}/readyz`);
       expect(ready.status).toBe(503);
       await server.start();
-      await waitFor('accepted', async () => (await sendRaw(g.smtpPort, raw, { from: FROM, to: TO })).code === 250, 15_000);
+      await waitFor(
+        'accepted',
+        async () => (await sendRaw(g.smtpPort, raw, { from: FROM, to: TO })).code === 250,
+        15_000,
+      );
       await waitFor('update', () => d.state.updates('GJ-060309').some((u) => u.fields.subject?.includes(tag)), 15_000);
     } finally {
       await g.close();

@@ -29,7 +29,13 @@ function nestedDivBomb(tag: string, depth = 1_000_000): Buffer {
     '',
     '',
   ].join('\r\n');
-  return Buffer.concat([Buffer.from(head), Buffer.from('<div>'.repeat(depth)), Buffer.from(`deep ${tag}`), Buffer.from('</div>'.repeat(depth)), Buffer.from('\r\n')]);
+  return Buffer.concat([
+    Buffer.from(head),
+    Buffer.from('<div>'.repeat(depth)),
+    Buffer.from(`deep ${tag}`),
+    Buffer.from('</div>'.repeat(depth)),
+    Buffer.from('\r\n'),
+  ]);
 }
 
 function queueIdOf(response: string): string {
@@ -80,24 +86,40 @@ describe('a nested-<div> bomb past the HTML limits', () => {
     const health = await fetch(`http://127.0.0.1:${h.httpPort}/healthz`);
     expect(health.status).toBe(200);
     const okTag = randomBytes(4).toString('hex');
-    const ordinary = await compose({ from: FROM, to: TO[0], subject: `[${TICKET}] ordinary ${okTag}`, messageId: `<${okTag}@example.net>`, html: `<p>fine ${okTag}</p>` });
+    const ordinary = await compose({
+      from: FROM,
+      to: TO[0],
+      subject: `[${TICKET}] ordinary ${okTag}`,
+      messageId: `<${okTag}@example.net>`,
+      html: `<p>fine ${okTag}</p>`,
+    });
     const ok = await sendRaw(h.smtpPort, ordinary, { from: FROM, to: TO });
     expect(ok.code).toBe(250);
     await waitFor('the ordinary message posted', () => postsFor(okTag).length === 1, 30_000);
     // Posted before the bomb's job ended: drafting it held up nothing else.
     expect(await queue.getJobState(bombId)).not.toBe('failed');
 
-    await waitFor('the bomb failed', async () => (await queue.getJobState(bombId)) === 'failed', 4 * DEADLINE_MS + 20_000);
+    await waitFor(
+      'the bomb failed',
+      async () => (await queue.getJobState(bombId)) === 'failed',
+      4 * DEADLINE_MS + 20_000,
+    );
     const job = await queue.getJob(bombId);
     expect(job?.attemptsMade).toBe(2);
-    expect(job?.failedReason).toMatch(/^draft_limit: drafting took longer than queue\.parseTimeoutMs \(5000 ms\); the drafting thread was stopped \(2 tries, draft\.attempts\)$/);
+    expect(job?.failedReason).toMatch(
+      /^draft_limit: drafting took longer than queue\.parseTimeoutMs \(5000 ms\); the drafting thread was stopped \(2 tries, draft\.attempts\)$/,
+    );
     expect(postsFor(tag)).toHaveLength(0);
     const failedLog = h.logs.lines.find((l) => l.msg === 'job failed' && l.queueId === bombId);
     expect(failedLog?.reason).toMatch(/^draft_limit: /);
 
     // The threads were replaced: the next message is drafted and posted as usual.
     const afterTag = randomBytes(4).toString('hex');
-    const after = await sendRaw(h.smtpPort, await compose({ from: FROM, to: TO[0], subject: `[${TICKET}] after ${afterTag}`, text: `after ${afterTag}` }), { from: FROM, to: TO });
+    const after = await sendRaw(
+      h.smtpPort,
+      await compose({ from: FROM, to: TO[0], subject: `[${TICKET}] after ${afterTag}`, text: `after ${afterTag}` }),
+      { from: FROM, to: TO },
+    );
     expect(after.code).toBe(250);
     await waitFor('the message after the bomb posted', () => postsFor(afterTag).length === 1, 30_000);
   });
@@ -122,7 +144,14 @@ describe('a nested-<div> bomb with the default HTML limits', () => {
     expect(post!.fields.message).toBe(`deep ${tag}`);
     expect(post!.fields.html_body).toBeUndefined();
     expect(post!.fields.html_safe).toBeUndefined();
-    const drafted = h.logs.lines.find((l) => l.msg === 'drafted with warnings' && Array.isArray(l.warnings) && l.warnings.some((w) => String(w).includes('html.maxDepth')));
-    expect(drafted?.warnings).toContain('HTML body nests elements deeper than html.maxDepth (500); the update carries the text only');
+    const drafted = h.logs.lines.find(
+      (l) =>
+        l.msg === 'drafted with warnings' &&
+        Array.isArray(l.warnings) &&
+        l.warnings.some((w) => String(w).includes('html.maxDepth')),
+    );
+    expect(drafted?.warnings).toContain(
+      'HTML body nests elements deeper than html.maxDepth (500); the update carries the text only',
+    );
   });
 });

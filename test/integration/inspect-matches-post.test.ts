@@ -68,7 +68,11 @@ describe('inspect equals what is posted', () => {
       const reply = await sendRaw(h.smtpPort, raw, { from: 'sender@example.org', to: ['support@example.com'] });
       expect(reply.response).toMatch(/^250 2\.0\.0 Ok: queued as/);
       const queueId = /queued as ([0-9a-f]+)/.exec(reply.response)![1]!;
-      const posted = await waitFor('update', () => double.state.updates('GJ-060309').find((u) => u.fields.subject?.includes(tag)), 15_000);
+      const posted = await waitFor(
+        'update',
+        () => double.state.updates('GJ-060309').find((u) => u.fields.subject?.includes(tag)),
+        15_000,
+      );
 
       const stored = await redis.getBuffer(`${h.config.redis.prefix}:raw:${queueId}`);
       const job = await queue.getJob(queueId);
@@ -86,9 +90,9 @@ describe('inspect equals what is posted', () => {
       expect(f.author_name ?? null).toBe(u.author_name);
       expect(f.author_email ?? null).toBe(u.author_email);
       expect(f.posted_at).toBe(u.posted_at);
-      expect(posted.attachments.map((a) => ({ filename: a.filename, sha256: a.sha256, size: a.content.length }))).toEqual(
-        shown.attachments.map((a) => ({ filename: a.filename, sha256: a.sha256, size: a.size })),
-      );
+      expect(
+        posted.attachments.map((a) => ({ filename: a.filename, sha256: a.sha256, size: a.content.length })),
+      ).toEqual(shown.attachments.map((a) => ({ filename: a.filename, sha256: a.sha256, size: a.size })));
     });
   }
 });

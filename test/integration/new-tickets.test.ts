@@ -13,7 +13,16 @@ import type { JobData } from '../../src/queue/job.js';
 import { SirportlyClient } from '../../src/sirportly/client.js';
 import { createLogger } from '../../src/log.js';
 import { startSirportlyDouble } from '../support/sirportly-double.js';
-import { compose, LogSink, sendRaw, sleep, startHarness, waitFor, type Double, type Harness } from '../support/harness.js';
+import {
+  compose,
+  LogSink,
+  sendRaw,
+  sleep,
+  startHarness,
+  waitFor,
+  type Double,
+  type Harness,
+} from '../support/harness.js';
 
 const SUPPORT = 'support@help.example.com';
 const SALES = 'sales@help.example.com';
@@ -24,8 +33,22 @@ let h: Harness;
 let redis: Redis;
 let queue: Queue<JobData>;
 
-const SUPPORT_TICKET = { brand: 'Help', department: 'Support', status: 'New', priority: 'Normal', team: 'First line', tag_list: 'email' };
-const SALES_TICKET = { brand: 'Shop', department: 'Sales', status: 'Open', priority: 'High', team: 'Sales team', sla: 'Gold' };
+const SUPPORT_TICKET = {
+  brand: 'Help',
+  department: 'Support',
+  status: 'New',
+  priority: 'Normal',
+  team: 'First line',
+  tag_list: 'email',
+};
+const SALES_TICKET = {
+  brand: 'Shop',
+  department: 'Sales',
+  status: 'Open',
+  priority: 'High',
+  team: 'Sales team',
+  sla: 'Gold',
+};
 
 beforeAll(async () => {
   main = await startSirportlyDouble();
@@ -34,7 +57,13 @@ beforeAll(async () => {
     sirportly: { requestTimeoutMs: 400 },
     newTickets: { perSenderMax: 3 },
     routes: [
-      { name: 'sales', match: [SALES], noReference: 'create', ticket: SALES_TICKET, sirportly: { url: sales.url, token: sales.token, secret: sales.secret } },
+      {
+        name: 'sales',
+        match: [SALES],
+        noReference: 'create',
+        ticket: SALES_TICKET,
+        sirportly: { url: sales.url, token: sales.token, secret: sales.secret },
+      },
       { name: 'support', match: ['help.example.com'], noReference: 'create', ticket: SUPPORT_TICKET },
       { name: 'elsewhere', noReference: 'reject' },
     ],
@@ -73,7 +102,10 @@ async function newMail(from: string, to: string, t: string, extra: Record<string
 }
 
 async function completed(queueId: string): Promise<void> {
-  await waitFor(`job ${queueId} completed`, async () => (await queue.getJob(queueId).then((j) => j?.getState())) === 'completed');
+  await waitFor(
+    `job ${queueId} completed`,
+    async () => (await queue.getJob(queueId).then((j) => j?.getState())) === 'completed',
+  );
 }
 
 describe('a new message opens one ticket and posts one update', () => {
@@ -81,7 +113,11 @@ describe('a new message opens one ticket and posts one update', () => {
     const from = sender();
     const t = tag();
     const file = randomBytes(3000);
-    const r = await sendRaw(h.smtpPort, await newMail(from, SUPPORT, t, { attachments: [{ filename: 'photo.bin', content: file }] }), { from, to: [SUPPORT] });
+    const r = await sendRaw(
+      h.smtpPort,
+      await newMail(from, SUPPORT, t, { attachments: [{ filename: 'photo.bin', content: file }] }),
+      { from, to: [SUPPORT] },
+    );
     expect(r.code).toBe(250);
     await completed(queueIdOf(r.response));
 
@@ -108,12 +144,18 @@ describe('a new message opens one ticket and posts one update', () => {
 
     const updates = main.state.updates(s.reference);
     expect(updates).toHaveLength(1);
-    expect(updates[0]!.fields).toMatchObject({ ticket: s.reference, author_email: from, posted_at: '2024-05-01T12:34:56Z' });
+    expect(updates[0]!.fields).toMatchObject({
+      ticket: s.reference,
+      author_email: from,
+      posted_at: '2024-05-01T12:34:56Z',
+    });
     expect(updates[0]!.fields.message).toContain(`printer ${t} is on fire`);
     expect(updates[0]!.attachments.map((a) => a.sha256)).toEqual([createHash('sha256').update(file).digest('hex')]);
     // The other account saw nothing.
     expect(submissionsAbout(sales, t)).toHaveLength(0);
-    expect(h.logs.lines.some((l) => l.msg === 'ticket opened' && l.ticket === s.reference && l.route === 'support')).toBe(true);
+    expect(
+      h.logs.lines.some((l) => l.msg === 'ticket opened' && l.ticket === s.reference && l.route === 'support'),
+    ).toBe(true);
   });
 
   it('the reply carrying the new reference is posted to that ticket; one without it but with In-Reply-To too', async () => {
@@ -123,20 +165,37 @@ describe('a new message opens one ticket and posts one update', () => {
     await completed(queueIdOf(first.response));
     const ref = submissionsAbout(main, t)[0]!.reference;
 
-    const reply = await compose({ from, to: SUPPORT, subject: `Re: [${ref}] Printer ${t} is on fire`, messageId: `<${t}-r1@example.net>`, text: 'still burning' });
+    const reply = await compose({
+      from,
+      to: SUPPORT,
+      subject: `Re: [${ref}] Printer ${t} is on fire`,
+      messageId: `<${t}-r1@example.net>`,
+      text: 'still burning',
+    });
     const r1 = await sendRaw(h.smtpPort, reply, { from, to: [SUPPORT] });
     expect(r1.code).toBe(250);
     await completed(queueIdOf(r1.response));
 
     // A reply whose subject lost the reference: found by In-Reply-To (the gateway recorded the
     // first message's Message-ID against the ticket it opened).
-    const lost = await compose({ from, to: SUPPORT, subject: `Re: Printer ${t}`, messageId: `<${t}-r2@example.net>`, inReplyTo: `<${t}@example.net>`, text: 'and smoking' });
+    const lost = await compose({
+      from,
+      to: SUPPORT,
+      subject: `Re: Printer ${t}`,
+      messageId: `<${t}-r2@example.net>`,
+      inReplyTo: `<${t}@example.net>`,
+      text: 'and smoking',
+    });
     const r2 = await sendRaw(h.smtpPort, lost, { from, to: [SUPPORT] });
     expect(r2.code).toBe(250);
     await completed(queueIdOf(r2.response));
 
     expect(submissionsAbout(main, t)).toHaveLength(1);
-    expect(main.state.updates(ref).map((u) => u.fields.message?.trim())).toEqual([`Hello, printer ${t} is on fire.`, 'still burning', 'and smoking']);
+    expect(main.state.updates(ref).map((u) => u.fields.message?.trim())).toEqual([
+      `Hello, printer ${t} is on fire.`,
+      'still burning',
+      'and smoking',
+    ]);
   });
 
   it('a reply that arrives while the first message is still opening its ticket joins that ticket', async () => {
@@ -147,17 +206,39 @@ describe('a new message opens one ticket and posts one update', () => {
     main.faults.only = ['submit'];
     main.faults.delayMs = 300;
     const first = await sendRaw(h.smtpPort, await newMail(from, SUPPORT, t), { from, to: [SUPPORT] });
-    const reply = await compose({ from, to: SUPPORT, subject: `Re: Printer ${t} is on fire`, messageId: `<${t}-quick@example.net>`, inReplyTo: `<${t}@example.net>`, text: 'forgot to say: it smells' });
+    const reply = await compose({
+      from,
+      to: SUPPORT,
+      subject: `Re: Printer ${t} is on fire`,
+      messageId: `<${t}-quick@example.net>`,
+      inReplyTo: `<${t}@example.net>`,
+      text: 'forgot to say: it smells',
+    });
     const second = await sendRaw(h.smtpPort, reply, { from, to: [SUPPORT] });
     expect([first.code, second.code]).toEqual([250, 250]);
     expect(submissionsAbout(main, t)).toHaveLength(0);
-    expect(h.logs.lines.some((l) => l.msg === 'door verdict' && l.reason === 'thread_pending' && l.queueId === queueIdOf(second.response))).toBe(true);
+    expect(
+      h.logs.lines.some(
+        (l) => l.msg === 'door verdict' && l.reason === 'thread_pending' && l.queueId === queueIdOf(second.response),
+      ),
+    ).toBe(true);
     await completed(queueIdOf(first.response));
     await completed(queueIdOf(second.response));
     const subs = submissionsAbout(main, t);
     expect(subs).toHaveLength(1);
-    expect(main.state.updates(subs[0]!.reference).map((u) => u.fields.message?.trim()).sort()).toEqual([`Hello, printer ${t} is on fire.`, 'forgot to say: it smells'].sort());
-    expect(h.logs.lines.some((l) => l.queueId === queueIdOf(second.response) && String(l.msg).startsWith('waiting for the ticket of the first message'))).toBe(true);
+    expect(
+      main.state
+        .updates(subs[0]!.reference)
+        .map((u) => u.fields.message?.trim())
+        .sort(),
+    ).toEqual([`Hello, printer ${t} is on fire.`, 'forgot to say: it smells'].sort());
+    expect(
+      h.logs.lines.some(
+        (l) =>
+          l.queueId === queueIdOf(second.response) &&
+          String(l.msg).startsWith('waiting for the ticket of the first message'),
+      ),
+    ).toBe(true);
   });
 
   it('the same message delivered twice opens one ticket', async () => {
@@ -208,7 +289,9 @@ describe('failures between submit and post never open a second ticket', () => {
     const spqlBefore = main.state.requests['/api/v2/tickets/spql'] ?? 0;
     const { reference } = await oneTicketOneUpdate();
     expect(main.state.requests['/api/v2/tickets/spql'] ?? 0).toBeGreaterThan(spqlBefore);
-    expect(h.logs.lines.some((l) => l.msg === 'ticket found already opened; not submitting again' && l.ticket === reference)).toBe(true);
+    expect(
+      h.logs.lines.some((l) => l.msg === 'ticket found already opened; not submitting again' && l.ticket === reference),
+    ).toBe(true);
   });
 
   it('submit unanswered and the token refused tickets/spql: failed at once naming the permission; after the fix, queue retry posts to the one ticket', async () => {
@@ -225,7 +308,9 @@ describe('failures between submit and post never open a second ticket', () => {
         const j = await queue.getJob(queueId);
         return (await j?.getState()) === 'failed' ? j : null;
       });
-      expect(job.failedReason).toMatch(/^auth: .*refused tickets\/spql.*allow the token tickets\/spql, then re-drive the job with `mailgate queue retry`/);
+      expect(job.failedReason).toMatch(
+        /^auth: .*refused tickets\/spql.*allow the token tickets\/spql, then re-drive the job with `mailgate queue retry`/,
+      );
       expect(submissionsAbout(main, t)).toHaveLength(1);
     } finally {
       main.account.deny = [];
@@ -247,7 +332,11 @@ describe('failures between submit and post never open a second ticket', () => {
     main.faults.only = ['submit'];
     main.faults.delayMs = 600;
     const { queueId } = await oneTicketOneUpdate();
-    expect(h.logs.lines.some((l) => l.queueId === queueId && String(l.msg).startsWith('an earlier submit may still be in progress'))).toBe(true);
+    expect(
+      h.logs.lines.some(
+        (l) => l.queueId === queueId && String(l.msg).startsWith('an earlier submit may still be in progress'),
+      ),
+    ).toBe(true);
   });
 
   it('a crash after submit, before the reference was checkpointed: the next run looks the ticket up instead of submitting', async () => {
@@ -263,11 +352,23 @@ describe('failures between submit and post never open a second ticket', () => {
       messageId: `${t}@example.net`,
       subject: `Printer ${t} is on fire`,
       reason: 'no_reference',
-      envelope: { mailFrom: from, rcptTo: [SUPPORT], receivedAt: new Date().toISOString(), source: 'smtp', remoteAddress: '127.0.0.1' },
+      envelope: {
+        mailFrom: from,
+        rcptTo: [SUPPORT],
+        receivedAt: new Date().toISOString(),
+        source: 'smtp',
+        remoteAddress: '127.0.0.1',
+      },
       size: raw.length,
       checkpoint: { uploads: {}, postStarted: false, submitStarted: false, submitStartedAt: null, created: null },
     };
-    const client = new SirportlyClient({ url: main.url, token: main.token, secret: main.secret, requestTimeoutMs: 2000, connections: 2 });
+    const client = new SirportlyClient({
+      url: main.url,
+      token: main.token,
+      secret: main.secret,
+      requestTimeoutMs: 2000,
+      connections: 2,
+    });
     const log = createLogger('silent', new LogSink());
     const deps = { config: { ...h.config, auth: { ...h.config.auth, enabled: false } }, redis, client, log };
     // What Redis holds is what survives a crash: every updateData, nothing after the last one.
@@ -291,7 +392,9 @@ describe('failures between submit and post never open a second ticket', () => {
 
       crashAfterSubmit = false;
       // Right after the crash the worker waits before it looks (a late commit may still come)...
-      await expect(processUpdateJob(job(structuredClone(saved)), deps)).rejects.toThrow(/an earlier submit may still be in progress/);
+      await expect(processUpdateJob(job(structuredClone(saved)), deps)).rejects.toThrow(
+        /an earlier submit may still be in progress/,
+      );
       expect(submissionsAbout(main, t)).toHaveLength(1);
       // ...and once twice the request timeout has passed, it looks the ticket up instead of submitting.
       const result = await processUpdateJob(job(structuredClone(saved)), { ...deps, now: () => Date.now() + 60_000 });
@@ -310,7 +413,14 @@ describe('what never opens a ticket', () => {
   it('an auto-reply without a reference is dropped at the door: 250, no ticket', async () => {
     const from = sender();
     const t = tag();
-    const raw = await compose({ from, to: SUPPORT, subject: `Out of office ${t}`, messageId: `<${t}@example.net>`, text: 'I am away', headers: { 'Auto-Submitted': 'auto-replied' } });
+    const raw = await compose({
+      from,
+      to: SUPPORT,
+      subject: `Out of office ${t}`,
+      messageId: `<${t}@example.net>`,
+      text: 'I am away',
+      headers: { 'Auto-Submitted': 'auto-replied' },
+    });
     const r = await sendRaw(h.smtpPort, raw, { from, to: [SUPPORT] });
     expect(r.code).toBe(250);
     expect(r.response).toContain('not posted (auto_submitted)');
@@ -336,7 +446,10 @@ describe('what never opens a ticket', () => {
   it('a recipient on a reject route still gets 550 5.7.1 for mail without a reference', async () => {
     const from = sender();
     const t = tag();
-    const r = await sendRaw(h.smtpPort, await newMail(from, 'someone@other.example', t), { from, to: ['someone@other.example'] });
+    const r = await sendRaw(h.smtpPort, await newMail(from, 'someone@other.example', t), {
+      from,
+      to: ['someone@other.example'],
+    });
     expect(r.code).toBe(550);
     expect(r.response).toContain('5.7.1');
   });
@@ -351,15 +464,31 @@ describe('two routes, two Sirportly accounts', () => {
     await completed(queueIdOf(r.response));
     const subs = submissionsAbout(sales, t);
     expect(subs).toHaveLength(1);
-    expect(subs[0]!.fields).toMatchObject({ brand: 'Shop', department: 'Sales', status: 'Open', priority: 'High', team: 'Sales team', sla: 'Gold' });
+    expect(subs[0]!.fields).toMatchObject({
+      brand: 'Shop',
+      department: 'Sales',
+      status: 'Open',
+      priority: 'High',
+      team: 'Sales team',
+      sla: 'Gold',
+    });
     expect(submissionsAbout(main, t)).toHaveLength(0);
     const ref = subs[0]!.reference;
     expect(sales.state.updates(ref)).toHaveLength(1);
 
-    const reply = await compose({ from, to: SALES, subject: `Re: [${ref}] Printer ${t}`, messageId: `<${t}-r@example.net>`, text: 'sales reply' });
+    const reply = await compose({
+      from,
+      to: SALES,
+      subject: `Re: [${ref}] Printer ${t}`,
+      messageId: `<${t}-r@example.net>`,
+      text: 'sales reply',
+    });
     const r2 = await sendRaw(h.smtpPort, reply, { from, to: [SALES] });
     await completed(queueIdOf(r2.response));
-    expect(sales.state.updates(ref).map((u) => u.fields.message?.trim())).toEqual([`Hello, printer ${t} is on fire.`, 'sales reply']);
+    expect(sales.state.updates(ref).map((u) => u.fields.message?.trim())).toEqual([
+      `Hello, printer ${t} is on fire.`,
+      'sales reply',
+    ]);
     // The main account never heard of this ticket (the sales double refuses the main token, too).
     expect(main.state.tickets().some((x) => x.reference === ref && x.subject.includes(t))).toBe(false);
   });

@@ -19,7 +19,10 @@ let h: Harness;
 
 beforeAll(async () => {
   double = await startSirportlyDouble();
-  h = await startHarness(inject('redisUrl'), double, { smtp: { maxRecipients: 3 }, sirportly: { requestTimeoutMs: 500 } });
+  h = await startHarness(inject('redisUrl'), double, {
+    smtp: { maxRecipients: 3 },
+    sirportly: { requestTimeoutMs: 500 },
+  });
 });
 afterAll(async () => {
   await h?.close();
@@ -33,7 +36,12 @@ beforeEach(() => {
 describe('door', () => {
   it('more recipients than smtp.maxRecipients: 452 for the extra ones, the message still accepted for the rest', async () => {
     const to = ['a@x.example', 'b@x.example', 'c@x.example', 'd@x.example'];
-    const raw = await compose({ from: FROM, to, subject: `[GJ-060309] many ${randomBytes(3).toString('hex')}`, text: 'x' });
+    const raw = await compose({
+      from: FROM,
+      to,
+      subject: `[GJ-060309] many ${randomBytes(3).toString('hex')}`,
+      text: 'x',
+    });
     const transport = createTransport({ host: '127.0.0.1', port: h.smtpPort, ignoreTLS: true });
     const info = await transport.sendMail({ envelope: { from: FROM, to }, raw });
     transport.close();
@@ -62,7 +70,11 @@ describe('SMTP surface', () => {
 
   it('keeps the raw message for queue.rawRetentionHours after posting, then lets it expire', async () => {
     const tag = randomBytes(4).toString('hex');
-    const r = await sendRaw(h.smtpPort, await compose({ from: FROM, to: TO[0], subject: `[GJ-060309] keep ${tag}`, text: tag }), { from: FROM, to: TO });
+    const r = await sendRaw(
+      h.smtpPort,
+      await compose({ from: FROM, to: TO[0], subject: `[GJ-060309] keep ${tag}`, text: tag }),
+      { from: FROM, to: TO },
+    );
     const id = /queued as ([0-9a-f]+)/.exec(r.response)![1]!;
     await waitFor('update', () => double.state.updates('GJ-060309').find((x) => x.fields.subject?.includes(tag)));
     const { Redis } = await import('ioredis');
@@ -86,8 +98,14 @@ describe('HTTP endpoint', () => {
     expect((await fetch(`${base}/healthz`)).status).toBe(200);
     const ready = await fetch(`${base}/readyz`);
     expect(ready.status).toBe(200);
-    expect(await ready.json()).toMatchObject({ status: 'ready', checks: { redis: true, smtp: true, door_thread: true, not_shutting_down: true } });
-    await sendRaw(h.smtpPort, await compose({ from: FROM, to: TO[0], subject: 'no ref', text: 'x' }), { from: FROM, to: TO });
+    expect(await ready.json()).toMatchObject({
+      status: 'ready',
+      checks: { redis: true, smtp: true, door_thread: true, not_shutting_down: true },
+    });
+    await sendRaw(h.smtpPort, await compose({ from: FROM, to: TO[0], subject: 'no ref', text: 'x' }), {
+      from: FROM,
+      to: TO,
+    });
     const metrics = await (await fetch(`${base}/metrics`)).text();
     expect(metrics).toMatch(/mailgate_door_verdicts_total\{verdict="rejected",reason="no_reference"\} [1-9]/);
     expect(metrics).toMatch(/mailgate_queue_jobs\{state="waiting"\}/);
@@ -102,8 +120,20 @@ describe('attachment tokens across retries', () => {
     double.faults.only = ['post_update'];
     double.faults.failNext = 1;
     const uploadsBefore = double.state.uploads().length;
-    await sendRaw(h.smtpPort, await compose({ from: FROM, to: TO[0], subject: `[GJ-060309] reuse ${tag}`, text: tag, attachments: [{ filename: 'r.bin', content: file }] }), { from: FROM, to: TO });
-    const u = await waitFor('update', () => double.state.updates('GJ-060309').find((x) => x.fields.subject?.includes(tag)));
+    await sendRaw(
+      h.smtpPort,
+      await compose({
+        from: FROM,
+        to: TO[0],
+        subject: `[GJ-060309] reuse ${tag}`,
+        text: tag,
+        attachments: [{ filename: 'r.bin', content: file }],
+      }),
+      { from: FROM, to: TO },
+    );
+    const u = await waitFor('update', () =>
+      double.state.updates('GJ-060309').find((x) => x.fields.subject?.includes(tag)),
+    );
     expect(u.attachments.map((a) => a.sha256)).toEqual([sha(file)]);
     expect(double.state.uploads().length - uploadsBefore).toBe(1);
   });
@@ -116,8 +146,20 @@ describe('attachment tokens across retries', () => {
     double.faults.only = ['post_update'];
     double.faults.failNext = 1;
     const uploadsBefore = double.state.uploads().length;
-    await sendRaw(h.smtpPort, await compose({ from: FROM, to: TO[0], subject: `[GJ-060309] refresh ${tag}`, text: tag, attachments: [{ filename: 'r.bin', content: file }] }), { from: FROM, to: TO });
-    const u = await waitFor('update', () => double.state.updates('GJ-060309').find((x) => x.fields.subject?.includes(tag)));
+    await sendRaw(
+      h.smtpPort,
+      await compose({
+        from: FROM,
+        to: TO[0],
+        subject: `[GJ-060309] refresh ${tag}`,
+        text: tag,
+        attachments: [{ filename: 'r.bin', content: file }],
+      }),
+      { from: FROM, to: TO },
+    );
+    const u = await waitFor('update', () =>
+      double.state.updates('GJ-060309').find((x) => x.fields.subject?.includes(tag)),
+    );
     expect(u.attachments.map((a) => a.sha256)).toEqual([sha(file)]);
     expect(double.state.uploads().length - uploadsBefore).toBe(2);
   });
@@ -128,7 +170,11 @@ describe('logs', () => {
     double.faults.only = ['post_update'];
     double.faults.failNext = 1;
     const tag = randomBytes(4).toString('hex');
-    await sendRaw(h.smtpPort, await compose({ from: FROM, to: TO[0], subject: `[GJ-060309] log ${tag}`, text: `BODY-${tag}-SECRETIVE` }), { from: FROM, to: TO });
+    await sendRaw(
+      h.smtpPort,
+      await compose({ from: FROM, to: TO[0], subject: `[GJ-060309] log ${tag}`, text: `BODY-${tag}-SECRETIVE` }),
+      { from: FROM, to: TO },
+    );
     await waitFor('update', () => double.state.updates('GJ-060309').find((x) => x.fields.subject?.includes(tag)));
     await sleep(100);
     expect(h.config.log.level).toBe('debug');
@@ -146,13 +192,39 @@ describe('STARTTLS', () => {
     const dir = mkdtempSync(join(tmpdir(), 'mailgate-tls-'));
     const keyFile = join(dir, 'key.pem');
     const certFile = join(dir, 'cert.pem');
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', keyFile, '-out', certFile, '-days', '1', '-subj', '/CN=localhost'], { stdio: 'ignore' });
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'rsa:2048',
+        '-nodes',
+        '-keyout',
+        keyFile,
+        '-out',
+        certFile,
+        '-days',
+        '1',
+        '-subj',
+        '/CN=localhost',
+      ],
+      { stdio: 'ignore' },
+    );
     const d = await startSirportlyDouble();
     const g = await startHarness(inject('redisUrl'), d, { smtp: { tls: { keyFile, certFile } } });
     try {
       const tag = randomBytes(4).toString('hex');
-      const transport = createTransport({ host: '127.0.0.1', port: g.smtpPort, requireTLS: true, tls: { rejectUnauthorized: false } });
-      const info = await transport.sendMail({ envelope: { from: FROM, to: TO }, raw: await compose({ from: FROM, to: TO[0], subject: `[GJ-060309] tls ${tag}`, text: tag }) });
+      const transport = createTransport({
+        host: '127.0.0.1',
+        port: g.smtpPort,
+        requireTLS: true,
+        tls: { rejectUnauthorized: false },
+      });
+      const info = await transport.sendMail({
+        envelope: { from: FROM, to: TO },
+        raw: await compose({ from: FROM, to: TO[0], subject: `[GJ-060309] tls ${tag}`, text: tag }),
+      });
       transport.close();
       expect(String(info.response)).toMatch(/^250/);
       await waitFor('update', () => d.state.updates('GJ-060309').find((x) => x.fields.subject?.includes(tag)));
@@ -164,13 +236,15 @@ describe('STARTTLS', () => {
 
   it('is not offered without a certificate', async () => {
     const transport = createTransport({ host: '127.0.0.1', port: h.smtpPort, requireTLS: true });
-    await expect(transport.sendMail({ envelope: { from: FROM, to: TO }, raw: Buffer.from('Subject: x\r\n\r\nx\r\n') })).rejects.toThrow(/STARTTLS/);
+    await expect(
+      transport.sendMail({ envelope: { from: FROM, to: TO }, raw: Buffer.from('Subject: x\r\n\r\nx\r\n') }),
+    ).rejects.toThrow(/STARTTLS/);
     transport.close();
   });
 });
 
 describe('PROXY protocol', () => {
-  it('takes the client address from a trusted proxy\'s PROXY line', async () => {
+  it("takes the client address from a trusted proxy's PROXY line", async () => {
     const d = await startSirportlyDouble();
     const g = await startHarness(inject('redisUrl'), d, { smtp: { trustedProxies: ['127.0.0.1'] } });
     try {

@@ -98,10 +98,16 @@ async function serve(redisUrl: string, double: Double, waitReadyz: boolean): Pro
   let logs = '';
   proc.stdout.on('data', (d: Buffer) => (logs += d.toString()));
   proc.stderr.on('data', (d: Buffer) => (logs += d.toString()));
-  const exited = new Promise<{ code: number | null; at: number }>((r) => proc.on('exit', (code) => r({ code, at: Date.now() })));
+  const exited = new Promise<{ code: number | null; at: number }>((r) =>
+    proc.on('exit', (code) => r({ code, at: Date.now() })),
+  );
   await waitFor('mailgate started', () => logs.includes('mailgate started'), 20_000);
   if (waitReadyz) {
-    await waitFor('readyz', async () => (await fetch(`http://127.0.0.1:${httpPort}/readyz`).catch(() => null))?.status === 200, 10_000);
+    await waitFor(
+      'readyz',
+      async () => (await fetch(`http://127.0.0.1:${httpPort}/readyz`).catch(() => null))?.status === 200,
+      10_000,
+    );
   }
   return { proc, smtpPort, httpPort, logs: () => logs, exited };
 }
@@ -131,10 +137,17 @@ describe('serve: SIGTERM always ends', () => {
     procs.push(s.proc);
     await redis.destroy();
     // The gateway has seen Redis go (readiness fails) before the signal.
-    await waitFor('readyz to fail', async () => (await fetch(`http://127.0.0.1:${s.httpPort}/readyz`).catch(() => null))?.status === 503, 10_000);
+    await waitFor(
+      'readyz to fail',
+      async () => (await fetch(`http://127.0.0.1:${s.httpPort}/readyz`).catch(() => null))?.status === 503,
+      10_000,
+    );
     s.proc.kill('SIGTERM');
     const exit = await exitWithin(s, Math.max(SMTP_CLOSE_MS, QUEUE_CLOSE_MS) + 1000);
-    expect(exit, `still running ${Math.max(SMTP_CLOSE_MS, QUEUE_CLOSE_MS) + 1000} ms after SIGTERM; logs:\n${s.logs().slice(-2000)}`).not.toBeNull();
+    expect(
+      exit,
+      `still running ${Math.max(SMTP_CLOSE_MS, QUEUE_CLOSE_MS) + 1000} ms after SIGTERM; logs:\n${s.logs().slice(-2000)}`,
+    ).not.toBeNull();
     expect(s.logs()).toMatch(/shut down/);
   }, 60_000);
 
@@ -145,7 +158,9 @@ describe('serve: SIGTERM always ends', () => {
       procs.push(s.proc);
       double.faults.delayMs = 120_000;
       const tag = randomBytes(4).toString('hex');
-      const raw = Buffer.from(`From: ann@example.net\r\nTo: support@example.com\r\nSubject: [GJ-060309] slow ${tag}\r\nMessage-ID: <${tag}@x>\r\n\r\nbody\r\n`);
+      const raw = Buffer.from(
+        `From: ann@example.net\r\nTo: support@example.com\r\nSubject: [GJ-060309] slow ${tag}\r\nMessage-ID: <${tag}@x>\r\n\r\nbody\r\n`,
+      );
       const r = await sendRaw(s.smtpPort, raw, { from: 'ann@example.net', to: ['support@example.com'] });
       expect(r.code).toBe(250);
       const queueId = /queued as ([0-9a-f]+)/.exec(r.response)![1]!;
@@ -153,7 +168,10 @@ describe('serve: SIGTERM always ends', () => {
       await waitFor('a Sirportly request', () => double.state.log.length > 0, 10_000);
       s.proc.kill('SIGTERM');
       const exit = await exitWithin(s, QUEUE_CLOSE_MS + 1000);
-      expect(exit, `still running ${QUEUE_CLOSE_MS + 1000} ms after SIGTERM; logs:\n${s.logs().slice(-2000)}`).not.toBeNull();
+      expect(
+        exit,
+        `still running ${QUEUE_CLOSE_MS + 1000} ms after SIGTERM; logs:\n${s.logs().slice(-2000)}`,
+      ).not.toBeNull();
       expect(s.logs()).toMatch(/worker did not finish in time/);
       // Cut off, not completed: the job is still there (active, its lock left to lapse) for the next worker.
       const { Redis } = await import('ioredis');
@@ -197,7 +215,9 @@ describe('serve: connections during shutdown', () => {
     expect(await first.cmd('MAIL FROM:<ann@example.net>')).toMatch(/^250/);
     expect(await first.cmd('RCPT TO:<support@example.com>')).toMatch(/^250/);
     expect(await first.cmd('DATA')).toMatch(/^354/);
-    first.write(`From: ann@example.net\r\nTo: support@example.com\r\nSubject: [GJ-060309] closing ${tag}\r\nMessage-ID: <${tag}@x>\r\n\r\nfirst half\r\n`);
+    first.write(
+      `From: ann@example.net\r\nTo: support@example.com\r\nSubject: [GJ-060309] closing ${tag}\r\nMessage-ID: <${tag}@x>\r\n\r\nfirst half\r\n`,
+    );
 
     s.proc.kill('SIGTERM');
     await waitFor('shutdown to begin', () => s.logs().includes('shutting down'));

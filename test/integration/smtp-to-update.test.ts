@@ -73,9 +73,16 @@ describe('SMTP to ticket update', () => {
 
   it('HTML-only mail: message is the HTML as text', async () => {
     const tag = randomBytes(4).toString('hex');
-    const raw = await compose({ from: FROM, to: TO[0], subject: `[GJ-060309] html ${tag}`, html: `<h1>Hello</h1><p>Only <i>html</i> here ${tag}</p>` });
+    const raw = await compose({
+      from: FROM,
+      to: TO[0],
+      subject: `[GJ-060309] html ${tag}`,
+      html: `<h1>Hello</h1><p>Only <i>html</i> here ${tag}</p>`,
+    });
     expect((await deliver(raw)).code).toBe(250);
-    const u = await waitFor('update', () => double.state.updates('GJ-060309').find((x) => x.fields.subject?.includes(tag)));
+    const u = await waitFor('update', () =>
+      double.state.updates('GJ-060309').find((x) => x.fields.subject?.includes(tag)),
+    );
     expect(u.fields.message).toMatch(new RegExp(`Only html here ${tag}`));
     expect(u.fields.html_body).toContain('<i>html</i>');
   });
@@ -83,9 +90,16 @@ describe('SMTP to ticket update', () => {
   it('attachment-only mail: a placeholder message, the file posted', async () => {
     const tag = randomBytes(4).toString('hex');
     const data = randomBytes(1234);
-    const raw = await compose({ from: FROM, to: TO[0], subject: `[GJ-060309] files ${tag}`, attachments: [{ filename: 'data.bin', content: data }] });
+    const raw = await compose({
+      from: FROM,
+      to: TO[0],
+      subject: `[GJ-060309] files ${tag}`,
+      attachments: [{ filename: 'data.bin', content: data }],
+    });
     expect((await deliver(raw)).code).toBe(250);
-    const u = await waitFor('update', () => double.state.updates('GJ-060309').find((x) => x.fields.subject?.includes(tag)));
+    const u = await waitFor('update', () =>
+      double.state.updates('GJ-060309').find((x) => x.fields.subject?.includes(tag)),
+    );
     expect((u.fields.message ?? '').trim().length).toBeGreaterThan(0);
     expect(u.attachments.map((a) => a.sha256)).toEqual([sha(data)]);
   });
@@ -93,11 +107,15 @@ describe('SMTP to ticket update', () => {
   it('missing and garbage Date: posted_at is the time received', async () => {
     for (const dateLine of ['', 'Date: the day after tomorrow\r\n']) {
       const tag = randomBytes(4).toString('hex');
-      const raw = Buffer.from(`${dateLine}From: a@example.net\r\nTo: ${TO[0]}\r\nSubject: [GJ-060309] when ${tag}\r\nMessage-ID: <${tag}@x>\r\n\r\nbody ${tag}\r\n`);
+      const raw = Buffer.from(
+        `${dateLine}From: a@example.net\r\nTo: ${TO[0]}\r\nSubject: [GJ-060309] when ${tag}\r\nMessage-ID: <${tag}@x>\r\n\r\nbody ${tag}\r\n`,
+      );
       const before = Date.now();
       expect((await deliver(raw)).code).toBe(250);
       const after = Date.now();
-      const u = await waitFor('update', () => double.state.updates('GJ-060309').find((x) => x.fields.subject?.includes(tag)));
+      const u = await waitFor('update', () =>
+        double.state.updates('GJ-060309').find((x) => x.fields.subject?.includes(tag)),
+      );
       const t = Date.parse(u.fields.posted_at!);
       expect(u.fields.posted_at).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
       expect(t).toBeGreaterThanOrEqual(Math.floor(before / 1000) * 1000);
@@ -107,16 +125,25 @@ describe('SMTP to ticket update', () => {
 
   it('missing From: the author is the envelope sender', async () => {
     const tag = randomBytes(4).toString('hex');
-    const raw = Buffer.from(`To: ${TO[0]}\r\nSubject: [GJ-060309] nofrom ${tag}\r\nDate: Wed, 01 May 2024 12:34:56 +0200\r\n\r\nbody\r\n`);
+    const raw = Buffer.from(
+      `To: ${TO[0]}\r\nSubject: [GJ-060309] nofrom ${tag}\r\nDate: Wed, 01 May 2024 12:34:56 +0200\r\n\r\nbody\r\n`,
+    );
     expect((await deliver(raw, TO, 'bounce-sender@example.org')).code).toBe(250);
-    const u = await waitFor('update', () => double.state.updates('GJ-060309').find((x) => x.fields.subject?.includes(tag)));
+    const u = await waitFor('update', () =>
+      double.state.updates('GJ-060309').find((x) => x.fields.subject?.includes(tag)),
+    );
     expect(u.fields.author_email).toBe('bounce-sender@example.org');
     expect(u.fields.posted_at).toBe('2024-05-01T10:34:56Z');
   });
 
   it('reference from a recipient plus-tag', async () => {
     const tag = randomBytes(4).toString('hex');
-    const raw = await compose({ from: FROM, to: 'support+oc-820409@help.example.com', subject: `No tag here ${tag}`, text: 'hi' });
+    const raw = await compose({
+      from: FROM,
+      to: 'support+oc-820409@help.example.com',
+      subject: `No tag here ${tag}`,
+      text: 'hi',
+    });
     expect((await deliver(raw, ['support+oc-820409@help.example.com'])).code).toBe(250);
     await waitFor('update', () => double.state.updates('OC-820409').find((x) => x.fields.subject?.includes(tag)));
   });
@@ -137,17 +164,27 @@ describe('SMTP to ticket update', () => {
 
   it('Auto-Submitted and multipart/report mail is dropped: 250, no update', async () => {
     const tag = randomBytes(4).toString('hex');
-    const raw = Buffer.from(`From: robot@example.net\r\nTo: ${TO[0]}\r\nAuto-Submitted: auto-replied\r\nSubject: [GJ-060309] Out of office ${tag}\r\n\r\naway\r\n`);
+    const raw = Buffer.from(
+      `From: robot@example.net\r\nTo: ${TO[0]}\r\nAuto-Submitted: auto-replied\r\nSubject: [GJ-060309] Out of office ${tag}\r\n\r\naway\r\n`,
+    );
     const r = await deliver(raw);
     expect(r.code).toBe(250);
     expect(r.response).toMatch(/not posted \(auto_submitted\)/);
-    const line = await waitFor('drop log line', () => h.logs.lines.find((l) => l.msg === 'door verdict' && l.verdict === 'dropped' && l.reason === 'auto_submitted'));
+    const line = await waitFor('drop log line', () =>
+      h.logs.lines.find((l) => l.msg === 'door verdict' && l.verdict === 'dropped' && l.reason === 'auto_submitted'),
+    );
     expect(line).toBeTruthy();
   });
 
   it('the same Message-ID delivered twice makes one update', async () => {
     const tag = randomBytes(4).toString('hex');
-    const raw = await compose({ from: FROM, to: TO[0], subject: `[GJ-060309] twice ${tag}`, messageId: `<${tag}@example.net>`, text: `twice ${tag}` });
+    const raw = await compose({
+      from: FROM,
+      to: TO[0],
+      subject: `[GJ-060309] twice ${tag}`,
+      messageId: `<${tag}@example.net>`,
+      text: `twice ${tag}`,
+    });
     const first = await deliver(raw);
     const second = await deliver(raw);
     expect(first.code).toBe(250);

@@ -8,14 +8,30 @@ import { envelope, fixture, mail, testConfig } from './helpers.js';
 import { dkimKey, stubDns } from './dns-stub.js';
 
 const key = dkimKey();
-const smtp = envelope({ source: 'smtp', mailFrom: 'ann@example.com', remoteAddress: '192.0.2.10', helo: 'mail.example.com' });
+const smtp = envelope({
+  source: 'smtp',
+  mailFrom: 'ann@example.com',
+  remoteAddress: '192.0.2.10',
+  helo: 'mail.example.com',
+});
 
 function message(from = 'Ann <ann@example.com>'): Buffer {
-  return mail(`From: ${from}`, 'To: support@help.example', 'Subject: [AB-123456] hi', 'Date: Wed, 1 May 2024 12:00:00 +0000', 'Message-ID: <a1@example.com>', '', 'Hello there.', '');
+  return mail(
+    `From: ${from}`,
+    'To: support@help.example',
+    'Subject: [AB-123456] hi',
+    'Date: Wed, 1 May 2024 12:00:00 +0000',
+    'Message-ID: <a1@example.com>',
+    '',
+    'Hello there.',
+    '',
+  );
 }
 
 async function signed(raw: Buffer, domain: string): Promise<Buffer> {
-  const { signatures, errors } = await dkimSign(raw, { signatureData: [{ signingDomain: domain, selector: 's1', privateKey: key.privateKey }] } as Parameters<typeof dkimSign>[1]);
+  const { signatures, errors } = await dkimSign(raw, {
+    signatureData: [{ signingDomain: domain, selector: 's1', privateKey: key.privateKey }],
+  } as Parameters<typeof dkimSign>[1]);
   expect(errors).toEqual([]);
   return Buffer.concat([Buffer.from(signatures), raw]);
 }
@@ -28,13 +44,24 @@ function dns(opts: { dkimFor?: string; spf?: string; dmarc?: string } = {}) {
   return d;
 }
 
-const opts = (resolver: ReturnType<typeof stubDns>['resolver'], authorEmail = 'ann@example.com') => ({ resolver, timeoutMs: 5000, mta: 'mailgate.test', authorEmail });
+const opts = (resolver: ReturnType<typeof stubDns>['resolver'], authorEmail = 'ann@example.com') => ({
+  resolver,
+  timeoutMs: 5000,
+  mta: 'mailgate.test',
+  authorEmail,
+});
 
 describe('checkAuthenticity', () => {
   it('passes DMARC with an aligned DKIM signature', async () => {
     const d = dns({ dkimFor: 'example.com', dmarc: 'v=DMARC1; p=reject' });
     const v = await checkAuthenticity(await signed(message(), 'example.com'), smtp, opts(d.resolver));
-    expect(v).toMatchObject({ dkim: 'pass', dkimDomains: ['example.com'], dmarc: 'pass', from: 'ann@example.com', authenticated: true });
+    expect(v).toMatchObject({
+      dkim: 'pass',
+      dkimDomains: ['example.com'],
+      dmarc: 'pass',
+      from: 'ann@example.com',
+      authenticated: true,
+    });
     expect(v.reason).toBe('DMARC pass for ann@example.com');
   });
 
@@ -53,13 +80,19 @@ describe('checkAuthenticity', () => {
 
   it('does not authenticate a forged From signed by another domain', async () => {
     const d = dns({ dkimFor: 'attacker.example', dmarc: 'v=DMARC1; p=reject' });
-    const v = await checkAuthenticity(await signed(message(), 'attacker.example'), { ...smtp, mailFrom: 'x@attacker.example' }, opts(d.resolver));
+    const v = await checkAuthenticity(
+      await signed(message(), 'attacker.example'),
+      { ...smtp, mailFrom: 'x@attacker.example' },
+      opts(d.resolver),
+    );
     expect(v).toMatchObject({ dkim: 'pass', dkimDomains: ['attacker.example'], dmarc: 'fail', authenticated: false });
   });
 
   it('does not authenticate a message changed after signing', async () => {
     const d = dns({ dkimFor: 'example.com', dmarc: 'v=DMARC1; p=reject' });
-    const tampered = Buffer.from((await signed(message(), 'example.com')).toString().replace('Hello there.', 'Pay me.'));
+    const tampered = Buffer.from(
+      (await signed(message(), 'example.com')).toString().replace('Hello there.', 'Pay me.'),
+    );
     const v = await checkAuthenticity(tampered, smtp, opts(d.resolver));
     // mailauth calls a body-hash mismatch "neutral" (RFC 6376 §6.3 leaves it open); never "pass".
     expect(['fail', 'neutral']).toContain(v.dkim);
@@ -74,7 +107,11 @@ describe('checkAuthenticity', () => {
 
   it('does not authenticate when the update is posted as someone else than the From DMARC judged', async () => {
     const d = dns({ dkimFor: 'example.com', dmarc: 'v=DMARC1; p=reject' });
-    const v = await checkAuthenticity(await signed(message(), 'example.com'), smtp, opts(d.resolver, 'bob@example.net'));
+    const v = await checkAuthenticity(
+      await signed(message(), 'example.com'),
+      smtp,
+      opts(d.resolver, 'bob@example.net'),
+    );
     expect(v).toMatchObject({ dmarc: 'pass', authenticated: false });
     expect(v.reason).toMatch(/author is bob@example.net/);
   });
@@ -98,7 +135,10 @@ describe('checkAuthenticity', () => {
     const d = dns({ dkimFor: 'example.com', dmarc: 'v=DMARC1; p=reject' });
     d.delayMs = 10_000;
     const started = Date.now();
-    const v = await checkAuthenticity(await signed(message(), 'example.com'), smtp, { ...opts(d.resolver), timeoutMs: 200 });
+    const v = await checkAuthenticity(await signed(message(), 'example.com'), smtp, {
+      ...opts(d.resolver),
+      timeoutMs: 200,
+    });
     expect(Date.now() - started).toBeLessThan(2000);
     expect(v).toMatchObject({ spf: 'temperror', dkim: 'temperror', dmarc: 'temperror', authenticated: false });
     expect(v.reason).toMatch(/within 200 ms/);
@@ -106,7 +146,11 @@ describe('checkAuthenticity', () => {
 
   it('runs no SPF without an SMTP client address (inspect)', async () => {
     const d = dns({ dkimFor: 'example.com', spf: 'v=spf1 -all', dmarc: 'v=DMARC1; p=reject' });
-    const v = await checkAuthenticity(await signed(message(), 'example.com'), envelope({ source: 'inspect', mailFrom: '' }), opts(d.resolver));
+    const v = await checkAuthenticity(
+      await signed(message(), 'example.com'),
+      envelope({ source: 'inspect', mailFrom: '' }),
+      opts(d.resolver),
+    );
     expect(v).toMatchObject({ spf: 'not_run', dkim: 'pass', dmarc: 'pass', authenticated: true });
     expect(d.asked).not.toContain('TXT example.com');
   });
@@ -128,15 +172,27 @@ describe('authenticityOf', () => {
   it('leaves replayed mail alone (no session, rotated keys) and respects auth.enabled', async () => {
     const d = dns({ dkimFor: 'example.com', dmarc: 'v=DMARC1; p=reject' });
     const raw = await signed(message(), 'example.com');
-    expect(await authenticityOf(raw, envelope({ source: 'replay' }), config, 'ann@example.com', d.resolver)).toMatchObject({ authenticated: false, reason: 'replayed mail is not authenticated' });
-    expect(await authenticityOf(raw, smtp, testConfig({ auth: { enabled: false } }), 'ann@example.com', d.resolver)).toMatchObject({ authenticated: false, reason: 'auth.enabled is off' });
+    expect(
+      await authenticityOf(raw, envelope({ source: 'replay' }), config, 'ann@example.com', d.resolver),
+    ).toMatchObject({ authenticated: false, reason: 'replayed mail is not authenticated' });
+    expect(
+      await authenticityOf(raw, smtp, testConfig({ auth: { enabled: false } }), 'ann@example.com', d.resolver),
+    ).toMatchObject({ authenticated: false, reason: 'auth.enabled is off' });
     expect(d.asked).toEqual([]);
-    expect(await authenticityOf(raw, smtp, config, 'ann@example.com', d.resolver)).toMatchObject({ authenticated: true });
+    expect(await authenticityOf(raw, smtp, config, 'ann@example.com', d.resolver)).toMatchObject({
+      authenticated: true,
+    });
   });
 
   it('with the system resolver and no reachable DNS: a verdict, not a crash or a hang', async () => {
     const started = Date.now();
-    const v = await authenticityOf(message(), smtp, testConfig({ auth: { timeoutMs: 3000, dnsTimeoutMs: 1000 } }), 'ann@example.com', systemResolver(1000));
+    const v = await authenticityOf(
+      message(),
+      smtp,
+      testConfig({ auth: { timeoutMs: 3000, dnsTimeoutMs: 1000 } }),
+      'ann@example.com',
+      systemResolver(1000),
+    );
     expect(Date.now() - started).toBeLessThan(3500);
     expect(v.authenticated).toBe(false);
     expect(['none', 'temperror']).toContain(v.dmarc);

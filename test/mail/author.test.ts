@@ -25,7 +25,10 @@ describe('firstMailbox', () => {
 
   it.each([
     // Never shortened to the last word inside the brackets: system@example.com is another mailbox.
-    ['"your secret past" <power quadrant system@example.com>', { problem: 'whitespace inside <power quadrant system@example.com>', name: 'your secret past' }],
+    [
+      '"your secret past" <power quadrant system@example.com>',
+      { problem: 'whitespace inside <power quadrant system@example.com>', name: 'your secret past' },
+    ],
     ['<a b@example.com>', { problem: 'whitespace inside <a b@example.com>' }],
   ])('%j is unusable as written', (from, expected) => {
     const r = readMailboxes(from);
@@ -75,7 +78,9 @@ describe('authorOf', () => {
     const spaced = 'From: "your secret past" <power quadrant system@example.com>';
     const sender = authorOf(h(spaced, 'Sender: Desk <desk@example.org>', 'Reply-To: r@example.org'), 'env@example.org');
     expect(sender).toMatchObject({ name: 'Desk', email: 'desk@example.org', source: 'sender' });
-    expect(sender.warning).toMatch(/whitespace inside <power quadrant system@example.com>.*author is the Sender header/);
+    expect(sender.warning).toMatch(
+      /whitespace inside <power quadrant system@example.com>.*author is the Sender header/,
+    );
     const replyTo = authorOf(h(spaced, 'Reply-To: r@example.org'), 'env@example.org');
     expect(replyTo).toMatchObject({ name: 'your secret past', email: 'r@example.org', source: 'reply-to' });
     expect(replyTo.warning).toMatch(/author is the Reply-To header/);
@@ -83,8 +88,14 @@ describe('authorOf', () => {
     expect(envelope).toMatchObject({ name: 'your secret past', email: 'env@example.org', source: 'envelope' });
     expect(envelope.warning).toMatch(/author is the envelope sender/);
     // Two From fields, the first without an address: the first is the one read, so fall back.
-    expect(authorOf(h('From: Nobody', 'From: second@example.com', 'Sender: s@example.org'), '')).toMatchObject({ email: 's@example.org', source: 'sender' });
-    expect(authorOf(h('From:', 'Sender: s@example.org'), '')).toMatchObject({ email: 's@example.org', source: 'sender' });
+    expect(authorOf(h('From: Nobody', 'From: second@example.com', 'Sender: s@example.org'), '')).toMatchObject({
+      email: 's@example.org',
+      source: 'sender',
+    });
+    expect(authorOf(h('From:', 'Sender: s@example.org'), '')).toMatchObject({
+      email: 's@example.org',
+      source: 'sender',
+    });
   });
 
   it('sends no author, with a warning, when there is neither', () => {
@@ -95,13 +106,33 @@ describe('authorOf', () => {
   });
 
   it('decodes raw 8-bit Latin-1 display names', () => {
-    const raw = Buffer.concat([Buffer.from('From: "Ingo L'), Buffer.from([0xfc]), Buffer.from('tkebohle" <ingo@blank.pages.de>\r\n\r\n')]);
-    expect(authorOf(parseHeaders(raw), '')).toEqual({ name: 'Ingo Lütkebohle', email: 'ingo@blank.pages.de', source: 'from' });
+    const raw = Buffer.concat([
+      Buffer.from('From: "Ingo L'),
+      Buffer.from([0xfc]),
+      Buffer.from('tkebohle" <ingo@blank.pages.de>\r\n\r\n'),
+    ]);
+    expect(authorOf(parseHeaders(raw), '')).toEqual({
+      name: 'Ingo Lütkebohle',
+      email: 'ingo@blank.pages.de',
+      source: 'from',
+    });
   });
 
   it('reads encoded, raw 8-bit and odd From: headers of whole messages', () => {
-    expect(authorOf(parseHeaders(fixture('charsets/windows-1251-name.eml')), '')).toEqual({ name: 'Сибирь', email: 'sib@example.ru', source: 'from' });
-    expect(authorOf(parseHeaders(fixture('charsets/utf-8-raw-headers.eml')), '')).toEqual({ name: 'Jürgen Groß', email: 'juergen@example.de', source: 'from' });
-    expect(authorOf(parseHeaders(fixture('broken/at-in-display-name.eml')), '')).toEqual({ name: 'ann@home', email: 'ann@example.net', source: 'from' });
+    expect(authorOf(parseHeaders(fixture('charsets/windows-1251-name.eml')), '')).toEqual({
+      name: 'Сибирь',
+      email: 'sib@example.ru',
+      source: 'from',
+    });
+    expect(authorOf(parseHeaders(fixture('charsets/utf-8-raw-headers.eml')), '')).toEqual({
+      name: 'Jürgen Groß',
+      email: 'juergen@example.de',
+      source: 'from',
+    });
+    expect(authorOf(parseHeaders(fixture('broken/at-in-display-name.eml')), '')).toEqual({
+      name: 'ann@home',
+      email: 'ann@example.net',
+      source: 'from',
+    });
   });
 });

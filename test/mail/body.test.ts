@@ -23,7 +23,9 @@ describe('sanitiseHtml', () => {
   const clean = sanitiseHtml(hostile);
 
   it('removes scripts, handlers, frames, forms, plugins and style sheets', () => {
-    expect(clean).not.toMatch(/<script|alert\(1\)|onerror|onclick|<iframe|<form|<input|<object|<embed|<style|display:none/i);
+    expect(clean).not.toMatch(
+      /<script|alert\(1\)|onerror|onclick|<iframe|<form|<input|<object|<embed|<style|display:none/i,
+    );
   });
 
   it('removes javascript:, vbscript: and data: URLs', () => {
@@ -45,7 +47,9 @@ describe('sanitiseHtml', () => {
 describe('htmlToMessageText', () => {
   it('keeps text, shows link targets, does not wrap, skips image sources', () => {
     const long = 'word '.repeat(40).trim();
-    const text = htmlToMessageText(`<h1>Title</h1><p>${long}</p><p><a href="https://e.example/a">here</a> <img src="cid:x" alt="chart"><img src="cid:y"></p>`);
+    const text = htmlToMessageText(
+      `<h1>Title</h1><p>${long}</p><p><a href="https://e.example/a">here</a> <img src="cid:x" alt="chart"><img src="cid:y"></p>`,
+    );
     expect(text).toContain('Title');
     expect(text).toContain(long);
     expect(text).toContain('here <https://e.example/a>');

@@ -21,7 +21,13 @@ function read(rel: string): Buffer {
 async function draftOf(rel: string) {
   const raw = read(rel);
   const headers = parseHeaders(raw);
-  return draft(raw, replayEnvelope(raw, { fromLine: null }, new Date('2024-05-01T12:00:00Z'), headers), config, 'AB-123456', headers);
+  return draft(
+    raw,
+    replayEnvelope(raw, { fromLine: null }, new Date('2024-05-01T12:00:00Z'), headers),
+    config,
+    'AB-123456',
+    headers,
+  );
 }
 
 describe.runIf(present)(`broken mail in the corpus (${root})`, () => {
@@ -39,7 +45,9 @@ describe.runIf(present)(`broken mail in the corpus (${root})`, () => {
 
   it('a windows-1252 byte in a Subject of a message declaring iso-8859-1: the declared charset', async () => {
     // 0x85 is "…" in windows-1252, which is how WHATWG (and every mail client) reads iso-8859-1.
-    expect((await draftOf('mailgun-flanker/spam/broken-headers.eml')).update.subject).toBe('Forget Asking For A Link Exchange…');
+    expect((await draftOf('mailgun-flanker/spam/broken-headers.eml')).update.subject).toBe(
+      'Forget Asking For A Link Exchange…',
+    );
   });
 });
 

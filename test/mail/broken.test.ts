@@ -29,7 +29,9 @@ interface CpythonReading {
 }
 
 function cpythonReads(name: string): CpythonReading {
-  return JSON.parse(execFileSync('python3', [path.join(dir, 'read-with-cpython.py'), path.join(dir, name)], { encoding: 'utf8' })) as CpythonReading;
+  return JSON.parse(
+    execFileSync('python3', [path.join(dir, 'read-with-cpython.py'), path.join(dir, name)], { encoding: 'utf8' }),
+  ) as CpythonReading;
 }
 
 export async function draftFixture(name: string, fromLine: string | null = null): Promise<{ d: Draft; raw: Buffer }> {
@@ -46,7 +48,9 @@ describe('author: never an address that is not in the mail', () => {
     const { d } = await draftFixture('author-spaces-in-angle.eml');
     expect(d.update).toMatchObject({ author_name: 'Help Desk Relay', author_email: 'relay@example.org' });
     expect(d.authorSource).toBe('sender');
-    expect(d.warnings.join('\n')).toMatch(/whitespace inside <power quadrant system@example.com>\); author is the Sender header/);
+    expect(d.warnings.join('\n')).toMatch(
+      /whitespace inside <power quadrant system@example.com>\); author is the Sender header/,
+    );
     expect(authorToAuthenticate(d)).toBeUndefined();
     // CPython repairs the words into "power quadrant system"@example.com, an address the sender
     // never wrote; it agrees that system@example.com is not the author.
@@ -83,8 +87,13 @@ describe('author: never an address that is not in the mail', () => {
     expect(viaReturnPath.d.update.author_email).toBe('list-owner@example.net');
     expect(viaReturnPath.d.update.author_name).toBe('Nobody');
     expect(viaReturnPath.d.authorSource).toBe('envelope');
-    expect(viaReturnPath.d.warnings.join('\n')).toMatch(/"Nobody" has no usable address; author is the envelope sender/);
-    const viaFromLine = await draftFixture('author-two-from.eml', 'From mbox-sender@example.net Tue Oct 12 16:21:05 2010');
+    expect(viaReturnPath.d.warnings.join('\n')).toMatch(
+      /"Nobody" has no usable address; author is the envelope sender/,
+    );
+    const viaFromLine = await draftFixture(
+      'author-two-from.eml',
+      'From mbox-sender@example.net Tue Oct 12 16:21:05 2010',
+    );
     expect(viaFromLine.d.update.author_email).toBe('mbox-sender@example.net');
     // CPython reads the first From too, and finds no address in it.
     expect(cpythonReads('author-two-from.eml').from).toEqual([['', 'Nobody']]);
@@ -146,7 +155,9 @@ describe('uuencoded files', () => {
 
   it('a begin … end block in a plain text body becomes an attachment and leaves the text', async () => {
     const { d } = await draftFixture('uuencode-in-text.eml');
-    expect(d.attachments.map((a) => [a.filename, a.size, a.sha256])).toEqual([['crash log.bin', 300, sha256(original)]]);
+    expect(d.attachments.map((a) => [a.filename, a.size, a.sha256])).toEqual([
+      ['crash log.bin', 300, sha256(original)],
+    ]);
     expect(d.update.message).toContain('Hello, here is the log you asked for.');
     expect(d.update.message).toContain('Regards,');
     expect(d.update.message).not.toContain('begin 644');
@@ -161,7 +172,12 @@ describe('junk before the headers', () => {
   const door = (name: string) => {
     const raw = readFileSync(path.join(dir, name));
     const headers = parseHeaders(raw);
-    return verdictFromHeaders(headers, raw, replayEnvelope(raw, { fromLine: null }, new Date('2024-05-01T12:00:00Z'), headers), config);
+    return verdictFromHeaders(
+      headers,
+      raw,
+      replayEnvelope(raw, { fromLine: null }, new Date('2024-05-01T12:00:00Z'), headers),
+      config,
+    );
   };
 
   it.each([
@@ -175,7 +191,12 @@ describe('junk before the headers', () => {
     expect(v).toMatchObject({ verdict: 'post', ticket: 'AB-123456', subject });
     expect(v.messageId).toMatch(/@example\.net$/);
     const { d } = await draftFixture(name);
-    expect(d.update).toMatchObject({ subject, author_name: 'Customer', author_email: 'customer@example.net', posted_at: '2010-10-12T16:21:05Z' });
+    expect(d.update).toMatchObject({
+      subject,
+      author_name: 'Customer',
+      author_email: 'customer@example.net',
+      posted_at: '2010-10-12T16:21:05Z',
+    });
     expect(d.update.message.trim()).toBe('The body.');
     const py = cpythonReads(name);
     if (cpythonAgrees) expect(py.subject).toBe(subject);
@@ -239,7 +260,9 @@ describe('line endings', () => {
     const before = Buffer.from(raw);
     const headers = parseHeaders(raw);
     expect(headers.get('subject')).toBe('[AB-123456] old Mac line ends');
-    expect(verdictFromHeaders(headers, raw, replayEnvelope(raw, { fromLine: null }, new Date(), headers), config)).toMatchObject({ verdict: 'post', messageId: 'mac@example.net' });
+    expect(
+      verdictFromHeaders(headers, raw, replayEnvelope(raw, { fromLine: null }, new Date(), headers), config),
+    ).toMatchObject({ verdict: 'post', messageId: 'mac@example.net' });
     const { d } = await draftFixture('lines-bare-cr.eml');
     expect(d.update).toMatchObject({ author_email: 'customer@example.net', posted_at: '2010-10-12T16:21:05Z' });
     expect(d.update.message).toMatch(/First line\.\r?\nSecond line\./);
@@ -252,8 +275,17 @@ describe('line endings', () => {
 
   it('mixed CRLF, LF and CR line ends', async () => {
     const { d } = await draftFixture('lines-mixed.eml');
-    expect(d.update).toMatchObject({ subject: '[AB-123456] mixed line ends', author_email: 'customer@example.net', posted_at: '2010-10-12T16:21:05Z' });
-    expect(d.update.message.split(/\r?\n/).map((l) => l.trim()).filter(Boolean)).toEqual(['First line.', 'Second line.', 'Third line.']);
+    expect(d.update).toMatchObject({
+      subject: '[AB-123456] mixed line ends',
+      author_email: 'customer@example.net',
+      posted_at: '2010-10-12T16:21:05Z',
+    });
+    expect(
+      d.update.message
+        .split(/\r?\n/)
+        .map((l) => l.trim())
+        .filter(Boolean),
+    ).toEqual(['First line.', 'Second line.', 'Third line.']);
     expect(cpythonReads('lines-mixed.eml').subject).toBe('[AB-123456] mixed line ends');
   });
 });

@@ -12,7 +12,9 @@ const config = testConfig();
 
 // Each test message (test/fixtures/mail/charsets) with the charset it exercises and the text the
 // field holds, written out: the bytes were written from these strings' code points by hand.
-const FILES: Array<[file: string, charset: string, field: 'subject' | 'author_name' | 'message' | 'file', text: string]> = [
+const FILES: Array<
+  [file: string, charset: string, field: 'subject' | 'author_name' | 'message' | 'file', text: string]
+> = [
   ['charsets/iso-2022-jp.eml', 'ISO-2022-JP encoded word', 'subject', 'まみむめも'],
   ['charsets/iso-2022-jp.eml', 'ISO-2022-JP encoded word', 'author_name', '山田'],
   ['charsets/iso-2022-jp.eml', 'ISO-2022-JP body', 'message', 'こんにちは'],
@@ -26,7 +28,12 @@ const FILES: Array<[file: string, charset: string, field: 'subject' | 'author_na
   ['charsets/euc-kr-filename.eml', 'ks_c_5601-1987 body', 'message', '사진'],
   ['charsets/euc-kr-filename.eml', 'ks_c_5601-1987 file name', 'file', '사진.JPG'],
   ['charsets/big5-raw-header.eml', 'Big5 body, empty Content-Transfer-Encoding', 'message', '中文'],
-  ['charsets/windows-1252-labelled-latin1.eml', 'ISO-8859-1 label, windows-1252 bytes', 'message', 'It costs 5 €, the “best” offer – café.'],
+  [
+    'charsets/windows-1252-labelled-latin1.eml',
+    'ISO-8859-1 label, windows-1252 bytes',
+    'message',
+    'It costs 5 €, the “best” offer – café.',
+  ],
   ['charsets/utf-7.eml', 'UTF-7 body', 'message', 'Grüße aus Köln, 1 + 1'],
   ['charsets/utf-8-raw-headers.eml', 'raw 8-bit UTF-8 headers (RFC 6532)', 'subject', 'Grüße aus Köln'],
   ['charsets/utf-8-raw-headers.eml', 'raw 8-bit UTF-8 headers (RFC 6532)', 'author_name', 'Jürgen Groß'],
@@ -61,15 +68,35 @@ describe('UTF-7', () => {
 
   it('decodes UTF-7 encoded words in headers, which libmime leaves alone', () => {
     expect(decodeHeaderValue('=?UTF-7?Q?Hi_Mom_+Jjo-?=')).toBe('Hi Mom \u263a');
-    expect(decodeHeaderValue('=?unicode-1-1-utf-7?B?K0FPUS1yZ2Vy?= and =?utf-8?Q?caf=C3=A9?=')).toBe('\u00e4rger and café');
+    expect(decodeHeaderValue('=?unicode-1-1-utf-7?B?K0FPUS1yZ2Vy?= and =?utf-8?Q?caf=C3=A9?=')).toBe(
+      '\u00e4rger and café',
+    );
   });
 
   it('decodes a UTF-7 body, and leaves mixed messages alone', async () => {
-    const utf7 = mail('From: a@example.com', 'Subject: x', 'Content-Type: text/plain; charset=unicode-1-1-utf-7', '', 'Gr+APw-+AN8-e, 1 +- 1');
+    const utf7 = mail(
+      'From: a@example.com',
+      'Subject: x',
+      'Content-Type: text/plain; charset=unicode-1-1-utf-7',
+      '',
+      'Gr+APw-+AN8-e, 1 +- 1',
+    );
     const d = await draft(utf7, envelope(), config, 'AB-123456');
     expect(d.update.message).toBe('Grüße, 1 + 1');
     expect(textPartsAreUtf7(utf7)).toBe(true);
-    const mixed = mail('Content-Type: multipart/mixed; boundary=b', '', '--b', 'Content-Type: text/plain; charset=utf-7', '', 'A+-B', '--b', 'Content-Type: text/plain; charset=utf-8', '', 'C+D', '--b--');
+    const mixed = mail(
+      'Content-Type: multipart/mixed; boundary=b',
+      '',
+      '--b',
+      'Content-Type: text/plain; charset=utf-7',
+      '',
+      'A+-B',
+      '--b',
+      'Content-Type: text/plain; charset=utf-8',
+      '',
+      'C+D',
+      '--b--',
+    );
     expect(textPartsAreUtf7(mixed)).toBe(false);
   });
 

@@ -5,7 +5,8 @@ import type { Envelope } from '../../src/mail/types.js';
 import { envelope, fixture, mail } from './helpers.js';
 
 const smtp = (mailFrom = 'person@example.org'): Envelope => envelope({ source: 'smtp', mailFrom });
-const cls = (...headerLines: string[]): string | null => classify(parseHeaders(mail(...headerLines, '', 'body')), smtp());
+const cls = (...headerLines: string[]): string | null =>
+  classify(parseHeaders(mail(...headerLines, '', 'body')), smtp());
 
 describe('classify', () => {
   it.each([
@@ -47,7 +48,9 @@ describe('classify', () => {
     expect(cls('From: MAILER-DAEMON (Mail Delivery System)')).toBe('mailer_daemon');
     expect(cls('From: postmaster@example.com')).toBe('mailer_daemon');
     expect(cls('From: "postmaster questions" <joe@example.com>')).toBeNull();
-    expect(classify(parseHeaders(mail('From: a@example.com', '', '')), smtp('Postmaster@example.com'))).toBe('mailer_daemon');
+    expect(classify(parseHeaders(mail('From: a@example.com', '', '')), smtp('Postmaster@example.com'))).toBe(
+      'mailer_daemon',
+    );
   });
 
   it('recognises the null sender over SMTP, and Return-Path: <> for replayed and inspected mail', () => {
@@ -70,7 +73,15 @@ describe('classify', () => {
   });
 
   it('lists every signal of a bounce, the report first, with what gave it away', () => {
-    const h = parseHeaders(mail('From: MAILER-DAEMON@x.example', 'Auto-Submitted: auto-replied', 'Content-Type: multipart/report; report-type=delivery-status; boundary=x', '', ''));
+    const h = parseHeaders(
+      mail(
+        'From: MAILER-DAEMON@x.example',
+        'Auto-Submitted: auto-replied',
+        'Content-Type: multipart/report; report-type=delivery-status; boundary=x',
+        '',
+        '',
+      ),
+    );
     expect(machineSignals(h, smtp(''))).toEqual([
       { class: 'delivery_report', detail: 'multipart/report; report-type=delivery-status' },
       { class: 'auto_submitted', detail: 'Auto-Submitted: auto-replied' },
@@ -80,7 +91,9 @@ describe('classify', () => {
   });
 
   it('looks only at the top-level Content-Type', () => {
-    expect(cls('Content-Type: multipart/mixed; boundary=b', '', '--b', 'Content-Type: multipart/report; boundary=c')).toBeNull();
+    expect(
+      cls('Content-Type: multipart/mixed; boundary=b', '', '--b', 'Content-Type: multipart/report; boundary=c'),
+    ).toBeNull();
   });
 
   it('recognises whole DSNs, read receipts and auto-replies', () => {

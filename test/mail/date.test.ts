@@ -19,7 +19,10 @@ describe('parseMailDate', () => {
     ['Fri, 21 Nov 1997 09:55 -0600', '1997-11-21T15:55:00Z'],
     ['01 Jan 2001 00:01+0000', '2001-01-01T00:01:00Z'],
     ['Fri, 23 Aug 2002 2:32:53 -0400', '2002-08-23T06:32:53Z'],
-    ['Thu,\r\n      13\r\n        Feb\r\n          1969\r\n      23:32\r\n               -0330 (Newfoundland Time)', '1969-02-14T03:02:00Z'],
+    [
+      'Thu,\r\n      13\r\n        Feb\r\n          1969\r\n      23:32\r\n               -0330 (Newfoundland Time)',
+      '1969-02-14T03:02:00Z',
+    ],
     ['Fri, 21 Nov 1997 09(comment):   55  :  06 -0600', '1997-11-21T15:55:06Z'],
     ['Wed, 20 Sep 1995 00:19:00 (EDT) -0400', '1995-09-20T04:19:00Z'],
     ['Sat, 20 Sep 2008 20:04:30 +0300 (ùòåï ÷éõ éøåùìéí)', '2008-09-20T17:04:30Z'],
@@ -80,10 +83,18 @@ describe('parseMailDate', () => {
 
   it.each([
     // The date and time are what was written; the zone cannot be read, so UTC, with a note.
-    ['Tue, 12 Oct 2010 16:21:05 H0500', '2010-10-12T16:21:05Z', /unreadable time zone "H0500"; date and time taken as UTC/],
+    [
+      'Tue, 12 Oct 2010 16:21:05 H0500',
+      '2010-10-12T16:21:05Z',
+      /unreadable time zone "H0500"; date and time taken as UTC/,
+    ],
     ['Fri, 10 Feb 2019 10:00:00 +2500', '2019-02-10T10:00:00Z', /unreadable time zone "\+2500"/],
     // The next header run into the Date: the zone is readable, the rest is not part of the date.
-    ['Tue, 12 Oct 2010 16:21:05 +0200Received: from mx.example.com by mx2.example.com', '2010-10-12T14:21:05Z', /text after the time zone ignored \("Received:from mx/],
+    [
+      'Tue, 12 Oct 2010 16:21:05 +0200Received: from mx.example.com by mx2.example.com',
+      '2010-10-12T14:21:05Z',
+      /text after the time zone ignored \("Received:from mx/,
+    ],
   ])('%j → %s, noted', (input, expected, note) => {
     const r = readMailDate(input);
     expect(r?.date.toISOString().replace('.000', '')).toBe(expected);
@@ -110,7 +121,10 @@ describe('postedAt', () => {
   const received = '2024-05-01T12:00:00.123Z';
 
   it('uses the Date header, in UTC at second precision', () => {
-    expect(postedAt('Wed, 1 May 2024 13:54:56 +0200', received, { live: true })).toEqual({ iso: '2024-05-01T11:54:56Z', source: 'date' });
+    expect(postedAt('Wed, 1 May 2024 13:54:56 +0200', received, { live: true })).toEqual({
+      iso: '2024-05-01T11:54:56Z',
+      source: 'date',
+    });
   });
 
   it('falls back, with a warning, when Date is missing or garbage', () => {
@@ -131,7 +145,9 @@ describe('postedAt', () => {
 
   it('keeps an old Date on live mail and a later-than-fallback Date on replayed mail', () => {
     expect(postedAt('Mon, 1 Jan 2024 00:00:00 +0000', received, { live: true }).iso).toBe('2024-01-01T00:00:00Z');
-    expect(postedAt('Wed, 1 May 2024 18:00:00 +0000', received, { live: false, now: Date.parse('2025-01-01') }).source).toBe('date');
+    expect(
+      postedAt('Wed, 1 May 2024 18:00:00 +0000', received, { live: false, now: Date.parse('2025-01-01') }).source,
+    ).toBe('date');
   });
 
   it('never posts a date that is still in the future', () => {

@@ -11,7 +11,21 @@ const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 const b64 = (b: Buffer): string => b.toString('base64').replace(/.{76}/g, '$&\r\n');
 
 // Bytes that are neither valid UTF-8 nor text, so any re-encoding would change the hash.
-const png = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0xff, 0xfe, 0x80, ...Array.from({ length: 300 }, (_, i) => (i * 37) % 256)]);
+const png = Buffer.from([
+  0x89,
+  0x50,
+  0x4e,
+  0x47,
+  0x0d,
+  0x0a,
+  0x1a,
+  0x0a,
+  0x00,
+  0xff,
+  0xfe,
+  0x80,
+  ...Array.from({ length: 300 }, (_, i) => (i * 37) % 256),
+]);
 const pdf = Buffer.from(`%PDF-1.4\n${'\u00e9\u00ff binary '.repeat(50)}`, 'latin1');
 
 const rich = mail(
@@ -79,8 +93,21 @@ describe('draft', () => {
     expect(d.update).not.toHaveProperty('outgoing');
 
     expect(d.attachments.map(({ content: _c, ...a }) => a)).toEqual([
-      { filename: 'attachment-1.png', contentType: 'image/png', size: png.length, sha256: sha(png), contentId: 'chart@local', inline: true },
-      { filename: 'Rechnung März.pdf', contentType: 'application/pdf', size: pdf.length, sha256: sha(pdf), inline: false },
+      {
+        filename: 'attachment-1.png',
+        contentType: 'image/png',
+        size: png.length,
+        sha256: sha(png),
+        contentId: 'chart@local',
+        inline: true,
+      },
+      {
+        filename: 'Rechnung März.pdf',
+        contentType: 'application/pdf',
+        size: pdf.length,
+        sha256: sha(pdf),
+        inline: false,
+      },
       {
         filename: 'notes ü.txt',
         contentType: 'text/plain',
@@ -118,13 +145,24 @@ describe('draft', () => {
     );
     const d = await draft(raw, envelope(), config, 'AB-123456');
     expect(d.attachments).toHaveLength(1);
-    expect(d.attachments[0]).toMatchObject({ filename: 'attachment-1.gif', contentId: 'pic1', inline: true, sha256: sha(png) });
+    expect(d.attachments[0]).toMatchObject({
+      filename: 'attachment-1.gif',
+      contentId: 'pic1',
+      inline: true,
+      sha256: sha(png),
+    });
     expect(d.update.message).toBe('see');
     expect(d.update.html_body).toContain('cid:pic1');
   });
 
   it('converts an HTML-only message to text', async () => {
-    const raw = mail('From: a@example.com', 'Subject: html', 'Content-Type: text/html; charset=utf-8', '', '<div>Hello <i>world</i><br>line two</div>');
+    const raw = mail(
+      'From: a@example.com',
+      'Subject: html',
+      'Content-Type: text/html; charset=utf-8',
+      '',
+      '<div>Hello <i>world</i><br>line two</div>',
+    );
     const d = await draft(raw, envelope(), config, 'AB-123456');
     expect(d.update.message).toBe('Hello world\nline two');
     expect(d.update.html_body).toBe('<div>Hello <i>world</i><br />line two</div>');
@@ -177,14 +215,36 @@ describe('draft', () => {
 
   it('names a forwarded message after its subject, keeps a name the sender gave, and is safe for file systems', async () => {
     const fwd = (inner: string, disposition = 'Content-Disposition: attachment') =>
-      mail('From: a@example.com', 'Subject: fwd', 'Content-Type: multipart/mixed; boundary=b', '', '--b', 'Content-Type: text/plain', '', 'see', '--b', 'Content-Type: message/rfc822', disposition, '', inner, '--b--');
-    const named = async (raw: Buffer) => (await draft(raw, envelope(), config, 'AB-123456')).attachments.map((a) => a.filename);
+      mail(
+        'From: a@example.com',
+        'Subject: fwd',
+        'Content-Type: multipart/mixed; boundary=b',
+        '',
+        '--b',
+        'Content-Type: text/plain',
+        '',
+        'see',
+        '--b',
+        'Content-Type: message/rfc822',
+        disposition,
+        '',
+        inner,
+        '--b--',
+      );
+    const named = async (raw: Buffer) =>
+      (await draft(raw, envelope(), config, 'AB-123456')).attachments.map((a) => a.filename);
     expect(await named(fwd('Subject: =?UTF-8?Q?Rechnung_M=C3=A4rz?=\r\n\r\nx\r\n'))).toEqual(['Rechnung März.eml']);
     expect(await named(fwd('Subject: a/b: "c" <d>?\r\n\r\nx\r\n'))).toEqual(['a b c d.eml']);
     expect(await named(fwd('From: x@y\r\n\r\nno subject\r\n'))).toEqual(['forwarded-message-1.eml']);
-    expect(await named(fwd('Subject: ignored\r\n\r\nx\r\n', 'Content-Disposition: attachment; filename="Original.eml"'))).toEqual(['Original.eml']);
-    expect(await named(fwd('Subject: ignored\r\n\r\nx\r\n', 'Content-Disposition: attachment; filename="Re: hello"'))).toEqual(['Re: hello.eml']);
-    expect(await named(fwd(`Subject: ${'long '.repeat(60)}\r\n\r\nx\r\n`))).toEqual([`${'long '.repeat(24).trim()}.eml`]);
+    expect(
+      await named(fwd('Subject: ignored\r\n\r\nx\r\n', 'Content-Disposition: attachment; filename="Original.eml"')),
+    ).toEqual(['Original.eml']);
+    expect(
+      await named(fwd('Subject: ignored\r\n\r\nx\r\n', 'Content-Disposition: attachment; filename="Re: hello"')),
+    ).toEqual(['Re: hello.eml']);
+    expect(await named(fwd(`Subject: ${'long '.repeat(60)}\r\n\r\nx\r\n`))).toEqual([
+      `${'long '.repeat(24).trim()}.eml`,
+    ]);
   });
 
   it('reads a part whose Content-Type has no subtype as text/plain, as RFC 2045 and CPython do', async () => {
@@ -209,16 +269,34 @@ describe('draft', () => {
   it('reads what it can of broken MIME: no closing boundary, a misspelt or unknown transfer encoding, junk in base64', async () => {
     const open = await draft(fixture('broken/no-closing-boundary.eml'), envelope(), config, 'AB-123456');
     expect(open.update.message).toBe('the first part');
-    expect(open.attachments.map((a) => [a.filename, a.content.toString().trim()])).toEqual([['notes.txt', 'the notes, cut short']]);
-    expect((await draft(fixture('broken/bad-cte.eml'), envelope(), config, 'AB-123456')).update.message).toBe('Grüße aus München');
-    expect((await draft(fixture('broken/unknown-cte.eml'), envelope(), config, 'AB-123456')).update.message).toBe('plain words under an unknown encoding');
-    expect((await draft(fixture('broken/bad-base64.eml'), envelope(), config, 'AB-123456')).update.message).toBe('the text survives junk in base64');
+    expect(open.attachments.map((a) => [a.filename, a.content.toString().trim()])).toEqual([
+      ['notes.txt', 'the notes, cut short'],
+    ]);
+    expect((await draft(fixture('broken/bad-cte.eml'), envelope(), config, 'AB-123456')).update.message).toBe(
+      'Grüße aus München',
+    );
+    expect((await draft(fixture('broken/unknown-cte.eml'), envelope(), config, 'AB-123456')).update.message).toBe(
+      'plain words under an unknown encoding',
+    );
+    expect((await draft(fixture('broken/bad-base64.eml'), envelope(), config, 'AB-123456')).update.message).toBe(
+      'the text survives junk in base64',
+    );
     const badHeader = await draft(fixture('broken/bad-header-name.eml'), envelope(), config, 'AB-123456');
-    expect(badHeader.update).toMatchObject({ subject: 'after a bad header', author_name: 'Ann', author_email: 'ann@example.net', message: 'body' });
+    expect(badHeader.update).toMatchObject({
+      subject: 'after a bad header',
+      author_name: 'Ann',
+      author_email: 'ann@example.net',
+      message: 'body',
+    });
   });
 
   it('keeps the From name when the address comes from the envelope', async () => {
-    const d = await draft(mail('From: MAILER DAEMON <>', 'Subject: x', '', 'body'), envelope({ mailFrom: 'bounce@example.org' }), config, 'AB-123456');
+    const d = await draft(
+      mail('From: MAILER DAEMON <>', 'Subject: x', '', 'body'),
+      envelope({ mailFrom: 'bounce@example.org' }),
+      config,
+      'AB-123456',
+    );
     expect(d.update).toMatchObject({ author_name: 'MAILER DAEMON', author_email: 'bounce@example.org' });
   });
 
@@ -227,21 +305,41 @@ describe('draft', () => {
     const none = await draft(mail('From: a@example.com', 'Subject: x', '', 'body'), env, config, 'AB-123456');
     expect(none.update.posted_at).toBe('2024-05-01T12:00:00Z');
     expect(none.warnings.join()).toMatch(/no Date/);
-    const garbage = await draft(mail('From: a@example.com', 'Date: <HR>', 'Subject: x', '', 'body'), env, config, 'AB-123456');
+    const garbage = await draft(
+      mail('From: a@example.com', 'Date: <HR>', 'Subject: x', '', 'body'),
+      env,
+      config,
+      'AB-123456',
+    );
     expect(garbage.update.posted_at).toBe('2024-05-01T12:00:00Z');
     expect(garbage.warnings.join()).toMatch(/unparseable/);
   });
 
   it('uses the receive time for a live message dated in the future', async () => {
     const raw = mail('From: a@example.com', 'Date: Wed, 1 May 2024 14:00:00 +0000', 'Subject: x', '', 'body');
-    const live = await draft(raw, envelope({ source: 'smtp', receivedAt: '2024-05-01T12:00:00Z' }), config, 'AB-123456');
+    const live = await draft(
+      raw,
+      envelope({ source: 'smtp', receivedAt: '2024-05-01T12:00:00Z' }),
+      config,
+      'AB-123456',
+    );
     expect(live.update.posted_at).toBe('2024-05-01T12:00:00Z');
-    const replay = await draft(raw, envelope({ source: 'replay', receivedAt: '2024-05-01T12:00:00Z' }), config, 'AB-123456');
+    const replay = await draft(
+      raw,
+      envelope({ source: 'replay', receivedAt: '2024-05-01T12:00:00Z' }),
+      config,
+      'AB-123456',
+    );
     expect(replay.update.posted_at).toBe('2024-05-01T14:00:00Z');
   });
 
   it('uses the envelope sender when From is missing, and no author when both are', async () => {
-    const d = await draft(mail('Subject: x', '', 'body'), envelope({ mailFrom: 'bounces@example.org' }), config, 'AB-123456');
+    const d = await draft(
+      mail('Subject: x', '', 'body'),
+      envelope({ mailFrom: 'bounces@example.org' }),
+      config,
+      'AB-123456',
+    );
     // No display name: the address is the name too (authorName), so no contact is nameless.
     expect(d.update).toMatchObject({ author_email: 'bounces@example.org', author_name: 'bounces@example.org' });
     const none = await draft(mail('Subject: x', '', 'body'), envelope({ mailFrom: '' }), config, 'AB-123456');
@@ -252,7 +350,10 @@ describe('draft', () => {
   it('rejects a message over the size limit and a parse over the time limit', async () => {
     const small = testConfig({ smtp: { maxMessageBytes: 100 } });
     await expect(draft(rich, envelope(), small, 'AB-123456')).rejects.toMatchObject({ kind: 'too_large' });
-    const big = Buffer.concat([mail('Subject: big', 'Content-Type: application/octet-stream', 'Content-Transfer-Encoding: base64', '', ''), Buffer.from(b64(Buffer.alloc(8 * 1024 * 1024, 7)))]);
+    const big = Buffer.concat([
+      mail('Subject: big', 'Content-Type: application/octet-stream', 'Content-Transfer-Encoding: base64', '', ''),
+      Buffer.from(b64(Buffer.alloc(8 * 1024 * 1024, 7))),
+    ]);
     const hurried = testConfig({ queue: { parseTimeoutMs: 1 } });
     const err: unknown = await draft(big, envelope(), hurried, 'AB-123456').catch((e: unknown) => e);
     expect(err).toBeInstanceOf(GatewayError);
@@ -263,7 +364,12 @@ describe('draft', () => {
 describe('draft of whole test messages', () => {
   it('decodes RFC 2231 (with continuations) and RFC 2047 file names', async () => {
     const d = await draft(fixture('filenames/rfc2231-and-2047.eml'), envelope(), config, 'AB-123456');
-    expect(d.attachments.map((a) => a.filename)).toEqual(['Prüfbericht März.pdf', 'Résumé de la semaine longue.doc', 'naïve ciële.txt', 'Biodiversité de la semaine.doc']);
+    expect(d.attachments.map((a) => a.filename)).toEqual([
+      'Prüfbericht März.pdf',
+      'Résumé de la semaine longue.doc',
+      'naïve ciële.txt',
+      'Biodiversité de la semaine.doc',
+    ]);
   });
 
   it('hashes attachments to the bytes of their base64 parts; cid images are inline and referenced', async () => {
@@ -289,7 +395,12 @@ describe('draft of whole test messages', () => {
     const d = await draft(raw, envelope(), config, 'AB-123456');
     const expected = base64PartAfter(raw, 'filename="invoice.pdf"');
     expect(d.attachments).toHaveLength(1);
-    expect(d.attachments[0]).toMatchObject({ filename: 'invoice.pdf', contentType: 'application/pdf', size: expected.length, sha256: sha(expected) });
+    expect(d.attachments[0]).toMatchObject({
+      filename: 'invoice.pdf',
+      contentType: 'application/pdf',
+      size: expected.length,
+      sha256: sha(expected),
+    });
     expect(d.attachments[0]!.content.equals(expected)).toBe(true);
     expect(d.attachments[0]!.content.subarray(0, 8).toString()).toBe('%PDF-1.4');
   });
@@ -298,7 +409,9 @@ describe('draft of whole test messages', () => {
     const d = await draft(fixture('cid/html-only.eml'), envelope(), config, 'AB-123456');
     expect(d.update.html_body).toContain('<h1>Release notes</h1>');
     expect(d.update.html_body).not.toContain('<style');
-    expect(d.update.message).toMatch(/^Release notes\n\nThe new version fixes the login bug <https:\/\/example\.org\/bug\/1> and the export\./);
+    expect(d.update.message).toMatch(
+      /^Release notes\n\nThe new version fixes the login bug <https:\/\/example\.org\/bug\/1> and the export\./,
+    );
     expect(d.update.message).not.toMatch(/<[a-z]+[ >]/i);
   });
 

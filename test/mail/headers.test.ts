@@ -51,7 +51,9 @@ describe('parseHeaders', () => {
   });
 
   it('is case-insensitive, get() is the first occurrence and getAll() all of them', () => {
-    const h = parseHeaders(mail('received: one', 'Received: two', 'RECEIVED: three', 'subject: first', 'Subject: second', '', ''));
+    const h = parseHeaders(
+      mail('received: one', 'Received: two', 'RECEIVED: three', 'subject: first', 'Subject: second', '', ''),
+    );
     expect(h.get('RECEIVED')).toBe('one');
     expect(h.getAll('received')).toEqual(['one', 'two', 'three']);
     expect(h.get('SUBJECT')).toBe('first');
@@ -89,13 +91,17 @@ describe('parseHeaders', () => {
   });
 
   it('ignores an mbox From_ line and lines whose field name is malformed', () => {
-    const h = parseHeaders(Buffer.from('From someone@example.com Fri Jul  8 12:08:34 2011\nSubject: x\nBad Name: y\nSubject : spaced\n\n'));
+    const h = parseHeaders(
+      Buffer.from('From someone@example.com Fri Jul  8 12:08:34 2011\nSubject: x\nBad Name: y\nSubject : spaced\n\n'),
+    );
     expect(h.fields.map((f) => f.name)).toEqual(['Subject', 'Subject']);
     expect(h.getAll('subject')).toEqual(['x', 'spaced']);
   });
 
   it('ends the header block at a line without a colon, as CPython does (no empty line needed)', () => {
-    const raw = Buffer.from('Subject: here\nFrom: a@example.com\ncounter to RFC 2822, no separating newline\nSubject: not a header\n');
+    const raw = Buffer.from(
+      'Subject: here\nFrom: a@example.com\ncounter to RFC 2822, no separating newline\nSubject: not a header\n',
+    );
     const h = parseHeaders(raw);
     expect(h.getAll('subject')).toEqual(['here']);
     expect(h.bounds).toMatchObject({ end: h.bounds.bodyStart });
@@ -113,7 +119,10 @@ describe('parseHeaders', () => {
   });
 
   it('parses a 210 KB header block quickly', () => {
-    const big = Buffer.from(`Subject: big\r\n${'X-Filler: ' + 'a'.repeat(70) + '\r\n'}`.repeat(1) + `X-Long: ${'b '.repeat(100_000)}\r\n\r\nbody`);
+    const big = Buffer.from(
+      `Subject: big\r\n${'X-Filler: ' + 'a'.repeat(70) + '\r\n'}`.repeat(1) +
+        `X-Long: ${'b '.repeat(100_000)}\r\n\r\nbody`,
+    );
     const started = performance.now();
     for (let i = 0; i < 10; i++) parseHeaders(big);
     expect(parseHeaders(big).get('subject')).toBe('big');
@@ -123,6 +132,8 @@ describe('parseHeaders', () => {
 
 describe('stripComments', () => {
   it('removes nested comments and keeps quoted strings', () => {
-    expect(stripComments('auto-replied (vacation (nested)) ; x="(not a comment)"')).toBe('auto-replied   ; x="(not a comment)"');
+    expect(stripComments('auto-replied (vacation (nested)) ; x="(not a comment)"')).toBe(
+      'auto-replied   ; x="(not a comment)"',
+    );
   });
 });

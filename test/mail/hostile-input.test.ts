@@ -44,16 +44,22 @@ describe('HTML depth pre-scan', () => {
   });
 
   it('names the limit passed', () => {
-    expect(htmlOverLimits('<div>'.repeat(11), LIMITS)).toBe('HTML body nests elements deeper than html.maxDepth (10); the update carries the text only');
+    expect(htmlOverLimits('<div>'.repeat(11), LIMITS)).toBe(
+      'HTML body nests elements deeper than html.maxDepth (10); the update carries the text only',
+    );
     expect(htmlOverLimits('<div>'.repeat(10), LIMITS)).toBeNull();
-    expect(htmlOverLimits('é'.repeat(501), LIMITS)).toBe('HTML body of 1002 bytes exceeds html.maxBytes (1000); the update carries the text only');
+    expect(htmlOverLimits('é'.repeat(501), LIMITS)).toBe(
+      'HTML body of 1002 bytes exceeds html.maxBytes (1000); the update carries the text only',
+    );
     expect(htmlOverLimits('é'.repeat(500), LIMITS)).toBeNull();
   });
 
   it('gives the text of HTML it does not sanitise by stripping the tags', () => {
-    expect(roughHtmlText('<head><title>t</title><style>p{}</style></head><p>Hello&nbsp;&amp; <b>you</b></p><div>next&#33;<br>line &#x263A; &bogus;</div><script>evil()</script>')).toBe(
-      'Hello & you\nnext!\nline ☺ &bogus;',
-    );
+    expect(
+      roughHtmlText(
+        '<head><title>t</title><style>p{}</style></head><p>Hello&nbsp;&amp; <b>you</b></p><div>next&#33;<br>line &#x263A; &bogus;</div><script>evil()</script>',
+      ),
+    ).toBe('Hello & you\nnext!\nline ☺ &bogus;');
   });
 });
 
@@ -74,14 +80,19 @@ describe('composeBody past the HTML limits', () => {
 });
 
 describe('html.remoteImages', () => {
-  const html = '<p>Hi <img src="https://track.example/pixel.gif?u=42" alt=" Our logo "><img src="http://t.example/p.gif"><img src="cid:sig@x" alt="sig"></p>';
+  const html =
+    '<p>Hi <img src="https://track.example/pixel.gif?u=42" alt=" Our logo "><img src="http://t.example/p.gif"><img src="cid:sig@x" alt="sig"></p>';
 
   it('drop: a remote image becomes its alt text; inline cid: images stay', () => {
-    expect(sanitiseHtml(html, 'drop')).toBe('<p>Hi <span>[Our logo]</span><span></span><img src="cid:sig@x" alt="sig" /></p>');
+    expect(sanitiseHtml(html, 'drop')).toBe(
+      '<p>Hi <span>[Our logo]</span><span></span><img src="cid:sig@x" alt="sig" /></p>',
+    );
   });
 
   it('keep: remote images stay', () => {
-    expect(sanitiseHtml(html, 'keep')).toBe('<p>Hi <img src="https://track.example/pixel.gif?u=42" alt=" Our logo " /><img src="http://t.example/p.gif" /><img src="cid:sig@x" alt="sig" /></p>');
+    expect(sanitiseHtml(html, 'keep')).toBe(
+      '<p>Hi <img src="https://track.example/pixel.gif?u=42" alt=" Our logo " /><img src="http://t.example/p.gif" /><img src="cid:sig@x" alt="sig" /></p>',
+    );
   });
 
   it('defaults to drop in the configuration, and draft applies it', async () => {
@@ -89,12 +100,19 @@ describe('html.remoteImages', () => {
     const d = await draft(mail('Subject: x', 'Content-Type: text/html', '', html), envelope(), config, 'AB-123456');
     expect(d.update.html_body).not.toContain('track.example');
     expect(d.update.html_body).toContain('[Our logo]');
-    const kept = await draft(mail('Subject: x', 'Content-Type: text/html', '', html), envelope(), testConfig({ html: { remoteImages: 'keep' } }), 'AB-123456');
+    const kept = await draft(
+      mail('Subject: x', 'Content-Type: text/html', '', html),
+      envelope(),
+      testConfig({ html: { remoteImages: 'keep' } }),
+      'AB-123456',
+    );
     expect(kept.update.html_body).toContain('https://track.example/pixel.gif');
   });
 
   it('leaves display:none text in place (it can neither run nor load anything)', () => {
-    expect(sanitiseHtml('<div style="display:none">preheader</div><p>body</p>', 'drop')).toBe('<div style="display:none">preheader</div><p>body</p>');
+    expect(sanitiseHtml('<div style="display:none">preheader</div><p>body</p>', 'drop')).toBe(
+      '<div style="display:none">preheader</div><p>body</p>',
+    );
   });
 });
 
@@ -134,7 +152,10 @@ describe('values that reach Sirportly', () => {
       source: 'fallback',
       warning: 'Date header 1970-01-01T00:00:00Z is before 1990; posted_at is the fallback time',
     });
-    expect(postedAt('Mon, 1 Jan 1990 00:00:00 +0000', '2024-05-01T12:00:00Z', { live: true })).toEqual({ iso: '1990-01-01T00:00:00Z', source: 'date' });
+    expect(postedAt('Mon, 1 Jan 1990 00:00:00 +0000', '2024-05-01T12:00:00Z', { live: true })).toEqual({
+      iso: '1990-01-01T00:00:00Z',
+      source: 'date',
+    });
   });
 
   it('header values in logs and warnings are clipped to a few hundred characters', () => {
@@ -149,7 +170,13 @@ describe('values that reach Sirportly', () => {
 
   it('replay summary examples carry clipped Message-IDs and subjects', () => {
     const summary = new Summary(true);
-    summary.record('rejected', 'no_reference', { path: 'a.mbox', index: 1, message_id: `${'m'.repeat(5000)}@x`, subject: `s\r\n${'s'.repeat(5000)}`, ticket: null });
+    summary.record('rejected', 'no_reference', {
+      path: 'a.mbox',
+      index: 1,
+      message_id: `${'m'.repeat(5000)}@x`,
+      subject: `s\r\n${'s'.repeat(5000)}`,
+      ticket: null,
+    });
     const [example] = summary.toJSON().rejected.reasons.no_reference!.examples;
     expect(example!.message_id).toBe(clip(`${'m'.repeat(5000)}@x`));
     expect(example!.subject).toMatch(/^s\\x0d\\x0as+…\(5003 chars\)$/);
@@ -166,7 +193,13 @@ describe('caps on what a message decodes to', () => {
       'Content-Type: text/plain',
       '',
       'see the files',
-      ...Array.from({ length: n }, (_, i) => [`--b`, 'Content-Type: application/octet-stream', `Content-Disposition: attachment; filename="f${i + 1}.bin"`, '', `data ${i + 1}`]).flat(),
+      ...Array.from({ length: n }, (_, i) => [
+        `--b`,
+        'Content-Type: application/octet-stream',
+        `Content-Disposition: attachment; filename="f${i + 1}.bin"`,
+        '',
+        `data ${i + 1}`,
+      ]).flat(),
       '--b--',
       '',
     );
@@ -183,25 +216,60 @@ describe('caps on what a message decodes to', () => {
   });
 
   it('fails a message whose parts decode past draft.maxDecodedBytes with draft_limit', async () => {
-    const big = mail('Subject: big', 'Content-Type: application/octet-stream', 'Content-Transfer-Encoding: base64', '', Buffer.alloc(300_000, 1).toString('base64').replace(/.{76}/g, '$&\r\n'));
-    const err: unknown = await draft(big, envelope(), testConfig({ draft: { maxDecodedBytes: 100_000 } }), 'AB-123456').catch((e: unknown) => e);
+    const big = mail(
+      'Subject: big',
+      'Content-Type: application/octet-stream',
+      'Content-Transfer-Encoding: base64',
+      '',
+      Buffer.alloc(300_000, 1).toString('base64').replace(/.{76}/g, '$&\r\n'),
+    );
+    const err: unknown = await draft(
+      big,
+      envelope(),
+      testConfig({ draft: { maxDecodedBytes: 100_000 } }),
+      'AB-123456',
+    ).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(GatewayError);
-    expect(err).toMatchObject({ kind: 'draft_limit', message: expect.stringMatching(/^decoded parts of the message exceed draft\.maxDecodedBytes \(100000\)/) });
-    const qp = mail('Subject: qp', 'Content-Type: text/plain', 'Content-Transfer-Encoding: quoted-printable', '', '=41'.repeat(50_000));
-    await expect(draft(qp, envelope(), testConfig({ draft: { maxDecodedBytes: 10_000 } }), 'AB-123456')).rejects.toMatchObject({ kind: 'draft_limit' });
-    await expect(draft(qp, envelope(), config, 'AB-123456')).resolves.toMatchObject({ update: { message: 'A'.repeat(50_000) } });
+    expect(err).toMatchObject({
+      kind: 'draft_limit',
+      message: expect.stringMatching(/^decoded parts of the message exceed draft\.maxDecodedBytes \(100000\)/),
+    });
+    const qp = mail(
+      'Subject: qp',
+      'Content-Type: text/plain',
+      'Content-Transfer-Encoding: quoted-printable',
+      '',
+      '=41'.repeat(50_000),
+    );
+    await expect(
+      draft(qp, envelope(), testConfig({ draft: { maxDecodedBytes: 10_000 } }), 'AB-123456'),
+    ).rejects.toMatchObject({ kind: 'draft_limit' });
+    await expect(draft(qp, envelope(), config, 'AB-123456')).resolves.toMatchObject({
+      update: { message: 'A'.repeat(50_000) },
+    });
   });
 });
 
 describe('draft_limit in the retry policy', () => {
-  const job = (attemptsMade: number): UpdateJob => ({ id: 'x', timestamp: Date.now(), attemptsMade, data: {} as UpdateJob['data'], updateData: async () => undefined });
+  const job = (attemptsMade: number): UpdateJob => ({
+    id: 'x',
+    timestamp: Date.now(),
+    attemptsMade,
+    data: {} as UpdateJob['data'],
+    updateData: async () => undefined,
+  });
   const twice = testConfig({ draft: { attempts: 2 } });
 
   it('is tried again until draft.attempts tries, then fails saying which limit', () => {
-    const err = new GatewayError('draft_limit', 'drafting took longer than queue.parseTimeoutMs (30000 ms); the drafting thread was stopped');
+    const err = new GatewayError(
+      'draft_limit',
+      'drafting took longer than queue.parseTimeoutMs (30000 ms); the drafting thread was stopped',
+    );
     expect(classifyFailure(err, job(0), twice, Date.now())).toBe(err);
     const out = classifyFailure(err, job(1), twice, Date.now());
     expect(out).toBeInstanceOf(UnrecoverableError);
-    expect(out.message).toBe('draft_limit: drafting took longer than queue.parseTimeoutMs (30000 ms); the drafting thread was stopped (2 tries, draft.attempts)');
+    expect(out.message).toBe(
+      'draft_limit: drafting took longer than queue.parseTimeoutMs (30000 ms); the drafting thread was stopped (2 tries, draft.attempts)',
+    );
   });
 });

@@ -32,7 +32,9 @@ describe('normaliseMessageId', () => {
 
 describe('idempotencyKey', () => {
   it('is sha256("mid:" + id + "\\n" + ticket), 32 hex characters', () => {
-    expect(idempotencyKey('abc@example.com', Buffer.from('x'), 'AB-123456')).toBe(sha('mid:abc@example.com\nAB-123456').slice(0, 32));
+    expect(idempotencyKey('abc@example.com', Buffer.from('x'), 'AB-123456')).toBe(
+      sha('mid:abc@example.com\nAB-123456').slice(0, 32),
+    );
   });
 
   it('uses the sha256 of the raw bytes when there is no Message-ID', () => {
@@ -44,7 +46,14 @@ describe('idempotencyKey', () => {
   it('gives the same message, retried with other trace headers, the same key', () => {
     const config = testConfig();
     const a = mail('Received: from a', 'Message-ID: <m1@example.com>', 'Subject: [AB-123456] hi', '', 'body');
-    const b = mail('Received: from b', 'Received: from a', 'Message-ID:   <m1@example.com>', 'Subject: [AB-123456] hi', '', 'body');
+    const b = mail(
+      'Received: from b',
+      'Received: from a',
+      'Message-ID:   <m1@example.com>',
+      'Subject: [AB-123456] hi',
+      '',
+      'body',
+    );
     const ka = doorVerdict(a, envelope(), config).idempotencyKey;
     expect(doorVerdict(b, envelope(), config).idempotencyKey).toBe(ka);
     expect(ka).toMatch(/^[0-9a-f]{32}$/);

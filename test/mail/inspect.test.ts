@@ -52,11 +52,31 @@ describe('inspectMessage', () => {
         posted_at: '2024-05-01T12:34:56Z',
         authenticated: null,
       },
-      attachments: [{ filename: 'a.bin', content_type: 'application/octet-stream', size: 3, sha256: createHash('sha256').update('abc').digest('hex') }],
+      attachments: [
+        {
+          filename: 'a.bin',
+          content_type: 'application/octet-stream',
+          size: 3,
+          sha256: createHash('sha256').update('abc').digest('hex'),
+        },
+      ],
       warnings: [],
       // The door's Redis checks cannot run offline, and inspect says so.
-      checks: { thread: 'not needed: the headers name the ticket', known_sender: 'off (policy.knownSendersOnly)', loop_rate_limit: 'not applied to replayed mail', new_ticket_limit: 'not needed' },
-      auth: { spf: 'not_run', dkim: 'not_run', dkimDomains: [], dmarc: 'not_run', from: null, authenticated: false, reason: 'replayed mail is not authenticated' },
+      checks: {
+        thread: 'not needed: the headers name the ticket',
+        known_sender: 'off (policy.knownSendersOnly)',
+        loop_rate_limit: 'not applied to replayed mail',
+        new_ticket_limit: 'not needed',
+      },
+      auth: {
+        spf: 'not_run',
+        dkim: 'not_run',
+        dkimDomains: [],
+        dmarc: 'not_run',
+        from: null,
+        authenticated: false,
+        reason: 'replayed mail is not authenticated',
+      },
     });
     // The update is the worker's draft, field for field.
     const d = await draft(raw, envelope(), config, 'AB-123456');
@@ -65,16 +85,33 @@ describe('inspectMessage', () => {
 
   it('shows a reject with its SMTP reply and no update', async () => {
     const r = await inspectMessage(mail('Subject: no ref', 'Message-ID: <r@x>', '', 'body'), envelope(), config);
-    expect(r).toMatchObject({ verdict: 'reject', reason: 'no_reference', update: null, attachments: [], message_id: 'r@x' });
+    expect(r).toMatchObject({
+      verdict: 'reject',
+      reason: 'no_reference',
+      update: null,
+      attachments: [],
+      message_id: 'r@x',
+    });
     expect(r.smtp_reply).toBe(`550 5.7.1 ${config.policy.noReferenceText}`);
   });
 
   it('says which door checks need Redis and were not run', async () => {
-    const r = await inspectMessage(mail('Subject: Re: lost the reference', 'In-Reply-To: <a@x>', 'References: <root@x> <a@x>', '', 'body'), envelope(), config);
+    const r = await inspectMessage(
+      mail('Subject: Re: lost the reference', 'In-Reply-To: <a@x>', 'References: <root@x> <a@x>', '', 'body'),
+      envelope(),
+      config,
+    );
     expect(r).toMatchObject({ verdict: 'reject', reason: 'no_reference' });
-    expect(r.checks?.thread).toBe('not run: needs Redis (not available offline); would look up 2 Message-ID(s) from In-Reply-To/References');
+    expect(r.checks?.thread).toBe(
+      'not run: needs Redis (not available offline); would look up 2 Message-ID(s) from In-Reply-To/References',
+    );
     const strict = testConfig({ policy: { knownSendersOnly: true } });
-    const posted = await inspectMessage(mail('From: a@example.com', 'Subject: [AB-123456] x', '', 'body'), envelope({ source: 'inspect', mailFrom: '' }), strict, { resolver: stubDns().resolver });
+    const posted = await inspectMessage(
+      mail('From: a@example.com', 'Subject: [AB-123456] x', '', 'body'),
+      envelope({ source: 'inspect', mailFrom: '' }),
+      strict,
+      { resolver: stubDns().resolver },
+    );
     expect(posted.checks).toEqual({
       thread: 'not needed: the headers name the ticket',
       known_sender: 'not run: needs Redis (not available offline)',
@@ -88,9 +125,23 @@ describe('inspectMessage', () => {
     const d = stubDns();
     d.txt('s1._domainkey.example.com', key.record);
     d.txt('_dmarc.example.com', 'v=DMARC1; p=reject');
-    const raw = mail('From: Ann <ann@example.com>', 'Subject: [AB-123456] signed', 'Date: Wed, 1 May 2024 12:00:00 +0000', '', 'hello', '');
-    const { signatures } = await dkimSign(raw, { signatureData: [{ signingDomain: 'example.com', selector: 's1', privateKey: key.privateKey }] } as Parameters<typeof dkimSign>[1]);
-    const r = await inspectMessage(Buffer.concat([Buffer.from(signatures), raw]), envelope({ source: 'inspect', mailFrom: '' }), config, { resolver: d.resolver });
+    const raw = mail(
+      'From: Ann <ann@example.com>',
+      'Subject: [AB-123456] signed',
+      'Date: Wed, 1 May 2024 12:00:00 +0000',
+      '',
+      'hello',
+      '',
+    );
+    const { signatures } = await dkimSign(raw, {
+      signatureData: [{ signingDomain: 'example.com', selector: 's1', privateKey: key.privateKey }],
+    } as Parameters<typeof dkimSign>[1]);
+    const r = await inspectMessage(
+      Buffer.concat([Buffer.from(signatures), raw]),
+      envelope({ source: 'inspect', mailFrom: '' }),
+      config,
+      { resolver: d.resolver },
+    );
     expect(r.auth).toMatchObject({ spf: 'not_run', dkim: 'pass', dmarc: 'pass', authenticated: true });
     expect(r.update?.authenticated).toBe('1');
   });
@@ -101,7 +152,16 @@ describe('inspectMessage', () => {
   });
 
   it('shows a bounce as dropped', async () => {
-    const r = await inspectMessage(fixture('machine/dsn.eml'), envelope({ rcptTo: ['support+AB-123456@example.com'] }), config);
-    expect(r).toMatchObject({ verdict: 'drop', reason: 'delivery_report', smtp_reply: '250 2.0.0 Accepted', update: null });
+    const r = await inspectMessage(
+      fixture('machine/dsn.eml'),
+      envelope({ rcptTo: ['support+AB-123456@example.com'] }),
+      config,
+    );
+    expect(r).toMatchObject({
+      verdict: 'drop',
+      reason: 'delivery_report',
+      smtp_reply: '250 2.0.0 Accepted',
+      update: null,
+    });
   });
 });

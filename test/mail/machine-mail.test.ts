@@ -8,9 +8,17 @@ import { doorVerdict } from '../../src/mail/verdict.js';
 import { envelope, fixture, fixtureFiles, testConfig } from './helpers.js';
 
 const EXPECTED: Record<string, { verdict: string; reason: string; detail?: RegExp }> = {
-  'machine/dsn.eml': { verdict: 'drop', reason: 'delivery_report', detail: /^multipart\/report; report-type=delivery-status$/ },
+  'machine/dsn.eml': {
+    verdict: 'drop',
+    reason: 'delivery_report',
+    detail: /^multipart\/report; report-type=delivery-status$/,
+  },
   'machine/dsn-utf-7.eml': { verdict: 'drop', reason: 'delivery_report' },
-  'machine/read-receipt.eml': { verdict: 'drop', reason: 'delivery_report', detail: /report-type=disposition-notification/ },
+  'machine/read-receipt.eml': {
+    verdict: 'drop',
+    reason: 'delivery_report',
+    detail: /report-type=disposition-notification/,
+  },
   'machine/vacation.eml': { verdict: 'drop', reason: 'auto_submitted', detail: /^Auto-Submitted: auto-replied$/ },
   'machine/x-autoreply.eml': { verdict: 'drop', reason: 'auto_reply_header', detail: /^x-autoreply: yes$/ },
   'machine/precedence-junk.eml': { verdict: 'drop', reason: 'precedence', detail: /^Precedence: junk$/ },
@@ -36,19 +44,34 @@ describe('machine mail', () => {
   });
 
   it('posts every class whose policy is post', () => {
-    const all = testConfig({ policy: { autoSubmitted: 'post', deliveryReports: 'post', precedence: 'post', mailerDaemon: 'post', nullSender: 'post', autoReplyHeaders: 'post' } });
+    const all = testConfig({
+      policy: {
+        autoSubmitted: 'post',
+        deliveryReports: 'post',
+        precedence: 'post',
+        mailerDaemon: 'post',
+        nullSender: 'post',
+        autoReplyHeaders: 'post',
+      },
+    });
     for (const file of Object.keys(EXPECTED)) expect(doorVerdict(fixture(file), env, all).verdict, file).toBe('post');
   });
 
   it('drops anything from the null sender over SMTP', () => {
-    const v = doorVerdict(fixture('machine/out-of-office-no-header.eml'), envelope({ source: 'smtp', mailFrom: '', rcptTo: ['support+AB-123456@example.com'] }), config);
+    const v = doorVerdict(
+      fixture('machine/out-of-office-no-header.eml'),
+      envelope({ source: 'smtp', mailFrom: '', rcptTo: ['support+AB-123456@example.com'] }),
+      config,
+    );
     expect({ verdict: v.verdict, reason: v.reason }).toEqual({ verdict: 'drop', reason: 'null_sender' });
   });
 
   it('posts a DSN when its class is post: the report text (UTF-7 decoded) is the message, the report parts are files', async () => {
     const all = testConfig({ policy: { deliveryReports: 'post' } });
     const d = await draft(fixture('machine/dsn-utf-7.eml'), env, all, 'AB-123456');
-    expect(d.update.message).toBe('Delivery has failed to these recipients or distribution lists:\n\nnobody@example.org');
+    expect(d.update.message).toBe(
+      'Delivery has failed to these recipients or distribution lists:\n\nnobody@example.org',
+    );
     expect(d.attachments.map((a) => [a.filename, a.contentType])).toEqual([
       ['attachment-1.bin', 'message/delivery-status'],
       ['hello.eml', 'message/rfc822'],

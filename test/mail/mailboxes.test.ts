@@ -6,7 +6,11 @@ describe('mailboxes', () => {
   it('reads a value as mailparser does: groups flattened, encoded words decoded, punycode kept', () => {
     const value = '=?utf-8?q?J=C3=B6rg?= <jorg@xn--bcher-kva.example>, Team: a@example.com, "B" <b@example.com>;';
     expect(mailboxes(value)).toEqual(parseAddressHeader(value, { flatten: true, decodePunycode: false }).value);
-    expect(mailboxes(value).map((m) => m.address)).toEqual(['jorg@xn--bcher-kva.example', 'a@example.com', 'b@example.com']);
+    expect(mailboxes(value).map((m) => m.address)).toEqual([
+      'jorg@xn--bcher-kva.example',
+      'a@example.com',
+      'b@example.com',
+    ]);
     expect(mailboxes(value)[0]?.name).toBe('Jörg');
   });
 

@@ -13,9 +13,19 @@ import { envelope, mail, testConfig } from './helpers.js';
 const TICKET = { brand: 'Help', department: 'Support', status: 'New', priority: 'Normal', team: 'Helpdesk' };
 const config = testConfig({
   routes: [
-    { name: 'sales', match: ['sales@example.com'], noReference: 'create', ticket: { ...TICKET, department: 'Sales', brand: 'Example', sla: 'Gold', tag_list: 'email, sales' } },
+    {
+      name: 'sales',
+      match: ['sales@example.com'],
+      noReference: 'create',
+      ticket: { ...TICKET, department: 'Sales', brand: 'Example', sla: 'Gold', tag_list: 'email, sales' },
+    },
     // A department id needs no brand.
-    { name: 'plain', match: ['plain@example.com'], noReference: 'create', ticket: { department: '12', status: 'New', priority: 'Normal', team: 'Helpdesk' } },
+    {
+      name: 'plain',
+      match: ['plain@example.com'],
+      noReference: 'create',
+      ticket: { department: '12', status: 'New', priority: 'Normal', team: 'Helpdesk' },
+    },
     { name: 'rest', noReference: 'reject' },
   ],
 });
@@ -23,7 +33,15 @@ const sales = routeFor(config, ['sales@example.com']);
 const plainRoute = routeFor(config, ['plain@example.com']);
 
 const env = (over: Partial<Envelope> = {}): Envelope => envelope({ rcptTo: ['sales@example.com'], ...over });
-const message = (...headers: string[]) => mail(...headers, 'Message-ID: <nt1@example.net>', 'MIME-Version: 1.0', 'Content-Type: text/plain; charset=utf-8', '', 'The printer is on fire.');
+const message = (...headers: string[]) =>
+  mail(
+    ...headers,
+    'Message-ID: <nt1@example.net>',
+    'MIME-Version: 1.0',
+    'Content-Type: text/plain; charset=utf-8',
+    '',
+    'The printer is on fire.',
+  );
 
 async function drafted(raw: Buffer, e: Envelope = env()) {
   return draft(raw, e, config, '');
@@ -31,7 +49,11 @@ async function drafted(raw: Buffer, e: Envelope = env()) {
 
 describe('newTicketFields', () => {
   it('takes subject, contact and date from the draft and the ticket fields from the route', async () => {
-    const raw = message('From: "Jörg Müller" <Joerg@Example.COM>', 'Subject: =?UTF-8?Q?Drucker_brennt?=', 'Date: Wed, 1 May 2024 13:34:56 +0200');
+    const raw = message(
+      'From: "Jörg Müller" <Joerg@Example.COM>',
+      'Subject: =?UTF-8?Q?Drucker_brennt?=',
+      'Date: Wed, 1 May 2024 13:34:56 +0200',
+    );
     const v = doorVerdict(raw, env(), config);
     expect(v).toMatchObject({ verdict: 'create', route: 'sales' });
     const d = await drafted(raw);
@@ -54,7 +76,9 @@ describe('newTicketFields', () => {
   });
 
   it('leaves out what the route and the mail do not give', async () => {
-    const d = await drafted(message('From: ann@example.net', 'Subject: Hello', 'Date: Thu, 02 May 2024 08:00:00 -0500'));
+    const d = await drafted(
+      message('From: ann@example.net', 'Subject: Hello', 'Date: Thu, 02 May 2024 08:00:00 -0500'),
+    );
     const f = newTicketFields(d, plainRoute, null);
     expect(f).toEqual({
       subject: 'Hello',
@@ -76,11 +100,16 @@ describe('newTicketFields', () => {
     const d = await drafted(message('From: ann@example.net', 'Subject: Hello'));
     expect(newTicketFields(d, plainRoute, 'mailgate-0123456789abcdef').tag_list).toBe('mailgate-0123456789abcdef');
     expect(newTicketFields(d, sales, null).tag_list).toBe('email, sales');
-    expect(newTicketFields(d, sales, 'mailgate-0123456789abcdef').tag_list).toBe('email, sales, mailgate-0123456789abcdef');
+    expect(newTicketFields(d, sales, 'mailgate-0123456789abcdef').tag_list).toBe(
+      'email, sales, mailgate-0123456789abcdef',
+    );
   });
 
   it('uses the archive date when the mail has no Date:', async () => {
-    const d = await drafted(message('From: ann@example.net', 'Subject: Hello'), env({ receivedAt: '2023-11-05T06:07:08.000Z' }));
+    const d = await drafted(
+      message('From: ann@example.net', 'Subject: Hello'),
+      env({ receivedAt: '2023-11-05T06:07:08.000Z' }),
+    );
     const f = newTicketFields(d, sales, null);
     expect(f.submitted_at).toBe('2023-11-05T06:07:08Z');
     expect(f.submitted_at).toBe(d.update.posted_at);
@@ -114,7 +143,10 @@ describe('newTicketFields', () => {
       err = e;
     }
     expect(err).toBeInstanceOf(GatewayError);
-    expect(err).toMatchObject({ kind: 'bad_input', message: 'no sender address (From: or envelope sender) to open a ticket for' });
+    expect(err).toMatchObject({
+      kind: 'bad_input',
+      message: 'no sender address (From: or envelope sender) to open a ticket for',
+    });
     expect((err as GatewayError).retryable).toBe(false);
   });
 
@@ -135,7 +167,9 @@ describe('newTicketFields', () => {
       }
       expect(err, missing).toBeInstanceOf(GatewayError);
       expect((err as GatewayError).kind).toBe('config');
-      expect((err as GatewayError).message).toMatch(new RegExp(`^route "no-${missing}" has no ticket fields for new tickets`));
+      expect((err as GatewayError).message).toMatch(
+        new RegExp(`^route "no-${missing}" has no ticket fields for new tickets`),
+      );
     }
   });
 });

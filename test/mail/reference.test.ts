@@ -19,12 +19,18 @@ describe('subject references', () => {
     expect(subject(s)).toBe(expected);
   });
 
-  it.each(['XGJ-060309', 'GJ-0603091', 'GJ-06030', 'GJ060309', 'G-060309', '1GJ-060309', ''])('no reference in %j', (s) => {
-    expect(subject(s)).toBeNull();
-  });
+  it.each(['XGJ-060309', 'GJ-0603091', 'GJ-06030', 'GJ060309', 'G-060309', '1GJ-060309', ''])(
+    'no reference in %j',
+    (s) => {
+      expect(subject(s)).toBeNull();
+    },
+  );
 
   it('reports how it was found', () => {
-    expect(findReference('[AB-123456]', ['support+CD-654321@example.com'], m)).toEqual({ ticket: 'AB-123456', via: 'subject' });
+    expect(findReference('[AB-123456]', ['support+CD-654321@example.com'], m)).toEqual({
+      ticket: 'AB-123456',
+      via: 'subject',
+    });
   });
 
   it('tries the configured patterns in order', () => {
@@ -42,12 +48,21 @@ describe('subject references', () => {
 
 describe('plus-tag references', () => {
   it('takes the tag of a recipient, upper-cased', () => {
-    expect(findReference('no ref', ['other@example.com', 'support+gj-060309@example.com'], m)).toEqual({ ticket: 'GJ-060309', via: 'plus_tag' });
+    expect(findReference('no ref', ['other@example.com', 'support+gj-060309@example.com'], m)).toEqual({
+      ticket: 'GJ-060309',
+      via: 'plus_tag',
+    });
     expect(findReference('', ['<support+GJ-060309@example.com>'], m)?.ticket).toBe('GJ-060309');
   });
 
   it('ignores tags that are not a whole reference', () => {
-    expect(findReference('', ['support+urgent@example.com', 'support+GJ-0603091@example.com', 'support+xGJ-060309@example.com'], m)).toBeNull();
+    expect(
+      findReference(
+        '',
+        ['support+urgent@example.com', 'support+GJ-0603091@example.com', 'support+xGJ-060309@example.com'],
+        m,
+      ),
+    ).toBeNull();
   });
 
   it('is off when reference.plusTag is false', () => {

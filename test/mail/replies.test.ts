@@ -17,7 +17,23 @@ const REPLY = [
 ].join('\n');
 
 const multipart = (text: string, html: string): Buffer =>
-  mail('From: Jane <jane@example.com>', 'Subject: Re: [AB-123456] printer', 'Date: Wed, 1 May 2024 13:00:00 +0000', 'Content-Type: multipart/alternative; boundary=b', '', '--b', 'Content-Type: text/plain; charset=utf-8', '', text, '--b', 'Content-Type: text/html; charset=utf-8', '', html, '--b--', '');
+  mail(
+    'From: Jane <jane@example.com>',
+    'Subject: Re: [AB-123456] printer',
+    'Date: Wed, 1 May 2024 13:00:00 +0000',
+    'Content-Type: multipart/alternative; boundary=b',
+    '',
+    '--b',
+    'Content-Type: text/plain; charset=utf-8',
+    '',
+    text,
+    '--b',
+    'Content-Type: text/html; charset=utf-8',
+    '',
+    html,
+    '--b--',
+    '',
+  );
 
 describe('stripQuotedReply', () => {
   it('cuts "On … wrote:" quotes and "-- " signatures', () => {
@@ -41,7 +57,12 @@ describe('draft with replies.stripQuoted', () => {
   });
 
   it('on: message is the new part, html_body still the full mail', async () => {
-    const d = await draft(multipart(REPLY, html), envelope(), testConfig({ replies: { stripQuoted: true } }), 'AB-123456');
+    const d = await draft(
+      multipart(REPLY, html),
+      envelope(),
+      testConfig({ replies: { stripQuoted: true } }),
+      'AB-123456',
+    );
     expect(d.update.message).toBe('Thanks, that fixed it.\n\nJane');
     expect(d.update.html_body).toContain('Please restart the printer.');
   });

@@ -35,7 +35,11 @@ describe('route validation', () => {
     const config = load({
       policy: { noReference: 'create' },
       routes: [
-        { name: 'sales', match: [' Sales@Example.COM ', 'Example.org'], ticket: { ...TICKET, brand: 'Example', sla: 'Gold', tag_list: 'email, sales' } },
+        {
+          name: 'sales',
+          match: [' Sales@Example.COM ', 'Example.org'],
+          ticket: { ...TICKET, brand: 'Example', sla: 'Gold', tag_list: 'email, sales' },
+        },
         { name: 'legal', match: ['@legal.example.com'], noReference: 'drop' },
         { name: 'catch-all', ticket: TICKET },
       ],
@@ -50,26 +54,54 @@ describe('route validation', () => {
   it('keeps the name "default" for the default route', () => {
     // The gateway's own default route is called "default": a route with match under that name
     // would be taken for it when a job names its route, and mail would go to its account.
-    expect(configError({ routes: [{ name: 'default', match: ['vip@example.com'], noReference: 'create', ticket: TICKET, sirportly: ACCOUNT }] })).toBe(
+    expect(
+      configError({
+        routes: [
+          { name: 'default', match: ['vip@example.com'], noReference: 'create', ticket: TICKET, sirportly: ACCOUNT },
+        ],
+      }),
+    ).toBe(
       'routes[0].name: "default" is the name of the default route (the one without match); name this route otherwise',
     );
-    expect(load({ routes: [{ name: 'vip', match: ['vip@example.com'] }, { name: 'default', noReference: 'drop' }] }).routes.at(-1)!.name).toBe('default');
+    expect(
+      load({
+        routes: [
+          { name: 'vip', match: ['vip@example.com'] },
+          { name: 'default', noReference: 'drop' },
+        ],
+      }).routes.at(-1)!.name,
+    ).toBe('default');
   });
 
   it('refuses a match with two @ and an empty secret file', () => {
-    expect(configError({ routes: [{ name: 'a', match: ['support@@example.com'] }] })).toMatch(/^routes\[0\]\.match\[0\]: must be an address/);
+    expect(configError({ routes: [{ name: 'a', match: ['support@@example.com'] }] })).toMatch(
+      /^routes\[0\]\.match\[0\]: must be an address/,
+    );
     const dir = mkdtempSync(join(tmpdir(), 'routes-empty-'));
     writeFileSync(join(dir, 'token'), '\n');
     writeFileSync(join(dir, 'secret'), 's\n');
-    expect(configError({ routes: [{ name: 'a', match: ['a@example.com'], sirportly: { tokenFile: join(dir, 'token'), secretFile: join(dir, 'secret') } }] })).toBe(
-      `routes[0].sirportly.tokenFile=${join(dir, 'token')}: is empty`,
-    );
+    expect(
+      configError({
+        routes: [
+          {
+            name: 'a',
+            match: ['a@example.com'],
+            sirportly: { tokenFile: join(dir, 'token'), secretFile: join(dir, 'secret') },
+          },
+        ],
+      }),
+    ).toBe(`routes[0].sirportly.tokenFile=${join(dir, 'token')}: is empty`);
   });
 
   it('refuses two routes with the same name', () => {
-    expect(configError({ routes: [{ name: 'a', match: ['a@example.com'] }, { name: 'a', match: ['b@example.com'] }] })).toBe(
-      'routes[1].name: "a" is used by an earlier route; names must be unique',
-    );
+    expect(
+      configError({
+        routes: [
+          { name: 'a', match: ['a@example.com'] },
+          { name: 'a', match: ['b@example.com'] },
+        ],
+      }),
+    ).toBe('routes[1].name: "a" is used by an earlier route; names must be unique');
   });
 
   it('refuses a route without match anywhere but last', () => {
@@ -77,23 +109,33 @@ describe('route validation', () => {
       'routes[0].match: route "everything" has no match, so it is the default route and must be the last one',
     );
     // An explicit empty list is no match too, and two defaults cannot both be last.
-    expect(configError({ routes: [{ name: 'a', match: [] }, { name: 'b', match: [] }] })).toBe(
-      'routes[0].match: route "a" has no match, so it is the default route and must be the last one',
-    );
+    expect(
+      configError({
+        routes: [
+          { name: 'a', match: [] },
+          { name: 'b', match: [] },
+        ],
+      }),
+    ).toBe('routes[0].match: route "a" has no match, so it is the default route and must be the last one');
   });
 
   it('requires department, status, priority and team of a route that opens tickets', () => {
     for (const field of ['department', 'status', 'priority', 'team'] as const) {
       const ticket: Record<string, string> = { ...TICKET };
       delete ticket[field];
-      expect(configError({ routes: [{ name: 'sales', match: ['sales@example.com'], noReference: 'create', ticket }] }), field).toBe(
-        `routes[0].ticket.${field}: is required: route "sales" opens new tickets (noReference: create)`,
-      );
+      expect(
+        configError({ routes: [{ name: 'sales', match: ['sales@example.com'], noReference: 'create', ticket }] }),
+        field,
+      ).toBe(`routes[0].ticket.${field}: is required: route "sales" opens new tickets (noReference: create)`);
     }
     // An empty string is no value either.
-    expect(configError({ routes: [{ name: 'sales', match: ['sales@example.com'], noReference: 'create', ticket: { ...TICKET, team: '' } }] })).toMatch(
-      /^routes\[0\]\.ticket\.team: /,
-    );
+    expect(
+      configError({
+        routes: [
+          { name: 'sales', match: ['sales@example.com'], noReference: 'create', ticket: { ...TICKET, team: '' } },
+        ],
+      }),
+    ).toMatch(/^routes\[0\]\.ticket\.team: /);
   });
 
   it('requires them of a route that inherits create from policy.noReference, not of one that overrides it', () => {
@@ -119,20 +161,49 @@ describe('route validation', () => {
 
   it('refuses a department name without its brand (Sirportly resolves a name only within a brand); an id needs none', () => {
     const { brand: _brand, ...noBrand } = TICKET;
-    expect(configError({ routes: [{ name: 'sales', match: ['sales@example.com'], noReference: 'create', ticket: noBrand }] })).toBe(
+    expect(
+      configError({
+        routes: [{ name: 'sales', match: ['sales@example.com'], noReference: 'create', ticket: noBrand }],
+      }),
+    ).toBe(
       'routes[0].ticket.department: "Support" is a department name, which Sirportly resolves only with its brand: set routes[0].ticket.brand, or give the department\'s id',
     );
-    expect(load({ routes: [{ name: 'sales', match: ['sales@example.com'], noReference: 'create', ticket: { ...noBrand, department: '42' } }] }).routes[0]!.ticket.department).toBe('42');
+    expect(
+      load({
+        routes: [
+          {
+            name: 'sales',
+            match: ['sales@example.com'],
+            noReference: 'create',
+            ticket: { ...noBrand, department: '42' },
+          },
+        ],
+      }).routes[0]!.ticket.department,
+    ).toBe('42');
   });
 
   it('refuses policy.noReference create without a default route', () => {
-    const message = 'policy.noReference: create needs the ticket fields of new tickets: add a default route (one without match, last) with ticket: {department, status, priority, team}';
+    const message =
+      'policy.noReference: create needs the ticket fields of new tickets: add a default route (one without match, last) with ticket: {department, status, priority, team}';
     expect(configError({ policy: { noReference: 'create' } })).toBe(message);
-    expect(configError({ policy: { noReference: 'create' }, routes: [{ name: 'sales', match: ['sales@example.com'], ticket: TICKET }] })).toBe(message);
+    expect(
+      configError({
+        policy: { noReference: 'create' },
+        routes: [{ name: 'sales', match: ['sales@example.com'], ticket: TICKET }],
+      }),
+    ).toBe(message);
   });
 
   it('refuses a match entry that is neither an address nor a domain', () => {
-    for (const bad of ['two words', 'support@', 'a@b@example.com', '@@example.com', 'example..com', '-example.com', 'http://example.com']) {
+    for (const bad of [
+      'two words',
+      'support@',
+      'a@b@example.com',
+      '@@example.com',
+      'example..com',
+      '-example.com',
+      'http://example.com',
+    ]) {
       expect(configError({ routes: [{ name: 'r', match: ['ok@example.com', bad] }] }), bad).toBe(
         'routes[0].match[1]: must be an address (help@example.com) or a domain (example.com)',
       );
@@ -142,31 +213,52 @@ describe('route validation', () => {
   });
 
   it('refuses bad names and unknown keys', () => {
-    expect(configError({ routes: [{ name: 'has space', match: ['a@example.com'] }] })).toBe('routes[0].name: letters, digits, _ . - only (1 to 64)');
-    expect(configError({ routes: [{ name: 'r', match: ['a@example.com'], ticket: { ...TICKET, queue: 'x' } }] })).toMatch(/^routes\[0\]\.ticket: .*queue/);
-    expect(configError({ routes: [{ name: 'r', match: ['a@example.com'], noReference: 'post' }] })).toMatch(/^routes\[0\]\.noReference: /);
+    expect(configError({ routes: [{ name: 'has space', match: ['a@example.com'] }] })).toBe(
+      'routes[0].name: letters, digits, _ . - only (1 to 64)',
+    );
+    expect(
+      configError({ routes: [{ name: 'r', match: ['a@example.com'], ticket: { ...TICKET, queue: 'x' } }] }),
+    ).toMatch(/^routes\[0\]\.ticket: .*queue/);
+    expect(configError({ routes: [{ name: 'r', match: ['a@example.com'], noReference: 'post' }] })).toMatch(
+      /^routes\[0\]\.noReference: /,
+    );
   });
 
   it('refuses a route account without token or secret', () => {
     expect(configError({ routes: [{ name: 'other', sirportly: { url: 'https://other.example' } }] })).toBe(
       'routes[0].sirportly.token: is required when a route has its own Sirportly account (or tokenFile)',
     );
-    expect(configError({ routes: [{ name: 'a', match: ['a@example.com'] }, { name: 'other', sirportly: { token: 'tok-long-t' } }] })).toBe(
-      'routes[1].sirportly.secret: is required when a route has its own Sirportly account (or secretFile)',
+    expect(
+      configError({
+        routes: [
+          { name: 'a', match: ['a@example.com'] },
+          { name: 'other', sirportly: { token: 'tok-long-t' } },
+        ],
+      }),
+    ).toBe('routes[1].sirportly.secret: is required when a route has its own Sirportly account (or secretFile)');
+    expect(configError({ routes: [{ name: 'other', sirportly: { token: '', secret: 'sec-long-s' } }] })).toMatch(
+      /^routes\[0\]\.sirportly\.token: is required/,
     );
-    expect(configError({ routes: [{ name: 'other', sirportly: { token: '', secret: 'sec-long-s' } }] })).toMatch(/^routes\[0\]\.sirportly\.token: is required/);
     expect(configError({ routes: [{ name: 'other', sirportly: { ...ACCOUNT, url: 'ftp://x.example' } }] })).toBe(
       'routes[0].sirportly.url: must be an http:// or https:// URL',
     );
   });
 
   it('refuses token and tokenFile (or secret and secretFile) together', () => {
-    expect(configError({ routes: [{ name: 'other', sirportly: { token: 'tok-long-t', tokenFile: '/run/secrets/t', secret: 'sec-long-s' } }] })).toBe(
-      'routes[0].sirportly.tokenFile: token and tokenFile are both set: use one',
-    );
-    expect(configError({ routes: [{ name: 'other', sirportly: { token: 'tok-long-t', secret: 'sec-long-s', secretFile: '/run/secrets/s' } }] })).toBe(
-      'routes[0].sirportly.secretFile: secret and secretFile are both set: use one',
-    );
+    expect(
+      configError({
+        routes: [
+          { name: 'other', sirportly: { token: 'tok-long-t', tokenFile: '/run/secrets/t', secret: 'sec-long-s' } },
+        ],
+      }),
+    ).toBe('routes[0].sirportly.tokenFile: token and tokenFile are both set: use one');
+    expect(
+      configError({
+        routes: [
+          { name: 'other', sirportly: { token: 'tok-long-t', secret: 'sec-long-s', secretFile: '/run/secrets/s' } },
+        ],
+      }),
+    ).toBe('routes[0].sirportly.secretFile: secret and secretFile are both set: use one');
   });
 
   describe('secrets from files', () => {
@@ -180,50 +272,102 @@ describe('route validation', () => {
     it('reads tokenFile and secretFile without the trailing newline', () => {
       const config = load({
         routes: [
-          { name: 'sales', match: ['sales@example.com'], sirportly: { url: 'https://sales.example', tokenFile: file('tok', 'tok-sales\n'), secretFile: file('sec', 'sec-sales\r\n') } },
-          { name: 'mixed', match: ['mixed@example.com'], sirportly: { token: 'inline-tok', secretFile: file('sec2', 'sec-mixed') } },
+          {
+            name: 'sales',
+            match: ['sales@example.com'],
+            sirportly: {
+              url: 'https://sales.example',
+              tokenFile: file('tok', 'tok-sales\n'),
+              secretFile: file('sec', 'sec-sales\r\n'),
+            },
+          },
+          {
+            name: 'mixed',
+            match: ['mixed@example.com'],
+            sirportly: { token: 'inline-tok', secretFile: file('sec2', 'sec-mixed') },
+          },
         ],
       });
-      expect(config.routes[0]!.sirportly).toEqual({ url: 'https://sales.example', token: 'tok-sales', secret: 'sec-sales' });
+      expect(config.routes[0]!.sirportly).toEqual({
+        url: 'https://sales.example',
+        token: 'tok-sales',
+        secret: 'sec-sales',
+      });
       expect(config.routes[1]!.sirportly).toEqual({ url: undefined, token: 'inline-tok', secret: 'sec-mixed' });
       // The route table gives the account in one form, the main URL where the route has none.
-      expect(routeFor(config, ['sales@example.com']).account).toEqual({ url: 'https://sales.example', token: 'tok-sales', secret: 'sec-sales' });
-      expect(routeFor(config, ['mixed@example.com']).account).toEqual({ url: config.sirportly.url, token: 'inline-tok', secret: 'sec-mixed' });
+      expect(routeFor(config, ['sales@example.com']).account).toEqual({
+        url: 'https://sales.example',
+        token: 'tok-sales',
+        secret: 'sec-sales',
+      });
+      expect(routeFor(config, ['mixed@example.com']).account).toEqual({
+        url: config.sirportly.url,
+        token: 'inline-tok',
+        secret: 'sec-mixed',
+      });
     });
 
     it('names a tokenFile or secretFile that cannot be read', () => {
       const missing = join(dir, 'missing-token');
-      expect(configError({ routes: [{ name: 'a', match: ['a@example.com'] }, { name: 'b', sirportly: { tokenFile: missing, secret: 'sec-long-s' } }] })).toBe(
-        `routes[1].sirportly.tokenFile=${missing}: cannot be read (ENOENT)`,
-      );
-      expect(configError({ routes: [{ name: 'b', sirportly: { token: 'tok-long-t', secretFile: join(dir, 'nope') } }] })).toBe(
-        `routes[0].sirportly.secretFile=${join(dir, 'nope')}: cannot be read (ENOENT)`,
-      );
+      expect(
+        configError({
+          routes: [
+            { name: 'a', match: ['a@example.com'] },
+            { name: 'b', sirportly: { tokenFile: missing, secret: 'sec-long-s' } },
+          ],
+        }),
+      ).toBe(`routes[1].sirportly.tokenFile=${missing}: cannot be read (ENOENT)`);
+      expect(
+        configError({ routes: [{ name: 'b', sirportly: { token: 'tok-long-t', secretFile: join(dir, 'nope') } }] }),
+      ).toBe(`routes[0].sirportly.secretFile=${join(dir, 'nope')}: cannot be read (ENOENT)`);
     });
   });
 });
 
 describe('requireSirportlyCredentials', () => {
   const main = { SIRPORTLY_TOKEN: 'main-token', SIRPORTLY_SECRET: 'main-secret' };
-  const requireFor = (overrides: Record<string, unknown>, env: NodeJS.ProcessEnv = {}) => () => requireSirportlyCredentials(load(overrides, env));
+  const requireFor =
+    (overrides: Record<string, unknown>, env: NodeJS.ProcessEnv = {}) =>
+    () =>
+      requireSirportlyCredentials(load(overrides, env));
 
   it('needs the main token and secret when there are no routes', () => {
     expect(requireFor({})).toThrow(new GatewayError('config', 'sirportly.token (SIRPORTLY_TOKEN): is required'));
-    expect(requireFor({}, { SIRPORTLY_TOKEN: 'main-token' })).toThrow(new GatewayError('config', 'sirportly.secret (SIRPORTLY_SECRET): is required'));
+    expect(requireFor({}, { SIRPORTLY_TOKEN: 'main-token' })).toThrow(
+      new GatewayError('config', 'sirportly.secret (SIRPORTLY_SECRET): is required'),
+    );
     expect(requireFor({}, main)).not.toThrow();
   });
 
   it('needs the main account while any mail can reach it', () => {
     // Every route has its own account, but the implicit default route uses the main one.
-    expect(requireFor({ routes: [{ name: 'a', match: ['a@example.com'], sirportly: ACCOUNT }] })).toThrow(/^sirportly\.token \(SIRPORTLY_TOKEN\): is required$/);
+    expect(requireFor({ routes: [{ name: 'a', match: ['a@example.com'], sirportly: ACCOUNT }] })).toThrow(
+      /^sirportly\.token \(SIRPORTLY_TOKEN\): is required$/,
+    );
     // The configured default route has no account of its own.
-    expect(requireFor({ routes: [{ name: 'a', match: ['a@example.com'], sirportly: ACCOUNT }, { name: 'rest' }] })).toThrow(/sirportly\.token/);
+    expect(
+      requireFor({ routes: [{ name: 'a', match: ['a@example.com'], sirportly: ACCOUNT }, { name: 'rest' }] }),
+    ).toThrow(/sirportly\.token/);
     // A matched route without an account.
-    expect(requireFor({ routes: [{ name: 'a', match: ['a@example.com'] }, { name: 'rest', sirportly: ACCOUNT }] })).toThrow(/sirportly\.token/);
+    expect(
+      requireFor({
+        routes: [
+          { name: 'a', match: ['a@example.com'] },
+          { name: 'rest', sirportly: ACCOUNT },
+        ],
+      }),
+    ).toThrow(/sirportly\.token/);
   });
 
   it('does without the main account when every route, the default included, has its own', () => {
-    expect(requireFor({ routes: [{ name: 'a', match: ['a@example.com'], sirportly: ACCOUNT }, { name: 'rest', sirportly: { token: 'tok-long-x', secret: 'sec-long-y' } }] })).not.toThrow();
+    expect(
+      requireFor({
+        routes: [
+          { name: 'a', match: ['a@example.com'], sirportly: ACCOUNT },
+          { name: 'rest', sirportly: { token: 'tok-long-x', secret: 'sec-long-y' } },
+        ],
+      }),
+    ).not.toThrow();
     expect(requireFor({ routes: [{ name: 'only', sirportly: ACCOUNT }] })).not.toThrow();
   });
 });
@@ -232,7 +376,13 @@ describe('routeFor', () => {
   const config = load({
     policy: { noReference: 'reject' },
     routes: [
-      { name: 'sales', match: ['sales@example.com', 'example.org'], noReference: 'create', ticket: TICKET, sirportly: { url: 'https://sales.example', ...ACCOUNT } },
+      {
+        name: 'sales',
+        match: ['sales@example.com', 'example.org'],
+        noReference: 'create',
+        ticket: TICKET,
+        sirportly: { url: 'https://sales.example', ...ACCOUNT },
+      },
       { name: 'billing', match: ['@billing.example.com'], noReference: 'drop' },
       { name: 'support', match: ['Support@Example.com'] },
       { name: 'wide', match: ['example.com'] },
@@ -283,18 +433,40 @@ describe('routeFor', () => {
     const r = routeFor(config, ['nobody@elsewhere.example']);
     expect(r).toMatchObject({ name: 'rest', isDefault: true, noReference: 'drop', account: null, ticket: {} });
     expect(routeFor(config, []).name).toBe('rest');
-    expect(routeTable(config).map((t) => t.name)).toEqual(['sales', 'billing', 'support', 'wide', 'support-late', 'rest']);
+    expect(routeTable(config).map((t) => t.name)).toEqual([
+      'sales',
+      'billing',
+      'support',
+      'wide',
+      'support-late',
+      'rest',
+    ]);
   });
 
   it('adds an implicit default route with policy.noReference and the main account when none is configured', () => {
-    const c = load({ policy: { noReference: 'drop' }, routes: [{ name: 'sales', match: ['sales@example.com'], sirportly: ACCOUNT }] });
+    const c = load({
+      policy: { noReference: 'drop' },
+      routes: [{ name: 'sales', match: ['sales@example.com'], sirportly: ACCOUNT }],
+    });
     const r = routeFor(c, ['other@example.com']);
-    expect(r).toEqual({ name: IMPLICIT_DEFAULT_ROUTE, addresses: new Set(), domains: new Set(), isDefault: true, noReference: 'drop', ticket: {}, account: null });
+    expect(r).toEqual({
+      name: IMPLICIT_DEFAULT_ROUTE,
+      addresses: new Set(),
+      domains: new Set(),
+      isDefault: true,
+      noReference: 'drop',
+      ticket: {},
+      account: null,
+    });
     expect(IMPLICIT_DEFAULT_ROUTE).toBe('default');
     expect(routeTable(c).map((t) => t.name)).toEqual(['sales', 'default']);
     // No routes at all: everything takes the implicit default.
     const none = load({});
-    expect(routeFor(none, ['sales@example.com'])).toMatchObject({ name: 'default', noReference: 'reject', account: null });
+    expect(routeFor(none, ['sales@example.com'])).toMatchObject({
+      name: 'default',
+      noReference: 'reject',
+      account: null,
+    });
   });
 
   it('routeNamed: undefined is the default route, an unknown name is null', () => {

@@ -23,7 +23,10 @@ function mela(raw: Buffer): Buffer {
 
 describe('decompressRtf', () => {
   it('decodes the specification examples, CRC included', () => {
-    expect(decompressRtf(HELLO)).toEqual({ rtf: rtf('{\\rtf1\\ansi\\ansicpg1252\\pard hello world}\r\n'), warnings: [] });
+    expect(decompressRtf(HELLO)).toEqual({
+      rtf: rtf('{\\rtf1\\ansi\\ansicpg1252\\pard hello world}\r\n'),
+      warnings: [],
+    });
     expect(decompressRtf(RUN)).toEqual({ rtf: rtf('{\\rtf1 WXYZWXYZWXYZWXYZWXYZ}'), warnings: [] });
     expect(rtfCrc(HELLO.subarray(16))).toBe(0xa7c7c5f1);
   });
@@ -63,14 +66,17 @@ describe('decompressRtf', () => {
 
 describe('rtfToBody: plain RTF to text', () => {
   it('renders paragraphs, line breaks, tabs and escaped braces', () => {
-    expect(rtfToBody(rtf('{\\rtf1\\ansi\\deff0 {\\b Hello}\\tab world\\par second\\line line \\{x\\} \\\\ end\\par}'))).toEqual({
+    expect(
+      rtfToBody(rtf('{\\rtf1\\ansi\\deff0 {\\b Hello}\\tab world\\par second\\line line \\{x\\} \\\\ end\\par}')),
+    ).toEqual({
       format: 'text',
       content: 'Hello\tworld\nsecond\nline {x} \\ end',
     });
   });
 
   it("decodes \\'hh in the document's \\ansicpg, and in a font's \\fcharset where it has one", () => {
-    const doc = "{\\rtf1\\ansi\\ansicpg1251\\deff0{\\fonttbl{\\f0\\fnil Arial;}{\\f1\\fnil\\fcharset238 Arial CE;}}\\f0 \\'cf\\'f0\\'e8\\'e2\\'e5\\'f2 {\\f1 \\'9a\\'e8}\\par}";
+    const doc =
+      "{\\rtf1\\ansi\\ansicpg1251\\deff0{\\fonttbl{\\f0\\fnil Arial;}{\\f1\\fnil\\fcharset238 Arial CE;}}\\f0 \\'cf\\'f0\\'e8\\'e2\\'e5\\'f2 {\\f1 \\'9a\\'e8}\\par}";
     expect(rtfToBody(rtf(doc)).content).toBe('Привет šč');
   });
 
@@ -123,12 +129,14 @@ describe('rtfToBody: encapsulated HTML and text (MS-OXRTFEX)', () => {
   it('gives back the original HTML for \\fromhtml1', () => {
     expect(rtfToBody(rtf(encapsulated))).toEqual({
       format: 'html',
-      content: '<html><head>\n<style>p {font-family:Arial;}</style>\n</head>\n<body>\n<p class="MsoNormal">Bold: <b>yes</b>&nbsp;&uml;<br>\nПривет &#8364;<img src="cid:a.png"></p>\n</body>\n</html>',
+      content:
+        '<html><head>\n<style>p {font-family:Arial;}</style>\n</head>\n<body>\n<p class="MsoNormal">Bold: <b>yes</b>&nbsp;&uml;<br>\nПривет &#8364;<img src="cid:a.png"></p>\n</body>\n</html>',
     });
   });
 
   it('gives back the original text for \\fromtext', () => {
-    const doc = '{\\rtf1\\ansi\\ansicpg1252\\fromtext \\fbidis \\deff0{\\fonttbl{\\f0\\fswiss Arial;}}\r\n{\\*\\generator Microsoft Exchange Server;}\r\n\\uc1\\pard\\plain\\deftab360 \\f0\\fs20 Line one\\par\r\n\\tab Line two\\par\r\n}';
+    const doc =
+      '{\\rtf1\\ansi\\ansicpg1252\\fromtext \\fbidis \\deff0{\\fonttbl{\\f0\\fswiss Arial;}}\r\n{\\*\\generator Microsoft Exchange Server;}\r\n\\uc1\\pard\\plain\\deftab360 \\f0\\fs20 Line one\\par\r\n\\tab Line two\\par\r\n}';
     expect(rtfToBody(rtf(doc))).toEqual({ format: 'text', content: 'Line one\n\tLine two' });
   });
 

@@ -9,11 +9,23 @@ import { describe, expect, it } from 'vitest';
 import { draft } from '../../src/mail/draft.js';
 import { decompressRtf } from '../../src/mail/rtf-compressed.js';
 import { decodeTnef, isTnefPart, TnefError } from '../../src/mail/tnef.js';
-import { binary, IID_IMESSAGE, IID_ISTORAGE, long, lzfuRtf, PR, PT, str8, tnef, unicode } from '../support/tnef-writer.js';
+import {
+  binary,
+  IID_IMESSAGE,
+  IID_ISTORAGE,
+  long,
+  lzfuRtf,
+  PR,
+  PT,
+  str8,
+  tnef,
+  unicode,
+} from '../support/tnef-writer.js';
 import { envelope, mail, testConfig } from './helpers.js';
 
 const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex').slice(0, 16);
-const bytes = (n: number, seed: number): Buffer => Buffer.from(Array.from({ length: n }, (_, i) => (i * 31 + seed * 17 + (i >> 3)) & 0xff));
+const bytes = (n: number, seed: number): Buffer =>
+  Buffer.from(Array.from({ length: n }, (_, i) => (i * 31 + seed * 17 + (i >> 3)) & 0xff));
 
 const jpeg = Buffer.concat([Buffer.from('ffd8ffe0', 'hex'), bytes(3000, 1)]);
 const doc = bytes(5000, 2);
@@ -21,7 +33,8 @@ const png = Buffer.concat([Buffer.from('89504e470d0a1a0a', 'hex'), bytes(1200, 3
 const ole = Buffer.concat([Buffer.from('d0cf11e0a1b11ae1', 'hex'), bytes(2000, 4)]);
 
 /** A message Outlook sent as rich text: the body only as compressed RTF, in code page 1252. */
-const RTF_BODY = '{\\rtf1\\ansi\\ansicpg1252\\deff0{\\fonttbl{\\f0 Arial;}}\\pard\\f0 Alts\\\'e5, the report is attached.\\par\\par -- \\par Ann Smith\\par Quality Team\\par}';
+const RTF_BODY =
+  "{\\rtf1\\ansi\\ansicpg1252\\deff0{\\fonttbl{\\f0 Arial;}}\\pard\\f0 Alts\\'e5, the report is attached.\\par\\par -- \\par Ann Smith\\par Quality Team\\par}";
 /** Outlook's HTML mail kept as RTF with the HTML encapsulated (\\fromhtml1). */
 const RTF_HTML =
   '{\\rtf1\\ansi\\ansicpg1252\\fromhtml1 \\deff0{\\fonttbl{\\f0\\fmodern Courier New;}}' +
@@ -38,32 +51,78 @@ const STREAMS = {
     codepage: 1252,
     body: 'Two files, one named only by its title.',
     attachments: [
-      { title: 'PHOTO~1.JPG', data: jpeg, props: [unicode(PR.attachLongFilename, 'photo of the café.jpg'), str8(PR.attachMimeTag, 'image/JPEG')] },
+      {
+        title: 'PHOTO~1.JPG',
+        data: jpeg,
+        props: [unicode(PR.attachLongFilename, 'photo of the café.jpg'), str8(PR.attachMimeTag, 'image/JPEG')],
+      },
       { title: 'r\u00e9sum\u00e9.doc', data: doc },
       { data: bytes(10, 5) },
     ],
   }),
-  dataFirst: tnef({ body: 'x', attachments: [{ title: 'CONFIG.SYS', data: Buffer.alloc(0), noRendData: true }, { title: 'boot.ini', data: Buffer.from('[boot loader]\r\n') }] }),
+  dataFirst: tnef({
+    body: 'x',
+    attachments: [
+      { title: 'CONFIG.SYS', data: Buffer.alloc(0), noRendData: true },
+      { title: 'boot.ini', data: Buffer.from('[boot loader]\r\n') },
+    ],
+  }),
   objects: tnef({
     body: 'an OLE object and an Outlook item',
     attachments: [
       { title: 'Untitled Attachment', props: [binary(PR.attachData, Buffer.concat([IID_ISTORAGE, ole]), PT.object)] },
-      { title: 'Team meeting', props: [str8(PR.displayName, 'Team meeting 3/4'), binary(PR.attachData, Buffer.concat([IID_IMESSAGE, embeddedItem]), PT.object)] },
+      {
+        title: 'Team meeting',
+        props: [
+          str8(PR.displayName, 'Team meeting 3/4'),
+          binary(PR.attachData, Buffer.concat([IID_IMESSAGE, embeddedItem]), PT.object),
+        ],
+      },
     ],
   }),
   html: tnef({
-    messageProps: [long(PR.internetCpid, 1251), binary(PR.bodyHtml, Buffer.from('<html><body><p>\xcf\xf0\xe8\xe2\xe5\xf2 <img src="cid:image001.png@01CF8C82.F4A2A290"></p></body></html>', 'latin1'))],
-    attachments: [{ title: 'image001.png', data: png, props: [unicode(PR.attachLongFilename, 'image001.png'), str8(PR.attachContentId, 'image001.png@01CF8C82.F4A2A290'), str8(PR.attachMimeTag, 'image/png')] }],
+    messageProps: [
+      long(PR.internetCpid, 1251),
+      binary(
+        PR.bodyHtml,
+        Buffer.from(
+          '<html><body><p>\xcf\xf0\xe8\xe2\xe5\xf2 <img src="cid:image001.png@01CF8C82.F4A2A290"></p></body></html>',
+          'latin1',
+        ),
+      ),
+    ],
+    attachments: [
+      {
+        title: 'image001.png',
+        data: png,
+        props: [
+          unicode(PR.attachLongFilename, 'image001.png'),
+          str8(PR.attachContentId, 'image001.png@01CF8C82.F4A2A290'),
+          str8(PR.attachMimeTag, 'image/png'),
+        ],
+      },
+    ],
   }),
   rtf: tnef({ messageProps: [binary(PR.rtfCompressed, lzfuRtf(RTF_BODY))] }),
   rtfHtml: tnef({
     messageProps: [
       // A multi-valued and a named property first: the properties after them must still be read.
-      { id: 0x8005, type: PT.mv | PT.string8, values: [Buffer.from('Work\0'), Buffer.from('Calls\0')], name: { guid: Buffer.alloc(16, 7), name: 'Keywords' } },
+      {
+        id: 0x8005,
+        type: PT.mv | PT.string8,
+        values: [Buffer.from('Work\0'), Buffer.from('Calls\0')],
+        name: { guid: Buffer.alloc(16, 7), name: 'Keywords' },
+      },
       { id: 0x0e1d, type: PT.mv | PT.long, values: [Buffer.from('01000000', 'hex'), Buffer.from('02000000', 'hex')] },
       binary(PR.rtfCompressed, lzfuRtf(RTF_HTML)),
     ],
-    attachments: [{ title: 'voice.mp3', data: bytes(700, 6), props: [unicode(PR.attachLongFilename, '208225__5_seconds__Voice_Mail.mp3')] }],
+    attachments: [
+      {
+        title: 'voice.mp3',
+        data: bytes(700, 6),
+        props: [unicode(PR.attachLongFilename, '208225__5_seconds__Voice_Mail.mp3')],
+      },
+    ],
   }),
 };
 
@@ -88,7 +147,11 @@ describe('decodeTnef', () => {
 
   it('starts an embedded OLE object with its own signature, and unpacks an attached Outlook item', () => {
     const m = decodeTnef(STREAMS.objects);
-    expect(m.attachments.map((a) => a.filename)).toEqual(['Untitled Attachment', 'Team meeting 3 4.tnef', 'inside.txt']);
+    expect(m.attachments.map((a) => a.filename)).toEqual([
+      'Untitled Attachment',
+      'Team meeting 3 4.tnef',
+      'inside.txt',
+    ]);
     expect(m.attachments[0]!.content.equals(ole)).toBe(true);
     expect(m.attachments[1]!.content.equals(embeddedItem)).toBe(true);
     expect(m.attachments[2]!.content.toString()).toBe('a file inside the attached item\n');
@@ -98,7 +161,9 @@ describe('decodeTnef', () => {
   it('reads the HTML body in its code page (PR_INTERNET_CPID), and the content ids of inline images', () => {
     const m = decodeTnef(STREAMS.html);
     expect(m.html).toBe('<html><body><p>Привет <img src="cid:image001.png@01CF8C82.F4A2A290"></p></body></html>');
-    expect(m.attachments.map((a) => [a.filename, a.contentId, a.contentType])).toEqual([['image001.png', 'image001.png@01CF8C82.F4A2A290', 'image/png']]);
+    expect(m.attachments.map((a) => [a.filename, a.contentId, a.contentType])).toEqual([
+      ['image001.png', 'image001.png@01CF8C82.F4A2A290', 'image/png'],
+    ]);
   });
 
   it('reads the LZFu-compressed RTF body in its code page', () => {
@@ -111,14 +176,17 @@ describe('decodeTnef', () => {
 
   it('gives back the HTML that Outlook encapsulated in the RTF body, past multi-valued and named properties', () => {
     const m = decodeTnef(STREAMS.rtfHtml);
-    expect(m.html).toBe('<html><body><p>You received a voice mail from <a href="tel:208225">208225</a>.</p></body></html>');
+    expect(m.html).toBe(
+      '<html><body><p>You received a voice mail from <a href="tel:208225">208225</a>.</p></body></html>',
+    );
     expect(m.html).not.toMatch(/\\htmlrtf|\\par|Courier New/);
     expect(m.attachments.map((a) => a.filename)).toEqual(['208225__5_seconds__Voice_Mail.mp3']);
   });
 
   it('refuses what is not TNEF, survives truncation anywhere, and warns of garbage after the last attribute', () => {
     expect(() => decodeTnef(Buffer.from('not tnef at all'))).toThrow(TnefError);
-    for (const whole of Object.values(STREAMS)) for (let cut = 6; cut < whole.length; cut += 37) expect(() => decodeTnef(whole.subarray(0, cut))).not.toThrow();
+    for (const whole of Object.values(STREAMS))
+      for (let cut = 6; cut < whole.length; cut += 37) expect(() => decodeTnef(whole.subarray(0, cut))).not.toThrow();
     const cut = decodeTnef(STREAMS.files.subarray(0, STREAMS.files.length - 100));
     // Cut inside the second file's data: the first is whole, the second is not made up.
     expect(cut.attachments.map((a) => a.filename)).toEqual(['photo of the café.jpg']);
@@ -128,7 +196,7 @@ describe('decodeTnef', () => {
     expect(garbage.warnings).toEqual([expect.stringMatching(/^TNEF: invalid attribute level 9/)]);
   });
 
-  it('recognises TNEF parts by type, or by Outlook\'s name when the type was lost', () => {
+  it("recognises TNEF parts by type, or by Outlook's name when the type was lost", () => {
     expect(isTnefPart('application/ms-tnef', undefined)).toBe(true);
     expect(isTnefPart('application/vnd.ms-tnef', 'x')).toBe(true);
     expect(isTnefPart('application/octet-stream', 'WINMAIL.DAT')).toBe(true);
@@ -173,14 +241,21 @@ describe('the compressed RTF body (PR_RTF_COMPRESSED)', () => {
   const PR_BODY_HTML = 0x1013;
   const PR_RTF_COMPRESSED = 0x1009;
   // MS-OXRTFCP's example: "{\rtf1\ansi\ansicpg1252\pard hello world}\r\n", LZFu-compressed.
-  const hello = Buffer.from('2d0000002b0000004c5a4675f1c5c7a703000a007263706731323542320af32068656c0900206277' + '05b06c647d0a800fa0', 'hex');
+  const hello = Buffer.from(
+    '2d0000002b0000004c5a4675f1c5c7a703000a007263706731323542320af32068656c0900206277' + '05b06c647d0a800fa0',
+    'hex',
+  );
 
   it('is what the test-side compressor writes: the specification example, byte for byte', () => {
     expect(lzfuRtf('{\\rtf1\\ansi\\ansicpg1252\\pard hello world}\r\n').equals(hello)).toBe(true);
   });
 
   it('is the body when the TNEF has no other', () => {
-    expect(decodeTnef(tnefWithProps([[PR_RTF_COMPRESSED, hello]]))).toEqual({ attachments: [], text: 'hello world', warnings: [] });
+    expect(decodeTnef(tnefWithProps([[PR_RTF_COMPRESSED, hello]]))).toEqual({
+      attachments: [],
+      text: 'hello world',
+      warnings: [],
+    });
   });
 
   it('gives the HTML Outlook encapsulated in it', () => {
@@ -191,8 +266,20 @@ describe('the compressed RTF body (PR_RTF_COMPRESSED)', () => {
   });
 
   it('is not used when PR_BODY or PR_BODY_HTML is there', () => {
-    expect(decodeTnef(tnefWithProps([[PR_BODY, 'the plain body'], [PR_RTF_COMPRESSED, hello]])).text).toBe('the plain body');
-    const m = decodeTnef(tnefWithProps([[PR_RTF_COMPRESSED, hello], [PR_BODY_HTML, '<p>html body</p>']]));
+    expect(
+      decodeTnef(
+        tnefWithProps([
+          [PR_BODY, 'the plain body'],
+          [PR_RTF_COMPRESSED, hello],
+        ]),
+      ).text,
+    ).toBe('the plain body');
+    const m = decodeTnef(
+      tnefWithProps([
+        [PR_RTF_COMPRESSED, hello],
+        [PR_BODY_HTML, '<p>html body</p>'],
+      ]),
+    );
     expect([m.text, m.html]).toEqual([undefined, '<p>html body</p>']);
   });
 
@@ -214,9 +301,24 @@ describe('the compressed RTF body (PR_RTF_COMPRESSED)', () => {
 const b64 = (b: Buffer): string => b.toString('base64').replace(/.{76}/g, '$&\r\n');
 
 function withWinmail(tnef: Buffer, opts: { text?: string; type?: string } = {}): Buffer {
-  const lines = ['From: Outlook User <o@example.com>', 'Date: Wed, 1 May 2024 12:00:00 +0000', 'Subject: [AB-123456] files', 'Content-Type: multipart/mixed; boundary=b', '', '--b'];
+  const lines = [
+    'From: Outlook User <o@example.com>',
+    'Date: Wed, 1 May 2024 12:00:00 +0000',
+    'Subject: [AB-123456] files',
+    'Content-Type: multipart/mixed; boundary=b',
+    '',
+    '--b',
+  ];
   if (opts.text !== undefined) lines.push('Content-Type: text/plain; charset=utf-8', '', opts.text, '--b');
-  lines.push(`Content-Type: ${opts.type ?? 'application/ms-tnef'}; name="winmail.dat"`, 'Content-Transfer-Encoding: base64', 'Content-Disposition: attachment; filename="winmail.dat"', '', b64(tnef), '--b--', '');
+  lines.push(
+    `Content-Type: ${opts.type ?? 'application/ms-tnef'}; name="winmail.dat"`,
+    'Content-Transfer-Encoding: base64',
+    'Content-Disposition: attachment; filename="winmail.dat"',
+    '',
+    b64(tnef),
+    '--b--',
+    '',
+  );
   return mail(...lines);
 }
 
@@ -235,7 +337,12 @@ describe('winmail.dat in a draft', () => {
   });
 
   it('also when the type was lost on the way (application/octet-stream)', async () => {
-    const d = await draft(withWinmail(STREAMS.dataFirst, { text: 'x', type: 'application/octet-stream' }), envelope(), config, 'AB-123456');
+    const d = await draft(
+      withWinmail(STREAMS.dataFirst, { text: 'x', type: 'application/octet-stream' }),
+      envelope(),
+      config,
+      'AB-123456',
+    );
     expect(d.attachments.map((a) => a.filename)).toEqual(['CONFIG.SYS', 'boot.ini']);
   });
 

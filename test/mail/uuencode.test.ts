@@ -3,7 +3,9 @@ import { extractUuBlocks, findUuBlocks } from '../../src/mail/uuencode.js';
 
 describe('uuencode', () => {
   it('decodes the classic "Cat" example and a zero-length file', () => {
-    expect(findUuBlocks('begin 644 cat.txt\n#0V%T\n`\nend\n')).toMatchObject([{ filename: 'cat.txt', content: Buffer.from('Cat') }]);
+    expect(findUuBlocks('begin 644 cat.txt\n#0V%T\n`\nend\n')).toMatchObject([
+      { filename: 'cat.txt', content: Buffer.from('Cat') },
+    ]);
     expect(findUuBlocks('begin 600 empty\n`\nend\n')[0]!.content.length).toBe(0);
   });
 

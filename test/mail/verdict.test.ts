@@ -6,7 +6,11 @@ const config = testConfig();
 
 describe('doorVerdict', () => {
   it('posts mail with a subject reference', () => {
-    const v = doorVerdict(mail('Message-ID: <a@b>', 'Subject: Re: [ab-123456] =?UTF-8?Q?h=C3=A9llo?=', '', 'x'), envelope(), config);
+    const v = doorVerdict(
+      mail('Message-ID: <a@b>', 'Subject: Re: [ab-123456] =?UTF-8?Q?h=C3=A9llo?=', '', 'x'),
+      envelope(),
+      config,
+    );
     expect(v).toMatchObject({
       verdict: 'post',
       reason: 'reference:subject',
@@ -18,7 +22,11 @@ describe('doorVerdict', () => {
   });
 
   it('posts mail with a plus-tag reference', () => {
-    const v = doorVerdict(mail('Subject: hello', '', 'x'), envelope({ rcptTo: ['support+ab-123456@example.com'] }), config);
+    const v = doorVerdict(
+      mail('Subject: hello', '', 'x'),
+      envelope({ rcptTo: ['support+ab-123456@example.com'] }),
+      config,
+    );
     expect(v).toMatchObject({ verdict: 'post', reason: 'reference:plus_tag', ticket: 'AB-123456', messageId: null });
   });
 
@@ -34,24 +42,61 @@ describe('doorVerdict', () => {
   });
 
   it('keeps the reject text on one line', () => {
-    const v = doorVerdict(mail('Subject: x', '', ''), envelope(), testConfig({ policy: { noReferenceText: 'No ref.\r\nSee docs.' } }));
+    const v = doorVerdict(
+      mail('Subject: x', '', ''),
+      envelope(),
+      testConfig({ policy: { noReferenceText: 'No ref.\r\nSee docs.' } }),
+    );
     expect(v.smtpReply.text).toBe('No ref. See docs.');
   });
 
   it('drops auto-replies and bounces before looking at the reference', () => {
-    const auto = doorVerdict(mail('Auto-Submitted: auto-replied', 'Subject: Out of office [AB-123456]', '', 'x'), envelope(), config);
-    expect(auto).toMatchObject({ verdict: 'drop', reason: 'auto_submitted', ticket: 'AB-123456', smtpReply: { code: 250 } });
-    const dsn = doorVerdict(mail('Content-Type: multipart/report; boundary=x', 'Subject: failed [AB-123456]', '', 'x'), envelope(), config);
+    const auto = doorVerdict(
+      mail('Auto-Submitted: auto-replied', 'Subject: Out of office [AB-123456]', '', 'x'),
+      envelope(),
+      config,
+    );
+    expect(auto).toMatchObject({
+      verdict: 'drop',
+      reason: 'auto_submitted',
+      ticket: 'AB-123456',
+      smtpReply: { code: 250 },
+    });
+    const dsn = doorVerdict(
+      mail('Content-Type: multipart/report; boundary=x', 'Subject: failed [AB-123456]', '', 'x'),
+      envelope(),
+      config,
+    );
     expect(dsn).toMatchObject({ verdict: 'drop', reason: 'delivery_report' });
   });
 
   it('posts machine mail whose policy is post', () => {
     const c = testConfig({ policy: { autoSubmitted: 'post', deliveryReports: 'post' } });
-    const v = doorVerdict(mail('Auto-Submitted: auto-replied', 'Content-Type: multipart/report; boundary=x', 'Subject: [AB-123456]', '', ''), envelope(), c);
+    const v = doorVerdict(
+      mail(
+        'Auto-Submitted: auto-replied',
+        'Content-Type: multipart/report; boundary=x',
+        'Subject: [AB-123456]',
+        '',
+        '',
+      ),
+      envelope(),
+      c,
+    );
     expect(v).toMatchObject({ verdict: 'post', reason: 'reference:subject' });
     // A DSN that also says Auto-Submitted is dropped while either policy says drop.
     const onlyReports = testConfig({ policy: { autoSubmitted: 'drop', deliveryReports: 'post' } });
-    const both = doorVerdict(mail('Auto-Submitted: auto-replied', 'Content-Type: multipart/report; boundary=x', 'Subject: [AB-123456]', '', ''), envelope(), onlyReports);
+    const both = doorVerdict(
+      mail(
+        'Auto-Submitted: auto-replied',
+        'Content-Type: multipart/report; boundary=x',
+        'Subject: [AB-123456]',
+        '',
+        '',
+      ),
+      envelope(),
+      onlyReports,
+    );
     expect(both).toMatchObject({ verdict: 'drop', reason: 'auto_submitted' });
   });
 
@@ -64,35 +109,59 @@ describe('doorVerdict', () => {
     ];
     for (const [headers, env, reason, detail] of cases) {
       const raw = mail(...headers, 'Subject: [AB-123456] x', '', 'body');
-      expect(doorVerdict(raw, envelope(env), config)).toMatchObject({ verdict: 'drop', reason, detail, ticket: 'AB-123456', smtpReply: { code: 250 } });
+      expect(doorVerdict(raw, envelope(env), config)).toMatchObject({
+        verdict: 'drop',
+        reason,
+        detail,
+        ticket: 'AB-123456',
+        smtpReply: { code: 250 },
+      });
     }
-    const keep = testConfig({ policy: { precedence: 'post', autoReplyHeaders: 'post', mailerDaemon: 'post', nullSender: 'post' } });
+    const keep = testConfig({
+      policy: { precedence: 'post', autoReplyHeaders: 'post', mailerDaemon: 'post', nullSender: 'post' },
+    });
     for (const [headers, env] of cases) {
-      expect(doorVerdict(mail(...headers, 'Subject: [AB-123456] x', '', 'body'), envelope(env), keep).verdict).toBe('post');
+      expect(doorVerdict(mail(...headers, 'Subject: [AB-123456] x', '', 'body'), envelope(env), keep).verdict).toBe(
+        'post',
+      );
     }
   });
 
   it('drops list mail as machine mail only when "list" is configured', () => {
     const raw = mail('Precedence: list', 'Subject: [AB-123456] x', '', 'body');
     expect(doorVerdict(raw, envelope(), config).verdict).toBe('post');
-    expect(doorVerdict(raw, envelope(), testConfig({ policy: { precedenceValues: ['bulk', 'junk', 'list'] } })).reason).toBe('precedence');
+    expect(
+      doorVerdict(raw, envelope(), testConfig({ policy: { precedenceValues: ['bulk', 'junk', 'list'] } })).reason,
+    ).toBe('precedence');
   });
 
   it('takes the group named "ticket" of a configured pattern for another system\'s subjects', () => {
     const c = testConfig({ reference: { subjectPatterns: ['[A-Z]{2}-\\d{6}', 'Case #(?<ticket>[A-Z]{2}\\d{6})'] } });
-    expect(doorVerdict(mail('Subject: Re: Case #gj060309 printer', '', ''), envelope(), c)).toMatchObject({ verdict: 'post', ticket: 'GJ060309' });
+    expect(doorVerdict(mail('Subject: Re: Case #gj060309 printer', '', ''), envelope(), c)).toMatchObject({
+      verdict: 'post',
+      ticket: 'GJ060309',
+    });
     expect(doorVerdict(mail('Subject: [GJ-060309]', '', ''), envelope(), c).ticket).toBe('GJ-060309');
-    expect(doorVerdict(mail('Subject: x', '', ''), envelope({ rcptTo: ['support+gj-060309@x'] }), c).ticket).toBe('GJ-060309');
+    expect(doorVerdict(mail('Subject: x', '', ''), envelope({ rcptTo: ['support+gj-060309@x'] }), c).ticket).toBe(
+      'GJ-060309',
+    );
   });
 
   it('reads nothing beyond the header block', () => {
-    const v = doorVerdict(mail('Subject: hello', '', 'Subject: [AB-123456]', 'Auto-Submitted: auto-replied'), envelope(), config);
+    const v = doorVerdict(
+      mail('Subject: hello', '', 'Subject: [AB-123456]', 'Auto-Submitted: auto-replied'),
+      envelope(),
+      config,
+    );
     expect(v.verdict).toBe('reject');
   });
 
   it('is fast enough for the SMTP hot path', () => {
     const body = Buffer.alloc(5 * 1024 * 1024, 'a');
-    const raw = Buffer.concat([mail('Message-ID: <x@y>', 'From: a@example.com', 'Subject: [AB-123456] big', '', ''), body]);
+    const raw = Buffer.concat([
+      mail('Message-ID: <x@y>', 'From: a@example.com', 'Subject: [AB-123456] big', '', ''),
+      body,
+    ]);
     const started = performance.now();
     for (let i = 0; i < 100; i++) doorVerdict(raw, envelope(), config);
     expect((performance.now() - started) / 100).toBeLessThan(2);

@@ -10,7 +10,9 @@ const FROM = 'customer@example.net';
 const TO = ['support@help.example.com'];
 const TOKEN = `adm-${randomBytes(8).toString('hex')}`;
 const bearer = { authorization: `Bearer ${TOKEN}` };
-const basic = (user: string, pw: string) => ({ authorization: `Basic ${Buffer.from(`${user}:${pw}`).toString('base64')}` });
+const basic = (user: string, pw: string) => ({
+  authorization: `Basic ${Buffer.from(`${user}:${pw}`).toString('base64')}`,
+});
 
 let double: Double;
 beforeAll(async () => {
@@ -21,7 +23,12 @@ afterAll(async () => {
 });
 
 async function failedJob(h: Harness): Promise<string> {
-  const raw = await compose({ from: FROM, to: TO[0], subject: `[ZZ-999999] board ${randomBytes(3).toString('hex')}`, text: 'x' });
+  const raw = await compose({
+    from: FROM,
+    to: TO[0],
+    subject: `[ZZ-999999] board ${randomBytes(3).toString('hex')}`,
+    text: 'x',
+  });
   const r = await sendRaw(h.smtpPort, raw, { from: FROM, to: TO });
   const id = /queued as ([0-9a-f]+)/.exec(r.response)![1]!;
   await waitFor('failed', () => h.logs.lines.some((l) => l.msg === 'job failed' && l.queueId === id));
@@ -57,7 +64,12 @@ describe('/admin', () => {
     const off = await startHarness(inject('redisUrl'), double, { admin: { enabled: false, token: TOKEN } });
     try {
       expect((await fetch(`http://127.0.0.1:${off.httpPort}/admin`, { headers: bearer })).status).toBe(404);
-      expect(started(off)).toMatchObject({ admin: 'off', adminWhy: expect.stringMatching(/^admin\.enabled is false \(admin\.token \(ADMIN_TOKEN\) is set but not used\)/) });
+      expect(started(off)).toMatchObject({
+        admin: 'off',
+        adminWhy: expect.stringMatching(
+          /^admin\.enabled is false \(admin\.token \(ADMIN_TOKEN\) is set but not used\)/,
+        ),
+      });
     } finally {
       await off.close();
     }
@@ -65,7 +77,10 @@ describe('/admin', () => {
 
   it('read-only, turned on by the token alone: needs a login, shows the failed job through its API, refuses changes', async () => {
     const h = await startHarness(inject('redisUrl'), double, { admin: { token: TOKEN } });
-    expect(started(h)).toMatchObject({ admin: 'read-only', adminWhy: 'admin.token (ADMIN_TOKEN) is set (admin.enabled: auto)' });
+    expect(started(h)).toMatchObject({
+      admin: 'read-only',
+      adminWhy: 'admin.token (ADMIN_TOKEN) is set (admin.enabled: auto)',
+    });
     const base = `http://127.0.0.1:${h.httpPort}/admin`;
     try {
       const id = await failedJob(h);
@@ -87,9 +102,13 @@ describe('/admin', () => {
       expect(js.headers.get('content-type')).toMatch(/javascript/);
       expect((await fetch(`${base}/static/..%2f..%2fpackage.json`, { headers: bearer })).status).toBe(404);
 
-      const api = await fetch(`${base}/api/queues?activeQueue=updates&status=failed&page=1&jobsPerPage=10`, { headers: bearer });
+      const api = await fetch(`${base}/api/queues?activeQueue=updates&status=failed&page=1&jobsPerPage=10`, {
+        headers: bearer,
+      });
       expect(api.status).toBe(200);
-      const body = (await api.json()) as { queues: Array<{ name: string; readOnlyMode: boolean; jobs: Array<{ id: string; failedReason: string }> }> };
+      const body = (await api.json()) as {
+        queues: Array<{ name: string; readOnlyMode: boolean; jobs: Array<{ id: string; failedReason: string }> }>;
+      };
       const q = body.queues.find((x) => x.name === 'updates')!;
       expect(q.readOnlyMode).toBe(true);
       expect(q.jobs.map((j) => j.id)).toContain(id);
@@ -102,14 +121,22 @@ describe('/admin', () => {
   });
 
   it('read-write with basic auth: a retry works from the page origin, not from another site', async () => {
-    const h = await startHarness(inject('redisUrl'), double, { admin: { enabled: true, readOnly: false, username: 'ops', password: 'board-pw-1' } });
+    const h = await startHarness(inject('redisUrl'), double, {
+      admin: { enabled: true, readOnly: false, username: 'ops', password: 'board-pw-1' },
+    });
     const base = `http://127.0.0.1:${h.httpPort}/admin`;
     const auth = basic('ops', 'board-pw-1');
     try {
       const id = await failedJob(h);
-      const crossSite = await fetch(`${base}/api/queues/updates/${id}/retry`, { method: 'PUT', headers: { ...auth, origin: 'https://evil.example' } });
+      const crossSite = await fetch(`${base}/api/queues/updates/${id}/retry`, {
+        method: 'PUT',
+        headers: { ...auth, origin: 'https://evil.example' },
+      });
       expect(crossSite.status).toBe(403);
-      const ok = await fetch(`${base}/api/queues/updates/${id}/retry`, { method: 'PUT', headers: { ...auth, origin: `http://127.0.0.1:${h.httpPort}` } });
+      const ok = await fetch(`${base}/api/queues/updates/${id}/retry`, {
+        method: 'PUT',
+        headers: { ...auth, origin: `http://127.0.0.1:${h.httpPort}` },
+      });
       expect(ok.status).toBe(204);
       expect(h.logs.lines.some((l) => l.msg === 'admin action' && String(l.path).endsWith('/retry'))).toBe(true);
       // No login data in the log line.

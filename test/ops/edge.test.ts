@@ -50,7 +50,9 @@ describe('connection rate limit per client IP', () => {
   });
 
   it('over the limit: 421 4.7.0 at connect, counted in /metrics', async () => {
-    const h = await startHarness(inject('redisUrl'), double, { smtp: { connectionRateLimit: { max: 3, windowSeconds: 60 } } });
+    const h = await startHarness(inject('redisUrl'), double, {
+      smtp: { connectionRateLimit: { max: 3, windowSeconds: 60 } },
+    });
     try {
       const replies = [];
       for (let i = 0; i < 4; i++) replies.push(await greeting(h.smtpPort));
@@ -70,18 +72,45 @@ describe('smtp.requireTls', () => {
     const dir = mkdtempSync(join(tmpdir(), 'mailgate-tls-'));
     const keyFile = join(dir, 'key.pem');
     const certFile = join(dir, 'cert.pem');
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', keyFile, '-out', certFile, '-days', '1', '-subj', '/CN=localhost'], { stdio: 'ignore' });
-    const h = await startHarness(inject('redisUrl'), double, { smtp: { tls: { keyFile, certFile }, requireTls: true } });
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'rsa:2048',
+        '-nodes',
+        '-keyout',
+        keyFile,
+        '-out',
+        certFile,
+        '-days',
+        '1',
+        '-subj',
+        '/CN=localhost',
+      ],
+      { stdio: 'ignore' },
+    );
+    const h = await startHarness(inject('redisUrl'), double, {
+      smtp: { tls: { keyFile, certFile }, requireTls: true },
+    });
     try {
       const tag = randomBytes(4).toString('hex');
       const raw = await compose({ from: FROM, to: TO[0], subject: `[GJ-060309] tls ${tag}`, text: tag });
       const plain = createTransport({ host: '127.0.0.1', port: h.smtpPort, ignoreTLS: true });
-      const refused = await plain.sendMail({ envelope: { from: FROM, to: TO }, raw }).catch((e: { responseCode?: number; response?: string }) => e);
+      const refused = await plain
+        .sendMail({ envelope: { from: FROM, to: TO }, raw })
+        .catch((e: { responseCode?: number; response?: string }) => e);
       plain.close();
       expect((refused as { responseCode?: number }).responseCode).toBe(530);
       expect((refused as { response?: string }).response).toMatch(/^530 5\.7\.0 Must issue a STARTTLS command first/);
 
-      const secure = createTransport({ host: '127.0.0.1', port: h.smtpPort, requireTLS: true, tls: { rejectUnauthorized: false } });
+      const secure = createTransport({
+        host: '127.0.0.1',
+        port: h.smtpPort,
+        requireTLS: true,
+        tls: { rejectUnauthorized: false },
+      });
       const info = await secure.sendMail({ envelope: { from: FROM, to: TO }, raw });
       secure.close();
       expect(String(info.response)).toMatch(/^250/);
@@ -94,7 +123,9 @@ describe('smtp.requireTls', () => {
   });
 
   it('without a certificate it is a configuration error', () => {
-    expect(() => loadConfig({ env: {}, overrides: { smtp: { requireTls: true } } })).toThrow(/smtp\.requireTls: needs smtp\.tls\.keyFile/);
+    expect(() => loadConfig({ env: {}, overrides: { smtp: { requireTls: true } } })).toThrow(
+      /smtp\.requireTls: needs smtp\.tls\.keyFile/,
+    );
   });
 });
 
@@ -122,15 +153,26 @@ describe('secrets from *_FILE variables', () => {
   });
 
   it('a file that cannot be read is a config error naming the variable', () => {
-    expect(() => loadConfig({ env: { SIRPORTLY_SECRET_FILE: join(dir, 'missing') } })).toThrow(/^SIRPORTLY_SECRET_FILE=.*missing: cannot be read \(ENOENT\)$/);
+    expect(() => loadConfig({ env: { SIRPORTLY_SECRET_FILE: join(dir, 'missing') } })).toThrow(
+      /^SIRPORTLY_SECRET_FILE=.*missing: cannot be read \(ENOENT\)$/,
+    );
   });
 
   it('both NAME and NAME_FILE set is a config error', () => {
-    expect(() => loadConfig({ env: { SIRPORTLY_TOKEN: 'token-aaa', SIRPORTLY_TOKEN_FILE: file('t2', 'token-bbb') } })).toThrow(/SIRPORTLY_TOKEN and SIRPORTLY_TOKEN_FILE are both set/);
+    expect(() =>
+      loadConfig({ env: { SIRPORTLY_TOKEN: 'token-aaa', SIRPORTLY_TOKEN_FILE: file('t2', 'token-bbb') } }),
+    ).toThrow(/SIRPORTLY_TOKEN and SIRPORTLY_TOKEN_FILE are both set/);
   });
 
   it('an empty NAME beside NAME_FILE is unset (compose passes ${NAME:-}): the file is read', () => {
-    const config = loadConfig({ env: { SIRPORTLY_TOKEN: '', SIRPORTLY_TOKEN_FILE: file('t3', 'token-from-file\n'), ADMIN_PASSWORD: '', ADMIN_PASSWORD_FILE: '' } });
+    const config = loadConfig({
+      env: {
+        SIRPORTLY_TOKEN: '',
+        SIRPORTLY_TOKEN_FILE: file('t3', 'token-from-file\n'),
+        ADMIN_PASSWORD: '',
+        ADMIN_PASSWORD_FILE: '',
+      },
+    });
     expect(config.sirportly.token).toBe('token-from-file');
     expect(config.admin.password).toBe('');
   });
@@ -138,21 +180,45 @@ describe('secrets from *_FILE variables', () => {
 
 describe('admin dashboard switch', () => {
   it('admin.enabled: true without a login is a config error', () => {
-    expect(() => loadConfig({ env: {}, overrides: { admin: { enabled: true } } })).toThrow(/^admin\.enabled: needs admin\.token/);
-    expect(loadConfig({ env: { ADMIN_USERNAME: 'ops', ADMIN_PASSWORD: 'pw-12345' }, overrides: { admin: { enabled: true } } }).admin.password).toBe('pw-12345');
+    expect(() => loadConfig({ env: {}, overrides: { admin: { enabled: true } } })).toThrow(
+      /^admin\.enabled: needs admin\.token/,
+    );
+    expect(
+      loadConfig({
+        env: { ADMIN_USERNAME: 'ops', ADMIN_PASSWORD: 'pw-12345' },
+        overrides: { admin: { enabled: true } },
+      }).admin.password,
+    ).toBe('pw-12345');
   });
 
   it('auto (the default): on when a token or a username and password are set, off without, and says why', () => {
-    expect(loadConfig({ env: {} }).admin).toMatchObject({ enabled: false, why: expect.stringMatching(/^no login: set ADMIN_TOKEN/) });
-    expect(loadConfig({ env: { ADMIN_TOKEN: 'adm-token-1' } }).admin).toMatchObject({ enabled: true, why: 'admin.token (ADMIN_TOKEN) is set (admin.enabled: auto)' });
-    expect(loadConfig({ env: { ADMIN_USERNAME: 'ops', ADMIN_PASSWORD: 'pw-12345' } }).admin).toMatchObject({ enabled: true, why: expect.stringMatching(/ADMIN_USERNAME, ADMIN_PASSWORD\) are set/) });
+    expect(loadConfig({ env: {} }).admin).toMatchObject({
+      enabled: false,
+      why: expect.stringMatching(/^no login: set ADMIN_TOKEN/),
+    });
+    expect(loadConfig({ env: { ADMIN_TOKEN: 'adm-token-1' } }).admin).toMatchObject({
+      enabled: true,
+      why: 'admin.token (ADMIN_TOKEN) is set (admin.enabled: auto)',
+    });
+    expect(loadConfig({ env: { ADMIN_USERNAME: 'ops', ADMIN_PASSWORD: 'pw-12345' } }).admin).toMatchObject({
+      enabled: true,
+      why: expect.stringMatching(/ADMIN_USERNAME, ADMIN_PASSWORD\) are set/),
+    });
   });
 
   it('half a login is refused while the dashboard may be on; false wins over a login', () => {
-    expect(() => loadConfig({ env: { ADMIN_USERNAME: 'ops' } })).toThrow(/^admin\.password \(ADMIN_PASSWORD\): is required with admin\.username/);
-    expect(() => loadConfig({ env: { ADMIN_PASSWORD: 'pw-12345' } })).toThrow(/^admin\.username \(ADMIN_USERNAME\): is required with admin\.password/);
-    expect(loadConfig({ env: { ADMIN_USERNAME: 'ops' }, overrides: { admin: { enabled: false } } }).admin.enabled).toBe(false);
-    expect(loadConfig({ env: { ADMIN_TOKEN: 'adm-token-1' }, overrides: { admin: { enabled: false } } }).admin).toMatchObject({
+    expect(() => loadConfig({ env: { ADMIN_USERNAME: 'ops' } })).toThrow(
+      /^admin\.password \(ADMIN_PASSWORD\): is required with admin\.username/,
+    );
+    expect(() => loadConfig({ env: { ADMIN_PASSWORD: 'pw-12345' } })).toThrow(
+      /^admin\.username \(ADMIN_USERNAME\): is required with admin\.password/,
+    );
+    expect(loadConfig({ env: { ADMIN_USERNAME: 'ops' }, overrides: { admin: { enabled: false } } }).admin.enabled).toBe(
+      false,
+    );
+    expect(
+      loadConfig({ env: { ADMIN_TOKEN: 'adm-token-1' }, overrides: { admin: { enabled: false } } }).admin,
+    ).toMatchObject({
       enabled: false,
       why: 'admin.enabled is false (admin.token (ADMIN_TOKEN) is set but not used)',
     });
@@ -168,7 +234,10 @@ describe('secrets shorter than 8 characters', () => {
       [{ ADMIN_TOKEN: 'abc' }, /^admin\.token \(ADMIN_TOKEN\): must be at least 8/],
       [{ ADMIN_USERNAME: 'ops', ADMIN_PASSWORD: 'pw' }, /^admin\.password \(ADMIN_PASSWORD\): must be at least 8/],
       [{ REDIS_URL: 'redis://:pw@127.0.0.1:6379' }, /^redis\.url \(REDIS_URL\): its password must be at least 8/],
-      [{ REDIS_URL: 'redis://user:p%40ss@127.0.0.1:6379' }, /^redis\.url \(REDIS_URL\): its password must be at least 8/],
+      [
+        { REDIS_URL: 'redis://user:p%40ss@127.0.0.1:6379' },
+        /^redis\.url \(REDIS_URL\): its password must be at least 8/,
+      ],
     ];
     for (const [env, message] of cases) {
       let caught: unknown;
@@ -183,14 +252,18 @@ describe('secrets shorter than 8 characters', () => {
       expect(text.split('\n')).toHaveLength(1);
     }
     // Long enough, or not set at all: fine.
-    expect(loadConfig({ env: { SIRPORTLY_TOKEN: '12345678', REDIS_URL: 'redis://user@127.0.0.1:6379' } }).sirportly.token).toBe('12345678');
+    expect(
+      loadConfig({ env: { SIRPORTLY_TOKEN: '12345678', REDIS_URL: 'redis://user@127.0.0.1:6379' } }).sirportly.token,
+    ).toBe('12345678');
   });
 
   it('a route account too: inline or from its file', () => {
     const tokenFile = join(dir, 'route-token');
     writeFileSync(tokenFile, 'short\n');
     const route = (sirportly: Record<string, string>) => ({ routes: [{ name: 'sales', sirportly }] });
-    expect(() => loadConfig({ env: {}, overrides: route({ token: 'tiny', secret: 'sec-long-enough' }) })).toThrow(/^routes\[0\]\.sirportly\.token: must be at least 8/);
+    expect(() => loadConfig({ env: {}, overrides: route({ token: 'tiny', secret: 'sec-long-enough' }) })).toThrow(
+      /^routes\[0\]\.sirportly\.token: must be at least 8/,
+    );
     expect(() => loadConfig({ env: {}, overrides: route({ tokenFile, secret: 'sec-long-enough' }) })).toThrow(
       new RegExp(`^routes\\[0\\]\\.sirportly\\.tokenFile=${tokenFile}: must be at least 8`),
     );

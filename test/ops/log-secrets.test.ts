@@ -21,7 +21,10 @@ const LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'] as const;
 
 let double: Double;
 beforeAll(async () => {
-  double = await startSirportlyDouble({ token: `tok-${randomBytes(8).toString('hex')}`, secret: `sec-${randomBytes(8).toString('hex')}` });
+  double = await startSirportlyDouble({
+    token: `tok-${randomBytes(8).toString('hex')}`,
+    secret: `sec-${randomBytes(8).toString('hex')}`,
+  });
 });
 afterAll(async () => {
   await double?.close();
@@ -32,7 +35,13 @@ function expectClean(text: string, secrets: string[]): void {
 }
 
 const mail = async (ticket: string, tag: string) =>
-  compose({ from: FROM, to: TO[0], subject: `[${ticket}] ${tag}`, messageId: `<${tag}@example.net>`, text: `BODY-${tag}` });
+  compose({
+    from: FROM,
+    to: TO[0],
+    subject: `[${ticket}] ${tag}`,
+    messageId: `<${tag}@example.net>`,
+    text: `BODY-${tag}`,
+  });
 
 describe.each(LEVELS)('at level %s', (level) => {
   it('good path, 5xx, 429, a hung post, refused credentials and a failed admin login', async () => {
@@ -53,7 +62,11 @@ describe.each(LEVELS)('at level %s', (level) => {
       double.faults.hangMs = 600;
       const tag = randomBytes(4).toString('hex');
       await sendRaw(h.smtpPort, await mail('GJ-060309', tag), { from: FROM, to: TO });
-      await waitFor('posted', () => double.state.updates('GJ-060309').some((u) => u.fields.subject?.includes(tag)), 15_000);
+      await waitFor(
+        'posted',
+        () => double.state.updates('GJ-060309').some((u) => u.fields.subject?.includes(tag)),
+        15_000,
+      );
       const tag2 = randomBytes(4).toString('hex');
       await sendRaw(bad.smtpPort, await mail('GJ-060309', tag2), { from: FROM, to: TO });
       // Refused credentials: logged once at error level, and the job waits for them to be fixed.
@@ -61,14 +74,27 @@ describe.each(LEVELS)('at level %s', (level) => {
       await waitFor('refused', () => bad.logs.lines.some(refused) || level === 'fatal', 10_000);
       const base = `http://127.0.0.1:${h.httpPort}/admin/`;
       await fetch(base, { headers: { authorization: `Bearer ${ADMIN_TOKEN}x` } });
-      await fetch(base, { headers: { authorization: `Basic ${Buffer.from(`ops:${ADMIN_PASSWORD}x`).toString('base64')}` } });
-      await waitFor('logged', () => h.logs.lines.some((l) => l.msg === 'job posted') || !['trace', 'debug', 'info'].includes(level));
+      await fetch(base, {
+        headers: { authorization: `Basic ${Buffer.from(`ops:${ADMIN_PASSWORD}x`).toString('base64')}` },
+      });
+      await waitFor(
+        'logged',
+        () => h.logs.lines.some((l) => l.msg === 'job posted') || !['trace', 'debug', 'info'].includes(level),
+      );
       if (level === 'trace') {
         expect(h.logs.lines.some((l) => l.msg === 'job will be retried')).toBe(true);
         expect(bad.logs.lines.some((l) => refused(l) && l.level === 50)).toBe(true);
       }
       const all = [...h.logs.text, ...bad.logs.text].join('\n');
-      expectClean(all, [double.token, double.secret, wrong, ADMIN_TOKEN, ADMIN_PASSWORD, `BODY-${tag}`, `BODY-${tag2}`]);
+      expectClean(all, [
+        double.token,
+        double.secret,
+        wrong,
+        ADMIN_TOKEN,
+        ADMIN_PASSWORD,
+        `BODY-${tag}`,
+        `BODY-${tag2}`,
+      ]);
     } finally {
       double.resetFaults();
       await h.close();
@@ -83,7 +109,24 @@ describe('the real process, secrets from *_FILE, Redis with a password', () => {
     const port = await freePort();
     const dir = mkdtempSync(join(tmpdir(), 'mailgate-logsec-'));
     const startRedis = () =>
-      spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, '--requirepass', redisPassword], { stdio: 'ignore' });
+      spawn(
+        'redis-server',
+        [
+          '--port',
+          String(port),
+          '--bind',
+          '127.0.0.1',
+          '--save',
+          '',
+          '--appendonly',
+          'no',
+          '--dir',
+          dir,
+          '--requirepass',
+          redisPassword,
+        ],
+        { stdio: 'ignore' },
+      );
     let redis = startRedis();
     const file = (name: string, content: string) => {
       const p = join(dir, name);
@@ -117,12 +160,20 @@ describe('the real process, secrets from *_FILE, Redis with a password', () => {
     proc.stderr.on('data', (d: Buffer) => (logs += d.toString()));
     const exited = new Promise<number | null>((r) => proc.on('exit', (code) => r(code)));
     try {
-      await waitFor('ready', async () => (await fetch(`http://127.0.0.1:${httpPort}/readyz`).catch(() => null))?.status === 200, 15_000);
+      await waitFor(
+        'ready',
+        async () => (await fetch(`http://127.0.0.1:${httpPort}/readyz`).catch(() => null))?.status === 200,
+        15_000,
+      );
       double.faults.only = ['post_update'];
       double.faults.failNext = 1;
       const tag = randomBytes(4).toString('hex');
       expect((await sendRaw(smtpPort, await mail('GJ-060309', tag), { from: FROM, to: TO })).code).toBe(250);
-      await waitFor('posted', () => double.state.updates('GJ-060309').some((u) => u.fields.subject?.includes(tag)), 15_000);
+      await waitFor(
+        'posted',
+        () => double.state.updates('GJ-060309').some((u) => u.fields.subject?.includes(tag)),
+        15_000,
+      );
       // Redis goes away and comes back: connection errors are logged.
       redis.kill('SIGKILL');
       await new Promise((r) => redis.once('exit', r));
@@ -130,7 +181,11 @@ describe('the real process, secrets from *_FILE, Redis with a password', () => {
       // Down long enough for reconnect attempts to fail and be logged.
       await waitFor('connection errors logged', () => logs.includes('connection error'), 5000).catch(() => undefined);
       redis = startRedis();
-      await waitFor('ready again', async () => (await fetch(`http://127.0.0.1:${httpPort}/readyz`).catch(() => null))?.status === 200, 15_000);
+      await waitFor(
+        'ready again',
+        async () => (await fetch(`http://127.0.0.1:${httpPort}/readyz`).catch(() => null))?.status === 200,
+        15_000,
+      );
       await fetch(`http://127.0.0.1:${httpPort}/admin/`, { headers: { authorization: 'Bearer nope' } });
       proc.kill('SIGTERM');
       expect(await exited).toBe(0);

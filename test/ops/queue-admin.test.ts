@@ -26,7 +26,13 @@ let env: Record<string, string>;
 const idOf = (response: string) => /queued as ([0-9a-f]+)/.exec(response)![1]!;
 
 async function send(ticket: string, tag: string, body = `body ${tag}`) {
-  const raw = await compose({ from: FROM, to: TO[0], subject: `[${ticket}] ${tag}`, messageId: `<${tag}@example.net>`, text: body });
+  const raw = await compose({
+    from: FROM,
+    to: TO[0],
+    subject: `[${ticket}] ${tag}`,
+    messageId: `<${tag}@example.net>`,
+    text: body,
+  });
   const r = await sendRaw(h.smtpPort, raw, { from: FROM, to: TO });
   expect(r.code).toBe(250);
   return { id: idOf(r.response), raw };
@@ -78,13 +84,23 @@ describe('queue failed / show', () => {
     expect(Date.parse(String(mine!.firstSeen))).toBeGreaterThan(Date.now() - 60_000);
 
     expect(human.code).toBe(0);
-    expect(human.stdout.split('\n')[0]).toMatch(/^id\s+ticket\s+attempts\s+first seen\s+failed at\s+raw bytes until\s+reason$/);
+    expect(human.stdout.split('\n')[0]).toMatch(
+      /^id\s+ticket\s+attempts\s+first seen\s+failed at\s+raw bytes until\s+reason$/,
+    );
     expect(human.stdout).toContain(f.id);
 
     // --json prints this object as it is.
-    const view = (await showJob({ config: h.config, queue, redis, keys: keys(h.config.redis.prefix), now: Date.now }, f.id))!;
+    const view = (await showJob(
+      { config: h.config, queue, redis, keys: keys(h.config.redis.prefix), now: Date.now },
+      f.id,
+    ))!;
     expect(view.state).toBe('failed');
-    expect(view.door).toMatchObject({ verdict: 'post', reason: 'reference:subject', ticket: 'ZZ-999999', messageId: `${f.tag}@example.net` });
+    expect(view.door).toMatchObject({
+      verdict: 'post',
+      reason: 'reference:subject',
+      ticket: 'ZZ-999999',
+      messageId: `${f.tag}@example.net`,
+    });
     expect(view.raw).toMatchObject({ stored: true, bytes: f.raw.length });
     expect(table.stdout).toMatch(/door verdict\s+post \(reference:subject\)/);
     for (const out of [JSON.stringify(view), table.stdout]) expect(out).not.toContain(`PRIVATE-BODY-${f.tag}`);
@@ -92,7 +108,6 @@ describe('queue failed / show', () => {
     expect(raw.code).toBe(0);
     expect(raw.stdoutBytes.equals(f.raw)).toBe(true);
   });
-
 });
 
 describe('queue stats', () => {
@@ -154,7 +169,10 @@ describe('queue retry', () => {
     await sleep(300);
     expect(double.state.updates(ref)).toHaveLength(1);
     const ctx = { config: h.config, queue, redis, keys: keys(h.config.redis.prefix), now: Date.now };
-    await expect(retryJob(ctx, f.id)).rejects.toMatchObject({ code: 'wrong_state', message: expect.stringMatching(/is completed, not failed/) });
+    await expect(retryJob(ctx, f.id)).rejects.toMatchObject({
+      code: 'wrong_state',
+      message: expect.stringMatching(/is completed, not failed/),
+    });
   });
 
   it('retry --all --since only takes jobs that failed since then; the retry period starts again', async () => {

@@ -10,7 +10,9 @@ import { runQueue } from './cli.js';
 
 describe('redactSecrets', () => {
   it('replaces a secret where it stands as a whole value', () => {
-    expect(redactSecrets('bad token tok-1234 / sec-4567', ['tok-1234', 'sec-4567'])).toBe('bad token [redacted] / [redacted]');
+    expect(redactSecrets('bad token tok-1234 / sec-4567', ['tok-1234', 'sec-4567'])).toBe(
+      'bad token [redacted] / [redacted]',
+    );
     expect(redactSecrets('"tok-1234"', ['tok-1234'])).toBe('"[redacted]"');
     expect(redactSecrets('token=tok-1234&x=1', ['tok-1234'])).toBe('token=[redacted]&x=1');
     expect(redactSecrets('tok-1234', ['tok-1234'])).toBe('[redacted]');
@@ -19,7 +21,9 @@ describe('redactSecrets', () => {
 
   it('leaves words that only contain the secret alone', () => {
     // The letters of a one-letter token are in almost every word: nothing changes.
-    expect(redactSecrets('Sirportly tickets/post_update: 404 Ticket not found', ['t'])).toBe('Sirportly tickets/post_update: 404 Ticket not found');
+    expect(redactSecrets('Sirportly tickets/post_update: 404 Ticket not found', ['t'])).toBe(
+      'Sirportly tickets/post_update: 404 Ticket not found',
+    );
     expect(redactSecrets('tickets/post_update', ['post_upd'])).toBe('tickets/post_update');
     expect(redactSecrets('xtok-1234 tok-12345 tok-1234_', ['tok-1234'])).toBe('xtok-1234 tok-12345 tok-1234_');
     expect(redactSecrets('Übertok-1234 tok-1234é', ['tok-1234'])).toBe('Übertok-1234 tok-1234é');
@@ -47,7 +51,10 @@ describe('redactSecrets', () => {
 
   it('is what the Sirportly error classifier uses', () => {
     const ctx = { operation: 'tickets/post_update', secrets: ['post_upd', 'sec-4567'] };
-    const err = classifySirportlyFailure({ type: 'status', status: 403, headers: {}, body: JSON.stringify({ error: 'secret sec-4567 is wrong' }) }, ctx);
+    const err = classifySirportlyFailure(
+      { type: 'status', status: 403, headers: {}, body: JSON.stringify({ error: 'secret sec-4567 is wrong' }) },
+      ctx,
+    );
     expect(err.message).toBe('Sirportly tickets/post_update: 403 secret [redacted] is wrong');
   });
 });
@@ -67,7 +74,13 @@ describe('failure reasons kept in Redis', () => {
 
   it('`queue failed` shows the reason as Sirportly gave it, nothing rewritten', async () => {
     const tag = randomBytes(4).toString('hex');
-    const raw = await compose({ from: 'customer@example.net', to: 'support@help.example.com', subject: `[ZZ-999999] ${tag}`, messageId: `<${tag}@example.net>`, text: 'x' });
+    const raw = await compose({
+      from: 'customer@example.net',
+      to: 'support@help.example.com',
+      subject: `[ZZ-999999] ${tag}`,
+      messageId: `<${tag}@example.net>`,
+      text: 'x',
+    });
     const r = await sendRaw(h.smtpPort, raw, { from: 'customer@example.net', to: ['support@help.example.com'] });
     const id = /queued as ([0-9a-f]+)/.exec(r.response)![1]!;
     await waitFor('job failed', () => h.logs.lines.some((l) => l.msg === 'job failed' && l.queueId === id));

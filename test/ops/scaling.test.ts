@@ -38,12 +38,19 @@ describe('two SMTP doors and two workers on one prefix', () => {
       tags.flatMap((tag) => {
         // One sender per message: the door's loop limit counts messages per sender and ticket.
         const from = `customer-${tag}@example.net`;
-        const raw = compose({ from, to: TO[0], subject: `[GJ-060309] scale ${tag}`, messageId: `<${tag}@example.net>`, text: tag });
+        const raw = compose({
+          from,
+          to: TO[0],
+          subject: `[GJ-060309] scale ${tag}`,
+          messageId: `<${tag}@example.net>`,
+          text: tag,
+        });
         return [a, b].map(async (door) => (await sendRaw(door.smtpPort, await raw, { from, to: TO })).code);
       }),
     );
     expect(replies.every((c) => c === 250)).toBe(true);
-    const posted = (tag: string) => double.state.updates('GJ-060309').filter((u) => u.fields.subject === `[GJ-060309] scale ${tag}`).length;
+    const posted = (tag: string) =>
+      double.state.updates('GJ-060309').filter((u) => u.fields.subject === `[GJ-060309] scale ${tag}`).length;
     await waitFor('all posted', () => tags.every((t) => posted(t) >= 1), 20_000);
     await sleep(300);
     expect(tags.map(posted)).toEqual(tags.map(() => 1));
@@ -63,7 +70,13 @@ describe('two gateways sharing a Redis', () => {
     try {
       const tag = randomBytes(4).toString('hex');
       // The same message (same Message-ID) to both: each gateway has its own duplicate index.
-      const raw = await compose({ from: FROM, to: TO[0], subject: `[GJ-060309] shared ${tag}`, messageId: `<${tag}@example.net>`, text: tag });
+      const raw = await compose({
+        from: FROM,
+        to: TO[0],
+        subject: `[GJ-060309] shared ${tag}`,
+        messageId: `<${tag}@example.net>`,
+        text: tag,
+      });
       expect((await sendRaw(gA.smtpPort, raw, { from: FROM, to: TO })).response).toMatch(/queued as/);
       expect((await sendRaw(gB.smtpPort, raw, { from: FROM, to: TO })).response).toMatch(/queued as/);
       await waitFor('A', () => dA.state.updates('GJ-060309').length === 1);

@@ -28,7 +28,11 @@ afterAll(async () => {
 
 it('job data that cannot be read: failed after one attempt, reason bad_job naming the field', async () => {
   const id = randomBytes(8).toString('hex');
-  await queue.add('update', { key: id, ticket: 42 }, { jobId: id, attempts: 100_000, backoff: { type: 'fixed', delay: 50 } });
+  await queue.add(
+    'update',
+    { key: id, ticket: 42 },
+    { jobId: id, attempts: 100_000, backoff: { type: 'fixed', delay: 50 } },
+  );
   const job = await waitFor('failed', async () => {
     const j = await queue.getJob(id);
     return (await j?.getState()) === 'failed' ? j : null;

@@ -37,7 +37,13 @@ interface Sent {
 
 async function send(h: Harness, from: string, ticket: string, localAddress = '127.0.0.1'): Promise<Sent> {
   const tag = randomBytes(4).toString('hex');
-  const raw = await compose({ from, to: TO, subject: `[${ticket}] parked ${tag}`, messageId: `<${tag}@example.net>`, text: `body ${tag}` });
+  const raw = await compose({
+    from,
+    to: TO,
+    subject: `[${ticket}] parked ${tag}`,
+    messageId: `<${tag}@example.net>`,
+    text: `body ${tag}`,
+  });
   const transport = createTransport({ host: '127.0.0.1', port: h.smtpPort, ignoreTLS: true, localAddress });
   try {
     const info = await transport.sendMail({ envelope: { from, to: [TO] }, raw });
@@ -56,12 +62,21 @@ function admin(h: Harness, queue: Queue<JobData>) {
 }
 
 /** Send to a ticket Sirportly does not know (404: the job fails for good) and wait for the failure. */
-async function parkOne(h: Harness, queue: Queue<JobData>, from: string, localAddress?: string, ticket = 'ZZ-999999'): Promise<string> {
+async function parkOne(
+  h: Harness,
+  queue: Queue<JobData>,
+  from: string,
+  localAddress?: string,
+  ticket = 'ZZ-999999',
+): Promise<string> {
   const r = await send(h, from, ticket, localAddress);
   expect(r.code).toBe(250);
   await waitFor('job failed', async () => (await (await queue.getJob(r.id!))?.getState()) === 'failed');
   // The worker records the failure just after BullMQ reports it.
-  await waitFor('raw bytes given their expiry', async () => (await redis.pttl(`${h.config.redis.prefix}:raw:${r.id}`)) > 0);
+  await waitFor(
+    'raw bytes given their expiry',
+    async () => (await redis.pttl(`${h.config.redis.prefix}:raw:${r.id}`)) > 0,
+  );
   return r.id!;
 }
 
@@ -71,7 +86,13 @@ describe('failed mail per sender', () => {
   beforeAll(async () => {
     h = await startHarness(inject('redisUrl'), double, {
       recipients: { domains: ['help.example.com'] },
-      queue: { failedRetentionDays: 2, failedPerSenderMaxJobs: 2, failedPerSenderMaxBytes: 0, failedPerClientMaxJobs: 0, failedPerClientMaxBytes: 0 },
+      queue: {
+        failedRetentionDays: 2,
+        failedPerSenderMaxJobs: 2,
+        failedPerSenderMaxBytes: 0,
+        failedPerClientMaxJobs: 0,
+        failedPerClientMaxBytes: 0,
+      },
     });
     queue = new Queue<JobData>(QUEUE_NAME, { connection: redis, prefix: h.config.redis.prefix });
   });
@@ -95,7 +116,11 @@ describe('failed mail per sender', () => {
     const sender = 'old@spam.example';
     const id = await parkOne(h, queue, sender);
     const raw = `${h.config.redis.prefix}:raw:${id}`;
-    const [owner] = parkedOwners(h.config.redis.prefix, { source: 'smtp', mailFrom: sender, remoteAddress: '127.0.0.1' });
+    const [owner] = parkedOwners(h.config.redis.prefix, {
+      source: 'smtp',
+      mailFrom: sender,
+      remoteAddress: '127.0.0.1',
+    });
     // As a gateway from before retention left it: bytes without expiry, nothing counted.
     await redis.persist(raw);
     await redis.del(owner!.set, `${owner!.set}:bytes`);
@@ -153,7 +178,12 @@ describe('failed mail per client address', () => {
   it('past the cap every sender from that address gets 451; another address is accepted', async () => {
     const h = await startHarness(inject('redisUrl'), double, {
       recipients: { domains: ['help.example.com'] },
-      queue: { failedPerSenderMaxJobs: 0, failedPerSenderMaxBytes: 0, failedPerClientMaxJobs: 0, failedPerClientMaxBytes: 1 },
+      queue: {
+        failedPerSenderMaxJobs: 0,
+        failedPerSenderMaxBytes: 0,
+        failedPerClientMaxJobs: 0,
+        failedPerClientMaxBytes: 1,
+      },
     });
     const queue = new Queue<JobData>(QUEUE_NAME, { connection: redis, prefix: h.config.redis.prefix });
     try {
@@ -174,7 +204,13 @@ describe('expiry of parked entries', () => {
   it('an entry past its retention, or whose job left the failed state, no longer counts', async () => {
     const prefix = `t${randomBytes(5).toString('hex')}`;
     const config = { redis: { prefix }, queue: { failedRetentionDays: 1 } } as never;
-    const envelope = { mailFrom: 'old@spam.example', rcptTo: [TO], receivedAt: new Date().toISOString(), source: 'smtp' as const, remoteAddress: '127.0.0.9' };
+    const envelope = {
+      mailFrom: 'old@spam.example',
+      rcptTo: [TO],
+      receivedAt: new Date().toISOString(),
+      source: 'smtp' as const,
+      remoteAddress: '127.0.0.9',
+    };
     await redis.set(`${prefix}:raw:k1`, 'x'.repeat(100));
     await redis.set(`${prefix}:raw:k2`, 'y'.repeat(50));
     // k2 failed just now, k1 two days ago (its retention is over); both still in the failed set.

@@ -5,7 +5,10 @@ import { loadConfig } from '../../src/config.js';
 import { GatewayError } from '../../src/errors.js';
 import { backoffDelay, classifyFailure, type UpdateJob } from '../../src/queue/process-job.js';
 
-const config = loadConfig({ env: {}, overrides: { queue: { retryPeriodHours: 72, backoffInitialMs: 10_000, backoffMaxMs: 3_600_000 } } });
+const config = loadConfig({
+  env: {},
+  overrides: { queue: { retryPeriodHours: 72, backoffInitialMs: 10_000, backoffMaxMs: 3_600_000 } },
+});
 const job = (ageMs: number): UpdateJob => ({
   id: 'x',
   timestamp: 1_000_000_000_000 - ageMs,

@@ -55,7 +55,10 @@ function pausingReplay(name: string, count: number, maxWaitingJobs: number, maxI
   const dir = mkdtempSync(join(tmpdir(), `replay-${name}-`));
   const archive = buildArchive(dir, count, name);
   const prefix = `t${randomBytes(5).toString('hex')}`;
-  const cfg = overlay(dir, `redis:\n  prefix: ${prefix}\nreplay:\n  maxWaitingJobs: ${maxWaitingJobs}\n  maxInFlight: ${maxInFlight}\n`);
+  const cfg = overlay(
+    dir,
+    `redis:\n  prefix: ${prefix}\nreplay:\n  maxWaitingJobs: ${maxWaitingJobs}\n  maxInFlight: ${maxInFlight}\n`,
+  );
   const conn = new Redis(redisUrl, { maxRetriesPerRequest: 1 });
   const queue = new Queue(QUEUE_NAME, { connection: conn, prefix });
   return {
@@ -79,7 +82,10 @@ describe('replay --dry-run', () => {
     const r = await run(['--dry-run', '--format', 'mboxrd', archive.path], { REDIS_URL: 'redis://127.0.0.1:1' });
     expect(r.stderr).not.toMatch(NO_STACK);
     expect(r.code).toBe(0);
-    const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as DryRunLine);
+    const lines = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as DryRunLine);
     expect(lines).toHaveLength(40);
     expect(lines.map((l) => l.source.index)).toEqual([...Array(40).keys()].map((i) => i + 1));
     expect(r.stderr).toMatch(/would post +40/);
@@ -96,7 +102,10 @@ describe('replay --dry-run', () => {
 
   it('a link pointing outside the archive: a warning on stderr, never read', async () => {
     const outside = mkdtempSync(join(tmpdir(), 'replay-out-'));
-    writeFileSync(join(outside, 'secret.eml'), 'From: a@example.com\nSubject: [GJ-060309] SECRET-OUTSIDE\nMessage-ID: <s@x>\n\nsecret\n');
+    writeFileSync(
+      join(outside, 'secret.eml'),
+      'From: a@example.com\nSubject: [GJ-060309] SECRET-OUTSIDE\nMessage-ID: <s@x>\n\nsecret\n',
+    );
     const dir = mkdtempSync(join(tmpdir(), 'replay-in-'));
     writeFileSync(join(dir, 'mine.eml'), 'From: a@example.com\nSubject: [GJ-060309] mine\nMessage-ID: <m@x>\n\nmine\n');
     symlinkSync(join(outside, 'secret.eml'), join(dir, 'link\n.eml'));
@@ -104,7 +113,9 @@ describe('replay --dry-run', () => {
     expect(r.code).toBe(0);
     expect(r.stdout.trim().split('\n')).toHaveLength(1);
     expect(r.stdout).not.toContain('SECRET-OUTSIDE');
-    expect(r.stderr).toContain(`mailgate: replay: warning: ${dir}/link\\u000a.eml: symbolic link pointing outside the given paths (to ${outside}/secret.eml): not read\n`);
+    expect(r.stderr).toContain(
+      `mailgate: replay: warning: ${dir}/link\\u000a.eml: symbolic link pointing outside the given paths (to ${outside}/secret.eml): not read\n`,
+    );
   });
 
   it('--json summary on stderr; mail without a reference makes exit 1', async () => {
@@ -118,10 +129,25 @@ describe('replay --dry-run', () => {
     );
     const r = await run(['--dry-run', '--json', file]);
     expect(r.code).toBe(1);
-    expect(r.stdout.trim().split('\n').map((l) => (JSON.parse(l) as DryRunLine).verdict)).toEqual(['post', 'reject', 'drop']);
+    expect(
+      r.stdout
+        .trim()
+        .split('\n')
+        .map((l) => (JSON.parse(l) as DryRunLine).verdict),
+    ).toEqual(['post', 'reject', 'drop']);
     const summary = JSON.parse(r.stderr.slice(r.stderr.indexOf('{'))) as Record<string, unknown>;
-    expect(summary).toMatchObject({ dry_run: true, messages: 3, accepted: 1, dropped: { total: 1 }, rejected: { total: 1 }, exit_code: 1 });
-    expect((summary.rejected as { reasons: Record<string, { examples: Array<{ message_id: string }> }> }).reasons.no_reference!.examples[0]!.message_id).toBe('n@x');
+    expect(summary).toMatchObject({
+      dry_run: true,
+      messages: 3,
+      accepted: 1,
+      dropped: { total: 1 },
+      rejected: { total: 1 },
+      exit_code: 1,
+    });
+    expect(
+      (summary.rejected as { reasons: Record<string, { examples: Array<{ message_id: string }> }> }).reasons
+        .no_reference!.examples[0]!.message_id,
+    ).toBe('n@x');
   });
 
   it('--since takes a span back from now, as queue retry --since does', async () => {
@@ -135,7 +161,12 @@ describe('replay --dry-run', () => {
     const r = await run(['--dry-run', '--json', '--since', '6h', file]);
     expect(r.stderr).not.toMatch(NO_STACK);
     expect(r.code).toBe(0);
-    expect(r.stdout.trim().split('\n').map((l) => (JSON.parse(l) as DryRunLine).message_id)).toEqual(['new@x']);
+    expect(
+      r.stdout
+        .trim()
+        .split('\n')
+        .map((l) => (JSON.parse(l) as DryRunLine).message_id),
+    ).toEqual(['new@x']);
     const summary = JSON.parse(r.stderr.slice(r.stderr.indexOf('{'))) as Record<string, unknown>;
     expect(summary).toMatchObject({ messages: 2, accepted: 1, skipped: { total: 1 } });
     // 2d reaches back far enough for both.
@@ -189,7 +220,11 @@ describe('bad input: one clear line, the right exit code, no stack trace', () =>
     // The same in a dry run.
     const dry = await run(['--dry-run', file], { MAILGATE_CONFIG: cfg });
     expect(dry.code).toBe(1);
-    expect(JSON.parse(dry.stdout)).toMatchObject({ verdict: 'reject', reason: 'too_large', smtp_reply: expect.stringMatching(/^552 5\.3\.4/) });
+    expect(JSON.parse(dry.stdout)).toMatchObject({
+      verdict: 'reject',
+      reason: 'too_large',
+      smtp_reply: expect.stringMatching(/^552 5\.3\.4/),
+    });
   });
 });
 
@@ -255,60 +290,64 @@ describe('the replay process', () => {
 
 // Under the documented reading of what the Sirportly docs leave open, and the unfavourable one
 // (posted_at stored an hour off, from_address not kept, messages normalised, nulls).
-describe.each<DoubleAccount['reading']>(['documented', 'unfavourable'])('%s reading: a run killed halfway, started again', (reading) => {
-  let double: Double;
-  let workers: Harness | null = null;
-  let child: ChildProcess | null = null;
-  beforeAll(async () => {
-    double = await startSirportlyDouble({ account: { reading } });
-  });
-  afterAll(async () => {
-    child?.kill('SIGKILL');
-    await workers?.close();
-    await double.close();
-  });
+describe.each<DoubleAccount['reading']>(['documented', 'unfavourable'])(
+  '%s reading: a run killed halfway, started again',
+  (reading) => {
+    let double: Double;
+    let workers: Harness | null = null;
+    let child: ChildProcess | null = null;
+    beforeAll(async () => {
+      double = await startSirportlyDouble({ account: { reading } });
+    });
+    afterAll(async () => {
+      child?.kill('SIGKILL');
+      await workers?.close();
+      await double.close();
+    });
 
-  it('adds each missing update exactly once', async () => {
-    const { archive, prefix, env, waiting, close } = pausingReplay('kill', 48, 12, 4);
-    try {
-      // No workers yet: the replay pauses once 12 jobs wait; kill it there, mid-archive.
-      const first = start([archive.path], env);
-      child = first.child;
-      await waitFor('the first run to queue 12 jobs', async () => (await waiting()) >= 12, 15_000);
-      first.child.kill('SIGKILL');
-      const killed = await first.done;
-      child = null;
-      expect(killed.code).toBeNull();
-      const queuedBefore = await waiting();
-      expect(queuedBefore).toBeGreaterThanOrEqual(12);
-      expect(queuedBefore).toBeLessThan(48);
+    it('adds each missing update exactly once', async () => {
+      const { archive, prefix, env, waiting, close } = pausingReplay('kill', 48, 12, 4);
+      try {
+        // No workers yet: the replay pauses once 12 jobs wait; kill it there, mid-archive.
+        const first = start([archive.path], env);
+        child = first.child;
+        await waitFor('the first run to queue 12 jobs', async () => (await waiting()) >= 12, 15_000);
+        first.child.kill('SIGKILL');
+        const killed = await first.done;
+        child = null;
+        expect(killed.code).toBeNull();
+        const queuedBefore = await waiting();
+        expect(queuedBefore).toBeGreaterThanOrEqual(12);
+        expect(queuedBefore).toBeLessThan(48);
 
-      // And the first posts are done by Sirportly but never answered: the read-back must find them.
-      double.faults.only = ['post_update'];
-      double.faults.commitThenHangNext = 3;
-      double.faults.hangMs = 2500;
-      workers = await startHarness(redisUrl, double, { redis: { prefix } }, 'worker');
-      const again = await run(['--json', archive.path], env);
-      expect(again.stderr).not.toMatch(NO_STACK);
-      expect(again.code).toBe(0);
-      const s = JSON.parse(again.stdout) as { accepted: number; duplicates: number; messages: number };
-      expect(s.messages).toBe(48);
-      // What the first run queued counts as duplicate; a message killed between its job and its
-      // seen marker is "queued" again, but as the same job (its id is the key): still one update.
-      expect(s.duplicates).toBeLessThanOrEqual(queuedBefore);
-      expect(s.duplicates).toBeGreaterThanOrEqual(queuedBefore - 4);
-      expect(s.accepted).toBe(48 - s.duplicates);
+        // And the first posts are done by Sirportly but never answered: the read-back must find them.
+        double.faults.only = ['post_update'];
+        double.faults.commitThenHangNext = 3;
+        double.faults.hangMs = 2500;
+        workers = await startHarness(redisUrl, double, { redis: { prefix } }, 'worker');
+        const again = await run(['--json', archive.path], env);
+        expect(again.stderr).not.toMatch(NO_STACK);
+        expect(again.code).toBe(0);
+        const s = JSON.parse(again.stdout) as { accepted: number; duplicates: number; messages: number };
+        expect(s.messages).toBe(48);
+        // What the first run queued counts as duplicate; a message killed between its job and its
+        // seen marker is "queued" again, but as the same job (its id is the key): still one update.
+        expect(s.duplicates).toBeLessThanOrEqual(queuedBefore);
+        expect(s.duplicates).toBeGreaterThanOrEqual(queuedBefore - 4);
+        expect(s.accepted).toBe(48 - s.duplicates);
 
-      const posted = (m: string) => double.state.allUpdates().filter((u) => u.fields.subject?.includes(`(${m})`)).length;
-      await waitFor('all 48 posted', () => archive.markers.every((m) => posted(m) >= 1), 30_000);
-      const third = await run(['--json', archive.path], env);
-      expect(JSON.parse(third.stdout)).toMatchObject({ accepted: 0, duplicates: 48 });
-      await new Promise((r) => setTimeout(r, 500));
-      expect(archive.markers.map(posted)).toEqual(archive.markers.map(() => 1));
-      expect(double.state.allUpdates()).toHaveLength(48);
-      expect(double.state.hung['/api/v2/tickets/post_update']).toBe(3);
-    } finally {
-      await close();
-    }
-  });
-});
+        const posted = (m: string) =>
+          double.state.allUpdates().filter((u) => u.fields.subject?.includes(`(${m})`)).length;
+        await waitFor('all 48 posted', () => archive.markers.every((m) => posted(m) >= 1), 30_000);
+        const third = await run(['--json', archive.path], env);
+        expect(JSON.parse(third.stdout)).toMatchObject({ accepted: 0, duplicates: 48 });
+        await new Promise((r) => setTimeout(r, 500));
+        expect(archive.markers.map(posted)).toEqual(archive.markers.map(() => 1));
+        expect(double.state.allUpdates()).toHaveLength(48);
+        expect(double.state.hung['/api/v2/tickets/post_update']).toBe(3);
+      } finally {
+        await close();
+      }
+    });
+  },
+);

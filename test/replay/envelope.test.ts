@@ -34,7 +34,9 @@ describe('From_ lines', () => {
       sender: 'dev@maven.apache.org',
       date: new Date('2017-11-01T06:04:52Z'),
     });
-    expect(parseFromLine('From mrc@CAC.Washington.EDU Mon Feb  8 02:53:47 PST 1993').date).toEqual(new Date('1993-02-08T10:53:47Z'));
+    expect(parseFromLine('From mrc@CAC.Washington.EDU Mon Feb  8 02:53:47 PST 1993').date).toEqual(
+      new Date('1993-02-08T10:53:47Z'),
+    );
     expect(parseFromLine('From MAILER-DAEMON  Tue Jul  7 22:47:39 2009').sender).toBe('');
     // Netscape's "From -" and Gmail's thread ids name no sender.
     expect(parseFromLine('From - Mon Jun  3 12:50:27 1996').sender).toBeNull();
@@ -66,7 +68,11 @@ describe('replayEnvelope', () => {
     const raw = mail(['Delivered-To: support+oc-820409@example.com', 'Subject: Thanks', 'Message-ID: <p@x>']);
     const v = doorVerdict(raw, replayEnvelope(raw, { fromLine: null }, NOW), config);
     expect(v).toMatchObject({ verdict: 'post', ticket: 'OC-820409', reason: 'reference:plus_tag' });
-    const none = doorVerdict(raw, { source: 'replay', mailFrom: '', rcptTo: [], receivedAt: NOW.toISOString() }, config);
+    const none = doorVerdict(
+      raw,
+      { source: 'replay', mailFrom: '', rcptTo: [], receivedAt: NOW.toISOString() },
+      config,
+    );
     expect(none.verdict).toBe('reject');
   });
 
@@ -78,7 +84,9 @@ describe('replayEnvelope', () => {
     ];
     const raw = mail([...received, 'Subject: x']);
     expect(newestReceived(parseHeaders(raw))).toEqual(new Date('2024-01-02T10:30:00Z'));
-    expect(replayEnvelope(raw, { fromLine: 'From x@y.zz Wed Jan  3 00:00:00 2024' }, NOW).receivedAt).toBe('2024-01-03T00:00:00.000Z');
+    expect(replayEnvelope(raw, { fromLine: 'From x@y.zz Wed Jan  3 00:00:00 2024' }, NOW).receivedAt).toBe(
+      '2024-01-03T00:00:00.000Z',
+    );
     expect(replayEnvelope(raw, { fromLine: 'From -' }, NOW).receivedAt).toBe('2024-01-02T10:30:00.000Z');
     const bare = mail(['Subject: x']);
     const maildir = new Date('2023-06-01T00:00:00Z');
@@ -94,14 +102,26 @@ describe('replayEnvelope', () => {
     const r1 = await inspectMessage(withRef, replayEnvelope(withRef, { fromLine: noDate.fromLine }, NOW), config);
     expect(r1.update?.posted_at).toBe('2030-01-01T00:00:00Z');
 
-    const dated = Buffer.from('Subject: [AB-123456] x\nReceived: from a by b; Tue, 2 Jan 2024 09:00:00 +0000\n\nbody\n');
-    const r2 = await inspectMessage(dated, replayEnvelope(dated, { fromLine: 'From a@b.cd Fri Dec 29 08:00:00 2023' }, NOW), config);
+    const dated = Buffer.from(
+      'Subject: [AB-123456] x\nReceived: from a by b; Tue, 2 Jan 2024 09:00:00 +0000\n\nbody\n',
+    );
+    const r2 = await inspectMessage(
+      dated,
+      replayEnvelope(dated, { fromLine: 'From a@b.cd Fri Dec 29 08:00:00 2023' }, NOW),
+      config,
+    );
     expect(r2.update?.posted_at).toBe('2023-12-29T08:00:00Z');
     const r3 = await inspectMessage(dated, replayEnvelope(dated, { fromLine: 'From -' }, NOW), config);
     expect(r3.update?.posted_at).toBe('2024-01-02T09:00:00Z');
     const withDate = Buffer.concat([Buffer.from('Date: Sun, 31 Dec 2023 23:00:00 -0100\n'), dated]);
-    const r4 = await inspectMessage(withDate, replayEnvelope(withDate, { fromLine: 'From a@b.cd Fri Dec 29 08:00:00 2023' }, NOW), config);
+    const r4 = await inspectMessage(
+      withDate,
+      replayEnvelope(withDate, { fromLine: 'From a@b.cd Fri Dec 29 08:00:00 2023' }, NOW),
+      config,
+    );
     expect(r4.update?.posted_at).toBe('2024-01-01T00:00:00Z');
-    expect(messageTime(parseHeaders(withDate), replayEnvelope(withDate, { fromLine: null }, NOW))).toEqual(new Date('2024-01-01T00:00:00Z'));
+    expect(messageTime(parseHeaders(withDate), replayEnvelope(withDate, { fromLine: null }, NOW))).toEqual(
+      new Date('2024-01-01T00:00:00Z'),
+    );
   });
 });

@@ -20,7 +20,8 @@ function bodiesById(data: Buffer, format: MboxFormat): Map<string, Buffer> {
   return new Map(messagesOf(split(data, format)).map((m) => [messageIdOf(m.raw)!, bodyOf(m.raw)]));
 }
 const original = new Map(month.map((m) => [m.messageId, bodyOf(m.raw)]));
-const differing = (a: Map<string, Buffer>) => [...original.keys()].filter((id) => !a.get(id)?.equals(original.get(id)!));
+const differing = (a: Map<string, Buffer>) =>
+  [...original.keys()].filter((id) => !a.get(id)?.equals(original.get(id)!));
 /** The messages with a body line ">From …": the ones an mboxo round trip cannot keep. */
 const quotedInOriginal = month.filter((m) => /^>From /m.test(bodyOf(m.raw).toString())).map((m) => m.messageId);
 
@@ -73,9 +74,18 @@ describe('mbox files', () => {
       expect(msgs[i]!.offset).toBe(s.at);
     });
     // The lengths that were right framed their message; the first two are wrong in the file.
-    expect(msgs.map((m) => m.framing)).toEqual(['separator', 'separator', 'content-length', 'content-length', 'content-length', 'content-length']);
+    expect(msgs.map((m) => m.framing)).toEqual([
+      'separator',
+      'separator',
+      'content-length',
+      'content-length',
+      'content-length',
+      'content-length',
+    ]);
     // The unquoted From_ lines of the forward inside message 3 stay in its body.
-    expect(bodyOf(msgs[2]!.raw).toString()).toBe('third body\nFrom the quoted forward below:\nFrom - Fri Dec 13 15:01:21 1996\nforwarded text\n');
+    expect(bodyOf(msgs[2]!.raw).toString()).toBe(
+      'third body\nFrom the quoted forward below:\nFrom - Fri Dec 13 15:01:21 1996\nforwarded text\n',
+    );
     // Read as mboxo (no lengths) the same 6 messages come out, the quoted ">From" of message 4 unquoted.
     const asMboxo = messagesOf(split(data, 'mboxo'));
     expect(asMboxo.map((m) => m.offset)).toEqual(msgs.map((m) => m.offset));
@@ -97,7 +107,11 @@ describe('mbox files', () => {
   });
 
   it('simple.mbox and gmail-takeout.mbox: 3 and 4 messages', () => {
-    expect(messagesOf(split(fixture('mbox/simple.mbox'), 'mboxrd')).map((m) => messageIdOf(m.raw))).toEqual(['<m1@mbox.example>', '<m2@mbox.example>', '<m3@mbox.example>']);
+    expect(messagesOf(split(fixture('mbox/simple.mbox'), 'mboxrd')).map((m) => messageIdOf(m.raw))).toEqual([
+      '<m1@mbox.example>',
+      '<m2@mbox.example>',
+      '<m3@mbox.example>',
+    ]);
     const gmail = messagesOf(split(fixture('mbox/gmail-takeout.mbox'), 'mboxrd'));
     expect(gmail.map((m) => m.fromLine)).toEqual([
       'From 17100000000000000001@xxx Wed May 01 10:00:00 +0000 2024',
@@ -133,7 +147,15 @@ describe('chunking does not change the result', () => {
 });
 
 const msg = (n: number, body: string, eol = '\n') =>
-  [`From sender${n}@example.com Mon Jan  1 10:0${n}:00 2024`, `From: a${n}@example.com`, `Subject: m${n}`, `Message-ID: <m${n}@x>`, '', body, ''].join(eol);
+  [
+    `From sender${n}@example.com Mon Jan  1 10:0${n}:00 2024`,
+    `From: a${n}@example.com`,
+    `Subject: m${n}`,
+    `Message-ID: <m${n}@x>`,
+    '',
+    body,
+    '',
+  ].join(eol);
 
 describe('edge cases', () => {
   it('CRLF files split the same way and keep their CRLF', () => {
@@ -151,14 +173,20 @@ describe('edge cases', () => {
     const mboxrd = original.replace(/^(>*From )/gm, '>$1');
     const mboxo = original.replace(/^From /gm, '>From ');
     const body = (format: MboxFormat, b: string) =>
-      bodyOf(messagesOf(split(Buffer.from(`From x@y.z Mon Jan  1 10:00:00 2024\nSubject: q\n\n${b}\n`), format))[0]!.raw).toString();
+      bodyOf(
+        messagesOf(split(Buffer.from(`From x@y.z Mon Jan  1 10:00:00 2024\nSubject: q\n\n${b}\n`), format))[0]!.raw,
+      ).toString();
     expect(body('mboxrd', mboxrd)).toBe(original);
     expect(body('mboxo', mboxo)).toBe(original.replace(/^>From there/m, 'From there'));
     expect(body('mboxcl2', mboxrd)).toBe(mboxrd);
   });
 
   it('a truncated last message is still read, and marked', () => {
-    const data = Buffer.from(msg(1, 'one') + '\n' + 'From b@example.com Mon Jan  1 10:00:00 2024\nFrom: b@example.com\nSubject: cut off mid-hea');
+    const data = Buffer.from(
+      msg(1, 'one') +
+        '\n' +
+        'From b@example.com Mon Jan  1 10:00:00 2024\nFrom: b@example.com\nSubject: cut off mid-hea',
+    );
     const msgs = messagesOf(split(data, 'mboxrd'));
     expect(msgs).toHaveLength(2);
     expect(msgs[0]!.truncated).toBe(false);
@@ -188,7 +216,10 @@ describe('edge cases', () => {
     const first = 'From a@b.cd Mon Jan  1 10:00:00 2024\nSubject: one\nContent-Length: 500\n\nshort body\n\n';
     const second = 'From e@f.gh Mon Jan  1 11:00:00 2024\nSubject: two\nContent-Length: 9\n\nbody two\n';
     const msgs = messagesOf(split(Buffer.from(first + second), 'mboxcl2', { chunks: [17] }));
-    expect(msgs.map((m) => m.raw.toString())).toEqual(['Subject: one\nContent-Length: 500\n\nshort body\n', 'Subject: two\nContent-Length: 9\n\nbody two\n']);
+    expect(msgs.map((m) => m.raw.toString())).toEqual([
+      'Subject: one\nContent-Length: 500\n\nshort body\n',
+      'Subject: two\nContent-Length: 9\n\nbody two\n',
+    ]);
     expect(msgs[1]!.framing).toBe('content-length');
   });
 
@@ -204,12 +235,15 @@ describe('edge cases', () => {
   });
 
   it('an unescaped body line shaped like a From_ line but followed by no header stays in the body', () => {
-    const body = 'Quoting the log:\nFrom daemon@host Mon Jan  1 10:00:00 2024\nthe job failed\n\nFrom x@y.zz Mon Jan  1 10:00:00 2024\n\nblank after it\n';
+    const body =
+      'Quoting the log:\nFrom daemon@host Mon Jan  1 10:00:00 2024\nthe job failed\n\nFrom x@y.zz Mon Jan  1 10:00:00 2024\n\nblank after it\n';
     const msgs = messagesOf(split(Buffer.from(msg(1, body) + '\n' + msg(2, 'two')), 'mboxo'));
     expect(msgs).toHaveLength(2);
     expect(bodyOf(msgs[0]!.raw).toString()).toBe(`${body}\n`);
     // A whitespace-only first line (seen in real files) may start a message.
-    const ws = messagesOf(split(Buffer.from(msg(1, 'one') + '\nFrom a@b.cd Mon Jan  1 10:00:00 2024\n   \nSubject: s\n\nb\n'), 'mboxo'));
+    const ws = messagesOf(
+      split(Buffer.from(msg(1, 'one') + '\nFrom a@b.cd Mon Jan  1 10:00:00 2024\n   \nSubject: s\n\nb\n'), 'mboxo'),
+    );
     expect(ws).toHaveLength(2);
   });
 

@@ -31,7 +31,10 @@ async function replay(paths: string[], config: Config, extra: Partial<ReplayOpti
 /** mboxrd: a From_ line per message, body lines starting with (>*)From quoted. */
 function mbox(messages: Buffer[]): Buffer {
   const parts = messages.map((m) => {
-    const text = m.toString('latin1').replace(/\r\n/g, '\n').replace(/^(>*From )/gm, '>$1');
+    const text = m
+      .toString('latin1')
+      .replace(/\r\n/g, '\n')
+      .replace(/^(>*From )/gm, '>$1');
     return `From sender@example.net Wed May  1 12:00:00 2024\n${text}${text.endsWith('\n') ? '' : '\n'}\n`;
   });
   return Buffer.from(parts.join(''), 'latin1');
@@ -47,13 +50,65 @@ async function threadedArchive(dir: string, tag: string) {
   const at = (min: number) => new Date(Date.UTC(2024, 4, 1, 12, min));
   const m = (o: Record<string, unknown>) => compose({ text: 'x', ...o });
   const msgs = [
-    await m({ from: ann, to: desk, subject: `Printer ${tag}`, messageId: `<a1.${tag}@example.net>`, date: at(0), text: 'A1' }),
-    await m({ from: 'Bob <bob@example.net>', to: desk, subject: `Login ${tag}`, messageId: `<b1.${tag}@example.net>`, date: at(1), text: 'B1' }),
-    await m({ from: desk, to: ann, subject: `Re: Printer ${tag}`, messageId: `<a2.${tag}@help.example.com>`, inReplyTo: `<a1.${tag}@example.net>`, date: at(2), text: 'A2' }),
-    await m({ from: 'Bob <bob@example.net>', to: desk, subject: `Also ${tag}`, messageId: `<b2.${tag}@example.net>`, references: [`<b1.${tag}@example.net>`], date: at(3), text: 'B2' }),
-    await m({ from: ann, to: desk, subject: `RE: AW: Printer ${tag}`, messageId: `<a3.${tag}@example.net>`, date: at(4), text: 'A3' }),
-    await m({ from: 'Cy <cy@example.net>', to: desk, subject: `[GJ-060309] Toner ${tag}`, messageId: `<c1.${tag}@example.net>`, date: at(5), text: 'C1' }),
-    await m({ from: 'Cy <cy@example.net>', to: desk, subject: `Re: Toner ${tag}`, messageId: `<c2.${tag}@example.net>`, inReplyTo: `<c1.${tag}@example.net>`, date: at(6), text: 'C2' }),
+    await m({
+      from: ann,
+      to: desk,
+      subject: `Printer ${tag}`,
+      messageId: `<a1.${tag}@example.net>`,
+      date: at(0),
+      text: 'A1',
+    }),
+    await m({
+      from: 'Bob <bob@example.net>',
+      to: desk,
+      subject: `Login ${tag}`,
+      messageId: `<b1.${tag}@example.net>`,
+      date: at(1),
+      text: 'B1',
+    }),
+    await m({
+      from: desk,
+      to: ann,
+      subject: `Re: Printer ${tag}`,
+      messageId: `<a2.${tag}@help.example.com>`,
+      inReplyTo: `<a1.${tag}@example.net>`,
+      date: at(2),
+      text: 'A2',
+    }),
+    await m({
+      from: 'Bob <bob@example.net>',
+      to: desk,
+      subject: `Also ${tag}`,
+      messageId: `<b2.${tag}@example.net>`,
+      references: [`<b1.${tag}@example.net>`],
+      date: at(3),
+      text: 'B2',
+    }),
+    await m({
+      from: ann,
+      to: desk,
+      subject: `RE: AW: Printer ${tag}`,
+      messageId: `<a3.${tag}@example.net>`,
+      date: at(4),
+      text: 'A3',
+    }),
+    await m({
+      from: 'Cy <cy@example.net>',
+      to: desk,
+      subject: `[GJ-060309] Toner ${tag}`,
+      messageId: `<c1.${tag}@example.net>`,
+      date: at(5),
+      text: 'C1',
+    }),
+    await m({
+      from: 'Cy <cy@example.net>',
+      to: desk,
+      subject: `Re: Toner ${tag}`,
+      messageId: `<c2.${tag}@example.net>`,
+      inReplyTo: `<c1.${tag}@example.net>`,
+      date: at(6),
+      text: 'C2',
+    }),
   ];
   const path = join(dir, `threads-${tag}.mbox`);
   writeFileSync(path, mbox(msgs));
@@ -68,7 +123,12 @@ describe('replay with noReference: create', () => {
 
   beforeAll(async () => {
     double = await startSirportlyDouble();
-    workers = await startHarness(redisUrl, double, { policy: { noReference: 'create' }, routes: [{ name: 'desk', ticket: TICKET }] }, 'worker');
+    workers = await startHarness(
+      redisUrl,
+      double,
+      { policy: { noReference: 'create' }, routes: [{ name: 'desk', ticket: TICKET }] },
+      'worker',
+    );
     redis = new Redis(redisUrl);
   });
   afterAll(async () => {
@@ -86,7 +146,15 @@ describe('replay with noReference: create', () => {
     expect(first.exitCode).toBe(0);
     expect(JSON.parse(first.stdout)).toMatchObject({ messages: 7, accepted: 7 });
 
-    await waitFor('7 updates', () => double.state.allUpdates().filter((u) => /^[ABC]\d$/.test(u.fields.message?.trim() ?? '') && u.fields.subject?.includes(tag)).length === 7, 20_000);
+    await waitFor(
+      '7 updates',
+      () =>
+        double.state
+          .allUpdates()
+          .filter((u) => /^[ABC]\d$/.test(u.fields.message?.trim() ?? '') && u.fields.subject?.includes(tag)).length ===
+        7,
+      20_000,
+    );
     const subs = double.state.submissions().filter((s) => s.fields.subject?.includes(tag));
     // The two threads are independent jobs, drafted side by side: which opens its ticket first is not promised.
     expect(subs.map((s) => s.fields.subject).sort()).toEqual([`Login ${tag}`, `Printer ${tag}`]);
@@ -114,7 +182,12 @@ describe('replay with noReference: create', () => {
     const tag = `d${Date.now().toString(36)}`;
     const path = await threadedArchive(dir, tag);
     const r = await replay([path], workers.config, { dryRun: true, json: false });
-    const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown> & { update: { ticket: string | null; message: string } | null });
+    const lines = r.stdout
+      .trim()
+      .split('\n')
+      .map(
+        (l) => JSON.parse(l) as Record<string, unknown> & { update: { ticket: string | null; message: string } | null },
+      );
     expect(lines.map((l) => [l.update?.message.trim(), l.verdict, l.reason])).toEqual([
       ['A1', 'create', 'no_reference'],
       ['B1', 'create', 'no_reference'],
@@ -124,7 +197,21 @@ describe('replay with noReference: create', () => {
       ['C1', 'post', 'reference:subject'],
       ['C2', 'post', 'reference:archive_thread'],
     ]);
-    expect(lines[0]).toMatchObject({ route: 'desk', same_ticket_as: null, new_ticket: { subject: `Printer ${tag}`, contact_method_type: 'email', contact_method_data: 'ann@example.net', contact_name: 'Ann', department: 'Support', status: 'New', priority: 'Normal', team: 'First line', submitted_at: '2024-05-01T12:00:00Z' } });
+    expect(lines[0]).toMatchObject({
+      route: 'desk',
+      same_ticket_as: null,
+      new_ticket: {
+        subject: `Printer ${tag}`,
+        contact_method_type: 'email',
+        contact_method_data: 'ann@example.net',
+        contact_name: 'Ann',
+        department: 'Support',
+        status: 'New',
+        priority: 'Normal',
+        team: 'First line',
+        submitted_at: '2024-05-01T12:00:00Z',
+      },
+    });
     expect(lines[2]).toMatchObject({ new_ticket: null, same_ticket_as: `a1.${tag}@example.net` });
     expect(lines[4]).toMatchObject({ new_ticket: null, same_ticket_as: `a1.${tag}@example.net` });
     expect(lines[3]).toMatchObject({ new_ticket: null, same_ticket_as: `b1.${tag}@example.net` });
@@ -140,7 +227,10 @@ describe('replay with noReference: create', () => {
     // ticket: take it out, as an export of a person's mailbox would look.
     const personal = (raw: Buffer) => {
       const end = parseHeaders(raw).bounds.bodyStart;
-      const head = raw.subarray(0, end).toString('latin1').replace(/^Precedence:.*\r?\n/gim, '');
+      const head = raw
+        .subarray(0, end)
+        .toString('latin1')
+        .replace(/^Precedence:.*\r?\n/gim, '');
       return Buffer.concat([Buffer.from(head, 'latin1'), raw.subarray(end)]);
     };
     writeFileSync(path, mbox(source.map((m) => personal(m.raw))));
@@ -154,7 +244,11 @@ describe('replay with noReference: create', () => {
     const ids = source.map((m) => normaliseMessageId(parseHeaders(m.raw).getRaw('message-id')));
     // The worker records each posted Message-ID against its ticket: read the outcome from there.
     const ticketOf = async (id: string | null) => (id === null ? null : redis.get(k.thread(id)));
-    await waitFor('every accepted message posted', async () => (await Promise.all(ids.map(ticketOf))).filter(Boolean).length >= summary.accepted, 30_000);
+    await waitFor(
+      'every accepted message posted',
+      async () => (await Promise.all(ids.map(ticketOf))).filter(Boolean).length >= summary.accepted,
+      30_000,
+    );
 
     let replies = 0;
     for (const m of source) {

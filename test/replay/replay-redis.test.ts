@@ -25,8 +25,16 @@ function options(paths: string[], extra: Partial<ReplayOptions> = {}): ReplayOpt
 async function replay(paths: string[], config: Config, extra: Partial<ReplayOptions> = {}) {
   const stdout = new Capture();
   const stderr = new Capture();
-  const result = await runReplay(options(paths, extra), config, createLogger('warn', new LogSink()), { stdout, stderr });
-  return { ...result, stdout: stdout.text, stderr: stderr.text, json: (extra.json === false ? null : JSON.parse(stdout.text)) as Record<string, unknown> | null };
+  const result = await runReplay(options(paths, extra), config, createLogger('warn', new LogSink()), {
+    stdout,
+    stderr,
+  });
+  return {
+    ...result,
+    stdout: stdout.text,
+    stderr: stderr.text,
+    json: (extra.json === false ? null : JSON.parse(stdout.text)) as Record<string, unknown> | null,
+  };
 }
 
 function updatesWith(double: Double, marker: string) {
@@ -51,12 +59,22 @@ describe('replay into Redis, posted by the workers', () => {
     const archive = buildArchive(dir, 24, 'twice');
     const first = await replay([archive.path], workers.config);
     expect(first.exitCode).toBe(0);
-    const s1 = first.json as { accepted: number; duplicates: number; dropped: { total: number }; rejected: { total: number }; messages: number };
+    const s1 = first.json as {
+      accepted: number;
+      duplicates: number;
+      dropped: { total: number };
+      rejected: { total: number };
+      messages: number;
+    };
     expect(s1.messages).toBe(24);
     expect(s1.rejected.total).toBe(0);
     expect(s1.accepted + s1.dropped.total).toBe(24);
     expect(s1.accepted).toBeGreaterThanOrEqual(20);
-    await waitFor('every accepted message posted', () => archive.markers.filter((m) => updatesWith(double, m).length > 0).length === s1.accepted, 20_000);
+    await waitFor(
+      'every accepted message posted',
+      () => archive.markers.filter((m) => updatesWith(double, m).length > 0).length === s1.accepted,
+      20_000,
+    );
     for (const m of archive.markers) expect(updatesWith(double, m).length).toBeLessThanOrEqual(1);
     const posted = double.state.allUpdates().length;
 
@@ -72,18 +90,30 @@ describe('replay into Redis, posted by the workers', () => {
 
   it('--since/--until pick messages by their date; the others are skipped, not rejected', async () => {
     const archive = buildArchive(dir, 12, 'dates', 1);
-    const r = await replay([archive.path], workers.config, { since: new Date('2017-12-01T12:00:00Z'), until: new Date('2017-12-02T00:00:00Z') });
+    const r = await replay([archive.path], workers.config, {
+      since: new Date('2017-12-01T12:00:00Z'),
+      until: new Date('2017-12-02T00:00:00Z'),
+    });
     expect(r.exitCode).toBe(0);
     const s = r.json as { accepted: number; skipped: { total: number; reasons: Record<string, { count: number }> } };
     // In the window: 1 Dec 12:20, 14:45, 16:05 (11:05 -0500), 17:18, 19:02, 21:40, 23:59 UTC; three
     // earlier that morning (one written +0100), two on 2 Dec (01:10 and 10:15 UTC).
     expect(s.accepted).toBe(7);
-    expect(s.skipped.reasons).toEqual({ before_since: expect.objectContaining({ count: 3 }), after_until: expect.objectContaining({ count: 2 }) });
+    expect(s.skipped.reasons).toEqual({
+      before_since: expect.objectContaining({ count: 3 }),
+      after_until: expect.objectContaining({ count: 2 }),
+    });
     expect(s.accepted + s.skipped.total).toBe(12);
-    await waitFor('posted', () => archive.markers.filter((m) => updatesWith(double, m).length > 0).length === s.accepted, 20_000);
+    await waitFor(
+      'posted',
+      () => archive.markers.filter((m) => updatesWith(double, m).length > 0).length === s.accepted,
+      20_000,
+    );
     for (const m of archive.markers) {
       for (const u of updatesWith(double, m)) {
-        expect(u.fields.posted_at! >= '2017-12-01T12:00:00Z' && u.fields.posted_at! < '2017-12-02T00:00:00Z').toBe(true);
+        expect(u.fields.posted_at! >= '2017-12-01T12:00:00Z' && u.fields.posted_at! < '2017-12-02T00:00:00Z').toBe(
+          true,
+        );
       }
     }
   });
@@ -92,7 +122,11 @@ describe('replay into Redis, posted by the workers', () => {
 describe('back-pressure', () => {
   it('pauses while too many jobs wait, and goes on when workers drain the queue', async () => {
     const double = await startSirportlyDouble();
-    const config = testConfig(redisUrl, { url: double.url, token: double.token, secret: double.secret }, { replay: { maxWaitingJobs: 5, maxInFlight: 2 } });
+    const config = testConfig(
+      redisUrl,
+      { url: double.url, token: double.token, secret: double.secret },
+      { replay: { maxWaitingJobs: 5, maxInFlight: 2 } },
+    );
     const dir = mkdtempSync(join(tmpdir(), 'replay-bp-'));
     const archive = buildArchive(dir, 30, 'bp');
     const conn = new Redis(redisUrl, { maxRetriesPerRequest: 1 });
@@ -128,10 +162,14 @@ describe('Redis goes away', () => {
   it('retries a bounded number of times, then stops: rejected store_unavailable, exit 75 (run again)', async () => {
     const server = await RedisServer.start();
     const double = await startSirportlyDouble();
-    const config = testConfig(server.url, { url: double.url, token: double.token, secret: double.secret }, {
-      smtp: { acceptTimeoutMs: 500 },
-      replay: { maxWaitingJobs: 3, maxInFlight: 1, tempfailAttempts: 3, tempfailBackoffMs: 50 },
-    });
+    const config = testConfig(
+      server.url,
+      { url: double.url, token: double.token, secret: double.secret },
+      {
+        smtp: { acceptTimeoutMs: 500 },
+        replay: { maxWaitingJobs: 3, maxInFlight: 1, tempfailAttempts: 3, tempfailBackoffMs: 50 },
+      },
+    );
     const dir = mkdtempSync(join(tmpdir(), 'replay-down-'));
     const archive = buildArchive(dir, 20, 'down');
     const conn = new Redis(server.url, { maxRetriesPerRequest: 1 });

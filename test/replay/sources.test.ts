@@ -53,7 +53,8 @@ describe('discover and read', () => {
     expect(read).not.toMatch(/m9[89]/);
     const outsideWhy = /^symbolic link pointing outside the given paths \(to .+\): not read$/;
     const skipped = Object.fromEntries(found.skipped.map((s) => [s.path.slice(root.length + 1), s.why]));
-    for (const name of ['secret.eml', 'elsewhere', 'passwd.eml', 'box/cur/1700000001.M2P2.host:2,S']) expect(skipped[name]).toMatch(outsideWhy);
+    for (const name of ['secret.eml', 'elsewhere', 'passwd.eml', 'box/cur/1700000001.M2P2.host:2,S'])
+      expect(skipped[name]).toMatch(outsideWhy);
     expect(found.warnings).toHaveLength(4);
 
     // The same link given as the PATH itself is the user's own choice: read.
@@ -71,7 +72,8 @@ describe('discover and read', () => {
     writeFileSync(join(root, 'a/notes.txt'), 'just some notes\n');
     writeFileSync(join(root, 'a/empty'), '');
     const md = join(root, 'b/Maildir');
-    for (const d of ['cur', 'new', 'tmp', '.Sent/cur', '.Sent/new', '.Sent/tmp']) mkdirSync(join(md, d), { recursive: true });
+    for (const d of ['cur', 'new', 'tmp', '.Sent/cur', '.Sent/new', '.Sent/tmp'])
+      mkdirSync(join(md, d), { recursive: true });
     writeFileSync(join(md, 'cur/1700000000.M1P1.host:2,S'), eml(2));
     writeFileSync(join(md, 'new/1700000100.M2P1.host'), eml(3));
     writeFileSync(join(md, 'tmp/1700000200.M3P1.host'), eml(99));
@@ -116,11 +118,16 @@ describe('discover and read', () => {
   it('PATH problems are usage errors, each one line naming the path', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'replay-bad-'));
     writeFileSync(join(dir, 'empty.mbox'), '');
-    writeFileSync(join(dir, 'garbage.bin'), Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13, 0xff, 0xfe]));
+    writeFileSync(
+      join(dir, 'garbage.bin'),
+      Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13, 0xff, 0xfe]),
+    );
     writeFileSync(join(dir, 'empty.gz'), gzipSync(Buffer.alloc(0)));
     mkdirSync(join(dir, 'nomail/sub'), { recursive: true });
     writeFileSync(join(dir, 'nomail/sub/readme.txt'), 'Hello there\n');
-    const found = await discover(['empty.mbox', 'garbage.bin', 'empty.gz', 'nomail', 'missing.mbox'].map((p) => join(dir, p)));
+    const found = await discover(
+      ['empty.mbox', 'garbage.bin', 'empty.gz', 'nomail', 'missing.mbox'].map((p) => join(dir, p)),
+    );
     expect(found.sources).toEqual([]);
     expect(found.problems).toEqual([
       `${join(dir, 'empty.mbox')}: empty file, no mail in it`,

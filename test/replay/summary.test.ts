@@ -22,9 +22,19 @@ describe('Summary', () => {
     s.record('rejected', 'too_large', { ...ex(15), detail: '30000000 bytes' });
     expect(s.exitCode()).toBe(1);
     const j = s.toJSON();
-    expect(j).toMatchObject({ messages: 15, accepted: 5, duplicates: 1, dropped: { total: 6 }, rejected: { total: 2 }, skipped: { total: 1 }, exit_code: 1 });
+    expect(j).toMatchObject({
+      messages: 15,
+      accepted: 5,
+      duplicates: 1,
+      dropped: { total: 6 },
+      rejected: { total: 2 },
+      skipped: { total: 1 },
+      exit_code: 1,
+    });
     expect(j.dropped.reasons.auto_submitted!.count).toBe(5);
-    expect(j.dropped.reasons.auto_submitted!.examples.map((e) => e.index)).toEqual([7, 8, 9].slice(0, EXAMPLES_PER_REASON));
+    expect(j.dropped.reasons.auto_submitted!.examples.map((e) => e.index)).toEqual(
+      [7, 8, 9].slice(0, EXAMPLES_PER_REASON),
+    );
     const text = s.render();
     expect(text).toMatch(/^replay: 15 messages from 0 file\(s\)/);
     expect(text).toMatch(/\n {2}accepted +5\n/);
@@ -36,13 +46,22 @@ describe('Summary', () => {
   it('file names and values from mail are printed escaped: one line each, no terminal controls', () => {
     const s = new Summary(false);
     const evil = 'in\nbox\u001b[2J\u202egnp.mbox';
-    s.record('rejected', 'no_reference', { path: evil, index: 1, message_id: 'x\r\ny@z', subject: 'hi', ticket: null, detail: 'a\u0000b' });
+    s.record('rejected', 'no_reference', {
+      path: evil,
+      index: 1,
+      message_id: 'x\r\ny@z',
+      subject: 'hi',
+      ticket: null,
+      detail: 'a\u0000b',
+    });
     s.formats.push({ path: evil, format: 'mboxrd', why: 'guessed' });
     s.skippedFiles.push({ path: `${evil}.txt`, why: 'not mail' });
     const text = s.render();
-     
+
     expect(text).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f\u202e]/);
-    expect(text).toContain('rejected no_reference: in\\u000abox\\u001b[2J\\u202egnp.mbox #1 <x\\u000d\\u000ay@z> "hi" a\\u0000b');
+    expect(text).toContain(
+      'rejected no_reference: in\\u000abox\\u001b[2J\\u202egnp.mbox #1 <x\\u000d\\u000ay@z> "hi" a\\u0000b',
+    );
     expect(text).toContain('  in\\u000abox\\u001b[2J\\u202egnp.mbox: mboxrd (guessed)');
     expect(text).toContain('  in\\u000abox\\u001b[2J\\u202egnp.mbox.txt: not mail');
   });
@@ -120,7 +139,9 @@ describe('progressLine', () => {
   });
 
   it('says --:-- before anything is read', () => {
-    expect(progressLine({ messages: 0, bytes: 0, totalBytes: 100, elapsedSeconds: 0, status: '' }, 80)).toMatch(/ETA --:--$/);
+    expect(progressLine({ messages: 0, bytes: 0, totalBytes: 100, elapsedSeconds: 0, status: '' }, 80)).toMatch(
+      /ETA --:--$/,
+    );
   });
 });
 

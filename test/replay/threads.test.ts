@@ -66,7 +66,12 @@ describe('normaliseSubject', () => {
 
 describe('threadFacts', () => {
   it('collects the Message-ID, In-Reply-To then References newest first, the identity and a subject key', () => {
-    const raw = build({ subject: 'Re: x', id: 'me@example.net', inReplyTo: 'parent@example.net', references: '<root@example.net> <parent@example.net> <mid@example.net>' });
+    const raw = build({
+      subject: 'Re: x',
+      id: 'me@example.net',
+      inReplyTo: 'parent@example.net',
+      references: '<root@example.net> <parent@example.net> <mid@example.net>',
+    });
     const f = threadFacts(parseHeaders(raw), raw);
     expect(f.messageId).toBe('me@example.net');
     expect(f.refs).toEqual(['parent@example.net', 'mid@example.net', 'root@example.net']);
@@ -81,13 +86,19 @@ describe('threadFacts', () => {
       return threadFacts(parseHeaders(raw), raw);
     };
     const first = facts({ subject: 'Printer on fire' });
-    expect(facts({ subject: 'Re: AW: Fwd: printer ON fire', from: 'support@example.com', to: 'Ann <ANN@example.net>' }).subjectKey).toBe(first.subjectKey);
+    expect(
+      facts({ subject: 'Re: AW: Fwd: printer ON fire', from: 'support@example.com', to: 'Ann <ANN@example.net>' })
+        .subjectKey,
+    ).toBe(first.subjectKey);
     expect(facts({ subject: 'Printer on fire', from: 'bob@example.org' }).subjectKey).not.toBe(first.subjectKey);
     expect(facts({ subject: 'Printer on fire', cc: 'carol@example.org' }).subjectKey).not.toBe(first.subjectKey);
     expect(facts({ subject: '' }).subjectKey).toBeNull();
     expect(facts({ subject: 'Re: ' }).subjectKey).toBeNull();
     const noId = build({ subject: 'x' });
-    expect(threadFacts(parseHeaders(noId), noId)).toMatchObject({ messageId: null, identity: messageIdentity(null, noId) });
+    expect(threadFacts(parseHeaders(noId), noId)).toMatchObject({
+      messageId: null,
+      identity: messageIdentity(null, noId),
+    });
     expect(messageIdentity(null, noId)).toMatch(/^raw:[0-9a-f]{64}$/);
   });
 });
@@ -101,39 +112,85 @@ describe('ArchiveThreads.claim', () => {
     expect(root.c.verdict.parentKey).toBeUndefined();
 
     // A reply by In-Reply-To, with a subject of its own.
-    const reply = claim(threads, { subject: 'Something else entirely', id: 'b1@example.net', inReplyTo: 'a1@example.net', from: 'bob@example.org' });
-    expect(reply.c.verdict).toEqual({ ...reply.v, verdict: 'create', reason: 'thread_in_archive', parentKey: root.v.idempotencyKey });
+    const reply = claim(threads, {
+      subject: 'Something else entirely',
+      id: 'b1@example.net',
+      inReplyTo: 'a1@example.net',
+      from: 'bob@example.org',
+    });
+    expect(reply.c.verdict).toEqual({
+      ...reply.v,
+      verdict: 'create',
+      reason: 'thread_in_archive',
+      parentKey: root.v.idempotencyKey,
+    });
     expect(reply.c.sameTicketAs).toBe('a1@example.net');
     // It keeps its own key: it is still its own message.
     expect(reply.c.verdict.idempotencyKey).toBe(idempotencyKey('b1@example.net', reply.raw, null));
 
     // Found only by References (the newest one it names is the reply, which joined the root).
-    const deeper = claim(threads, { subject: 'Unrelated words', id: 'c1@example.net', references: '<unknown@elsewhere.example> <b1@example.net>', from: 'carol@example.org' });
-    expect(deeper.c.verdict).toMatchObject({ verdict: 'create', reason: 'thread_in_archive', parentKey: root.v.idempotencyKey });
+    const deeper = claim(threads, {
+      subject: 'Unrelated words',
+      id: 'c1@example.net',
+      references: '<unknown@elsewhere.example> <b1@example.net>',
+      from: 'carol@example.org',
+    });
+    expect(deeper.c.verdict).toMatchObject({
+      verdict: 'create',
+      reason: 'thread_in_archive',
+      parentKey: root.v.idempotencyKey,
+    });
     expect(deeper.c.sameTicketAs).toBe('a1@example.net');
   });
 
   it('finds a reply by References alone', () => {
     const threads = new ArchiveThreads();
     const root = claim(threads, { subject: 'Root', id: 'r1@example.net' });
-    const c = claim(threads, { subject: 'Other', id: 'r2@example.net', references: '<r1@example.net>', from: 'zed@example.org' }).c;
-    expect(c.verdict).toMatchObject({ verdict: 'create', reason: 'thread_in_archive', parentKey: root.v.idempotencyKey });
+    const c = claim(threads, {
+      subject: 'Other',
+      id: 'r2@example.net',
+      references: '<r1@example.net>',
+      from: 'zed@example.org',
+    }).c;
+    expect(c.verdict).toMatchObject({
+      verdict: 'create',
+      reason: 'thread_in_archive',
+      parentKey: root.v.idempotencyKey,
+    });
     expect(c.sameTicketAs).toBe('r1@example.net');
   });
 
   it('joins two replies to a message that is not in the archive', () => {
     const threads = new ArchiveThreads();
     // The helpdesk's own answer (sent from Sirportly) is missing; both customer replies point at it.
-    const first = claim(threads, { subject: 'Re: Printer', id: 'x1@example.net', inReplyTo: 'from-helpdesk@example.com' });
-    const second = claim(threads, { subject: 'Still broken', id: 'x2@example.net', references: '<from-helpdesk@example.com>', from: 'bob@example.org' });
+    const first = claim(threads, {
+      subject: 'Re: Printer',
+      id: 'x1@example.net',
+      inReplyTo: 'from-helpdesk@example.com',
+    });
+    const second = claim(threads, {
+      subject: 'Still broken',
+      id: 'x2@example.net',
+      references: '<from-helpdesk@example.com>',
+      from: 'bob@example.org',
+    });
     expect(first.c.verdict).toMatchObject({ verdict: 'create', reason: 'no_reference' });
-    expect(second.c.verdict).toMatchObject({ verdict: 'create', reason: 'thread_in_archive', parentKey: first.v.idempotencyKey });
+    expect(second.c.verdict).toMatchObject({
+      verdict: 'create',
+      reason: 'thread_in_archive',
+      parentKey: first.v.idempotencyKey,
+    });
   });
 
   it('matches a subject with the reference or a list tag to one without', () => {
     const threads = new ArchiveThreads();
     claim(threads, { subject: '[AB-123456] Invoice question', id: 'i1@example.net' });
-    const reply = claim(threads, { subject: 'Re: [support-list] Invoice question', id: 'i2@example.net', from: 'Support <support@example.com>', to: 'ann@example.net' });
+    const reply = claim(threads, {
+      subject: 'Re: [support-list] Invoice question',
+      id: 'i2@example.net',
+      from: 'Support <support@example.com>',
+      to: 'ann@example.net',
+    });
     expect(reply.c.verdict).toMatchObject({ verdict: 'post', reason: 'reference:archive_thread', ticket: 'AB-123456' });
     expect(normaliseSubject('Re: [AB-123456]  Invoice  question')).toBe('invoice question');
   });
@@ -141,8 +198,17 @@ describe('ArchiveThreads.claim', () => {
   it('joins by the same subject after stripping "Re: AW: Fwd:" between the same people', () => {
     const threads = new ArchiveThreads();
     const root = claim(threads, { subject: 'Printer on fire', id: 's1@example.net' });
-    const answer = claim(threads, { subject: 'Re: AW: Fwd: Printer on fire', id: 's2@example.net', from: 'Support <support@example.com>', to: 'ann@example.net' });
-    expect(answer.c.verdict).toMatchObject({ verdict: 'create', reason: 'thread_in_archive', parentKey: root.v.idempotencyKey });
+    const answer = claim(threads, {
+      subject: 'Re: AW: Fwd: Printer on fire',
+      id: 's2@example.net',
+      from: 'Support <support@example.com>',
+      to: 'ann@example.net',
+    });
+    expect(answer.c.verdict).toMatchObject({
+      verdict: 'create',
+      reason: 'thread_in_archive',
+      parentKey: root.v.idempotencyKey,
+    });
     expect(answer.c.sameTicketAs).toBe('s1@example.net');
   });
 
@@ -153,7 +219,12 @@ describe('ArchiveThreads.claim', () => {
     expect(bob.c).toEqual({ verdict: bob.v });
     expect(bob.c.verdict).toMatchObject({ verdict: 'create', reason: 'no_reference' });
     // Each has its own thread from now on.
-    const bobAgain = claim(threads, { subject: 'Printer on fire', id: 'p3@example.net', from: 'support@example.com', to: 'bob@example.org' });
+    const bobAgain = claim(threads, {
+      subject: 'Printer on fire',
+      id: 'p3@example.net',
+      from: 'support@example.com',
+      to: 'bob@example.org',
+    });
     expect(bobAgain.c.verdict.parentKey).toBe(bob.v.idempotencyKey);
     const annAgain = claim(threads, { subject: 'RE: printer on fire', id: 'p4@example.net' });
     expect(annAgain.c.verdict.parentKey).toBe(ann.v.idempotencyKey);
@@ -184,7 +255,12 @@ describe('ArchiveThreads.claim', () => {
     expect(known.v).toMatchObject({ verdict: 'post', reason: 'reference:subject', ticket: 'AB-123456' });
     expect(known.c).toEqual({ verdict: known.v });
 
-    const later = claim(threads, { subject: 'Re: the invoice', id: 'k2@example.net', inReplyTo: 'k1@example.net', from: 'bob@example.org' });
+    const later = claim(threads, {
+      subject: 'Re: the invoice',
+      id: 'k2@example.net',
+      inReplyTo: 'k1@example.net',
+      from: 'bob@example.org',
+    });
     expect(later.v.verdict).toBe('create');
     const key = keyOf(messageIdentity('k2@example.net', later.raw), 'AB-123456');
     expect(key).toBe(idempotencyKey('k2@example.net', later.raw, 'AB-123456'));
@@ -205,7 +281,12 @@ describe('ArchiveThreads.claim', () => {
     const tagged = claim(threads, { subject: 'Invoice', id: 'k3@example.net', rcpt: 'support+AB-123456@example.com' });
     expect(tagged.c.verdict).toMatchObject({ verdict: 'post', reason: 'reference:plus_tag', ticket: 'AB-123456' });
     const bySubject = claim(threads, { subject: 'Re: Invoice', from: 'support@example.com', to: 'ann@example.net' });
-    expect(bySubject.c.verdict).toMatchObject({ verdict: 'post', reason: 'reference:archive_thread', ticket: 'AB-123456', messageId: null });
+    expect(bySubject.c.verdict).toMatchObject({
+      verdict: 'post',
+      reason: 'reference:archive_thread',
+      ticket: 'AB-123456',
+      messageId: null,
+    });
     expect(bySubject.c.verdict.idempotencyKey).toBe(idempotencyKey(null, bySubject.raw, 'AB-123456'));
   });
 
@@ -213,10 +294,21 @@ describe('ArchiveThreads.claim', () => {
     const threads = new ArchiveThreads();
     const root = claim(threads, { subject: 'Need help', id: 't1@example.net' });
     expect(root.c.verdict.verdict).toBe('create');
-    const withRef = claim(threads, { subject: 'Re: [GJ-060309] Need help', id: 't2@example.net', inReplyTo: 't1@example.net', from: 'support@example.com', to: 'ann@example.net' });
+    const withRef = claim(threads, {
+      subject: 'Re: [GJ-060309] Need help',
+      id: 't2@example.net',
+      inReplyTo: 't1@example.net',
+      from: 'support@example.com',
+      to: 'ann@example.net',
+    });
     expect(withRef.c).toEqual({ verdict: withRef.v });
     const after = claim(threads, { subject: 'Re: Need help', id: 't3@example.net', inReplyTo: 't2@example.net' });
-    expect(after.c.verdict).toMatchObject({ verdict: 'post', reason: 'reference:archive_thread', ticket: 'GJ-060309', idempotencyKey: idempotencyKey('t3@example.net', after.raw, 'GJ-060309') });
+    expect(after.c.verdict).toMatchObject({
+      verdict: 'post',
+      reason: 'reference:archive_thread',
+      ticket: 'GJ-060309',
+      idempotencyKey: idempotencyKey('t3@example.net', after.raw, 'GJ-060309'),
+    });
     expect(after.c.verdict.parentKey).toBeUndefined();
   });
 
@@ -231,23 +323,45 @@ describe('ArchiveThreads.claim', () => {
   it('passes drop and reject verdicts through untouched, and they root no thread', () => {
     const threads = new ArchiveThreads();
     const root = claim(threads, { subject: 'Printer on fire', id: 'a1@example.net' });
-    const auto = claim(threads, { subject: 'Out of office', id: 'o1@example.net', inReplyTo: 'a1@example.net', extra: ['Auto-Submitted: auto-replied'] });
+    const auto = claim(threads, {
+      subject: 'Out of office',
+      id: 'o1@example.net',
+      inReplyTo: 'a1@example.net',
+      extra: ['Auto-Submitted: auto-replied'],
+    });
     expect(auto.v).toMatchObject({ verdict: 'drop', reason: 'auto_submitted' });
     expect(auto.c.verdict).toBe(auto.v);
     expect(auto.c.sameTicketAs).toBeUndefined();
-    const press = claim(threads, { subject: 'Re: Printer on fire', id: 'o2@example.net', inReplyTo: 'a1@example.net', rcpt: 'press@example.com' });
+    const press = claim(threads, {
+      subject: 'Re: Printer on fire',
+      id: 'o2@example.net',
+      inReplyTo: 'a1@example.net',
+      rcpt: 'press@example.com',
+    });
     expect(press.v).toMatchObject({ verdict: 'reject', reason: 'no_reference', route: 'press' });
     expect(press.c.verdict).toBe(press.v);
     // A reply to the dropped message is not joined to anything through it.
-    const toAuto = claim(threads, { subject: 'Re: Out of office', id: 'o3@example.net', inReplyTo: 'o1@example.net', from: 'zed@example.org' });
+    const toAuto = claim(threads, {
+      subject: 'Re: Out of office',
+      id: 'o3@example.net',
+      inReplyTo: 'o1@example.net',
+      from: 'zed@example.org',
+    });
     expect(toAuto.c).toEqual({ verdict: toAuto.v });
     // The thread of the root is still there.
-    expect(claim(threads, { subject: 'x', id: 'o4@example.net', inReplyTo: 'a1@example.net', from: 'q@example.org' }).c.verdict.parentKey).toBe(root.v.idempotencyKey);
+    expect(
+      claim(threads, { subject: 'x', id: 'o4@example.net', inReplyTo: 'a1@example.net', from: 'q@example.org' }).c
+        .verdict.parentKey,
+    ).toBe(root.v.idempotencyKey);
   });
 
   it('a dropped or rejected message with a reference teaches nothing', () => {
     const threads = new ArchiveThreads();
-    const auto = claim(threads, { subject: '[AB-123456] Out of office', id: 'x1@example.net', extra: ['Auto-Submitted: auto-replied'] });
+    const auto = claim(threads, {
+      subject: '[AB-123456] Out of office',
+      id: 'x1@example.net',
+      extra: ['Auto-Submitted: auto-replied'],
+    });
     expect(auto.c.verdict).toMatchObject({ verdict: 'drop', ticket: 'AB-123456' });
     const reply = claim(threads, { subject: 'Re: hello', id: 'x2@example.net', inReplyTo: 'x1@example.net' });
     expect(reply.c.verdict).toMatchObject({ verdict: 'create', reason: 'no_reference', ticket: null });

@@ -162,7 +162,10 @@ describe('attachments', () => {
   it('uploads files, links their tokens and the bytes arrive unchanged', async () => {
     const c = client();
     const pdf = randomBytes(200_000);
-    const png = Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0xff]), randomBytes(999)]);
+    const png = Buffer.concat([
+      Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0xff]),
+      randomBytes(999),
+    ]);
     const a = await c.addAttachment({ filename: 'résumé "final".pdf', contentType: 'application/pdf', content: pdf });
     const b = await c.addAttachment({ filename: 'logo.png', contentType: 'image/png', content: png });
     expect(a.token).toMatch(/^[0-9a-f-]{36}$/);
@@ -184,7 +187,11 @@ describe('attachments', () => {
 
   it('a token works once: reusing it is a validation error and posts nothing', async () => {
     const c = client();
-    const { token } = await c.addAttachment({ filename: 'a.txt', contentType: 'text/plain', content: Buffer.from('hi') });
+    const { token } = await c.addAttachment({
+      filename: 'a.txt',
+      contentType: 'text/plain',
+      content: Buffer.from('hi'),
+    });
     await c.postUpdate({ ...fields(), attachments: [token] });
 
     const err = await failure(c.postUpdate({ ...fields({ message: 'again' }), attachments: [token] }));
@@ -198,7 +205,11 @@ describe('attachments', () => {
   it('an expired token is a validation error', async () => {
     double.state.tokenTtlMs = 20;
     const c = client();
-    const { token } = await c.addAttachment({ filename: 'a.txt', contentType: 'text/plain', content: Buffer.from('hi') });
+    const { token } = await c.addAttachment({
+      filename: 'a.txt',
+      contentType: 'text/plain',
+      content: Buffer.from('hi'),
+    });
     await new Promise((r) => setTimeout(r, 40));
 
     const err = await failure(c.postUpdate({ ...fields(), attachments: [token] }));
@@ -261,7 +272,15 @@ describe('submitTicket', () => {
       ticketFields({ brand: undefined, department: undefined, tag_list: undefined, submitted_at: undefined }),
     );
     const names = double.state.log.find((e) => e.path === '/api/v2/tickets/submit')?.fieldNames;
-    expect(names).toEqual(['subject', 'status', 'priority', 'team', 'contact_method_type', 'contact_method_data', 'contact_name']);
+    expect(names).toEqual([
+      'subject',
+      'status',
+      'priority',
+      'team',
+      'contact_method_type',
+      'contact_method_data',
+      'contact_name',
+    ]);
   });
 
   it('the ticket it creates takes post_update and reads back with that update', async () => {
@@ -356,10 +375,12 @@ describe('findTicketByTag', () => {
   it.each([['mg:"x" OR 1=1'], ['a b'], [''], ['x'.repeat(101)], ["it's"], ['tag\n'], ['ümlaut']])(
     'refuses the tag %j with a plain Error before any request',
     async (tag) => {
-      const err = await client().findTicketByTag(tag).then(
-        () => null,
-        (e: unknown) => e,
-      );
+      const err = await client()
+        .findTicketByTag(tag)
+        .then(
+          () => null,
+          (e: unknown) => e,
+        );
       expect(err).toBeInstanceOf(Error);
       expect(err).not.toBeInstanceOf(GatewayError);
       expect((err as Error).message).toMatch(/^findTicketByTag: unsafe tag/);

@@ -12,7 +12,12 @@ afterEach(async () => {
   await double.close();
 });
 
-function call(path: string, form: Record<string, string> = {}, auth = true, d: SirportlyDouble = double): Promise<Response> {
+function call(
+  path: string,
+  form: Record<string, string> = {},
+  auth = true,
+  d: SirportlyDouble = double,
+): Promise<Response> {
   const headers: Record<string, string> = { 'content-type': 'application/x-www-form-urlencoded' };
   if (auth) Object.assign(headers, { 'x-auth-token': d.token, 'x-auth-secret': d.secret });
   return fetch(`${d.url}/api/v2/${path.includes('/') ? path : `tickets/${path}`}`, {
@@ -146,7 +151,13 @@ async function rows(query: string): Promise<unknown> {
 describe('sirportly double: tickets/submit', () => {
   it('answers 201 with the ticket JSON and gives unique NT- references', async () => {
     const before = Date.now();
-    const res = await call('submit', { ...SUBMIT, brand: 'Acme', department: 'Support', sla: 'Gold', tag_list: 'a, b,a  c' });
+    const res = await call('submit', {
+      ...SUBMIT,
+      brand: 'Acme',
+      department: 'Support',
+      sla: 'Gold',
+      tag_list: 'a, b,a  c',
+    });
     expect(res.status).toBe(201);
     const body = (await json(res)) as Record<string, unknown>;
     expect(body).toMatchObject({
@@ -173,7 +184,10 @@ describe('sirportly double: tickets/submit', () => {
     expect(refs).toEqual(['NT-100003', 'NT-100004']);
     for (const r of refs) expect(r).toMatch(/^[A-Z]{2}-\d{6}$/);
     expect(double.state.submissions().map((s) => s.reference)).toEqual(['NT-100001', 'NT-100003', 'NT-100004']);
-    expect(double.state.submissions()[0]).toMatchObject({ tags: ['a', 'b', 'c'], fields: { tag_list: 'a, b,a  c', sla: 'Gold' } });
+    expect(double.state.submissions()[0]).toMatchObject({
+      tags: ['a', 'b', 'c'],
+      fields: { tag_list: 'a, b,a  c', sla: 'Gold' },
+    });
   });
 
   it('keeps submitted_at as given', async () => {
@@ -199,7 +213,12 @@ describe('sirportly double: tickets/submit', () => {
     expect(double.state.submissions().map((s) => s.contactId)).toEqual([known, b.contact.id, b.contact.id]);
 
     // post_update authors and submit contacts are the same contacts.
-    await call('post_update', { ticket: 'AB-123456', message: 'hi', author_email: 'grace@EXAMPLE.net', author_name: 'x' });
+    await call('post_update', {
+      ticket: 'AB-123456',
+      message: 'hi',
+      author_email: 'grace@EXAMPLE.net',
+      author_name: 'x',
+    });
     expect(double.state.updates('AB-123456')[0]?.json.author).toMatchObject({ id: b.contact.id });
   });
 
@@ -275,7 +294,10 @@ describe('sirportly double: tickets/spql', () => {
       ['GJ-060309'],
       [oldest.reference],
     ]);
-    expect(await rows(q('mg:t', ' ORDER BY tickets.submitted_at DESC LIMIT 2'))).toEqual([[newest.reference], ['GJ-060309']]);
+    expect(await rows(q('mg:t', ' ORDER BY tickets.submitted_at DESC LIMIT 2'))).toEqual([
+      [newest.reference],
+      ['GJ-060309'],
+    ]);
     expect(await rows(q('mg:t', ' LIMIT 1'))).toEqual([[newest.reference]]);
     expect(await rows(q('mg:t', ' LIMIT 0'))).toEqual([]);
     expect(await rows(q('mg:nothing', ' LIMIT 1'))).toEqual([]);
@@ -283,11 +305,15 @@ describe('sirportly double: tickets/spql', () => {
 
   it('accepts single quotes, extra whitespace and any keyword case; the tag keeps its case', async () => {
     const { reference } = await submit({ tag_list: 'MG:Case' });
-    const res = await spql("  select  tickets.reference\n from tickets where ticket_tags.tag='MG:Case'  order by tickets.submitted_at desc limit 5 ");
+    const res = await spql(
+      "  select  tickets.reference\n from tickets where ticket_tags.tag='MG:Case'  order by tickets.submitted_at desc limit 5 ",
+    );
     expect(res.status).toBe(200);
     expect(await json(res)).toEqual({ fields: ['tickets.reference'], results: [[reference]] });
     // The Centreon plugin's spacing: no blanks around '='.
-    expect(await rows('SELECT tickets.reference FROM tickets WHERE ticket_tags.tag="MG:Case" LIMIT 1')).toEqual([[reference]]);
+    expect(await rows('SELECT tickets.reference FROM tickets WHERE ticket_tags.tag="MG:Case" LIMIT 1')).toEqual([
+      [reference],
+    ]);
     expect(await rows(q('mg:case'))).toEqual([]);
   });
 
@@ -369,7 +395,13 @@ describe('sirportly double: documented rules', () => {
     try {
       const ok = { ...SUBMIT, brand: 'acme', department: 'Support', team: 'First Line' };
       expect((await call('submit', ok, true, d)).status).toBe(201);
-      for (const [field, value] of [['brand', 'Nope'], ['department', 'Sales'], ['status', 'Gone'], ['priority', 'Urgent'], ['team', 'Nobody']]) {
+      for (const [field, value] of [
+        ['brand', 'Nope'],
+        ['department', 'Sales'],
+        ['status', 'Gone'],
+        ['priority', 'Urgent'],
+        ['team', 'Nobody'],
+      ]) {
         const res = await call('submit', { ...ok, [field!]: value! }, true, d);
         expect(res.status).toBe(404);
         expect(await json(res)).toEqual({ error: expect.stringContaining(value!) });
@@ -379,7 +411,13 @@ describe('sirportly double: documented rules', () => {
       expect(await json(offPath)).toEqual({ errors: { team: [expect.stringMatching(/escalation path/)] } });
       const departments = await call('objects/departments', { brand: 'Acme' }, true, d);
       expect(await json(departments)).toEqual([
-        { id: 21, name: 'Support', brand: { id: 1, name: 'Acme', url: null, phone: null }, escalation_path: { id: 41, name: 'Front' }, private: false },
+        {
+          id: 21,
+          name: 'Support',
+          brand: { id: 1, name: 'Acme', url: null, phone: null },
+          escalation_path: { id: 41, name: 'Front' },
+          private: false,
+        },
       ]);
       expect(await json(await call('objects/escalation_paths', {}, true, d))).toEqual([
         { id: 41, name: 'Front', teams: [{ id: 31, name: 'First Line' }] },
@@ -441,7 +479,11 @@ describe('sirportly double: the unfavourable reading', () => {
       subject: null,
       author: { type: null, id: null },
     });
-    const ticket = (await json(await call('ticket', { ticket: 'AB-123456' }))) as { id: unknown; subject: unknown; updates: unknown[] };
+    const ticket = (await json(await call('ticket', { ticket: 'AB-123456' }))) as {
+      id: unknown;
+      subject: unknown;
+      updates: unknown[];
+    };
     expect(ticket).toMatchObject({ id: null, subject: null });
     expect(ticket.updates).toEqual([update]);
   });

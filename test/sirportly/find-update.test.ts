@@ -68,7 +68,8 @@ describe('findPostedUpdate', () => {
 describe('readBack at the account offset', () => {
   const HOUR = 3600;
   // The unfavourable reading: Sirportly took 12:34:56 for local time at UTC+1 and stored 11:34:56.
-  const shifted = (id: number, posted_at = '2024-05-01T11:34:56+00:00') => update({ id, posted_at, from_address: null, from_name: null });
+  const shifted = (id: number, posted_at = '2024-05-01T11:34:56+00:00') =>
+    update({ id, posted_at, from_address: null, from_name: null });
 
   it('accountOffset: sent minus stored, only whole quarter hours within 14 h', () => {
     expect(accountOffset('2024-05-01T12:34:56Z', '2024-05-01T11:34:56+00:00')).toBe(HOUR);
@@ -80,12 +81,16 @@ describe('readBack at the account offset', () => {
 
   it('nothing with our author and text at any plausible offset: absent', () => {
     expect(readBack(ticket(update({ message: 'other' })), sent)).toEqual({ kind: 'absent' });
-    expect(readBack(ticket(update({ posted_at: '2024-05-01T11:34:57+00:00' })), sent, { expected: null, confirmed: false })).toEqual({ kind: 'absent' });
+    expect(
+      readBack(ticket(update({ posted_at: '2024-05-01T11:34:57+00:00' })), sent, { expected: null, confirmed: false }),
+    ).toEqual({ kind: 'absent' });
   });
 
   it('finds our update at exactly the learned offset, not at another', () => {
     const mine = shifted(7);
-    expect(readBack(ticket(shifted(3, '2024-05-01T12:34:56+00:00'), mine), sent, { expected: HOUR, confirmed: false })).toMatchObject({ kind: 'found', update: mine, offsetSeconds: HOUR });
+    expect(
+      readBack(ticket(shifted(3, '2024-05-01T12:34:56+00:00'), mine), sent, { expected: HOUR, confirmed: false }),
+    ).toMatchObject({ kind: 'found', update: mine, offsetSeconds: HOUR });
   });
 
   it('with nothing learned yet, the documented reading (offset 0) counts; another offset is unsure, never taken', () => {
@@ -107,7 +112,15 @@ describe('readBack at the account offset', () => {
   });
 
   it('tolerates updates without posted_at or with nulls in fields it does not need', () => {
-    const bare = update({ id: 11, posted_at: null, author: { type: null, id: null }, attachments: [{ id: null, name: null, content_type: null, file_size: null }] });
-    expect(readBack(ticket(bare, shifted(12)), sent, { expected: HOUR, confirmed: true })).toMatchObject({ kind: 'found', update: { id: 12 } });
+    const bare = update({
+      id: 11,
+      posted_at: null,
+      author: { type: null, id: null },
+      attachments: [{ id: null, name: null, content_type: null, file_size: null }],
+    });
+    expect(readBack(ticket(bare, shifted(12)), sent, { expected: HOUR, confirmed: true })).toMatchObject({
+      kind: 'found',
+      update: { id: 12 },
+    });
   });
 });

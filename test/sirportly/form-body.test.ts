@@ -12,7 +12,10 @@ async function streamed(pairs: FormPairs, sliceChars?: number): Promise<{ length
 
 const TRICKY: FormPairs = [
   ['ticket', 'GJ-060309'],
-  ['message', "Hello, World! It's (50% off) ~ a*b-c.d_e +plus &amp =eq ?q #h /s \\ \"q\" <t> [b] {c} |p ^c `b` $d @a :c ;s ,c"],
+  [
+    'message',
+    'Hello, World! It\'s (50% off) ~ a*b-c.d_e +plus &amp =eq ?q #h /s \\ "q" <t> [b] {c} |p ^c `b` $d @a :c ;s ,c',
+  ],
   ['subject', 'Ünïcödé — ünd 日本語 テキスト, emoji 👍🏽 and 𝄞 music'],
   ['html_body', '<p>line\r\nbreak\ttab\u0000nul\u007fdel\u0080c1 é</p>'],
   ['lone', 'high \uD83D then text, low \uDC4D alone, high at end \uD83D'],
@@ -23,12 +26,18 @@ const TRICKY: FormPairs = [
 ];
 
 describe('formBody', () => {
-  it.each([undefined, 1, 2, 3, 7])('is byte-identical to URLSearchParams, length exact (slices of %s chars)', async (slice) => {
-    const expected = Buffer.from(new URLSearchParams(TRICKY.map(([k, v]) => [k, v] as [string, string])).toString(), 'utf8');
-    const { length, bytes } = await streamed(TRICKY, slice);
-    expect(bytes.equals(expected)).toBe(true);
-    expect(length).toBe(expected.length);
-  });
+  it.each([undefined, 1, 2, 3, 7])(
+    'is byte-identical to URLSearchParams, length exact (slices of %s chars)',
+    async (slice) => {
+      const expected = Buffer.from(
+        new URLSearchParams(TRICKY.map(([k, v]) => [k, v] as [string, string])).toString(),
+        'utf8',
+      );
+      const { length, bytes } = await streamed(TRICKY, slice);
+      expect(bytes.equals(expected)).toBe(true);
+      expect(length).toBe(expected.length);
+    },
+  );
 
   it('a long message with pairs on every slice edge, and nothing at all', async () => {
     const long = '𝄞a😀 '.repeat(50_000) + '\uD83D';

@@ -6,7 +6,9 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-export const corpusRoot = process.env.MAILGATE_CORPUS ? path.resolve(process.env.MAILGATE_CORPUS) : path.resolve(repoRoot, '../shared/corpus');
+export const corpusRoot = process.env.MAILGATE_CORPUS
+  ? path.resolve(process.env.MAILGATE_CORPUS)
+  : path.resolve(repoRoot, '../shared/corpus');
 export const hasCorpus = existsSync(corpusRoot);
 
 export function corpusFile(rel: string): Buffer {

@@ -13,7 +13,12 @@ parentPort.on('message', (m) => {
     if (item.envelope.mailFrom.startsWith('crash@')) process.exit(3);
     if (item.envelope.mailFrom.startsWith('hang@')) continue;
     const decision = {
-      outcome: { outcome: 'queued', reply: { code: 250, enhanced: '2.0.0', text: `Ok: stub saw ${item.raw.byteLength} bytes` }, verdict: null, queueId: 'stub' },
+      outcome: {
+        outcome: 'queued',
+        reply: { code: 250, enhanced: '2.0.0', text: `Ok: stub saw ${item.raw.byteLength} bytes` },
+        verdict: null,
+        queueId: 'stub',
+      },
       notes: {},
     };
     answers.push({ id: item.id, decision });

@@ -30,11 +30,21 @@ export class LogSink extends Writable {
   }
 }
 
-export function testConfig(redisUrl: string, sirportly: { url: string; token: string; secret: string }, overrides: Record<string, unknown> = {}): Config {
+export function testConfig(
+  redisUrl: string,
+  sirportly: { url: string; token: string; secret: string },
+  overrides: Record<string, unknown> = {},
+): Config {
   const base = {
     // Tests send dozens of messages at once, all from 127.0.0.1: the cap on sessions open per
     // address would refuse them; test/intake/session-limits tests it.
-    smtp: { host: '127.0.0.1', port: 0, closeTimeoutMs: 1000, acceptTimeoutMs: 2000, limits: { maxConnectionsPerAddress: 0 } },
+    smtp: {
+      host: '127.0.0.1',
+      port: 0,
+      closeTimeoutMs: 1000,
+      acceptTimeoutMs: 2000,
+      limits: { maxConnectionsPerAddress: 0 },
+    },
     http: { host: '127.0.0.1', port: 0 },
     redis: { url: redisUrl, prefix: `t${randomBytes(5).toString('hex')}` },
     sirportly: { ...sirportly, requestTimeoutMs: 2000 },
@@ -58,7 +68,12 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-export async function startHarness(redisUrl: string, double: Double, overrides: Record<string, unknown> = {}, role: Role = 'all'): Promise<Harness> {
+export async function startHarness(
+  redisUrl: string,
+  double: Double,
+  overrides: Record<string, unknown> = {},
+  role: Role = 'all',
+): Promise<Harness> {
   const config = testConfig(redisUrl, { url: double.url, token: double.token, secret: double.secret }, overrides);
   const logs = new LogSink();
   const log = createLogger(config.log.level, logs);
@@ -84,8 +99,19 @@ export interface SendResult {
 }
 
 /** Deliver raw bytes with a real SMTP client; resolves with the final reply, accepted or not. */
-export async function sendRaw(port: number, raw: Buffer, envelope: { from: string; to: string[] }): Promise<SendResult> {
-  const transport = createTransport({ host: '127.0.0.1', port, secure: false, ignoreTLS: true, connectionTimeout: 5000, socketTimeout: 10000 });
+export async function sendRaw(
+  port: number,
+  raw: Buffer,
+  envelope: { from: string; to: string[] },
+): Promise<SendResult> {
+  const transport = createTransport({
+    host: '127.0.0.1',
+    port,
+    secure: false,
+    ignoreTLS: true,
+    connectionTimeout: 5000,
+    socketTimeout: 10000,
+  });
   try {
     const info = await transport.sendMail({ envelope, raw });
     const response = String(info.response);
@@ -98,7 +124,11 @@ export async function sendRaw(port: number, raw: Buffer, envelope: { from: strin
   }
 }
 
-export async function waitFor<T>(what: string, fn: () => Promise<T | undefined | null | false> | T | undefined | null | false, timeoutMs = 10_000): Promise<T> {
+export async function waitFor<T>(
+  what: string,
+  fn: () => Promise<T | undefined | null | false> | T | undefined | null | false,
+  timeoutMs = 10_000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const v = await fn();

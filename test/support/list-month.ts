@@ -3,8 +3,21 @@
 // lines that start with "From " (quoted in an mbox) and quoted-printable, HTML and multipart mail.
 // Deterministic: message i is always the same bytes.
 
-const PEOPLE = ['Ada Lovell <ada@example.org>', '"Brun, Karl" <karl.brun@example.net>', 'Chen Wei <chen@example.com>', 'Dora Ikeda <dora@example.org>', 'Emil Østby <emil@example.net>'];
-const TOPICS = ['release 4.1 vote', 'flaky integration test on CI', 'plugin resolution order', 'moving the site to the new host', 'parallel build hangs', 'deprecating the old API'];
+const PEOPLE = [
+  'Ada Lovell <ada@example.org>',
+  '"Brun, Karl" <karl.brun@example.net>',
+  'Chen Wei <chen@example.com>',
+  'Dora Ikeda <dora@example.org>',
+  'Emil Østby <emil@example.net>',
+];
+const TOPICS = [
+  'release 4.1 vote',
+  'flaky integration test on CI',
+  'plugin resolution order',
+  'moving the site to the new host',
+  'parallel build hangs',
+  'deprecating the old API',
+];
 
 // The first twelve dates, in archive order: three on the morning of 1 Dec 2017 (UTC), seven between
 // 12:00 and 24:00 UTC that day (one written as -0500), two on 2 Dec. Later messages follow hourly.
@@ -52,26 +65,67 @@ export function listMonth(count: number): ListMessage[] {
       `Subject: ${parent ? 'Re: ' : ''}${topic}${thread >= TOPICS.length ? ` (part ${Math.floor(thread / TOPICS.length) + 1})` : ''}`,
       `Date: ${dateOf(i)}`,
       `Message-ID: ${messageId}`,
-      ...(parent ? [`In-Reply-To: ${parent}`, `References: ${[...ids.slice(0, 1), parent].filter((v, k, a) => a.indexOf(v) === k).join(' ')}`] : []),
+      ...(parent
+        ? [
+            `In-Reply-To: ${parent}`,
+            `References: ${[...ids.slice(0, 1), parent].filter((v, k, a) => a.indexOf(v) === k).join(' ')}`,
+          ]
+        : []),
       'Precedence: bulk',
       'List-Id: <dev.lists.example.org>',
       'List-Post: <mailto:dev@lists.example.org>',
     ];
     let body: string[];
     if (i % 5 === 1) {
-      head.push('MIME-Version: 1.0', 'Content-Type: text/plain; charset=utf-8', 'Content-Transfer-Encoding: quoted-printable');
-      body = [`Message ${i}: the build on the CI agent took 14 minutes, =C3=BCber the usual =`, 'limit.', '', 'From my perspective we should split the module.', ''];
+      head.push(
+        'MIME-Version: 1.0',
+        'Content-Type: text/plain; charset=utf-8',
+        'Content-Transfer-Encoding: quoted-printable',
+      );
+      body = [
+        `Message ${i}: the build on the CI agent took 14 minutes, =C3=BCber the usual =`,
+        'limit.',
+        '',
+        'From my perspective we should split the module.',
+        '',
+      ];
     } else if (i % 5 === 2) {
       const b = `alt-${i}`;
       head.push('MIME-Version: 1.0', `Content-Type: multipart/alternative; boundary="${b}"`);
-      body = [`--${b}`, 'Content-Type: text/plain; charset=us-ascii', '', `Message ${i}: see the log below.`, '>From the first run it fails at step 3.', '', `--${b}`, 'Content-Type: text/html; charset=us-ascii', '', `<p>Message ${i}: see the log below.</p><p>&gt;From the first run it fails at step 3.</p>`, `--${b}--`, ''];
+      body = [
+        `--${b}`,
+        'Content-Type: text/plain; charset=us-ascii',
+        '',
+        `Message ${i}: see the log below.`,
+        '>From the first run it fails at step 3.',
+        '',
+        `--${b}`,
+        'Content-Type: text/html; charset=us-ascii',
+        '',
+        `<p>Message ${i}: see the log below.</p><p>&gt;From the first run it fails at step 3.</p>`,
+        `--${b}--`,
+        '',
+      ];
     } else {
       head.push('Content-Type: text/plain; charset=us-ascii');
-      body = [`Message ${i} on ${topic}.`, '', ...(parent ? [`> earlier in the thread (${parent})`, ''] : []), 'From what I can tell the fix is small.', '', '-- ', `${PEOPLE[i % PEOPLE.length]!.replace(/ <.*/, '')}`, ''];
+      body = [
+        `Message ${i} on ${topic}.`,
+        '',
+        ...(parent ? [`> earlier in the thread (${parent})`, ''] : []),
+        'From what I can tell the fix is small.',
+        '',
+        '-- ',
+        `${PEOPLE[i % PEOPLE.length]!.replace(/ <.*/, '')}`,
+        '',
+      ];
     }
     if (parent) ids.push(messageId);
     else ids.push(messageId);
-    out.push({ raw: Buffer.from([...head, '', ...body].join('\n'), 'utf8'), messageId, ...(parent ? { inReplyTo: parent } : {}) });
+    out.push({
+      raw: Buffer.from([...head, '', ...body].join('\n'), 'utf8'),
+      messageId,
+      ...(parent ? { inReplyTo: parent } : {}),
+    });
   }
   return out;
 }

@@ -61,7 +61,18 @@ export class RedisServer {
     const child = spawn(
       bin,
       [
-        ...['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--dir', this.dir, '--maxmemory-policy', 'noeviction'],
+        ...[
+          '--port',
+          String(this.port),
+          '--bind',
+          '127.0.0.1',
+          '--save',
+          '',
+          '--dir',
+          this.dir,
+          '--maxmemory-policy',
+          'noeviction',
+        ],
         ...(this.persistence === 'aof' ? ['--appendonly', 'yes', '--appendfsync', 'always'] : ['--appendonly', 'no']),
         ...this.extraArgs,
       ],
@@ -69,7 +80,9 @@ export class RedisServer {
     );
     this.child = child;
     const failed = new Promise<never>((_, reject) => {
-      child.once('error', (err) => reject(new Error(`cannot start ${bin}: ${err.message} (install it: apt-get install redis-server)`)));
+      child.once('error', (err) =>
+        reject(new Error(`cannot start ${bin}: ${err.message} (install it: apt-get install redis-server)`)),
+      );
       child.once('exit', (code) => reject(new Error(`${bin} exited with code ${code}`)));
     });
     const deadline = Date.now() + 10_000;
@@ -137,7 +150,9 @@ export class RedisSentinel {
     const child = spawn(bin, [conf], { stdio: 'ignore' });
     s.child = child;
     const failed = new Promise<never>((_, reject) => {
-      child.once('error', (err) => reject(new Error(`cannot start ${bin}: ${err.message} (install it: apt-get install redis-sentinel)`)));
+      child.once('error', (err) =>
+        reject(new Error(`cannot start ${bin}: ${err.message} (install it: apt-get install redis-sentinel)`)),
+      );
       child.once('exit', (code) => reject(new Error(`${bin} exited with code ${code}`)));
     });
     const ready = (async () => {
@@ -240,7 +255,10 @@ export class SentinelLayout {
             await c.connect();
             const master = (await c.call('SENTINEL', 'master', this.name)) as string[];
             const field = (k: string) => Number(master[master.indexOf(k) + 1]);
-            ok = Number(master[master.indexOf('port') + 1]) === port && field('num-slaves') >= replicas && field('num-other-sentinels') >= 2;
+            ok =
+              Number(master[master.indexOf('port') + 1]) === port &&
+              field('num-slaves') >= replicas &&
+              field('num-other-sentinels') >= 2;
           } finally {
             c.disconnect();
           }

@@ -110,7 +110,13 @@ export interface UpdateJson {
   authenticated: boolean | null;
   message_id: null;
   source: 'api' | null;
-  attachments: Array<{ id: number; name: string; content_type: string | null; file_size: number | null; extension: string | null }>;
+  attachments: Array<{
+    id: number;
+    name: string;
+    content_type: string | null;
+    file_size: number | null;
+    extension: string | null;
+  }>;
 }
 
 export interface RecordedUpdate {
@@ -276,7 +282,13 @@ export async function startSirportlyDouble(opts: SirportlyDoubleOptions = {}): P
   let closed = false;
 
   const faults = defaultFaults();
-  const account: DoubleAccount = { reading: 'documented', offsetMinutes: 60, deny: [], revoked: false, ...opts.account };
+  const account: DoubleAccount = {
+    reading: 'documented',
+    offsetMinutes: 60,
+    deny: [],
+    revoked: false,
+    ...opts.account,
+  };
   const objects = opts.objects ?? null;
   const unfavourable = () => account.reading === 'unfavourable';
 
@@ -364,7 +376,8 @@ export async function startSirportlyDouble(opts: SirportlyDoubleOptions = {}): P
       return { status: 422, body: { errors: { base: ['double: only temporary uploads are supported'] } } };
     }
     const file = form.get('file');
-    if (file === null || typeof file === 'string') return { status: 422, body: { errors: { file: ["can't be blank"] } } };
+    if (file === null || typeof file === 'string')
+      return { status: 422, body: { errors: { file: ["can't be blank"] } } };
     const content = Buffer.from(await file.arrayBuffer());
     const filenameField = form.get('filename');
     const typeField = form.get('content_type');
@@ -465,7 +478,13 @@ export async function startSirportlyDouble(opts: SirportlyDoubleOptions = {}): P
         extension: bad ? null : extension(f.filename),
       })),
     };
-    ticket.updates.push({ id, ticket: ticket.reference, fields: Object.fromEntries(params), attachments: linked, json });
+    ticket.updates.push({
+      id,
+      ticket: ticket.reference,
+      fields: Object.fromEntries(params),
+      attachments: linked,
+      json,
+    });
     return { status: 201, body: json };
   }
 
@@ -516,7 +535,8 @@ export async function startSirportlyDouble(opts: SirportlyDoubleOptions = {}): P
     const methodData = value('contact_method_data');
     if (contactParam === null) {
       if (methodType === null) errors.contact_method_type = ["can't be blank"];
-      else if (methodType !== 'email') errors.contact_method_type = ['double: only email contact methods are supported'];
+      else if (methodType !== 'email')
+        errors.contact_method_type = ['double: only email contact methods are supported'];
       if (methodData === null) errors.contact_method_data = ["can't be blank"];
       if (value('contact_name') === null) errors.contact_name = ["can't be blank"];
     }
@@ -530,7 +550,10 @@ export async function startSirportlyDouble(opts: SirportlyDoubleOptions = {}): P
     const department = value('department');
     // A department name is looked up within its brand; without one only an id can be found.
     if (department !== null && !/^\d+$/.test(department) && value('brand') === null) {
-      return { status: 404, body: { error: `Department '${department}' not found (a department name needs its brand)` } };
+      return {
+        status: 404,
+        body: { error: `Department '${department}' not found (a department name needs its brand)` },
+      };
     }
     if (objects) {
       const refused = checkObjects(objects, value);
@@ -597,13 +620,34 @@ export async function startSirportlyDouble(opts: SirportlyDoubleOptions = {}): P
     switch (kind) {
       case 'departments': {
         const brand = params.get('brand');
-        const list = o.departments.filter((d) => brand === null || brand === '' || sameObject(o.brands.find((b) => b.name === d.brand), brand));
-        return { status: 200, body: list.map((d) => ({ id: d.id, name: d.name, brand: brandJson(d.brand), escalation_path: pathJson(d.escalation_path), private: false })) };
+        const list = o.departments.filter(
+          (d) =>
+            brand === null ||
+            brand === '' ||
+            sameObject(
+              o.brands.find((b) => b.name === d.brand),
+              brand,
+            ),
+        );
+        return {
+          status: 200,
+          body: list.map((d) => ({
+            id: d.id,
+            name: d.name,
+            brand: brandJson(d.brand),
+            escalation_path: pathJson(d.escalation_path),
+            private: false,
+          })),
+        };
       }
       case 'escalation_paths':
         return {
           status: 200,
-          body: o.escalation_paths.map((p) => ({ id: p.id, name: p.name, teams: p.teams.map((t) => ({ id: o.teams.find((x) => x.name === t)?.id ?? null, name: t })) })),
+          body: o.escalation_paths.map((p) => ({
+            id: p.id,
+            name: p.name,
+            teams: p.teams.map((t) => ({ id: o.teams.find((x) => x.name === t)?.id ?? null, name: t })),
+          })),
         };
       default:
         return { status: 200, body: o[kind].map((x) => ({ ...x })) };
@@ -745,7 +789,10 @@ function sameObject(o: { id: number; name: string } | undefined, given: string):
 
 /** submit against the account's objects: 404 {"error"} for what does not exist, 422 for a team off the path. */
 function checkObjects(o: DoubleObjects, value: (name: string) => string | null): Reply | null {
-  const notFound = (what: string, given: string): Reply => ({ status: 404, body: { error: `${what} '${given}' not found` } });
+  const notFound = (what: string, given: string): Reply => ({
+    status: 404,
+    body: { error: `${what} '${given}' not found` },
+  });
   const brandGiven = value('brand');
   const brand = brandGiven === null ? undefined : o.brands.find((b) => sameObject(b, brandGiven));
   if (brandGiven !== null && !brand) return notFound('Brand', brandGiven);
@@ -770,7 +817,10 @@ function checkObjects(o: DoubleObjects, value: (name: string) => string | null):
   if (department && team) {
     const path = o.escalation_paths.find((p) => p.name === department.escalation_path);
     if (!path || !path.teams.includes(team.name)) {
-      return { status: 422, body: { errors: { team: [`is not in the escalation path of department ${department.name}`] } } };
+      return {
+        status: 422,
+        body: { errors: { team: [`is not in the escalation path of department ${department.name}`] } },
+      };
     }
   }
   return null;

@@ -30,7 +30,15 @@ export const PR = {
   attachContentId: 0x3712,
 } as const;
 
-export const PT = { long: 0x0003, boolean: 0x000b, string8: 0x001e, unicode: 0x001f, binary: 0x0102, object: 0x000d, mv: 0x1000 } as const;
+export const PT = {
+  long: 0x0003,
+  boolean: 0x000b,
+  string8: 0x001e,
+  unicode: 0x001f,
+  binary: 0x0102,
+  object: 0x000d,
+  mv: 0x1000,
+} as const;
 
 /** IID_IMessage: an embedded object that is an Outlook item in TNEF form. */
 export const IID_IMESSAGE = Buffer.from('0703020000000000c000000000000046', 'hex');
@@ -53,8 +61,16 @@ const u32 = (n: number): Buffer => {
   return b;
 };
 
-export const str8 = (id: number, s: string, encoding: BufferEncoding = 'latin1'): Prop => ({ id, type: PT.string8, values: [Buffer.from(`${s}\0`, encoding)] });
-export const unicode = (id: number, s: string): Prop => ({ id, type: PT.unicode, values: [Buffer.from(`${s}\0`, 'utf16le')] });
+export const str8 = (id: number, s: string, encoding: BufferEncoding = 'latin1'): Prop => ({
+  id,
+  type: PT.string8,
+  values: [Buffer.from(`${s}\0`, encoding)],
+});
+export const unicode = (id: number, s: string): Prop => ({
+  id,
+  type: PT.unicode,
+  values: [Buffer.from(`${s}\0`, 'utf16le')],
+});
 export const binary = (id: number, b: Buffer, type: number = PT.binary): Prop => ({ id, type, values: [b] });
 export const long = (id: number, n: number): Prop => ({ id, type: PT.long, values: [u32(n)] });
 
@@ -66,7 +82,13 @@ export function propList(props: Prop[]): Buffer {
     head.writeUInt16LE(p.type, 0);
     head.writeUInt16LE(p.id, 2);
     out.push(head);
-    if (p.name) out.push(p.name.guid, u32(1), u32(Buffer.byteLength(`${p.name.name}\0`, 'utf16le')), pad(Buffer.from(`${p.name.name}\0`, 'utf16le')));
+    if (p.name)
+      out.push(
+        p.name.guid,
+        u32(1),
+        u32(Buffer.byteLength(`${p.name.name}\0`, 'utf16le')),
+        pad(Buffer.from(`${p.name.name}\0`, 'utf16le')),
+      );
     const base = p.type & ~PT.mv;
     const variable = base === PT.string8 || base === PT.unicode || base === PT.binary || base === PT.object;
     if (variable || p.type & PT.mv) out.push(u32(p.values.length));
@@ -110,13 +132,15 @@ export interface TnefSpec {
 /** A whole TNEF stream. */
 export function tnef(spec: TnefSpec): Buffer {
   const parts: Buffer[] = [u32(SIGNATURE), Buffer.from([0x01, 0x00])];
-  if (spec.codepage !== undefined) parts.push(attribute(LVL_MESSAGE, ATT.oemCodepage, Buffer.concat([u32(spec.codepage), u32(0)])));
+  if (spec.codepage !== undefined)
+    parts.push(attribute(LVL_MESSAGE, ATT.oemCodepage, Buffer.concat([u32(spec.codepage), u32(0)])));
   if (spec.body !== undefined) parts.push(attribute(LVL_MESSAGE, ATT.body, Buffer.from(spec.body, 'latin1')));
   if (spec.messageProps) parts.push(attribute(LVL_MESSAGE, ATT.mapiProps, propList(spec.messageProps)));
   for (const a of spec.attachments ?? []) {
     if (!a.noRendData) parts.push(attribute(LVL_ATTACHMENT, ATT.attachRendData, Buffer.alloc(14)));
     if (a.noRendData && a.data) parts.push(attribute(LVL_ATTACHMENT, ATT.attachData, a.data));
-    if (a.title !== undefined) parts.push(attribute(LVL_ATTACHMENT, ATT.attachTitle, Buffer.from(`${a.title}\0`, 'latin1')));
+    if (a.title !== undefined)
+      parts.push(attribute(LVL_ATTACHMENT, ATT.attachTitle, Buffer.from(`${a.title}\0`, 'latin1')));
     if (!a.noRendData && a.data) parts.push(attribute(LVL_ATTACHMENT, ATT.attachData, a.data));
     if (a.props) parts.push(attribute(LVL_ATTACHMENT, ATT.attachment, propList(a.props)));
   }
@@ -196,5 +220,11 @@ export function lzfuRtf(rtf: string | Buffer): Buffer {
   out.push((write << 4) >> 8, (write << 4) & 0xff);
   out[controlAt] = control;
   const data = Buffer.from(out);
-  return Buffer.concat([u32(12 + data.length), u32(input.length), Buffer.from('LZFu', 'latin1'), u32(rtfCrc(data)), data]);
+  return Buffer.concat([
+    u32(12 + data.length),
+    u32(input.length),
+    Buffer.from('LZFu', 'latin1'),
+    u32(rtfCrc(data)),
+    data,
+  ]);
 }

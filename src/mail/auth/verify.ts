@@ -7,7 +7,8 @@ import type { Config } from '../../config.js';
 import type { Draft, Envelope } from '../types.js';
 import type { DnsResolver } from './resolver.js';
 
-export type AuthResult = 'pass' | 'fail' | 'softfail' | 'neutral' | 'none' | 'temperror' | 'permerror' | 'policy' | 'not_run';
+export type AuthResult =
+  'pass' | 'fail' | 'softfail' | 'neutral' | 'none' | 'temperror' | 'permerror' | 'policy' | 'not_run';
 
 export interface AuthVerdict {
   spf: AuthResult;
@@ -34,7 +35,17 @@ export interface AuthOptions {
   authorEmail: string | undefined;
 }
 
-const ORDER: AuthResult[] = ['pass', 'policy', 'neutral', 'temperror', 'permerror', 'softfail', 'fail', 'none', 'not_run'];
+const ORDER: AuthResult[] = [
+  'pass',
+  'policy',
+  'neutral',
+  'temperror',
+  'permerror',
+  'softfail',
+  'fail',
+  'none',
+  'not_run',
+];
 
 function asResult(value: string | undefined): AuthResult {
   if (value === 'temperr') return 'temperror';
@@ -58,7 +69,12 @@ async function evaluate(raw: Buffer, envelope: Envelope, opts: AuthOptions): Pro
   const passed = dkimResult.results.filter(
     (r): r is typeof r & { signingDomain: string } => r.status.result === 'pass' && typeof r.signingDomain === 'string',
   );
-  const dkim = passed.length > 0 ? 'pass' : dkimResult.results.length === 0 ? 'none' : asResult(dkimResult.results[0]?.status.result);
+  const dkim =
+    passed.length > 0
+      ? 'pass'
+      : dkimResult.results.length === 0
+        ? 'none'
+        : asResult(dkimResult.results[0]?.status.result);
 
   // SPF is about the connecting client: without the SMTP session (replay, inspect) there is none.
   let spfResult: Awaited<ReturnType<typeof SpfFunction>> | null = null;
@@ -96,10 +112,20 @@ async function evaluate(raw: Buffer, envelope: Envelope, opts: AuthOptions): Pro
   const authenticated = dmarcStatus === 'pass' && from !== null && from === author;
   let reason: string;
   if (authenticated) reason = `DMARC pass for ${from}`;
-  else if (from === null) reason = froms.length === 0 ? 'no From address to authenticate' : 'several From addresses: DMARC cannot judge';
-  else if (dmarcStatus === 'pass') reason = `DMARC passed for ${from}, but the update's author is ${author ?? 'not the From mailbox'}`;
+  else if (from === null)
+    reason = froms.length === 0 ? 'no From address to authenticate' : 'several From addresses: DMARC cannot judge';
+  else if (dmarcStatus === 'pass')
+    reason = `DMARC passed for ${from}, but the update's author is ${author ?? 'not the From mailbox'}`;
   else reason = `DMARC ${dmarcStatus} for ${from}`;
-  return { spf: spfStatus, dkim, dkimDomains: passed.map((r) => r.signingDomain), dmarc: dmarcStatus, from, authenticated, reason };
+  return {
+    spf: spfStatus,
+    dkim,
+    dkimDomains: passed.map((r) => r.signingDomain),
+    dmarc: dmarcStatus,
+    from,
+    authenticated,
+    reason,
+  };
 }
 
 /**
@@ -114,11 +140,19 @@ export function authorToAuthenticate(d: Pick<Draft, 'update' | 'authorSource'>):
 export async function checkAuthenticity(raw: Buffer, envelope: Envelope, opts: AuthOptions): Promise<AuthVerdict> {
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<AuthVerdict>((resolve) => {
-    timer = setTimeout(() => resolve(unavailable(`no verdict within ${opts.timeoutMs} ms`, 'temperror')), opts.timeoutMs);
+    timer = setTimeout(
+      () => resolve(unavailable(`no verdict within ${opts.timeoutMs} ms`, 'temperror')),
+      opts.timeoutMs,
+    );
   });
   try {
     // The evaluation may go on in the background after the deadline; its lookups are each bounded.
-    return await Promise.race([evaluate(raw, envelope, opts).catch((err: unknown) => unavailable(`check failed: ${(err as Error).message}`, 'temperror')), deadline]);
+    return await Promise.race([
+      evaluate(raw, envelope, opts).catch((err: unknown) =>
+        unavailable(`check failed: ${(err as Error).message}`, 'temperror'),
+      ),
+      deadline,
+    ]);
   } finally {
     clearTimeout(timer);
   }
@@ -137,5 +171,10 @@ export async function authenticityOf(
 ): Promise<AuthVerdict> {
   if (!config.auth.enabled) return unavailable('auth.enabled is off');
   if (envelope.source === 'replay') return unavailable('replayed mail is not authenticated');
-  return checkAuthenticity(raw, envelope, { resolver, timeoutMs: config.auth.timeoutMs, mta: config.smtp.hostname, authorEmail });
+  return checkAuthenticity(raw, envelope, {
+    resolver,
+    timeoutMs: config.auth.timeoutMs,
+    mta: config.smtp.hostname,
+    authorEmail,
+  });
 }
