@@ -206,6 +206,6 @@ const replay = best.get('replay');
 if (bare && replay) {
   process.stdout.write(
     `replay --dry-run / mailparser without conversions: ${(replay.rate / bare.rate).toFixed(2)} ` +
-      `(the issue's target, 1,500 against its ~1,130 anchor, is 1.33)\n`,
+      `(a target of 1,500 msg/s against a ~1,130 msg/s anchor is 1.33)\n`,
   );
 }
