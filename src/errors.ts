@@ -16,7 +16,8 @@ export type ErrorKind =
   | 'server' // Sirportly 5xx or an unexpected status: retry
   | 'timeout' // no (complete) answer in time: retry, outcome unknown
   | 'network' // connection refused/reset: retry, outcome unknown once the request was sent
-  | 'expired'; // retry period used up
+  | 'unsure' // an earlier request may have taken effect and nothing can tell: permanent, a person decides
+  | 'expired'; // retried for the whole retry period (queue.retryPeriodHours): permanent
 
 interface KindInfo {
   retryable: boolean;
@@ -48,6 +49,7 @@ const KINDS: Record<ErrorKind, KindInfo> = {
   server: { retryable: true, reply: { code: 451, enhanced: '4.3.0', text: 'Helpdesk unavailable, try again later' } },
   timeout: { retryable: true, reply: { code: 451, enhanced: '4.4.1', text: 'Helpdesk did not answer in time' } },
   network: { retryable: true, reply: { code: 451, enhanced: '4.4.1', text: 'Helpdesk unreachable' } },
+  unsure: { retryable: false, reply: { code: 554, enhanced: '5.6.0', text: 'Message could not be processed' } },
   expired: { retryable: false, reply: { code: 554, enhanced: '5.4.7', text: 'Delivery period expired' } },
 };
 
@@ -59,6 +61,8 @@ export interface GatewayErrorOptions {
   retryAfterMs?: number;
   /** True when the request may have taken effect although we saw no success. */
   ambiguous?: boolean;
+  /** The message alone is the failed job's reason, without the kind in front (it says what to do). */
+  plainReason?: boolean;
 }
 
 export class GatewayError extends Error {
@@ -66,6 +70,7 @@ export class GatewayError extends Error {
   readonly status?: number;
   readonly retryAfterMs?: number;
   readonly ambiguous: boolean;
+  private readonly plainReason: boolean;
 
   constructor(kind: ErrorKind, message: string, opts: GatewayErrorOptions = {}) {
     super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
@@ -74,6 +79,7 @@ export class GatewayError extends Error {
     this.status = opts.status;
     this.retryAfterMs = opts.retryAfterMs;
     this.ambiguous = opts.ambiguous ?? false;
+    this.plainReason = opts.plainReason ?? false;
     Object.setPrototypeOf(this, new.target.prototype);
   }
 
@@ -83,6 +89,11 @@ export class GatewayError extends Error {
 
   get smtpReply(): SmtpReply {
     return KINDS[this.kind].reply;
+  }
+
+  /** What an operator reads as the reason of a job failed by this error, e.g. `not_found: …`. */
+  get reason(): string {
+    return this.plainReason ? this.message : `${this.kind}: ${this.message}`;
   }
 }
 
@@ -98,13 +109,6 @@ export function isRetryable(err: unknown): boolean {
 /** Format an SMTP reply as one line, e.g. `451 4.3.0 Temporary storage problem`. */
 export function formatReply(reply: SmtpReply): string {
   return `${reply.code} ${reply.enhanced} ${reply.text}`;
-}
-
-/** An Error that smtp-server turns into exactly this reply. */
-export function smtpError(reply: SmtpReply): Error & { responseCode: number } {
-  const err = new Error(`${reply.enhanced} ${reply.text}`) as Error & { responseCode: number };
-  err.responseCode = reply.code;
-  return err;
 }
 
 export function replyFor(kind: ErrorKind): SmtpReply {

@@ -118,7 +118,11 @@ function clientFor(route: Route, deps: ProcessDeps): SirportlyApi {
   if (route.account === null) return deps.client;
   const c = deps.routeClients?.get(route.name);
   if (!c)
-    throw new UnrecoverableError(`route "${route.name}" has its own Sirportly account but no client was set up for it`);
+    throw new GatewayError(
+      'config',
+      `route "${route.name}" has its own Sirportly account but no client was set up for it`,
+      { plainReason: true },
+    );
   return c;
 }
 
@@ -155,9 +159,11 @@ async function unsureReadBack(
       UNSURE_RECHECK_MS,
     );
   }
-  throw new UnrecoverableError(
+  throw new GatewayError(
+    'unsure',
     `cannot tell whether an earlier post of this message took effect: ${fields.ticket} has ${seen} with its author and text, ` +
       "and the account's posted_at offset at this date is not known; if that update is this message discard the job, otherwise post the message by hand",
+    { plainReason: true },
   );
 }
 
@@ -206,8 +212,10 @@ async function ticketOf(
   if (data.checkpoint.submitStarted) {
     // A submit was sent before and its outcome is unknown: look before submitting again.
     if (!config.newTickets.markerTag) {
-      throw new UnrecoverableError(
+      throw new GatewayError(
+        'unsure',
         'a ticket may already have been opened for this message (an earlier submit got no answer) and newTickets.markerTag is off, so it cannot be looked up: check Sirportly, then retry or discard the job',
+        { plainReason: true },
       );
     }
     // A server may still be working on the request we gave up on: look only once that is unlikely
@@ -258,10 +266,13 @@ export async function processUpdateJob(job: UpdateJob, deps: ProcessDeps): Promi
   const data = job.data;
   const route = routeNamed(config, data.route);
   if (!route)
-    throw new UnrecoverableError(`route "${data.route}" is no longer configured; add it back or discard the job`);
+    throw new GatewayError('config', `route "${data.route}" is no longer configured; add it back or discard the job`, {
+      plainReason: true,
+    });
   const client = clientFor(route, deps);
   const raw = await redis.getBuffer(keys(config.redis.prefix).raw(data.key));
-  if (!raw) throw new UnrecoverableError('raw message missing from Redis (expired or deleted)');
+  if (!raw)
+    throw new GatewayError('bad_job', 'raw message missing from Redis (expired or deleted)', { plainReason: true });
 
   let drafted: Draft;
   try {
@@ -270,9 +281,13 @@ export async function processUpdateJob(job: UpdateJob, deps: ProcessDeps): Promi
       ? deps.drafter(raw, data.envelope, ticket)
       : draft(raw, data.envelope, config, ticket));
   } catch (err) {
-    // A drafting limit (deadline, heap, decoded size) is tried again a few times (classifyFailure).
+    // A drafting limit (deadline, heap, decoded size) is tried again a few times (classifyFailure);
+    // anything else drafting the same bytes would meet again.
     if (hasTryLimit(err)) throw err;
-    throw new UnrecoverableError(`cannot draft the update: ${(err as Error).message}`);
+    throw new GatewayError('bad_input', `cannot draft the update: ${(err as Error).message}`, {
+      cause: err,
+      plainReason: true,
+    });
   }
   // What was changed or left out of the update (HTML past its limits, attachments not uploaded...).
   if (drafted.warnings.length > 0)
@@ -418,27 +433,28 @@ async function afterPost(
   });
 }
 
-/** Turn a failure into BullMQ's terms: retry (rethrow) or fail now (UnrecoverableError). */
+/**
+ * Turn a failure into BullMQ's terms: the error itself to retry, or an UnrecoverableError to fail
+ * now. The only place that decides, from the error's kind (errors.ts); the processor throws
+ * GatewayErrors and leaves the decision here.
+ */
 export function classifyFailure(err: unknown, job: UpdateJob, config: Config, now: number): Error {
+  // Already in BullMQ's terms (nothing of ours throws one; kept so that it is never retried).
   if (err instanceof UnrecoverableError) return err;
-  if (err instanceof GatewayError) {
-    if (!err.retryable) return new UnrecoverableError(`${err.kind}: ${err.message}`);
-    const tries = job.attemptsMade + 1;
-    if (hasTryLimit(err) && tries >= config.draft.attempts) {
-      return new UnrecoverableError(`${err.kind}: ${err.message} (${tries} tries, draft.attempts)`);
-    }
-    const ageMs = now - job.timestamp;
-    const periodMs = config.queue.retryPeriodHours * 3_600_000;
-    if (ageMs >= periodMs) {
-      return new UnrecoverableError(
-        `expired: still failing after ${config.queue.retryPeriodHours} h: ${err.kind}: ${err.message}`,
-      );
-    }
-    return err;
-  }
   // Unknown errors (Redis hiccups, bugs) are retried: failing them for good could lose mail
   // over a transient fault, and the retry period still bounds them.
-  return err instanceof Error ? err : new Error(String(err));
+  if (!(err instanceof GatewayError)) return err instanceof Error ? err : new Error(String(err));
+  if (!err.retryable) return new UnrecoverableError(err.reason);
+  const tries = job.attemptsMade + 1;
+  if (hasTryLimit(err) && tries >= config.draft.attempts) {
+    return new UnrecoverableError(`${err.reason} (${tries} tries, draft.attempts)`);
+  }
+  const periodHours = config.queue.retryPeriodHours;
+  if (now - job.timestamp >= periodHours * 3_600_000) {
+    const expired = new GatewayError('expired', `still failing after ${periodHours} h: ${err.reason}`, { cause: err });
+    return new UnrecoverableError(expired.reason);
+  }
+  return err;
 }
 
 /** Exponential backoff, honouring a server's Retry-After when longer. */

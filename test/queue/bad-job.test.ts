@@ -41,3 +41,40 @@ it('job data that cannot be read: failed after one attempt, reason bad_job namin
   expect(job.failedReason).toMatch(/^bad_job: job data invalid: ticket: /);
   expect(double.state.allUpdates()).toHaveLength(0);
 });
+
+// Valid job data the worker still cannot act on: the processor's GatewayErrors go through the
+// classifier like any other and fail the job at once, the reason an operator reads unchanged.
+const readable = (key: string, route?: string) => ({
+  key,
+  ticket: 'AB-123456',
+  ...(route === undefined ? {} : { route }),
+  messageId: null,
+  subject: 's',
+  reason: 'reference:subject',
+  envelope: {
+    mailFrom: 'ann@example.com',
+    rcptTo: ['support@help.example'],
+    receivedAt: '2024-05-01T12:00:00.000Z',
+    source: 'smtp',
+  },
+  size: 10,
+});
+
+it.each([
+  ['raw bytes gone', undefined, 'raw message missing from Redis (expired or deleted)'],
+  ['route no longer configured', 'gone', 'route "gone" is no longer configured; add it back or discard the job'],
+])('%s: failed after one attempt, with the same reason', async (_what, route, reason) => {
+  const id = randomBytes(8).toString('hex');
+  await queue.add('update', readable(id, route), {
+    jobId: id,
+    attempts: 100_000,
+    backoff: { type: 'fixed', delay: 50 },
+  });
+  const job = await waitFor('failed', async () => {
+    const j = await queue.getJob(id);
+    return (await j?.getState()) === 'failed' ? j : null;
+  });
+  expect(job.attemptsMade).toBe(1);
+  expect(job.failedReason).toBe(reason);
+  expect(double.state.allUpdates()).toHaveLength(0);
+});
