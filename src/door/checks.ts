@@ -5,12 +5,13 @@
 // A Redis failure here is the same as one while storing: 451, and the sending server retries.
 import type { Redis } from 'ioredis';
 import type { Config } from '../config.js';
-import { GatewayError, LIMIT_REPLIES } from '../errors.js';
+import { GatewayError } from '../errors.js';
 import type { HeaderBlock } from '../mail/headers.js';
 import { referencedMessageIds } from '../mail/thread.js';
 import type { DoorVerdict, Envelope, SmtpReply } from '../mail/types.js';
 import { noMatchVerdict, postToTicket } from '../mail/verdict.js';
 import { capsFor, overCaps, parkedOwners, reconcileParked } from '../queue/parked.js';
+import { REPLY } from '../smtp-replies.js';
 import { doorKeys, type DoorKeys } from './keys.js';
 import { senderOf, trustedDomain } from './sender.js';
 
@@ -86,7 +87,7 @@ export class DoorChecks {
             verdict: 'reject',
             reason: 'failed_parked',
             detail: over,
-            smtpReply: LIMIT_REPLIES.failedParked,
+            smtpReply: REPLY.failedParked,
           },
           notes,
         };
@@ -171,9 +172,7 @@ export class DoorChecks {
     if (count <= limits.perSenderMax) return { verdict: v, notes };
     const detail = `${count} new tickets from ${sender} within ${limits.windowSeconds} s (limit ${limits.perSenderMax})`;
     const smtpReply: SmtpReply =
-      limits.overLimit === 'drop'
-        ? { code: 250, enhanced: '2.0.0', text: 'Accepted' }
-        : { code: 550, enhanced: '5.7.1', text: limits.overLimitText.replace(/\s+/g, ' ').trim() };
+      limits.overLimit === 'drop' ? REPLY.accepted : REPLY.policyRefused(limits.overLimitText);
     return { verdict: { ...v, verdict: limits.overLimit, reason: 'new_ticket_limit', detail, smtpReply }, notes };
   }
 
@@ -232,7 +231,7 @@ export class DoorChecks {
               verdict: 'drop',
               reason: 'loop_rate_limit',
               detail,
-              smtpReply: { code: 250, enhanced: '2.0.0', text: 'Accepted' },
+              smtpReply: REPLY.accepted,
             },
             notes,
           };

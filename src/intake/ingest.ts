@@ -1,7 +1,7 @@
 // The one ingest path: SMTP and replay both hand a raw message and its envelope here, and get
 // back the reply to give. The door reads headers only; everything else is the worker's.
 import type { Config } from '../config.js';
-import { GatewayError, formatReply, replyFor } from '../errors.js';
+import { GatewayError, replyFor } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { DoorChecks } from '../door/checks.js';
 import { clipped } from '../mail/clean.js';
@@ -10,6 +10,7 @@ import { verdictFromHeaders } from '../mail/verdict.js';
 import type { DoorVerdict, Envelope, SmtpReply } from '../mail/types.js';
 import type { Metrics } from '../ops/metrics.js';
 import type { MessageStore } from '../queue/store.js';
+import { formatReply, REPLY } from '../smtp-replies.js';
 
 /** What deciding a message needs: no logger, no metrics, so it can run in the door thread. */
 export interface DecideDeps {
@@ -79,40 +80,16 @@ export async function decide(raw: Buffer, envelope: Envelope, deps: DecideDeps):
   if (verdict.verdict === 'reject')
     return done({ outcome: 'rejected', reply: verdict.smtpReply, verdict, queueId: null }, notes);
   if (verdict.verdict !== 'post' && verdict.verdict !== 'create') {
-    return done(
-      {
-        outcome: 'dropped',
-        reply: { code: 250, enhanced: '2.0.0', text: `Accepted, not posted (${verdict.reason})` },
-        verdict,
-        queueId: null,
-      },
-      notes,
-    );
+    return done({ outcome: 'dropped', reply: REPLY.acceptedNotPosted(verdict.reason), verdict, queueId: null }, notes);
   }
 
   try {
     const sameKey = seen !== undefined && verdict.idempotencyKey === earlyKey;
     const { queueId, duplicate } = await store.accept(raw, verdict, envelope, sameKey ? seen : undefined);
     if (duplicate) {
-      return done(
-        {
-          outcome: 'duplicate',
-          reply: { code: 250, enhanced: '2.0.0', text: `Ok: already queued as ${queueId}` },
-          verdict,
-          queueId,
-        },
-        notes,
-      );
+      return done({ outcome: 'duplicate', reply: REPLY.alreadyQueued(queueId), verdict, queueId }, notes);
     }
-    return done(
-      {
-        outcome: 'queued',
-        reply: { code: 250, enhanced: '2.0.0', text: `Ok: queued as ${queueId}` },
-        verdict,
-        queueId,
-      },
-      notes,
-    );
+    return done({ outcome: 'queued', reply: REPLY.queuedAs(queueId), verdict, queueId }, notes);
   } catch (err) {
     const kind = err instanceof GatewayError ? err.kind : 'store_unavailable';
     const reply = err instanceof GatewayError ? err.smtpReply : replyFor('store_unavailable');

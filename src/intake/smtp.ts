@@ -5,11 +5,12 @@ import { readFileSync } from 'node:fs';
 import { SMTPServer, type SMTPServerDataStream, type SMTPServerOptions, type SMTPServerSession } from 'smtp-server';
 import type { Config } from '../config.js';
 import { settleWithin } from '../deadline.js';
-import { GatewayError, LIMIT_REPLIES, replyFor } from '../errors.js';
+import { GatewayError, replyFor } from '../errors.js';
 import type { Logger } from '../log.js';
 import { clip } from '../mail/clean.js';
 import type { Envelope, SmtpReply } from '../mail/types.js';
 import type { Metrics } from '../ops/metrics.js';
+import { REPLY } from '../smtp-replies.js';
 import { record, secondsSince, type IngestDecision } from './ingest.js';
 import { connectionRateLimit } from './connection-rate.js';
 import { recipientPolicy } from './recipients.js';
@@ -17,9 +18,14 @@ import { sessionLimits, type Deadline } from './session-limits.js';
 
 type ReplyError = Error & { responseCode: number };
 
-/** smtp-server prints err.message after the code; our texts carry their own enhanced code. */
+/** What follows the basic code: our texts carry their own enhanced code. */
+function afterCode(reply: SmtpReply): string {
+  return `${reply.enhanced} ${reply.text}`;
+}
+
+/** An Error that smtp-server turns into exactly this reply (it prints err.message after the code). */
 function replyError(reply: SmtpReply): ReplyError {
-  const err = new Error(`${reply.enhanced} ${reply.text}`) as ReplyError;
+  const err = new Error(afterCode(reply)) as ReplyError;
   err.responseCode = reply.code;
   return err;
 }
@@ -76,7 +82,7 @@ export async function startSmtp(config: Config, deps: SmtpDeps): Promise<SmtpLis
   const disconnect = (sessionId: string, reply: SmtpReply): void => {
     for (const c of listener?.connections ?? []) {
       if (c.id === sessionId) {
-        c.send(reply.code, `${reply.enhanced} ${reply.text}`, false);
+        c.send(reply.code, afterCode(reply), false);
         return;
       }
     }
@@ -85,7 +91,7 @@ export async function startSmtp(config: Config, deps: SmtpDeps): Promise<SmtpLis
     limits.start(session.id, which, () => {
       metrics.smtpRefusals.inc({ stage: which === 'data' ? 'DATA' : 'SESSION', reason: `${which}_timeout` });
       log.info({ remote: session.remoteAddress, deadline: which }, 'session closed: deadline passed');
-      disconnect(session.id, which === 'data' ? LIMIT_REPLIES.dataTimeout : LIMIT_REPLIES.transactionTimeout);
+      disconnect(session.id, which === 'data' ? REPLY.dataTimeout : REPLY.transactionTimeout);
     });
   };
   /** A refused command: its own reply, or the 421 that ends a session past its allowance. */
@@ -97,7 +103,7 @@ export async function startSmtp(config: Config, deps: SmtpDeps): Promise<SmtpLis
       { remote: session.remoteAddress, limit: config.smtp.limits.maxRefusedCommands },
       'session closed: too many refused commands',
     );
-    return replyError(LIMIT_REPLIES.refusedCommands);
+    return replyError(REPLY.refusedCommands);
   };
   /** A message refused at DATA counts towards the allowance too; past it the session ends after its reply. */
   const refuseData = (session: SMTPServerSession, reply: SmtpReply, callback: (err: Error) => void): void => {
@@ -109,7 +115,7 @@ export async function startSmtp(config: Config, deps: SmtpDeps): Promise<SmtpLis
       { remote: session.remoteAddress, limit: config.smtp.limits.maxRefusedCommands },
       'session closed: too many refused commands',
     );
-    disconnect(session.id, LIMIT_REPLIES.refusedCommands);
+    disconnect(session.id, REPLY.refusedCommands);
   };
   const pending = new Set<Promise<unknown>>();
   // Transactions past DATA whose reply is not yet sent; close() waits for them to reach 0.
@@ -140,13 +146,13 @@ export async function startSmtp(config: Config, deps: SmtpDeps): Promise<SmtpLis
       greeted.add(session);
       if (closing) {
         metrics.smtpSessions.inc({ outcome: 'refused_closing' });
-        callback(replyError({ code: 421, enhanced: '4.3.2', text: 'Server shutting down, try again later' }));
+        callback(replyError(REPLY.shuttingDown));
         return;
       }
       if (!rate.allow(session.remoteAddress)) {
         metrics.smtpSessions.inc({ outcome: 'rate_limited' });
         log.info({ remote: session.remoteAddress }, 'connection refused: too many from this address');
-        callback(replyError(LIMIT_REPLIES.connectionRate));
+        callback(replyError(REPLY.connectionRate));
         return;
       }
       if (!limits.open(session.id, session.remoteAddress)) {
@@ -155,7 +161,7 @@ export async function startSmtp(config: Config, deps: SmtpDeps): Promise<SmtpLis
           { remote: session.remoteAddress, limit: config.smtp.limits.maxConnectionsPerAddress },
           'connection refused: too many open from this address',
         );
-        callback(replyError(LIMIT_REPLIES.concurrentSessions));
+        callback(replyError(REPLY.concurrentSessions));
         return;
       }
       metrics.smtpSessions.inc({ outcome: 'accepted' });
@@ -172,19 +178,13 @@ export async function startSmtp(config: Config, deps: SmtpDeps): Promise<SmtpLis
       // restart) instead of holding the shutdown up until closeTimeoutMs.
       if (closing) {
         metrics.smtpRefusals.inc({ stage: 'MAIL', reason: 'shutting_down' });
-        callback(replyError({ code: 421, enhanced: '4.3.2', text: 'Server shutting down, try again later' }));
+        callback(replyError(REPLY.shuttingDown));
         return;
       }
       // smtp-server has no "STARTTLS required" option of its own; MAIL is the first command
       // that starts a transaction, so refusing it there keeps every message off plain text.
       if (config.smtp.requireTls && !session.secure) {
-        callback(
-          refusal(session, 'MAIL', 'tls_required', {
-            code: 530,
-            enhanced: '5.7.0',
-            text: 'Must issue a STARTTLS command first',
-          }),
-        );
+        callback(refusal(session, 'MAIL', 'tls_required', REPLY.tlsRequired));
         return;
       }
       // From MAIL to the end of DATA; a new MAIL (after RSET or the last message) starts it again.
@@ -195,13 +195,7 @@ export async function startSmtp(config: Config, deps: SmtpDeps): Promise<SmtpLis
     onRcptTo(address, session, callback) {
       if (!recipients.accepts(address.address)) {
         log.info({ rcpt: clip(address.address) }, 'recipient refused');
-        callback(
-          refusal(session, 'RCPT', 'recipient', {
-            code: 550,
-            enhanced: '5.1.1',
-            text: `Recipient not accepted here: <${address.address}>`,
-          }),
-        );
+        callback(refusal(session, 'RCPT', 'recipient', REPLY.recipientRefused(address.address)));
         return;
       }
       callback();
@@ -233,9 +227,7 @@ export async function startSmtp(config: Config, deps: SmtpDeps): Promise<SmtpLis
         chunks.push(chunk);
         length += chunk.length;
       });
-      stream.once('error', (err) =>
-        callback(replyError({ code: 451, enhanced: '4.3.0', text: `Error reading message: ${err.message}` })),
-      );
+      stream.once('error', (err) => callback(replyError(REPLY.readFailed(err.message))));
       stream.once('end', () => {
         if (stream.sizeExceeded) {
           metrics.doorVerdicts.inc({ verdict: 'too_large', reason: 'too_large' });
@@ -262,7 +254,7 @@ export async function startSmtp(config: Config, deps: SmtpDeps): Promise<SmtpLis
             const outcome = record(decision, length, envelope, secondsSince(started), deps);
             // A refusal is counted by reason in mailgate_door_verdicts_total, and towards the allowance.
             if (outcome.reply.code >= 400) refuseData(session, outcome.reply, callback);
-            else callback(null, `${outcome.reply.enhanced} ${outcome.reply.text}`);
+            else callback(null, afterCode(outcome.reply));
           },
           (err: unknown) => {
             log.error({ err: (err as Error).message }, 'ingest failed unexpectedly');
@@ -315,7 +307,7 @@ export async function startSmtp(config: Config, deps: SmtpDeps): Promise<SmtpLis
         isListening = false;
         const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
         for (const conn of server.connections) {
-          conn.send(421, '4.3.2 Server shutting down, try again later');
+          conn.send(REPLY.shuttingDown.code, afterCode(REPLY.shuttingDown));
           conn.close();
         }
         // A peer that never closes its end must not hold the process.

@@ -1,7 +1,6 @@
 // `mailgate inspect` and `replay --dry-run`: what the gateway would do with one message, built
 // from the very functions the door and the worker run, so the answer cannot drift from reality.
 import type { Config } from '../config.js';
-import { formatReply } from '../errors.js';
 import { authenticityOf, authorToAuthenticate, type AuthVerdict } from './auth/verify.js';
 import type { DnsResolver } from './auth/resolver.js';
 import { systemResolver } from '../dns-resolver.js';
@@ -12,6 +11,7 @@ import { parseHeaders, type HeaderBlock } from './headers.js';
 import { referencedMessageIds } from './thread.js';
 import type { DoorVerdict, Envelope, UpdateFields, VerdictKind } from './types.js';
 import { verdictFromHeaders } from './verdict.js';
+import { formatReply } from '../smtp-replies.js';
 
 export interface InspectAttachment {
   filename: string;

@@ -6,10 +6,8 @@ import { parseHeaders, type HeaderBlock } from './headers.js';
 import { idempotencyKey, normaliseMessageId } from './idempotency.js';
 import { findReference, referenceMatchers } from './reference.js';
 import { routeFor, routeNamed } from './route.js';
-import type { DoorVerdict, Envelope, SmtpReply } from './types.js';
-
-const QUEUED: SmtpReply = { code: 250, enhanced: '2.0.0', text: 'Queued' };
-const ACCEPTED: SmtpReply = { code: 250, enhanced: '2.0.0', text: 'Accepted' };
+import type { DoorVerdict, Envelope } from './types.js';
+import { REPLY } from '../smtp-replies.js';
 
 type MachinePolicyKey =
   'deliveryReports' | 'autoSubmitted' | 'autoReplyHeaders' | 'precedence' | 'mailerDaemon' | 'nullSender';
@@ -39,19 +37,9 @@ export function noMatchVerdict(
 ): DoorVerdict {
   let policy = routeNamed(config, base.route)?.noReference ?? config.policy.noReference;
   if (policy === 'create' && reason !== 'no_reference') policy = 'reject';
-  if (policy === 'drop') return { ...base, verdict: 'drop', reason, smtpReply: ACCEPTED };
-  if (policy === 'create') return { ...base, verdict: 'create', reason, ticket: null, smtpReply: QUEUED };
-  return {
-    ...base,
-    verdict: 'reject',
-    reason,
-    smtpReply: { code: 550, enhanced: '5.7.1', text: oneLine(config.policy.noReferenceText) },
-  };
-}
-
-/** One SMTP reply line: configured text must not smuggle in line breaks. */
-function oneLine(text: string): string {
-  return text.replace(/\s+/g, ' ').trim();
+  if (policy === 'drop') return { ...base, verdict: 'drop', reason, smtpReply: REPLY.accepted };
+  if (policy === 'create') return { ...base, verdict: 'create', reason, ticket: null, smtpReply: REPLY.queued };
+  return { ...base, verdict: 'reject', reason, smtpReply: REPLY.policyRefused(config.policy.noReferenceText) };
 }
 
 export function verdictFromHeaders(headers: HeaderBlock, raw: Buffer, envelope: Envelope, config: Config): DoorVerdict {
@@ -66,9 +54,9 @@ export function verdictFromHeaders(headers: HeaderBlock, raw: Buffer, envelope: 
   const signals = machineSignals(headers, envelope, config.policy);
   for (const signal of signals) {
     if (policyFor(signal.class, config) === 'drop')
-      return { ...base, verdict: 'drop', reason: signal.class, detail: signal.detail, smtpReply: ACCEPTED };
+      return { ...base, verdict: 'drop', reason: signal.class, detail: signal.detail, smtpReply: REPLY.accepted };
   }
-  if (ref) return { ...base, verdict: 'post', reason: `reference:${ref.via}`, smtpReply: QUEUED };
+  if (ref) return { ...base, verdict: 'post', reason: `reference:${ref.via}`, smtpReply: REPLY.queued };
   const v = noMatchVerdict(base, 'no_reference', config);
   // A class set to "post" lets machine mail onto existing tickets; it never opens one, or an
   // auto-responder and the helpdesk's own acknowledgements would open tickets for each other.
@@ -80,7 +68,7 @@ export function verdictFromHeaders(headers: HeaderBlock, raw: Buffer, envelope: 
       verdict: 'drop',
       reason: 'no_reference',
       detail: `${machine.detail}; machine mail never opens a ticket`,
-      smtpReply: ACCEPTED,
+      smtpReply: REPLY.accepted,
     };
   }
   return v;
@@ -95,7 +83,7 @@ export function postToTicket(v: DoorVerdict, ticket: string, via: string, raw: B
     reason: `reference:${via}`,
     ticket,
     idempotencyKey: idempotencyKey(v.messageId, raw, ticket),
-    smtpReply: QUEUED,
+    smtpReply: REPLY.queued,
   };
 }
 

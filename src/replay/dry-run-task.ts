@@ -2,11 +2,12 @@
 // inspectMessage() as `mailgate inspect`, with the envelope replay would use and where the message
 // was found. Runs in the drafting threads (drafting/thread.ts).
 import type { Config } from '../config.js';
-import { formatReply, GatewayError, replyFor } from '../errors.js';
+import { GatewayError, replyFor } from '../errors.js';
 import { parseHeaders } from '../mail/headers.js';
 import type { DnsResolver } from '../mail/auth/resolver.js';
 import { inspectWithVerdict, type InspectResult } from '../mail/inspect.js';
 import type { DoorVerdict } from '../mail/types.js';
+import { formatReply, REPLY } from '../smtp-replies.js';
 import { messageTime, replayEnvelope } from './envelope.js';
 import { threadFacts, type ThreadFacts } from './threads.js';
 import type { Example, Outcome } from './summary.js';
@@ -73,7 +74,7 @@ export function undraftable(
   const line: DryRunLine = {
     verdict: 'post',
     reason,
-    smtp_reply: '250 2.0.0 Queued',
+    smtp_reply: formatReply(REPLY.queued),
     message_id: null,
     idempotency_key: null,
     update: null,

@@ -9,6 +9,7 @@ import { mailboxes } from '../mail/mailboxes.js';
 import { keyOf, messageIdentity, normaliseMessageId } from '../mail/idempotency.js';
 import { referencedMessageIds } from '../mail/thread.js';
 import type { DoorVerdict } from '../mail/types.js';
+import { REPLY } from '../smtp-replies.js';
 
 /** What places a message in a thread; computable wherever the headers are (a dry-run thread too). */
 export interface ThreadFacts {
@@ -37,7 +38,6 @@ export interface ThreadClaim {
   sameTicketAs?: string;
 }
 
-const QUEUED = { code: 250, enhanced: '2.0.0', text: 'Queued' };
 const REPLY_PREFIX = /^\s*(?:(?:re|fwd?|aw|sv|vs|antw|wg|tr|rif|ref|odp|vl)\s*(?:\[\d+\]|\(\d+\))?\s*:\s*)+/i;
 const MAX_REFS = 20;
 
@@ -151,7 +151,7 @@ export class ArchiveThreads {
           reason: 'reference:archive_thread',
           ticket: t.ticket,
           idempotencyKey: keyOf(f.identity, t.ticket),
-          smtpReply: QUEUED,
+          smtpReply: REPLY.queued,
         },
         sameTicketAs: t.ticket,
       };

@@ -3,8 +3,9 @@
 import { UnrecoverableError } from 'bullmq';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
-import { GatewayError, formatReply, hasTryLimit, isRetryable, replyFor, type ErrorKind } from '../../src/errors.js';
+import { GatewayError, hasTryLimit, isRetryable, replyFor, type ErrorKind } from '../../src/errors.js';
 import { classifyFailure, type UpdateJob } from '../../src/queue/process-job.js';
+import { formatReply } from '../../src/smtp-replies.js';
 
 /** fail: fails at once; period: retried until queue.retryPeriodHours; tries: retried until draft.attempts. */
 type Mapping = 'fail' | 'period' | 'tries';
