@@ -100,17 +100,35 @@ async function inspect(file: string, opts: { config?: string; rcpt?: string[] })
   // line's sender, else Return-Path.
   const archived = replayEnvelope(raw, { fromLine: leadingFromLine(raw) });
   const rcptTo = opts.rcpt && opts.rcpt.length > 0 ? opts.rcpt : archived.rcptTo;
-  const result = await inspectMessage(
-    raw,
-    { mailFrom: archived.mailFrom, rcptTo, receivedAt: new Date().toISOString(), source: 'inspect' },
-    config,
-  );
+  const input = file === '-' ? 'standard input' : file;
+  // Drafted in a thread of the drafting pool, as the worker drafts: a message built to run for
+  // minutes or to exhaust memory ends at queue.parseTimeoutMs or draft.heapMb, not in a hang.
+  const { DraftPool } = await import('./drafting/pool.js');
+  const pool = new DraftPool(config, {
+    threads: 1,
+    deadlineMs: config.queue.parseTimeoutMs,
+    heapMb: config.draft.heapMb,
+  });
+  let result;
+  try {
+    result = await inspectMessage(
+      raw,
+      { mailFrom: archived.mailFrom, rcptTo, receivedAt: new Date().toISOString(), source: 'inspect' },
+      config,
+      { draft: (r, envelope, ticket) => pool.draft(r, envelope, ticket) },
+    );
+  } catch (err) {
+    if (err instanceof GatewayError && err.kind === 'draft_limit') fail(`inspect: ${input}: ${err.message}`, EXIT.DATA);
+    throw err;
+  } finally {
+    await pool.close();
+  }
   // The answer still says what the gateway would do with these bytes, but an empty or non-mail
   // input is most likely the wrong file: said in the JSON and on stderr.
   const notMail = notMailReason(raw, file === '-' ? 'stdin' : file);
   if (notMail) {
     result.warnings.unshift(`input: ${notMail}`);
-    process.stderr.write(`mailgate: inspect: ${file === '-' ? 'standard input' : file}: ${notMail}\n`);
+    process.stderr.write(`mailgate: inspect: ${input}: ${notMail}\n`);
   }
   process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
 }

@@ -4,7 +4,7 @@
 // a hard deadline: past it the thread is terminated, however busy its own loop is, and a new one
 // takes its place; a heap cap makes a memory blow-up end the thread, not the process. Either way
 // the message's promise rejects with a draft_limit error naming the limit, and the pool goes on.
-// The posting worker (draft) and `replay --dry-run` (the inspect line) share this pool.
+// The posting worker and `mailgate inspect` (draft), and `replay --dry-run` (the inspect line) use it.
 import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
