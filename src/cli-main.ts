@@ -104,11 +104,7 @@ async function inspect(file: string, opts: { config?: string; rcpt?: string[] })
   // Drafted in a thread of the drafting pool, as the worker drafts: a message built to run for
   // minutes or to exhaust memory ends at queue.parseTimeoutMs or draft.heapMb, not in a hang.
   const { DraftPool } = await import('./drafting/pool.js');
-  const pool = new DraftPool(config, {
-    threads: 1,
-    deadlineMs: config.queue.parseTimeoutMs,
-    heapMb: config.draft.heapMb,
-  });
+  const pool = DraftPool.withLimits(config, 1);
   let result;
   try {
     result = await inspectMessage(
@@ -184,7 +180,8 @@ program
   .command('inspect')
   .description(
     'print as JSON what the gateway would do with one message (FILE, or - for stdin): verdict post, create, reject or drop, ' +
-      'the route, the update and, for create, the new ticket; needs neither Redis nor Sirportly',
+      'the route, the update and, for create, the new ticket; needs neither Redis nor Sirportly; drafting has the ' +
+      'limits of serve (queue.parseTimeoutMs, draft.heapMb): past one, exit 65',
   )
   .argument('<file>', 'a message file (RFC 5322), or - to read standard input')
   .option(

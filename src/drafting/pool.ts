@@ -98,7 +98,17 @@ export class DraftPool {
    * queue.parseTimeoutMs, draft.heapMb.
    */
   static forServe(config: Config): DraftPool {
-    const threads = config.draft.threads > 0 ? config.draft.threads : Math.max(2, availableParallelism() - 1);
+    return DraftPool.withLimits(
+      config,
+      config.draft.threads > 0 ? config.draft.threads : Math.max(2, availableParallelism() - 1),
+    );
+  }
+
+  /**
+   * A pool with the drafting limits of `serve` (queue.parseTimeoutMs, draft.heapMb), for the
+   * commands that draft (inspect, replay --dry-run); 0 threads = one fewer than the cores, at least 1.
+   */
+  static withLimits(config: Config, threads: number): DraftPool {
     return new DraftPool(config, { threads, deadlineMs: config.queue.parseTimeoutMs, heapMb: config.draft.heapMb });
   }
 

@@ -57,11 +57,7 @@ let queue: Queue<JobData>;
 beforeAll(async () => {
   double = await startSirportlyDouble();
   h = await startHarness(inject('redisUrl'), double);
-  pool = new DraftPool(h.config, {
-    threads: 1,
-    deadlineMs: h.config.queue.parseTimeoutMs,
-    heapMb: h.config.draft.heapMb,
-  });
+  pool = DraftPool.withLimits(h.config, 1);
   redis = new Redis(inject('redisUrl'));
   queue = new Queue<JobData>(QUEUE_NAME, { connection: redis, prefix: h.config.redis.prefix });
 });
