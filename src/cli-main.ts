@@ -100,17 +100,31 @@ async function inspect(file: string, opts: { config?: string; rcpt?: string[] })
   // line's sender, else Return-Path.
   const archived = replayEnvelope(raw, { fromLine: leadingFromLine(raw) });
   const rcptTo = opts.rcpt && opts.rcpt.length > 0 ? opts.rcpt : archived.rcptTo;
-  const result = await inspectMessage(
-    raw,
-    { mailFrom: archived.mailFrom, rcptTo, receivedAt: new Date().toISOString(), source: 'inspect' },
-    config,
-  );
+  const input = file === '-' ? 'standard input' : file;
+  // Drafted in a thread of the drafting pool, as the worker drafts: a message built to run for
+  // minutes or to exhaust memory ends at queue.parseTimeoutMs or draft.heapMb, not in a hang.
+  const { DraftPool } = await import('./drafting/pool.js');
+  const pool = DraftPool.withLimits(config, 1);
+  let result;
+  try {
+    result = await inspectMessage(
+      raw,
+      { mailFrom: archived.mailFrom, rcptTo, receivedAt: new Date().toISOString(), source: 'inspect' },
+      config,
+      { draft: (r, envelope, ticket) => pool.draft(r, envelope, ticket) },
+    );
+  } catch (err) {
+    if (err instanceof GatewayError && err.kind === 'draft_limit') fail(`inspect: ${input}: ${err.message}`, EXIT.DATA);
+    throw err;
+  } finally {
+    await pool.close();
+  }
   // The answer still says what the gateway would do with these bytes, but an empty or non-mail
   // input is most likely the wrong file: said in the JSON and on stderr.
   const notMail = notMailReason(raw, file === '-' ? 'stdin' : file);
   if (notMail) {
     result.warnings.unshift(`input: ${notMail}`);
-    process.stderr.write(`mailgate: inspect: ${file === '-' ? 'standard input' : file}: ${notMail}\n`);
+    process.stderr.write(`mailgate: inspect: ${input}: ${notMail}\n`);
   }
   process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
 }
@@ -166,7 +180,8 @@ program
   .command('inspect')
   .description(
     'print as JSON what the gateway would do with one message (FILE, or - for stdin): verdict post, create, reject or drop, ' +
-      'the route, the update and, for create, the new ticket; needs neither Redis nor Sirportly',
+      'the route, the update and, for create, the new ticket; needs neither Redis nor Sirportly; drafting has the ' +
+      'limits of serve (queue.parseTimeoutMs, draft.heapMb): past one, exit 65',
   )
   .argument('<file>', 'a message file (RFC 5322), or - to read standard input')
   .option(

@@ -9,7 +9,7 @@ export const EXIT = {
   FAILED: 1,
   /** Bad command line: unknown option, missing argument, a value that does not parse. */
   USAGE: 64,
-  /** The input is there but holds no mail (replay: a PATH without any message). */
+  /** The input is there but holds no mail (replay: a PATH without any message), or (inspect) a message that hits a drafting limit. */
   DATA: 65,
   /** The input cannot be read: no such file, no permission. */
   NO_INPUT: 66,
@@ -34,7 +34,8 @@ export const EXIT_CODES_HELP = `Exit codes (every command):
   0  done
   1  not everything was done: a message rejected (replay), a job unknown or in the wrong state (queue),
      something missing or refused (check)
-  64 bad usage          65 no mail in the input     66 input cannot be read
+  64 bad usage          66 input cannot be read
+  65 no mail in the input, or (inspect) a message past a drafting limit (queue.parseTimeoutMs, draft.heapMb)
   69 Redis or Sirportly unreachable
   70 internal error     75 stopped before the end: run it again to go on
   78 bad or missing setting

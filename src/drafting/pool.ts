@@ -4,7 +4,7 @@
 // a hard deadline: past it the thread is terminated, however busy its own loop is, and a new one
 // takes its place; a heap cap makes a memory blow-up end the thread, not the process. Either way
 // the message's promise rejects with a draft_limit error naming the limit, and the pool goes on.
-// The posting worker (draft) and `replay --dry-run` (the inspect line) share this pool.
+// The posting worker and `mailgate inspect` (draft), and `replay --dry-run` (the inspect line) use it.
 import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
@@ -98,7 +98,17 @@ export class DraftPool {
    * queue.parseTimeoutMs, draft.heapMb.
    */
   static forServe(config: Config): DraftPool {
-    const threads = config.draft.threads > 0 ? config.draft.threads : Math.max(2, availableParallelism() - 1);
+    return DraftPool.withLimits(
+      config,
+      config.draft.threads > 0 ? config.draft.threads : Math.max(2, availableParallelism() - 1),
+    );
+  }
+
+  /**
+   * A pool with the drafting limits of `serve` (queue.parseTimeoutMs, draft.heapMb), for the
+   * commands that draft (inspect, replay --dry-run); 0 threads = one fewer than the cores, at least 1.
+   */
+  static withLimits(config: Config, threads: number): DraftPool {
     return new DraftPool(config, { threads, deadlineMs: config.queue.parseTimeoutMs, heapMb: config.draft.heapMb });
   }
 

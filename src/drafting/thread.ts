@@ -1,6 +1,6 @@
 // A drafting thread (pool.ts): drafts one message at a time, for the worker's posting pipeline
-// (draft) or for `replay --dry-run` (the whole inspect line), and answers with the result. The
-// pool stops the thread when a message takes too long; its heap is capped at start.
+// and `mailgate inspect` (draft) or for `replay --dry-run` (the whole inspect line), and answers
+// with the result. The pool stops the thread when a message takes too long; its heap is capped at start.
 import { parentPort, workerData } from 'node:worker_threads';
 import type { Config } from '../config.js';
 import { GatewayError, type ErrorKind } from '../errors.js';

@@ -8,7 +8,7 @@
 export interface SessionLimitSettings {
   /** Sessions one client address may have open at once; 0: no limit. */
   maxConnectionsPerAddress: number;
-  /** Refused commands (MAIL, RCPT, DATA) after which the session is closed; 0: no limit. */
+  /** Refused commands (the gateway's and smtp-server's own) after which the session is closed; 0: no limit. */
   maxRefusedCommands: number;
   /** MAIL FROM to the end of DATA; 0: no deadline. */
   transactionTimeoutMs: number;

@@ -14,6 +14,7 @@ import { REPLY } from '../smtp-replies.js';
 import { record, secondsSince, type IngestDecision } from './ingest.js';
 import { connectionRateLimit } from './connection-rate.js';
 import { recipientPolicy } from './recipients.js';
+import { watchServerRefusals, type SmtpConnection } from './server-refusals.js';
 import { sessionLimits, type Deadline } from './session-limits.js';
 
 type ReplyError = Error & { responseCode: number };
@@ -78,14 +79,13 @@ export async function startSmtp(config: Config, deps: SmtpDeps): Promise<SmtpLis
   // or left before its greeting.
   const greeted = new WeakSet<SMTPServerSession>();
   let listener: SMTPServer | undefined;
+  const connectionOf = (sessionId: string): SmtpConnection | undefined => {
+    for (const c of listener?.connections ?? []) if (c.id === sessionId) return c;
+    return undefined;
+  };
   /** Tell the client why and close its connection (smtp-server closes on a 421). */
   const disconnect = (sessionId: string, reply: SmtpReply): void => {
-    for (const c of listener?.connections ?? []) {
-      if (c.id === sessionId) {
-        c.send(reply.code, afterCode(reply), false);
-        return;
-      }
-    }
+    connectionOf(sessionId)?.send(reply.code, afterCode(reply), false);
   };
   const deadline = (session: SMTPServerSession, which: Deadline): void => {
     limits.start(session.id, which, () => {
@@ -94,28 +94,35 @@ export async function startSmtp(config: Config, deps: SmtpDeps): Promise<SmtpLis
       disconnect(session.id, which === 'data' ? REPLY.dataTimeout : REPLY.transactionTimeout);
     });
   };
-  /** A refused command: its own reply, or the 421 that ends a session past its allowance. */
-  const refusal = (session: SMTPServerSession, stage: string, reason: string, reply: SmtpReply): ReplyError => {
-    metrics.smtpRefusals.inc({ stage, reason });
-    if (!limits.refuse(session.id)) return replyError(reply);
+  /** Counts one refused command; true when it is past the allowance (the session is to be closed). */
+  const pastAllowance = (session: SMTPServerSession, stage: string): boolean => {
+    if (!limits.refuse(session.id)) return false;
     metrics.smtpRefusals.inc({ stage, reason: 'too_many_refused' });
     log.info(
       { remote: session.remoteAddress, limit: config.smtp.limits.maxRefusedCommands },
       'session closed: too many refused commands',
     );
-    return replyError(REPLY.refusedCommands);
+    return true;
+  };
+  /** A refused command: its own reply, or the 421 that ends a session past its allowance. */
+  const refusal = (session: SMTPServerSession, stage: string, reason: string, reply: SmtpReply): ReplyError => {
+    metrics.smtpRefusals.inc({ stage, reason });
+    return replyError(pastAllowance(session, stage) ? REPLY.refusedCommands : reply);
   };
   /** A message refused at DATA counts towards the allowance too; past it the session ends after its reply. */
   const refuseData = (session: SMTPServerSession, reply: SmtpReply, callback: (err: Error) => void): void => {
-    const over = limits.refuse(session.id);
+    const over = pastAllowance(session, 'DATA');
     callback(replyError(reply));
-    if (!over) return;
-    metrics.smtpRefusals.inc({ stage: 'DATA', reason: 'too_many_refused' });
-    log.info(
-      { remote: session.remoteAddress, limit: config.smtp.limits.maxRefusedCommands },
-      'session closed: too many refused commands',
-    );
-    disconnect(session.id, REPLY.refusedCommands);
+    if (over) disconnect(session.id, REPLY.refusedCommands);
+  };
+  /** What smtp-server refuses by itself in a session is counted like the gateway's own refusals. */
+  const watchSession = (session: SMTPServerSession): void => {
+    const conn = connectionOf(session.id);
+    if (!conn) return;
+    watchServerRefusals(conn, disabledCommands, (r) => {
+      metrics.smtpRefusals.inc({ stage: r.stage, reason: r.reason });
+      if (r.allowance && pastAllowance(session, r.stage)) disconnect(session.id, REPLY.refusedCommands);
+    });
   };
   const pending = new Set<Promise<unknown>>();
   // Transactions past DATA whose reply is not yet sent; close() waits for them to reach 0.
@@ -125,6 +132,8 @@ export async function startSmtp(config: Config, deps: SmtpDeps): Promise<SmtpLis
   let closed: Promise<void> | null = null;
   let isListening = false;
 
+  // An inbound MX takes no logins.
+  const disabledCommands = tls ? ['AUTH'] : ['AUTH', 'STARTTLS'];
   const options: SMTPServerOptions = {
     name: config.smtp.hostname,
     banner: 'sirportly-mailgate',
@@ -135,9 +144,9 @@ export async function startSmtp(config: Config, deps: SmtpDeps): Promise<SmtpLis
     closeTimeout: config.smtp.closeTimeoutMs,
     disableReverseLookup: !config.smtp.reverseLookup,
     useProxy: config.smtp.trustedProxies.length > 0 ? config.smtp.trustedProxies : false,
-    // An inbound MX takes no logins; and our replies carry their own enhanced codes.
-    disabledCommands: tls ? ['AUTH'] : ['AUTH', 'STARTTLS'],
+    disabledCommands,
     authOptional: true,
+    // Our replies carry their own enhanced codes (and so are told apart from smtp-server's own).
     hideENHANCEDSTATUSCODES: true,
     logger: false,
     ...(tls ?? {}),
@@ -165,6 +174,7 @@ export async function startSmtp(config: Config, deps: SmtpDeps): Promise<SmtpLis
         return;
       }
       metrics.smtpSessions.inc({ outcome: 'accepted' });
+      watchSession(session);
       callback();
     },
 

@@ -9,7 +9,7 @@ import { markerTag, newTicketFields, type NewTicketFields } from './new-ticket.j
 import { routeNamed } from './route.js';
 import { parseHeaders, type HeaderBlock } from './headers.js';
 import { referencedMessageIds } from './thread.js';
-import type { DoorVerdict, Envelope, UpdateFields, VerdictKind } from './types.js';
+import type { DoorVerdict, Draft, Envelope, UpdateFields, VerdictKind } from './types.js';
 import { verdictFromHeaders } from './verdict.js';
 import { formatReply } from '../smtp-replies.js';
 
@@ -68,6 +68,11 @@ export interface InspectOptions {
   resolver?: DnsResolver;
   /** The message's header block when the caller has read it already (replay has). */
   headers?: HeaderBlock;
+  /**
+   * Drafts the update, as the worker does: `mailgate inspect` hands it to the drafting pool, so a
+   * message built to run for minutes meets the same deadline and heap cap there. In-process when absent.
+   */
+  draft?: (raw: Buffer, envelope: Envelope, ticket: string) => Promise<Draft>;
 }
 
 const OFFLINE = 'not run: needs Redis (not available offline)';
@@ -162,7 +167,10 @@ export async function inspectVerdict(
   opts: InspectOptions & { sameTicketAs?: string } = {},
 ): Promise<InspectResult> {
   if (v.verdict !== 'post' && v.verdict !== 'create') return result;
-  const d = await draft(raw, envelope, config, v.ticket ?? '', opts.headers);
+  const ticket = v.ticket ?? '';
+  const d = opts.draft
+    ? await opts.draft(raw, envelope, ticket)
+    : await draft(raw, envelope, config, ticket, opts.headers);
   if (v.verdict === 'create') {
     if (opts.sameTicketAs !== undefined) result.same_ticket_as = opts.sameTicketAs;
     else {

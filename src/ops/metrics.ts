@@ -8,8 +8,12 @@ export interface Metrics {
   /** outcome: accepted, rate_limited, concurrency_limited, refused_closing, closed_before_greeting. */
   smtpSessions: Counter<'outcome'>;
   /**
-   * Commands refused and sessions cut: stage MAIL|RCPT|DATA|SESSION, reason tls_required,
-   * shutting_down, recipient, too_many_refused, transaction_timeout, data_timeout.
+   * Commands refused and sessions cut: by the gateway (stage MAIL|RCPT|DATA|SESSION, reason
+   * tls_required, shutting_down, recipient, too_many_refused, transaction_timeout, data_timeout)
+   * and by smtp-server itself (intake/server-refusals.ts: stage COMMAND|RCPT|MAIL|AUTH|STARTTLS|
+   * SESSION, reason unrecognized_command, syntax_error, bad_sequence, not_implemented, disabled,
+   * too_many_recipients, too_large, internal_error, reply_<code>, idle_timeout, line_too_long,
+   * too_many_unrecognized, shutting_down, http_request, closed).
    */
   smtpRefusals: Counter<'stage' | 'reason'>;
   doorVerdicts: Counter<'verdict' | 'reason'>;
@@ -46,7 +50,7 @@ export function createMetrics(opts: { defaults?: boolean } = {}): Metrics {
     }),
     smtpRefusals: new Counter({
       name: 'mailgate_smtp_refused_total',
-      help: 'SMTP commands refused and sessions closed by a limit, by stage (MAIL, RCPT, DATA, SESSION) and reason (tls_required, shutting_down, recipient, too_many_refused, transaction_timeout, data_timeout); verdicts on messages are in mailgate_door_verdicts_total',
+      help: "SMTP commands refused and sessions closed by a limit, by stage (MAIL, RCPT, DATA, SESSION; for smtp-server's own refusals also COMMAND, AUTH, STARTTLS) and reason (the gateway's: tls_required, shutting_down, recipient, too_many_refused, transaction_timeout, data_timeout; smtp-server's: unrecognized_command, syntax_error, bad_sequence, not_implemented, disabled, too_many_recipients, too_large, internal_error, idle_timeout, line_too_long, too_many_unrecognized, http_request, closed, reply_<code>); verdicts on messages are in mailgate_door_verdicts_total",
       labelNames: ['stage', 'reason'],
       registers,
     }),

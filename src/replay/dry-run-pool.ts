@@ -17,10 +17,7 @@ export class DryRunPool {
   ) {}
 
   static create(config: Config, filter: DateFilter, threads: number): DryRunPool {
-    return new DryRunPool(
-      new DraftPool(config, { threads, deadlineMs: config.queue.parseTimeoutMs, heapMb: config.draft.heapMb }),
-      filter,
-    );
+    return new DryRunPool(DraftPool.withLimits(config, threads), filter);
   }
 
   /** Drafting threads. */

@@ -277,3 +277,91 @@ describe('deadlines of a transaction and of DATA', () => {
     }
   });
 });
+
+describe("smtp-server's own refusals", () => {
+  const counted = (text: string, stage: string, reason: string): number => {
+    const m = new RegExp(`^mailgate_smtp_refused_total\\{stage="${stage}",reason="${reason}"\\} (\\d+)$`, 'm').exec(
+      text,
+    );
+    return m ? Number(m[1]) : 0;
+  };
+
+  it('unknown commands, bad syntax, commands out of order, AUTH, RCPT past maxRecipients: counted by reason and towards the allowance', async () => {
+    const h = await startHarness(inject('redisUrl'), double, {
+      ...base,
+      smtp: { ...base.smtp, maxRecipients: 2, limits: { maxRefusedCommands: 6 } },
+    });
+    try {
+      const s = await Session.open(h.smtpPort);
+      expect(await s.reply()).toMatch(/^220 /);
+      expect(await s.command(`MAIL FROM:<${FROM}>`)).toMatch(/^503 /);
+      expect(await s.command('EHLO client.example')).toMatch(/^250/);
+      expect(await s.command('XYZZY')).toMatch(/^500 /);
+      expect(await s.command('AUTH PLAIN AGFubgBzZWNyZXQ=')).toMatch(/^500 /);
+      expect(await s.command('MAIL FROM')).toMatch(/^501 /);
+      expect(await s.command(`MAIL FROM:<${FROM}>`)).toMatch(/^250/);
+      expect(await s.command(`RCPT TO:<${TO}>`)).toMatch(/^250/);
+      // The gateway's own refusal: counted once, by its own reason.
+      expect(await s.command('RCPT TO:<nobody@elsewhere.example>')).toMatch(/^550 5\.1\.1/);
+      expect(await s.command('RCPT TO:<second@help.example.com>')).toMatch(/^250/);
+      expect(await s.command('RCPT TO:<third@help.example.com>')).toMatch(/^452 /);
+      expect(await s.command('NOOP')).toMatch(/^250/);
+      // Six refused so far, the allowance; the next is answered and then the session is closed.
+      expect(await s.command('PLUGH')).toMatch(/^500 /);
+      expect(await s.reply()).toMatch(/^421 4\.7\.0 Too many refused commands/);
+      await s.waitClosed();
+
+      const text = await metrics(h);
+      expect(counted(text, 'COMMAND', 'bad_sequence')).toBe(1);
+      expect(counted(text, 'COMMAND', 'unrecognized_command')).toBe(2);
+      expect(counted(text, 'AUTH', 'disabled')).toBe(1);
+      expect(counted(text, 'COMMAND', 'syntax_error')).toBe(1);
+      expect(counted(text, 'RCPT', 'recipient')).toBe(1);
+      expect(counted(text, 'RCPT', 'too_many_recipients')).toBe(1);
+      expect(counted(text, 'COMMAND', 'too_many_refused')).toBe(1);
+      // Neither the gateway's 550 nor its closing 421 is counted a second time as smtp-server's.
+      expect(text).not.toMatch(/mailgate_smtp_refused_total\{stage="(COMMAND|SESSION)",reason="(reply_550|closed)"\}/);
+      await ordinaryMailAccepted(h);
+    } finally {
+      await h.close();
+    }
+  });
+
+  it('a command line too long and the idle timeout end the session: counted under SESSION', async () => {
+    const h = await startHarness(inject('redisUrl'), double, { ...base, smtp: { ...base.smtp, socketTimeoutMs: 300 } });
+    try {
+      const long = await Session.open(h.smtpPort);
+      expect(await long.reply()).toMatch(/^220 /);
+      expect(await long.command(`NOOP ${'x'.repeat(20_000)}`)).toMatch(/^421 .*too long/i);
+      await long.waitClosed();
+
+      const idle = await Session.open(h.smtpPort);
+      expect(await idle.reply()).toMatch(/^220 /);
+      expect(await idle.reply()).toMatch(/^421 Timeout/);
+      await idle.waitClosed();
+
+      const text = await metrics(h);
+      expect(counted(text, 'SESSION', 'line_too_long')).toBe(1);
+      expect(counted(text, 'SESSION', 'idle_timeout')).toBe(1);
+    } finally {
+      await h.close();
+    }
+  });
+
+  it('a message over smtp.maxMessageBytes is a door verdict (too_large), not also a refused command', async () => {
+    const h = await startHarness(inject('redisUrl'), double, {
+      ...base,
+      smtp: { ...base.smtp, maxMessageBytes: 1000 },
+    });
+    try {
+      const raw = await compose({ from: FROM, to: TO, subject: '[GJ-060309] too large', text: 'x'.repeat(5000) });
+      const r = await sendRaw(h.smtpPort, raw, { from: FROM, to: [TO] });
+      expect(r.code).toBe(552);
+      const text = await metrics(h);
+      expect(text).toMatch(/mailgate_door_verdicts_total\{verdict="too_large",reason="too_large"\} 1/);
+      expect(text).not.toMatch(/^mailgate_smtp_refused_total\{/m);
+    } finally {
+      await h.close();
+    }
+  });
+});

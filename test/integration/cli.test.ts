@@ -1,7 +1,7 @@
 // The `mailgate` binary as users run it: built dist/, real processes, real signals.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { connect, type Socket } from 'node:net';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startSirportlyDouble } from '../support/sirportly-double.js';
 import { freePort } from '../support/redis-server.js';
 import { waitFor, type Double } from '../support/harness.js';
+import { nestedDivBomb } from '../support/hostile-mail.js';
 
 const CLI = resolve(import.meta.dirname, '../../dist/src/cli.js');
 
@@ -228,6 +229,36 @@ describe('mailgate inspect', () => {
       ),
     ]);
   });
+
+  it('a message that hits a drafting limit ends with one line naming the limit and exit 65, not a hang', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mailgate-bomb-'));
+    const bomb = join(dir, 'bomb.eml');
+    writeFileSync(
+      bomb,
+      nestedDivBomb('inspect', { from: 'mallory@example.net', to: 'support@example.com', ticket: 'GJ-060309' }),
+    );
+    // HTML limits raised past the bomb, so the sanitiser really runs (for minutes in-process) and
+    // only a drafting limit can end it.
+    const html = 'html:\n  maxDepth: 100000000\n  maxBytes: 100000000\n';
+
+    const deadline = join(dir, 'deadline.yaml');
+    writeFileSync(deadline, `${html}queue:\n  parseTimeoutMs: 2000\ndraft:\n  heapMb: 1024\n`);
+    const late = await run(['inspect', '-c', deadline, bomb]);
+    expect(late.code).toBe(EXIT.DATA);
+    expect(late.stdout).toBe('');
+    expect(late.stderr).toBe(
+      `mailgate: inspect: ${bomb}: drafting took longer than queue.parseTimeoutMs (2000 ms); the drafting thread was stopped\n`,
+    );
+
+    const heap = join(dir, 'heap.yaml');
+    writeFileSync(heap, `${html}queue:\n  parseTimeoutMs: 600000\ndraft:\n  heapMb: 48\n`);
+    const big = await run(['inspect', '-c', heap, '-'], {}, readFileSync(bomb));
+    expect(big.code).toBe(EXIT.DATA);
+    expect(big.stdout).toBe('');
+    expect(big.stderr).toBe(
+      'mailgate: inspect: standard input: drafting ran out of memory (draft.heapMb 48 MB); the drafting thread was stopped\n',
+    );
+  }, 60_000);
 });
 
 // Minimal SMTP dialogue over a raw socket, so the test controls exactly when DATA ends.

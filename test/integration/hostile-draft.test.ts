@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { QUEUE_NAME } from '../../src/queue/keys.js';
 import { startSirportlyDouble } from '../support/sirportly-double.js';
 import { compose, sendRaw, startHarness, waitFor, type Double, type Harness } from '../support/harness.js';
+import { nestedDivBomb } from '../support/hostile-mail.js';
 
 const FROM = 'customer@example.net';
 const TO = ['support@help.example.com'];
@@ -16,27 +17,8 @@ const TICKET = 'GJ-060309';
 // Short enough for a test, far shorter than what sanitising the bomb takes (minutes).
 const DEADLINE_MS = 5000;
 
-/** 11 MB: 1,000,000 nested <div>s around one word, as text/html. */
-function nestedDivBomb(tag: string, depth = 1_000_000): Buffer {
-  const head = [
-    `From: Mallory <${FROM}>`,
-    `To: ${TO[0]}`,
-    `Subject: [${TICKET}] bomb ${tag}`,
-    `Message-ID: <bomb-${tag}@example.net>`,
-    'Date: Tue, 01 Dec 2026 10:00:00 +0000',
-    'MIME-Version: 1.0',
-    'Content-Type: text/html; charset=utf-8',
-    '',
-    '',
-  ].join('\r\n');
-  return Buffer.concat([
-    Buffer.from(head),
-    Buffer.from('<div>'.repeat(depth)),
-    Buffer.from(`deep ${tag}`),
-    Buffer.from('</div>'.repeat(depth)),
-    Buffer.from('\r\n'),
-  ]);
-}
+const bombMail = (tag: string, depth?: number): Buffer =>
+  nestedDivBomb(tag, { from: FROM, to: TO[0]!, ticket: TICKET }, depth);
 
 function queueIdOf(response: string): string {
   const m = /queued as ([0-9a-f]+)/.exec(response);
@@ -77,7 +59,7 @@ describe('a nested-<div> bomb past the HTML limits', () => {
 
   it('is stopped at the deadline and fails after draft.attempts tries while other mail is accepted and posted and /healthz answers', async () => {
     const tag = randomBytes(4).toString('hex');
-    const bomb = await sendRaw(h.smtpPort, nestedDivBomb(tag), { from: FROM, to: TO });
+    const bomb = await sendRaw(h.smtpPort, bombMail(tag), { from: FROM, to: TO });
     expect(bomb.code).toBe(250);
     const bombId = queueIdOf(bomb.response);
     await waitFor('the bomb being drafted', async () => (await queue.getJobState(bombId)) === 'active');
@@ -137,7 +119,7 @@ describe('a nested-<div> bomb with the default HTML limits', () => {
   it('is posted with its text only, no html_body, and the depth warning', async () => {
     const tag = randomBytes(4).toString('hex');
     // Under html.maxBytes, so the depth pre-scan is what keeps it from the sanitiser.
-    const r = await sendRaw(h.smtpPort, nestedDivBomb(tag, 200_000), { from: FROM, to: TO });
+    const r = await sendRaw(h.smtpPort, bombMail(tag, 200_000), { from: FROM, to: TO });
     expect(r.code).toBe(250);
     await waitFor('the bomb posted', () => postsFor(tag).length === 1, 30_000);
     const [post] = postsFor(tag);

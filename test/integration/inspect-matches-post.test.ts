@@ -1,11 +1,13 @@
 // `inspect` promises to show exactly what would be posted. The test mail of test/fixtures/mail
 // (charsets, cid images, encoded file names, nested messages, broken MIME) goes in over SMTP;
 // what the Sirportly double received must equal what `inspectMessage` says for the bytes the
-// gateway stored.
+// gateway stored, whether it drafts in-process or in the drafting pool (as `mailgate inspect` does).
 import { randomBytes } from 'node:crypto';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { DraftPool } from '../../src/drafting/pool.js';
+import type { DnsResolver } from '../../src/mail/auth/resolver.js';
 import { inspectMessage } from '../../src/mail/inspect.js';
 import { QUEUE_NAME } from '../../src/queue/keys.js';
 import type { JobData } from '../../src/queue/job.js';
@@ -42,19 +44,26 @@ function retag(raw: Buffer, tag: string): Buffer {
   return Buffer.from(out, 'latin1');
 }
 
+/** Both answers get the same SPF/DKIM verdict: no DNS, rather than whatever the network says at the time. */
+const noDns: DnsResolver = (name) =>
+  Promise.reject(Object.assign(new Error(`no DNS in this test (${name})`), { code: 'ENOTFOUND' }));
+
 let double: Double;
 let h: Harness;
+let pool: DraftPool;
 let redis: Redis;
 let queue: Queue<JobData>;
 
 beforeAll(async () => {
   double = await startSirportlyDouble();
   h = await startHarness(inject('redisUrl'), double);
+  pool = DraftPool.withLimits(h.config, 1);
   redis = new Redis(inject('redisUrl'));
   queue = new Queue<JobData>(QUEUE_NAME, { connection: redis, prefix: h.config.redis.prefix });
 });
 afterAll(async () => {
   await h?.close();
+  await pool?.close();
   await queue?.close();
   redis?.disconnect();
   await double?.close();
@@ -93,6 +102,15 @@ describe('inspect equals what is posted', () => {
       expect(
         posted.attachments.map((a) => ({ filename: a.filename, sha256: a.sha256, size: a.content.length })),
       ).toEqual(shown.attachments.map((a) => ({ filename: a.filename, sha256: a.sha256, size: a.size })));
+
+      // `mailgate inspect` drafts in the drafting pool: the same answer as drafting in-process.
+      const offline = { resolver: noDns };
+      expect(
+        await inspectMessage(stored!, job!.data.envelope, h.config, {
+          ...offline,
+          draft: (r, envelope, ticket) => pool.draft(r, envelope, ticket),
+        }),
+      ).toEqual(await inspectMessage(stored!, job!.data.envelope, h.config, offline));
     });
   }
 });
