@@ -38,7 +38,7 @@ export function redactSecrets(text: string, secrets: readonly string[]): string 
   return text.replace(new RegExp(alternatives.join('|'), 'gu'), REDACTED);
 }
 
-/** A Redis URL without its password (user name and host stay), for messages and logs. */
+/** A Redis URL without its user name and password (host, port and database stay), for messages and logs. */
 export function safeRedisUrl(url: string): string {
   return url.replace(/\/\/[^@/]*@/, '//***@');
 }
