@@ -4,7 +4,7 @@
 import os from 'node:os';
 import type { Redis } from 'ioredis';
 import type { Config } from './config.js';
-import { settleWithin } from './deadline.js';
+import { settleWithin, within } from './deadline.js';
 import { GatewayError } from './errors.js';
 import type { Logger } from './log.js';
 import { DoorChecks } from './door/checks.js';
@@ -175,13 +175,16 @@ export async function startGateway(config: Config, log: Logger, opts: GatewayOpt
       },
     ],
     beforeMetrics: async () => {
-      const [counts, oldest] = await Promise.race([
+      const [counts, oldest] = await within(
         Promise.all([
           queue.getJobCounts('waiting', 'active', 'delayed', 'failed', 'completed', 'prioritized', 'waiting-children'),
           oldestWaiting({ queue, now: Date.now }),
         ]),
-        new Promise<never>((_, reject) => setTimeout(() => reject(new Error('timeout')), 1000).unref()),
-      ]);
+        1000,
+        () => {
+          throw new Error('timeout');
+        },
+      );
       for (const [state, n] of Object.entries(counts)) metrics.queueJobs.set({ state }, n);
       metrics.queueOldestWaiting.set(oldest?.ageSeconds ?? 0);
     },

@@ -1,6 +1,7 @@
 // One pino logger for the process. Secrets are redacted by path, and no code logs message
 // bodies: logs carry ids, verdicts and reasons only.
 import { pino, type Logger } from 'pino';
+import { REDACTED } from './redact.js';
 
 export type { Logger };
 
@@ -23,7 +24,7 @@ export function createLogger(level: string, destination?: NodeJS.WritableStream)
   const opts = {
     level,
     base: { svc: 'mailgate' },
-    redact: { paths: REDACT_PATHS, censor: '[redacted]' },
+    redact: { paths: REDACT_PATHS, censor: REDACTED },
     timestamp: pino.stdTimeFunctions.isoTime,
   };
   return destination ? pino(opts, destination as pino.DestinationStream) : pino(opts);

@@ -2,6 +2,7 @@
 // shown by `queue failed` and the dashboard, log lines). A secret is replaced only where it stands
 // as a whole value: never inside a longer word, so ordinary text is never rewritten, whatever the
 // secret. The configuration refuses secrets shorter than MIN_SECRET_LENGTH for the same reason.
+import { escapeRegExp } from './escape-regexp.js';
 
 export const REDACTED = '[redacted]';
 
@@ -9,10 +10,6 @@ export const REDACTED = '[redacted]';
 export const MIN_SECRET_LENGTH = 8;
 
 const WORD = /[\p{L}\p{N}_]/u;
-
-function escapeRegExp(s: string): string {
-  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-}
 
 /** A pattern for the secret as a whole value: where its first or last character is a letter,
  * digit or underscore, the neighbouring character must not be one. */
@@ -38,7 +35,7 @@ export function redactSecrets(text: string, secrets: readonly string[]): string 
   return text.replace(new RegExp(alternatives.join('|'), 'gu'), REDACTED);
 }
 
-/** A Redis URL without its password (user name and host stay), for messages and logs. */
+/** A Redis URL without its user name and password (host, port and database stay), for messages and logs. */
 export function safeRedisUrl(url: string): string {
   return url.replace(/\/\/[^@/]*@/, '//***@');
 }

@@ -6,7 +6,7 @@ import { connectTo, describeTarget } from '../queue/connection.js';
 import type { Config } from '../config.js';
 import type { JobData } from '../queue/job.js';
 import { keys, type Keys } from '../queue/keys.js';
-import { AdminError, safeRedisUrl } from './errors.js';
+import { AdminError } from './errors.js';
 import { createQueue } from '../queue/store.js';
 
 export interface AdminContext {
@@ -17,7 +17,7 @@ export interface AdminContext {
   now(): number;
 }
 
-export { AdminError, safeRedisUrl } from './errors.js';
+export { AdminError } from './errors.js';
 
 /** Connect once, without retrying: a CLI command should fail at once when Redis is away. */
 export async function openAdmin(
@@ -38,7 +38,7 @@ export async function openAdmin(
     redis.disconnect();
     throw new AdminError(
       'unavailable',
-      `cannot reach Redis at ${config.redis.sentinels.length > 0 ? describeTarget(config.redis) : safeRedisUrl(config.redis.url)} (${(err as Error).message})`,
+      `cannot reach Redis at ${describeTarget(config.redis)} (${(err as Error).message})`,
     );
   }
   const queue = createQueue(config, redis);

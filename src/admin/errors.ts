@@ -12,5 +12,3 @@ export class AdminError extends Error {
     Object.setPrototypeOf(this, new.target.prototype);
   }
 }
-
-export { safeRedisUrl } from '../redact.js';

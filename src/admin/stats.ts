@@ -17,10 +17,12 @@ export interface QueueStats {
   oldestFailed: OldestJob | null;
 }
 
-/** The job that has waited longest for a worker, or null when none waits. */
-export async function oldestWaiting(ctx: Pick<AdminContext, 'queue' | 'now'>): Promise<OldestJob | null> {
-  // asc = oldest first: BullMQ reads the wait list from its tail.
-  const [job] = await ctx.queue.getJobs(['wait'], 0, 0, true);
+/**
+ * The first job of a list in BullMQ's order, asc = oldest first (the wait list is read from its
+ * tail; the failed set is ordered by failure time). Its age is since the message was queued.
+ */
+async function oldestIn(ctx: Pick<AdminContext, 'queue' | 'now'>, list: 'wait' | 'failed'): Promise<OldestJob | null> {
+  const [job] = await ctx.queue.getJobs([list], 0, 0, true);
   if (!job?.id) return null;
   return {
     id: job.id,
@@ -29,20 +31,14 @@ export async function oldestWaiting(ctx: Pick<AdminContext, 'queue' | 'now'>): P
   };
 }
 
-async function oldestFailed(ctx: Pick<AdminContext, 'queue' | 'now'>): Promise<OldestJob | null> {
-  // The failed set is ordered by failure time; the age shown is since the message was queued.
-  const [job] = await ctx.queue.getJobs(['failed'], 0, 0, true);
-  if (!job?.id) return null;
-  return {
-    id: job.id,
-    since: new Date(job.timestamp).toISOString(),
-    ageSeconds: Math.max(0, (ctx.now() - job.timestamp) / 1000),
-  };
+/** The job that has waited longest for a worker, or null when none waits. */
+export function oldestWaiting(ctx: Pick<AdminContext, 'queue' | 'now'>): Promise<OldestJob | null> {
+  return oldestIn(ctx, 'wait');
 }
 
 export async function queueStats(ctx: Pick<AdminContext, 'queue' | 'now'>): Promise<QueueStats> {
   const raw = await ctx.queue.getJobCounts(...STATES);
   const counts = Object.fromEntries(STATES.map((s) => [s, raw[s] ?? 0])) as Record<QueueState, number>;
-  const [waiting, failed] = await Promise.all([oldestWaiting(ctx), oldestFailed(ctx)]);
+  const [waiting, failed] = await Promise.all([oldestWaiting(ctx), oldestIn(ctx, 'failed')]);
   return { counts, oldestWaiting: waiting, oldestFailed: failed };
 }

@@ -5,6 +5,7 @@
 // A Redis failure here is the same as one while storing: 451, and the sending server retries.
 import type { Redis } from 'ioredis';
 import type { Config } from '../config.js';
+import { within } from '../deadline.js';
 import { GatewayError } from '../errors.js';
 import type { HeaderBlock } from '../mail/headers.js';
 import { referencedMessageIds } from '../mail/thread.js';
@@ -26,17 +27,6 @@ export type DoorRedis = Pick<Redis, 'mget' | 'set' | 'incr' | 'sismember' | 'exi
 /** Thread index value of a message whose ticket is being opened: "pending:<job key>". */
 const PENDING = 'pending:';
 
-function withDeadline<T>(work: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () => reject(new GatewayError('store_unavailable', `door checks: Redis did not answer within ${ms} ms`)),
-      ms,
-    );
-  });
-  return Promise.race([work, deadline]).finally(() => clearTimeout(timer));
-}
-
 export class DoorChecks {
   private readonly keys: DoorKeys;
 
@@ -50,7 +40,10 @@ export class DoorChecks {
   /** The final verdict; throws GatewayError('store_unavailable') when Redis does not answer. */
   async refine(verdict: DoorVerdict, headers: HeaderBlock, raw: Buffer, envelope: Envelope): Promise<DoorCheckOutcome> {
     try {
-      return await withDeadline(this.run(verdict, headers, raw, envelope), this.config.smtp.acceptTimeoutMs);
+      const ms = this.config.smtp.acceptTimeoutMs;
+      return await within(this.run(verdict, headers, raw, envelope), ms, () => {
+        throw new GatewayError('store_unavailable', `door checks: Redis did not answer within ${ms} ms`);
+      });
     } catch (err) {
       if (err instanceof GatewayError) throw err;
       throw new GatewayError('store_unavailable', `door checks: ${(err as Error).message}`, { cause: err });

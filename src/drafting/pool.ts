@@ -5,14 +5,13 @@
 // takes its place; a heap cap makes a memory blow-up end the thread, not the process. Either way
 // the message's promise rejects with a draft_limit error naming the limit, and the pool goes on.
 // The posting worker and `mailgate inspect` (draft), and `replay --dry-run` (the inspect line) use it.
-import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { Config } from '../config.js';
 import { GatewayError } from '../errors.js';
 import type { Draft, DraftAttachment, Envelope } from '../mail/types.js';
 import type { DateFilter, DryRunInput, DryRunOutput } from '../replay/dry-run-task.js';
+import { threadModuleUrl } from '../thread-module.js';
 import type { FromThread, ThreadInit, ToThread } from './thread.js';
 
 /** A task as sent, without its id (given when it is handed to a thread). */
@@ -46,19 +45,6 @@ export interface DraftPoolOptions {
   url?: URL;
 }
 
-/**
- * Under vitest this module runs from src/ as TypeScript, which a worker thread cannot load;
- * the threads then run the build of the same sources (`npm test` builds first).
- */
-function threadUrl(): URL {
-  const here = new URL('./thread.js', import.meta.url);
-  if (import.meta.url.endsWith('.js')) return here;
-  const built = new URL('../../dist/src/drafting/thread.js', import.meta.url);
-  if (!existsSync(fileURLToPath(built)))
-    throw new Error(`drafting threads: ${fileURLToPath(built)} is missing; run "npm run build"`);
-  return built;
-}
-
 /** An ArrayBuffer holding a copy of these bytes, to be moved to a thread. */
 function ownCopy(raw: Uint8Array): ArrayBuffer {
   const copy = new ArrayBuffer(raw.byteLength);
@@ -88,7 +74,7 @@ export class DraftPool {
     private readonly config: Config,
     private readonly opts: DraftPoolOptions,
   ) {
-    this.url = opts.url ?? threadUrl();
+    this.url = opts.url ?? threadModuleUrl('./thread.js', import.meta.url, 'drafting threads');
     this.max = opts.threads > 0 ? opts.threads : Math.max(1, availableParallelism() - 1);
   }
 

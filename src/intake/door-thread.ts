@@ -4,13 +4,13 @@
 // as fast as a bare smtp-server (bench/smtp-intake). If the thread dies or does not answer in
 // time, the message gets a 451 (the sender retries; a message stored meanwhile is then a
 // duplicate, answered 250 without a second job) and a new thread is started.
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { Config } from '../config.js';
+import { settleWithin, within } from '../deadline.js';
 import { replyFor } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Envelope } from '../mail/types.js';
+import { threadModuleUrl } from '../thread-module.js';
 import type { DoorThreadInit, FromDoorThread, ToDecide, ToDoorThread } from './door-thread-main.js';
 import type { IngestDecision } from './ingest.js';
 
@@ -25,19 +25,6 @@ export interface DoorThread {
    * one that has not ended within graceMs (its Redis away) is terminated.
    */
   close(graceMs?: number): Promise<void>;
-}
-
-/**
- * Under vitest this module runs from src/ as TypeScript, which a worker thread cannot load;
- * the thread then runs the build of the same sources (`npm test` builds first).
- */
-function threadUrl(): URL {
-  const here = new URL('./door-thread-main.js', import.meta.url);
-  if (import.meta.url.endsWith('.js')) return here;
-  const built = new URL('../../dist/src/intake/door-thread-main.js', import.meta.url);
-  if (!existsSync(fileURLToPath(built)))
-    throw new Error(`door thread: ${fileURLToPath(built)} is missing; run "npm run build"`);
-  return built;
 }
 
 function tempfail(err: string): IngestDecision {
@@ -57,11 +44,6 @@ function ownBuffer(raw: Buffer): ArrayBuffer {
   return copy;
 }
 
-interface Waiting {
-  resolve: (d: IngestDecision) => void;
-  timer: NodeJS.Timeout;
-}
-
 const RESTART_DELAY_MS = 1000;
 const START_TIMEOUT_MS = 15_000;
 
@@ -73,37 +55,32 @@ export interface DoorThreadOptions {
 }
 
 export async function startDoorThread(config: Config, log: Logger, opts: DoorThreadOptions = {}): Promise<DoorThread> {
-  const url = opts.url ?? threadUrl();
+  const url = opts.url ?? threadModuleUrl('./door-thread-main.js', import.meta.url, 'door thread');
   // The door checks and the store each have acceptTimeoutMs; past both the thread is stuck.
   const answerWithinMs = 2 * config.smtp.acceptTimeoutMs + 1000;
-  const waiting = new Map<number, Waiting>();
+  /** Messages handed to the thread, by id: how to answer each. */
+  const waiting = new Map<number, (d: IngestDecision) => void>();
   let nextId = 1;
   let live: Worker | null = null;
   let closing = false;
   let restarts = 0;
 
   const settle = (id: number, d: IngestDecision): void => {
-    const w = waiting.get(id);
-    if (!w) return; // answered late, after its timeout had already sent the 451
+    const resolve = waiting.get(id);
+    if (!resolve) return; // answered late, after its timeout had already sent the 451
     waiting.delete(id);
-    clearTimeout(w.timer);
-    w.resolve(d);
+    resolve(d);
   };
 
-  const spawn = (): Promise<void> =>
-    new Promise((resolve, reject) => {
-      const init: DoorThreadInit = { config };
-      const worker = new Worker(url, { workerData: init });
-      let ready = false;
-      const startTimer = setTimeout(() => {
-        void worker.terminate();
-        reject(new Error(`door thread did not start within ${START_TIMEOUT_MS} ms`));
-      }, START_TIMEOUT_MS);
+  const spawn = async (): Promise<void> => {
+    const init: DoorThreadInit = { config };
+    const worker = new Worker(url, { workerData: init });
+    let ready = false;
+    const started = new Promise<void>((resolve, reject) => {
       worker.on('message', (m: FromDoorThread) => {
         switch (m.type) {
           case 'ready':
             ready = true;
-            clearTimeout(startTimer);
             live = worker;
             if (!m.redis) log.warn('door thread: redis not reachable yet; SMTP answers 451 until it is');
             resolve();
@@ -127,7 +104,6 @@ export async function startDoorThread(config: Config, log: Logger, opts: DoorThr
       worker.on('error', (err: Error) => log.error({ err: err.message }, 'door thread crashed'));
       worker.on('exit', (code) => {
         if (live === worker) live = null;
-        clearTimeout(startTimer);
         // Every message this thread held gets its 451 now; none of them was answered 250.
         for (const id of [...waiting.keys()]) settle(id, tempfail(`door thread exited (code ${code})`));
         if (!ready) {
@@ -142,6 +118,11 @@ export async function startDoorThread(config: Config, log: Logger, opts: DoorThr
         restartLater();
       });
     });
+    return within(started, START_TIMEOUT_MS, () => {
+      void worker.terminate();
+      throw new Error(`door thread did not start within ${START_TIMEOUT_MS} ms`);
+    });
+  };
 
   const restartLater = (): void => {
     setTimeout(() => {
@@ -177,14 +158,14 @@ export async function startDoorThread(config: Config, log: Logger, opts: DoorThr
     decide(raw, envelope) {
       if (!live || closing) return Promise.resolve(tempfail(closing ? 'shutting down' : 'door thread not running'));
       const id = nextId++;
-      return new Promise<IngestDecision>((resolve) => {
-        const timer = setTimeout(
-          () => settle(id, tempfail(`door thread did not answer within ${answerWithinMs} ms`)),
-          answerWithinMs,
-        );
-        waiting.set(id, { resolve, timer });
+      const answered = new Promise<IngestDecision>((resolve) => {
+        waiting.set(id, resolve);
         if (outbox.length === 0) setImmediate(flush);
         outbox.push({ id, raw: ownBuffer(raw), envelope });
+      });
+      return within(answered, answerWithinMs, () => {
+        waiting.delete(id);
+        return tempfail(`door thread did not answer within ${answerWithinMs} ms`);
       });
     },
     restarts: () => restarts,
@@ -196,9 +177,10 @@ export async function startDoorThread(config: Config, log: Logger, opts: DoorThr
       if (!worker) return;
       const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
       worker.postMessage({ type: 'close' } satisfies ToDoorThread);
-      const timer = setTimeout(() => void worker.terminate(), graceMs);
-      await exited;
-      clearTimeout(timer);
+      if ((await settleWithin(exited, graceMs)) === 'timeout') {
+        void worker.terminate();
+        await exited;
+      }
     },
   };
 }

@@ -1,5 +1,5 @@
-// Text from a message that reaches Sirportly's fields or the logs: one line, no control
-// characters, and a bounded length where it is only there to identify the message.
+// Text from a message that reaches Sirportly's fields, the logs or a terminal: one line, no
+// control character left raw, and a bounded length where it is only there to identify the message.
 
 /** Characters of one header value written to a log line or a warning at most. */
 export const LOG_VALUE_MAX = 300;
@@ -8,6 +8,11 @@ export const LOG_VALUE_MAX = 300;
 // separates words); the rest (NUL, ESC, backspace...) go.
 const LINE_BREAKS = /[\r\n\t\v\f\u0085\u2028\u2029]+/g;
 const CONTROLS = /\p{Cc}/gu;
+// What could forge or hide part of a printed line: controls, bidi controls (text shown reordered),
+// and the backslash that starts an escape.
+const UNPRINTABLE = /[\\\p{Cc}\p{Bidi_Control}]/gu;
+
+const hex = (c: string, digits: number): string => c.charCodeAt(0).toString(16).padStart(digits, '0');
 
 /** A Subject or display name as one clean line: no CR, LF, NUL or other control character. */
 export function cleanLine(value: string): string {
@@ -20,7 +25,7 @@ export function cleanLine(value: string): string {
  */
 export function clip(value: string, max = LOG_VALUE_MAX): string {
   return shorten(
-    value.replace(CONTROLS, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`),
+    value.replace(CONTROLS, (c) => `\\x${hex(c, 2)}`),
     max,
     value.length,
   );
@@ -31,6 +36,14 @@ export function shorten(value: string, max = LOG_VALUE_MAX, fullLength = value.l
   if (value.length <= max) return value;
   const cut = [...value.slice(0, max + 1)].slice(0, max).join('');
   return `${cut}…(${fullLength} chars)`;
+}
+
+/**
+ * Controls, bidi controls and backslashes escaped (`\u000a`, `\\`), nothing cut: a file name
+ * or value printed as one honest line, which reads back unambiguously.
+ */
+export function printable(value: string): string {
+  return value.replace(UNPRINTABLE, (c) => (c === '\\' ? '\\\\' : `\\u${hex(c, 4)}`));
 }
 
 /** clip() for optional values (log fields that may be absent). */

@@ -150,7 +150,9 @@ export interface ReadDate {
   note?: string;
 }
 
-function noted(date: Date | null, zone: Zone): ReadDate | null {
+/** The date of these fields at the zone's offset, with the zone's note; null when it is no date. */
+function dated(fields: Omit<Parts, 'offset'>, zone: Zone): ReadDate | null {
+  const date = build({ ...fields, offset: zone.offset });
   if (!date) return null;
   return zone.note !== undefined ? { date, note: zone.note } : { date };
 }
@@ -167,19 +169,16 @@ export function readMailDate(value: string | undefined | null): ReadDate | null 
 
   const iso = ISO.exec(s);
   if (iso) {
-    const zone = zoneAfterTime(iso[7]!);
-    const offset = zone.offset;
-    return noted(
-      build({
+    return dated(
+      {
         year: Number(iso[1]),
         month: Number(iso[2]) - 1,
         day: Number(iso[3]),
         hour: Number(iso[4]),
         minute: Number(iso[5]),
         second: Number(iso[6] ?? 0),
-        offset,
-      }),
-      zone,
+      },
+      zoneAfterTime(iso[7]!),
     );
   }
 
@@ -189,19 +188,16 @@ export function readMailDate(value: string | undefined | null): ReadDate | null 
 
   const rfc = RFC.exec(s);
   if (rfc) {
-    const zone = zoneAfterTime(rfc[7]!);
-    const offset = zone.offset;
-    return noted(
-      build({
+    return dated(
+      {
         year: fullYear(rfc[3]!),
         month: monthIndex(rfc[2]!),
         day: Number(rfc[1]),
         hour: Number(rfc[4]),
         minute: Number(rfc[5]),
         second: Number(rfc[6] ?? 0),
-        offset,
-      }),
-      zone,
+      },
+      zoneAfterTime(rfc[7]!),
     );
   }
 
@@ -209,35 +205,31 @@ export function readMailDate(value: string | undefined | null): ReadDate | null 
   if (asc) {
     const offset = zoneOffset(asc[6] ?? '');
     if (offset === undefined) return null;
-    return noted(
-      build({
+    return dated(
+      {
         year: Number(asc[7]),
         month: monthIndex(asc[1]!),
         day: Number(asc[2]),
         hour: Number(asc[3]),
         minute: Number(asc[4]),
         second: Number(asc[5] ?? 0),
-        offset,
-      }),
+      },
       { offset },
     );
   }
 
   const us = US.exec(s);
   if (us) {
-    const zone = zoneAfterTime(us[8]!);
-    const offset = zone.offset;
-    return noted(
-      build({
+    return dated(
+      {
         year: Number(us[3]),
         month: monthIndex(us[1]!),
         day: Number(us[2]),
         hour: to24h(Number(us[4]), us[7]),
         minute: Number(us[5]),
         second: Number(us[6] ?? 0),
-        offset,
-      }),
-      zone,
+      },
+      zoneAfterTime(us[8]!),
     );
   }
   return null;

@@ -15,6 +15,7 @@
 //   message has no HTML part. When it has one, mailparser uses the same conversion to put plain
 //   text parts outside multipart/alternative into `html`, so then it runs as before.
 import { MailParser, type Attachment, type HeaderLines, type MailParserOptions, type ParsedMail } from 'mailparser';
+import { within } from '../deadline.js';
 import { GatewayError } from '../errors.js';
 
 // cid: links stay as they are: MailParser never turns them into data: copies of the inline images
@@ -155,20 +156,15 @@ export async function parseMessage(
   timeoutMs: number,
   maxDecodedBytes = Number.POSITIVE_INFINITY,
 ): Promise<ParsedBody> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () =>
-        reject(
-          new GatewayError('draft_limit', `message could not be parsed within ${timeoutMs} ms (queue.parseTimeoutMs)`),
-        ),
-      timeoutMs,
-    );
-  });
   try {
     // On timeout the parse keeps running in the background until it ends; the work is bounded
     // by the message size.
-    return await Promise.race([parseBody(raw, maxDecodedBytes), timeout]);
+    return await within(parseBody(raw, maxDecodedBytes), timeoutMs, () => {
+      throw new GatewayError(
+        'draft_limit',
+        `message could not be parsed within ${timeoutMs} ms (queue.parseTimeoutMs)`,
+      );
+    });
   } catch (err) {
     if (err instanceof GatewayError) throw err;
     throw new GatewayError(
@@ -178,7 +174,5 @@ export async function parseMessage(
         cause: err,
       },
     );
-  } finally {
-    clearTimeout(timer);
   }
 }

@@ -3,12 +3,9 @@
 // as headers only, so its text is lost. The empty line is put back before mailparser sees it.
 // Only such malformed parts change; everything else is handed over byte for byte.
 // Also here: bare CR line ends made CRLF for the readers (the stored message keeps its bytes).
+import { escapeRegExp } from '../escape-regexp.js';
 
 const MAX_BOUNDARIES = 64;
-
-function escape(s: string): string {
-  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-}
 
 export function restorePartSeparators(raw: Buffer): Buffer {
   // latin1: one character per byte, so string offsets are byte offsets.
@@ -19,7 +16,7 @@ export function restorePartSeparators(raw: Buffer): Buffer {
     if (boundaries.size >= MAX_BOUNDARIES) break;
   }
   if (boundaries.size === 0) return raw;
-  const delimiter = new RegExp(`^--(?:${[...boundaries].map(escape).join('|')})[ \\t]*\\r?\\n`, 'gm');
+  const delimiter = new RegExp(`^--(?:${[...boundaries].map(escapeRegExp).join('|')})[ \\t]*\\r?\\n`, 'gm');
   const inserts: Array<[offset: number, eol: string]> = [];
   for (const m of text.matchAll(delimiter)) {
     let pos = m.index + m[0].length;

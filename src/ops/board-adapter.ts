@@ -13,6 +13,7 @@ import type {
   IServerAdapter,
   UIConfig,
 } from '@bull-board/api/typings/app';
+import { escapeRegExp } from '../escape-regexp.js';
 
 interface ApiRoute {
   methods: HTTPMethod[];
@@ -45,7 +46,7 @@ function compile(route: string): { pattern: RegExp; names: string[] } {
         names.push(part.slice(1));
         return '([^/]+)';
       }
-      return part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+      return escapeRegExp(part);
     })
     .join('/');
   return { pattern: new RegExp(`^${source}/?$`), names };

@@ -1,6 +1,7 @@
 // Redis connections. The door's connection fails fast when Redis is away (no offline queue),
 // so the SMTP client gets a 451 at once instead of a hang; workers' connections wait and
 // reconnect forever, as BullMQ requires.
+import { within } from '../deadline.js';
 import { safeRedisUrl } from '../redact.js';
 import { Redis, type RedisOptions } from 'ioredis';
 import type { Config } from '../config.js';
@@ -88,34 +89,37 @@ export function workerConnection(target: RedisTarget): Redis {
 /** Resolve true when Redis answers PING within the time given. */
 export async function redisAnswers(conn: Redis, timeoutMs: number): Promise<boolean> {
   if (conn.status !== 'ready') return false;
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    const pong = await Promise.race([
-      conn.ping(),
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error('timeout')), timeoutMs);
-      }),
-    ]);
-    return pong === 'PONG';
-  } catch {
-    return false;
-  } finally {
-    clearTimeout(timer);
-  }
+  return within(
+    conn.ping().then(
+      (pong) => pong === 'PONG',
+      () => false,
+    ),
+    timeoutMs,
+    () => false,
+  );
 }
 
-/** Wait for the first connection; connection errors meanwhile are expected, not fatal. */
-export function waitReady(conn: Redis, ms: number): Promise<boolean> {
-  if (conn.status === 'ready') return Promise.resolve(true);
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => {
-      conn.off('ready', onReady);
-      resolve(false);
-    }, ms);
-    const onReady = () => {
-      clearTimeout(timer);
-      resolve(true);
-    };
-    conn.once('ready', onReady);
-  });
+/**
+ * Resolve true once the connection is ready, false after `ms`. Connection errors meanwhile are
+ * expected (Redis may be starting) unless `failOnError`: then the first one resolves false at once.
+ */
+export async function waitReady(conn: Redis, ms: number, opts: { failOnError?: boolean } = {}): Promise<boolean> {
+  if (conn.status === 'ready') return true;
+  let answer = (_ready: boolean): void => undefined;
+  const ready = () => answer(true);
+  const failed = () => answer(false);
+  try {
+    return await within(
+      new Promise<boolean>((resolve) => {
+        answer = resolve;
+        conn.once('ready', ready);
+        if (opts.failOnError) conn.once('error', failed);
+      }),
+      ms,
+      () => false,
+    );
+  } finally {
+    conn.off('ready', ready);
+    conn.off('error', failed);
+  }
 }

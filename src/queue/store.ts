@@ -7,6 +7,7 @@
 import { Queue, type JobsOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Config } from '../config.js';
+import { within } from '../deadline.js';
 import { GatewayError } from '../errors.js';
 import type { DoorVerdict, Envelope } from '../mail/types.js';
 import type { DurabilityGuard } from './durability.js';
@@ -34,17 +35,6 @@ export function createQueue(config: Config, connection: Redis): Queue<JobData> {
     prefix: keys(config.redis.prefix).bullPrefix,
     defaultJobOptions: jobOptions(config),
   });
-}
-
-function withDeadline<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () => reject(new GatewayError('store_unavailable', `${what}: Redis did not answer within ${ms} ms`)),
-      ms,
-    );
-  });
-  return Promise.race([work, deadline]).finally(() => clearTimeout(timer));
 }
 
 export class MessageStore {
@@ -85,11 +75,10 @@ export class MessageStore {
       throw new Error(`accept() called for verdict ${verdict.verdict}`);
     }
     try {
-      return await withDeadline(
-        this.store(raw, verdict, ticket, envelope, seen),
-        this.config.smtp.acceptTimeoutMs,
-        'accept',
-      );
+      const ms = this.config.smtp.acceptTimeoutMs;
+      return await within(this.store(raw, verdict, ticket, envelope, seen), ms, () => {
+        throw new GatewayError('store_unavailable', `accept: Redis did not answer within ${ms} ms`);
+      });
     } catch (err) {
       if (err instanceof GatewayError) throw err;
       throw new GatewayError('store_unavailable', `accept: ${(err as Error).message}`, { cause: err });

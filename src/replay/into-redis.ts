@@ -1,7 +1,6 @@
 // `mailgate replay` into Redis: every message through the same ingest() as SMTP (door verdict,
 // door checks, durable store), with back-pressure while the workers are behind. Its own module
 // so that a dry run never loads BullMQ, ioredis or the door (replay.ts imports it only when needed).
-import { once } from 'node:events';
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Config } from '../config.js';
@@ -11,7 +10,7 @@ import type { Logger } from '../log.js';
 import { parseHeaders, type HeaderBlock } from '../mail/headers.js';
 import type { DoorVerdict } from '../mail/types.js';
 import { createMetrics } from '../ops/metrics.js';
-import { describeTarget, doorConnection } from '../queue/connection.js';
+import { describeTarget, doorConnection, waitReady } from '../queue/connection.js';
 import type { JobData } from '../queue/job.js';
 import { MessageStore, createQueue } from '../queue/store.js';
 import { formatReply } from '../smtp-replies.js';
@@ -92,18 +91,6 @@ export class BackPressure {
   }
 }
 
-async function waitReady(conn: Redis, ms: number): Promise<boolean> {
-  if (conn.status === 'ready') return true;
-  const timeout = sleep(ms).then(() => false);
-  return Promise.race([
-    once(conn, 'ready').then(
-      () => true,
-      () => false,
-    ),
-    timeout,
-  ]);
-}
-
 function exampleOf(item: ReplayItem, o: IngestOutcome | null, subject: string | null, detail?: string): Example {
   const e: Example = {
     path: item.path,
@@ -132,7 +119,8 @@ export async function intoRedis(
   const queue = createQueue(config, redis);
   queue.on('error', (err: Error) => log.debug({ err: err.message }, 'queue error'));
   try {
-    if (!(await waitReady(redis, 5000))) {
+    // A refused connection is the answer: the operator hears at once that Redis is not there.
+    if (!(await waitReady(redis, 5000, { failOnError: true }))) {
       progress.done();
       progress.log(`mailgate: replay: Redis at ${redisName} is not reachable; nothing was replayed`);
       return false;

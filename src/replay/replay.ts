@@ -6,13 +6,14 @@
 import type { Config } from '../config.js';
 import { EXIT } from '../exit-codes.js';
 import type { Logger } from '../log.js';
+import { printable } from '../mail/clean.js';
 import type { DateFilter, DryRunLine, DryRunOutput } from './dry-run-task.js';
 import { DryRunPool } from './dry-run-pool.js';
 import { MemoryGovernor, tightHeapGrowth } from './memory.js';
 import type { MboxFormat } from './mbox-reader.js';
 import { readMessages, type ReadEvents, type ReplayItem } from './messages.js';
 import { ProgressBar, type ProgressStream } from './progress.js';
-import { discover, printablePath } from './sources.js';
+import { discover } from './sources.js';
 import { Summary } from './summary.js';
 import { ArchiveThreads, type ThreadClaim } from './threads.js';
 
@@ -61,7 +62,7 @@ async function write(out: OutStream, text: string): Promise<void> {
 export async function runReplay(opts: ReplayOptions, config: Config, log: Logger, io: ReplayIO): Promise<ReplayResult> {
   const found = await discover(opts.paths);
   if (found.problems.length > 0) {
-    for (const p of found.problems) io.stderr.write(`mailgate: replay: ${printablePath(p)}\n`);
+    for (const p of found.problems) io.stderr.write(`mailgate: replay: ${printable(p)}\n`);
     return { exitCode: found.unreadable ? EXIT.NO_INPUT : EXIT.DATA, summary: null };
   }
   for (const w of found.warnings.slice(0, 20)) io.stderr.write(`mailgate: replay: warning: ${w}\n`);
@@ -79,8 +80,7 @@ export async function runReplay(opts: ReplayOptions, config: Config, log: Logger
   const events: ReadEvents = {
     format(path, format, why) {
       summary.formats.push({ path, format, why });
-      if (why && !opts.json && progress.enabled)
-        progress.log(`replay: ${printablePath(path)}: read as ${format} (${why})`);
+      if (why && !opts.json && progress.enabled) progress.log(`replay: ${printable(path)}: read as ${format} (${why})`);
     },
     bytes(total) {
       summary.bytes = total;

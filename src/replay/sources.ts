@@ -7,6 +7,7 @@ import { createReadStream, type Stats } from 'node:fs';
 import { lstat, open, readdir, realpath, stat } from 'node:fs/promises';
 import { basename, join, sep } from 'node:path';
 import { createGunzip } from 'node:zlib';
+import { printable } from '../mail/clean.js';
 import { parseHeaders } from '../mail/headers.js';
 import { isHeaderLine } from './mbox-reader.js';
 
@@ -158,14 +159,6 @@ function errCode(err: unknown): string {
   return (err as NodeJS.ErrnoException).code ?? (err as Error).message;
 }
 
-/** Control characters, bidi controls and backslashes escaped: a file name printed as one honest line. */
-export function printablePath(path: string): string {
-  // eslint-disable-next-line no-control-regex -- control characters are what it looks for
-  return path.replace(/[\\\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g, (c) =>
-    c === '\\' ? '\\\\' : `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
-  );
-}
-
 class Walker {
   readonly sources: Source[] = [];
   readonly skipped: Skipped[] = [];
@@ -202,7 +195,7 @@ class Walker {
     if (!this.inside(real)) {
       const why = `symbolic link pointing outside the given paths (to ${real}): not read`;
       this.skipped.push({ path, why });
-      this.warnings.push(`${printablePath(path)}: ${printablePath(why)}`);
+      this.warnings.push(`${printable(path)}: ${printable(why)}`);
       return null;
     }
     return { st: await stat(real), real };

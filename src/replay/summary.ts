@@ -1,10 +1,9 @@
 // What a replay did, counted as it goes and printed at the end: accepted, duplicates, dropped and
 // rejected by reason (with the first few examples of each), skipped, and the formats picked.
 import { EXIT, type ExitCode } from '../exit-codes.js';
-import { shorten } from '../mail/clean.js';
 // File names and values from mail are printed escaped (control characters, bidi controls): a
 // name holding a newline or an escape sequence cannot forge or hide a line of the summary.
-import { printablePath as p } from './sources.js';
+import { printable as p, shorten } from '../mail/clean.js';
 
 export type Outcome = 'accepted' | 'duplicate' | 'dropped' | 'rejected' | 'skipped';
 

@@ -4,6 +4,7 @@
 // authenticity only ever adds the flag, it must not hold a message back.
 import type { spf as SpfFunction } from 'mailauth';
 import type { Config } from '../../config.js';
+import { within } from '../../deadline.js';
 import type { Draft, Envelope } from '../types.js';
 import type { DnsResolver } from './resolver.js';
 
@@ -137,25 +138,15 @@ export function authorToAuthenticate(d: Pick<Draft, 'update' | 'authorSource'>):
 }
 
 /** Never rejects: errors and the deadline become temperror. */
-export async function checkAuthenticity(raw: Buffer, envelope: Envelope, opts: AuthOptions): Promise<AuthVerdict> {
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<AuthVerdict>((resolve) => {
-    timer = setTimeout(
-      () => resolve(unavailable(`no verdict within ${opts.timeoutMs} ms`, 'temperror')),
-      opts.timeoutMs,
-    );
-  });
-  try {
-    // The evaluation may go on in the background after the deadline; its lookups are each bounded.
-    return await Promise.race([
-      evaluate(raw, envelope, opts).catch((err: unknown) =>
-        unavailable(`check failed: ${(err as Error).message}`, 'temperror'),
-      ),
-      deadline,
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
+export function checkAuthenticity(raw: Buffer, envelope: Envelope, opts: AuthOptions): Promise<AuthVerdict> {
+  // The evaluation may go on in the background after the deadline; its lookups are each bounded.
+  return within(
+    evaluate(raw, envelope, opts).catch((err: unknown) =>
+      unavailable(`check failed: ${(err as Error).message}`, 'temperror'),
+    ),
+    opts.timeoutMs,
+    () => unavailable(`no verdict within ${opts.timeoutMs} ms`, 'temperror'),
+  );
 }
 
 /**
