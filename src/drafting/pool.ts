@@ -5,14 +5,13 @@
 // takes its place; a heap cap makes a memory blow-up end the thread, not the process. Either way
 // the message's promise rejects with a draft_limit error naming the limit, and the pool goes on.
 // The posting worker (draft) and `replay --dry-run` (the inspect line) share this pool.
-import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { Config } from '../config.js';
 import { GatewayError } from '../errors.js';
 import type { Draft, DraftAttachment, Envelope } from '../mail/types.js';
 import type { DateFilter, DryRunInput, DryRunOutput } from '../replay/dry-run-task.js';
+import { threadModule, type ThreadModule } from '../thread-module.js';
 import type { FromThread, ThreadInit, ToThread } from './thread.js';
 
 /** A task as sent, without its id (given when it is handed to a thread). */
@@ -46,19 +45,6 @@ export interface DraftPoolOptions {
   url?: URL;
 }
 
-/**
- * Under vitest this module runs from src/ as TypeScript, which a worker thread cannot load;
- * the threads then run the build of the same sources (`npm test` builds first).
- */
-function threadUrl(): URL {
-  const here = new URL('./thread.js', import.meta.url);
-  if (import.meta.url.endsWith('.js')) return here;
-  const built = new URL('../../dist/src/drafting/thread.js', import.meta.url);
-  if (!existsSync(fileURLToPath(built)))
-    throw new Error(`drafting threads: ${fileURLToPath(built)} is missing; run "npm run build"`);
-  return built;
-}
-
 /** An ArrayBuffer holding a copy of these bytes, to be moved to a thread. */
 function ownCopy(raw: Uint8Array): ArrayBuffer {
   const copy = new ArrayBuffer(raw.byteLength);
@@ -78,7 +64,7 @@ function revive(d: Draft): Draft {
 export class DraftPool {
   private readonly threads = new Set<Thread>();
   private readonly queue: Pending[] = [];
-  private readonly url: URL;
+  private readonly module: ThreadModule;
   private readonly max: number;
   private nextId = 1;
   private closed = false;
@@ -88,7 +74,7 @@ export class DraftPool {
     private readonly config: Config,
     private readonly opts: DraftPoolOptions,
   ) {
-    this.url = opts.url ?? threadUrl();
+    this.module = opts.url ? { url: opts.url } : threadModule(import.meta.url, 'thread');
     this.max = opts.threads > 0 ? opts.threads : Math.max(1, availableParallelism() - 1);
   }
 
@@ -193,8 +179,9 @@ export class DraftPool {
 
   private spawn(): Thread {
     const init: ThreadInit = { config: this.config };
-    const worker = new Worker(this.url, {
+    const worker = new Worker(this.module.url, {
       workerData: init,
+      execArgv: this.module.execArgv,
       resourceLimits: {
         maxOldGenerationSizeMb: this.opts.heapMb,
         maxYoungGenerationSizeMb: Math.min(32, Math.max(4, Math.round(this.opts.heapMb / 8))),

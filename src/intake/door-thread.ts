@@ -4,8 +4,6 @@
 // as fast as a bare smtp-server (bench/smtp-intake). If the thread dies or does not answer in
 // time, the message gets a 451 (the sender retries; a message stored meanwhile is then a
 // duplicate, answered 250 without a second job) and a new thread is started.
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { Config } from '../config.js';
 import { replyFor } from '../errors.js';
@@ -13,6 +11,7 @@ import type { Logger } from '../log.js';
 import type { Envelope } from '../mail/types.js';
 import type { DoorThreadInit, FromDoorThread, ToDecide, ToDoorThread } from './door-thread-main.js';
 import type { IngestDecision } from './ingest.js';
+import { threadModule } from '../thread-module.js';
 
 export interface DoorThread {
   decide(raw: Buffer, envelope: Envelope): Promise<IngestDecision>;
@@ -25,19 +24,6 @@ export interface DoorThread {
    * one that has not ended within graceMs (its Redis away) is terminated.
    */
   close(graceMs?: number): Promise<void>;
-}
-
-/**
- * Under vitest this module runs from src/ as TypeScript, which a worker thread cannot load;
- * the thread then runs the build of the same sources (`npm test` builds first).
- */
-function threadUrl(): URL {
-  const here = new URL('./door-thread-main.js', import.meta.url);
-  if (import.meta.url.endsWith('.js')) return here;
-  const built = new URL('../../dist/src/intake/door-thread-main.js', import.meta.url);
-  if (!existsSync(fileURLToPath(built)))
-    throw new Error(`door thread: ${fileURLToPath(built)} is missing; run "npm run build"`);
-  return built;
 }
 
 function tempfail(err: string): IngestDecision {
@@ -73,7 +59,7 @@ export interface DoorThreadOptions {
 }
 
 export async function startDoorThread(config: Config, log: Logger, opts: DoorThreadOptions = {}): Promise<DoorThread> {
-  const url = opts.url ?? threadUrl();
+  const entry = opts.url ? { url: opts.url } : threadModule(import.meta.url, 'door-thread-main');
   // The door checks and the store each have acceptTimeoutMs; past both the thread is stuck.
   const answerWithinMs = 2 * config.smtp.acceptTimeoutMs + 1000;
   const waiting = new Map<number, Waiting>();
@@ -93,7 +79,7 @@ export async function startDoorThread(config: Config, log: Logger, opts: DoorThr
   const spawn = (): Promise<void> =>
     new Promise((resolve, reject) => {
       const init: DoorThreadInit = { config };
-      const worker = new Worker(url, { workerData: init });
+      const worker = new Worker(entry.url, { workerData: init, execArgv: entry.execArgv });
       let ready = false;
       const startTimer = setTimeout(() => {
         void worker.terminate();
