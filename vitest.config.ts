@@ -10,5 +10,9 @@ export default defineConfig({
     testTimeout: 30000,
     hookTimeout: 30000,
     pool: 'forks',
+    // Two test files at a time, also on two cores (vitest's default is one fewer than the cores):
+    // most tests wait on sockets, Redis, child processes and retry timers rather than compute, and
+    // each file has its own key prefix, ports and Sirportly double.
+    maxWorkers: 2,
   },
 });

@@ -5,8 +5,8 @@
 // and discards the body, then answers 201. Printed: the worst event-loop delay seen while posting
 // (perf_hooks monitorEventLoopDelay, 1 ms resolution), peak RSS (sampled every 5 ms) and RSS before.
 // For comparison: the same monitor over 2 s of doing nothing (on a loaded machine the scheduler
-// alone delays the loop), and URLSearchParams#toString() of the same fields (the encoding the
-// client used before it streamed), which is one synchronous call: the loop is blocked all along.
+// alone delays the loop), and URLSearchParams#toString() of the same fields, which is one
+// synchronous call: the loop is blocked all along.
 //
 //   npm run build && node --expose-gc bench/post-body.mjs [--mb 20]
 import { createServer } from 'node:http';

@@ -1,10 +1,9 @@
 #!/usr/bin/env node
-// bench/replay-anchors: the reference points of the replay issue, measured on the same archive and
-// machine as `replay --dry-run`, so its figure can be read against them. The issue gives them as
-// measured on another machine and another archive (CPython's mailbox+email ~317 msg/s; mailparser
-// alone ~550 msg/s with its text conversions on, ~1,130 with them off); this machine's speed
-// varies from hour to hour by a quarter or more, and an archive of larger messages gives every
-// parser fewer messages a second, so the absolute figures only compare within one run of this.
+// bench/replay-anchors: reference points for `replay --dry-run` (CPython's mailbox+email, and
+// mailparser alone with its text conversions on and off), measured on the same archive and machine
+// as it, so its figure can be read against them (bench/README.md gives the figures). A machine's
+// speed varies from hour to hour by a quarter or more, and an archive of larger messages gives
+// every parser fewer messages a second, so the absolute figures only compare within one run of this.
 //
 //   npm run build && node bench/replay.mjs --only dry --dir /tmp/bench-100m   # builds the archive
 //   node bench/replay-anchors.mjs [--mbox /tmp/bench-100m/archive-100mb.mbox] [--rounds 3] [--only a,b]

@@ -1,10 +1,9 @@
 #!/usr/bin/env node
 // The `mailgate` command's entry point. `replay` runs in a child process started with a small
 // young generation: V8 sizes it for throughput (16 MB semi-spaces on Node 20, 64 MB on Node 24),
-// which in a replay's drafting thread is RAM held for garbage. Measured with bench/replay's 1 GB
-// archive, one drafting thread: peak RSS on Node 24 195 MB with 4 MB, 204 with 8; on Node 20
-// 153 MB with 4, 160-169 with 8, 181 with 16; CPU time within the runs' spread. The flag can only
-// be given when a process starts, hence the child. Everything else runs here, as before.
+// which in a replay's drafting thread is RAM held for garbage; a smaller one lowers replay's peak
+// RSS at no measurable CPU cost (bench/README.md, "Memory"). The flag can only be given when a
+// process starts, hence the child. Everything else runs in this process.
 import { spawn } from 'node:child_process';
 import { EXIT } from './exit-codes.js';
 

@@ -1,5 +1,5 @@
 // Configuration: config/default.yaml, merged with the file named by MAILGATE_CONFIG, then the
-// environment variables of DESIGN.md; validated once at start-up so a bad value stops the
+// environment variables (README, "Configuration"); validated once at start-up so a bad value stops the
 // process with one line that names it, instead of failing later mid-mail.
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';

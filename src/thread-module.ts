@@ -1,19 +1,24 @@
-// Where a worker thread's module is. Under vitest the sources run from src/ as TypeScript, which a
-// worker thread cannot load; the thread then runs the build of the same module (`npm test` builds
-// first), found at the same place below dist/.
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+// Where a worker thread's module is and how Node is to load it. The build (dist/, what runs in
+// production) starts the .js file beside the caller and needs nothing more. Under vitest the
+// callers run from src/ as TypeScript, and their threads run the TypeScript sources as well, so a
+// test always runs the code as it stands in src/, never a build that may be out of date. Node's
+// own type stripping is not enough for that: it neither finds `./x.ts` behind the `./x.js`
+// specifiers the sources import (TypeScript's NodeNext convention) nor accepts parameter
+// properties, which the sources use. tsx's ESM loader (`tsx/esm`, a devDependency) does both, and
+// starts faster in a thread than tsx's full loader, whose CommonJS hooks the sources do not need.
+// It is resolved from this file, not from the working directory, and is never loaded by the build.
+import { createRequire } from 'node:module';
+import { pathToFileURL } from 'node:url';
 
-/**
- * The URL a Worker can start for the module `file`, named relative to `from` (the caller's
- * import.meta.url). `what` names the thread in the error thrown when the build is missing.
- */
-export function threadModuleUrl(file: string, from: string, what: string): URL {
-  const here = new URL(file, from);
-  if (from.endsWith('.js')) return here;
-  const at = here.href.lastIndexOf('/src/');
-  const built = new URL(`${here.href.slice(0, at)}/dist${here.href.slice(at)}`);
-  if (!existsSync(fileURLToPath(built)))
-    throw new Error(`${what}: ${fileURLToPath(built)} is missing; run "npm run build"`);
-  return built;
+export interface ThreadModule {
+  url: URL;
+  /** The thread's Node options, when they differ from the process's. */
+  execArgv?: string[];
+}
+
+/** The thread module `name` (no extension) in the folder of `from` (the caller's import.meta.url). */
+export function threadModule(from: string, name: string): ThreadModule {
+  if (from.endsWith('.js')) return { url: new URL(`./${name}.js`, from) };
+  const tsx = pathToFileURL(createRequire(import.meta.url).resolve('tsx/esm')).href;
+  return { url: new URL(`./${name}.ts`, from), execArgv: [...process.execArgv, '--import', tsx] };
 }

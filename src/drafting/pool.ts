@@ -11,7 +11,7 @@ import type { Config } from '../config.js';
 import { GatewayError } from '../errors.js';
 import type { Draft, DraftAttachment, Envelope } from '../mail/types.js';
 import type { DateFilter, DryRunInput, DryRunOutput } from '../replay/dry-run-task.js';
-import { threadModuleUrl } from '../thread-module.js';
+import { threadModule, type ThreadModule } from '../thread-module.js';
 import type { FromThread, ThreadInit, ToThread } from './thread.js';
 
 /** A task as sent, without its id (given when it is handed to a thread). */
@@ -64,7 +64,7 @@ function revive(d: Draft): Draft {
 export class DraftPool {
   private readonly threads = new Set<Thread>();
   private readonly queue: Pending[] = [];
-  private readonly url: URL;
+  private readonly module: ThreadModule;
   private readonly max: number;
   private nextId = 1;
   private closed = false;
@@ -74,7 +74,7 @@ export class DraftPool {
     private readonly config: Config,
     private readonly opts: DraftPoolOptions,
   ) {
-    this.url = opts.url ?? threadModuleUrl('./thread.js', import.meta.url, 'drafting threads');
+    this.module = opts.url ? { url: opts.url } : threadModule(import.meta.url, 'thread');
     this.max = opts.threads > 0 ? opts.threads : Math.max(1, availableParallelism() - 1);
   }
 
@@ -189,8 +189,9 @@ export class DraftPool {
 
   private spawn(): Thread {
     const init: ThreadInit = { config: this.config };
-    const worker = new Worker(this.url, {
+    const worker = new Worker(this.module.url, {
       workerData: init,
+      execArgv: this.module.execArgv,
       resourceLimits: {
         maxOldGenerationSizeMb: this.opts.heapMb,
         maxYoungGenerationSizeMb: Math.min(32, Math.max(4, Math.round(this.opts.heapMb / 8))),

@@ -10,9 +10,9 @@ import { settleWithin, within } from '../deadline.js';
 import { replyFor } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Envelope } from '../mail/types.js';
-import { threadModuleUrl } from '../thread-module.js';
 import type { DoorThreadInit, FromDoorThread, ToDecide, ToDoorThread } from './door-thread-main.js';
 import type { IngestDecision } from './ingest.js';
+import { threadModule } from '../thread-module.js';
 
 export interface DoorThread {
   decide(raw: Buffer, envelope: Envelope): Promise<IngestDecision>;
@@ -55,7 +55,7 @@ export interface DoorThreadOptions {
 }
 
 export async function startDoorThread(config: Config, log: Logger, opts: DoorThreadOptions = {}): Promise<DoorThread> {
-  const url = opts.url ?? threadModuleUrl('./door-thread-main.js', import.meta.url, 'door thread');
+  const entry = opts.url ? { url: opts.url } : threadModule(import.meta.url, 'door-thread-main');
   // The door checks and the store each have acceptTimeoutMs; past both the thread is stuck.
   const answerWithinMs = 2 * config.smtp.acceptTimeoutMs + 1000;
   /** Messages handed to the thread, by id: how to answer each. */
@@ -74,7 +74,7 @@ export async function startDoorThread(config: Config, log: Logger, opts: DoorThr
 
   const spawn = async (): Promise<void> => {
     const init: DoorThreadInit = { config };
-    const worker = new Worker(url, { workerData: init });
+    const worker = new Worker(entry.url, { workerData: init, execArgv: entry.execArgv });
     let ready = false;
     const started = new Promise<void>((resolve, reject) => {
       worker.on('message', (m: FromDoorThread) => {

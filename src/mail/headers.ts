@@ -304,7 +304,7 @@ export class HeaderBlock {
   /**
    * First occurrence with RFC 2047 encoded words decoded. Decoded once per field: Subject is read
    * by the verdict, the draft, replay's thread key and its summary, and decoding a long encoded
-   * Subject costs milliseconds (one of the corpus messages: 15 ms each time).
+   * Subject is not cheap.
    */
   get(name: string): string | undefined {
     const key = name.toLowerCase();

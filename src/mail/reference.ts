@@ -1,10 +1,11 @@
-// Which ticket a message belongs to, from what the door can see: the Subject and the envelope
-// recipients. The rules and their order are DESIGN.md's "ticket" row.
+// Which ticket a message belongs to, from what the door can see, in this order: a reference in the
+// Subject (reference.subjectPatterns), then one as the plus-tag of an envelope recipient
+// (support+GJ-060309@…, when reference.plusTag is on).
 import type { Config } from '../config.js';
 
 /**
  * How the reference was found. Matching In-Reply-To/References against the Message-IDs the
- * gateway has posted (DESIGN rule 3, 'thread') needs the index in Redis, so it is a lookup in
+ * gateway has posted ('thread') needs the index in Redis, so it is a lookup in
  * src/door that runs after `findReference` returns null, not here.
  */
 export type ReferenceVia = 'subject' | 'plus_tag' | 'thread';

@@ -1,4 +1,4 @@
-// One message of `replay --dry-run`: the `inspect` object of DESIGN.md, computed by the same
+// One message of `replay --dry-run`: the object `mailgate inspect` prints, computed by the same
 // inspectMessage() as `mailgate inspect`, with the envelope replay would use and where the message
 // was found. Runs in the drafting threads (drafting/thread.ts).
 import type { Config } from '../config.js';

@@ -46,10 +46,9 @@ export interface ReplayResult {
 /** --dry-run: messages drafted but not yet printed, at most. */
 const MAX_UNPRINTED = 256;
 /**
- * --dry-run: how much (%) a heap may grow past what survived the last full collection. Measured on
- * bench/replay (100 MB): with one drafting thread 20 and 40 give the same peak RSS and 40 the least
- * CPU; with two, 10 gave a peak about 20 MB lower for about 10 % more CPU. Full collections forced
- * every 16 MB of growth instead (the governor alone) cost 40 to 60 % more CPU for the same peak.
+ * --dry-run: how much (%) a heap may grow past what survived the last full collection. Chosen on
+ * bench/replay for the least CPU at the lowest peak RSS (bench/README.md, "Memory"); letting V8
+ * collect early this way is cheaper than full collections forced from outside for the same peak.
  */
 const DRY_RUN_HEAP_GROWTH_PERCENT = 40;
 /** --dry-run: characters of JSON lines gathered into one write to stdout, at most (one line may be longer). */

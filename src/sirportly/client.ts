@@ -76,8 +76,9 @@ const UPDATE_FIELDS = [
  */
 export type SubmitTicketFields = NewTicketFields;
 
-// Allowlisted like UPDATE_FIELDS: `message` in particular never goes to submit (D-SUBMIT adds no
-// content; the text is posted as an update), nor do user/custom fields the gateway does not own.
+// Allowlisted like UPDATE_FIELDS: `message` in particular never goes to submit (Sirportly's submit
+// adds no content, https://sirportly.com/docs/api-specification/tickets/submitting-a-new-ticket;
+// the text is posted as an update), nor do user/custom fields the gateway does not own.
 const SUBMIT_FIELDS = [
   'subject',
   'status',

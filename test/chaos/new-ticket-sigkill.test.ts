@@ -4,7 +4,15 @@
 import { randomBytes } from 'node:crypto';
 import { afterEach, expect, inject, it } from 'vitest';
 import { startSirportlyDouble, type DoubleAccount } from '../support/sirportly-double.js';
-import { compose, sendRaw, sleep, startHarness, waitFor, type Double, type Harness } from '../support/harness.js';
+import {
+  compose,
+  queueSettled,
+  sendRaw,
+  startHarness,
+  waitFor,
+  type Double,
+  type Harness,
+} from '../support/harness.js';
 import { startGatewayProcess, type GatewayProcess } from './support.js';
 
 const N = 30;
@@ -95,7 +103,8 @@ it.each<DoubleAccount['reading']>(['documented', 'unfavourable'])(
         ).size === N,
       30_000,
     );
-    await sleep(500);
+    // Every job ended (the victim's, taken over once their lock lapsed, included): nothing more is posted.
+    await queueSettled(inject('redisUrl'), prefix);
     const perSubject = new Map<string, number>();
     for (const s of submitted()) perSubject.set(s.fields.subject!, (perSubject.get(s.fields.subject!) ?? 0) + 1);
     const secondTickets = [...perSubject.values()].filter((n) => n > 1).length;

@@ -4,7 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startSirportlyDouble } from '../support/sirportly-double.js';
-import { compose, sendRaw, sleep, waitFor, type Double } from '../support/harness.js';
+import { compose, queueSettled, sendRaw, sleep, waitFor, type Double } from '../support/harness.js';
 import { RedisServer } from '../support/redis-server.js';
 import { startGatewayProcess, type GatewayProcess } from './support.js';
 
@@ -62,9 +62,11 @@ it('durability fsync: Redis SIGKILLed under load and restarted; every message an
   };
   const senders = Array.from({ length: SENDERS }, (_, s) => sender(s));
   await waitFor('some mail accepted', () => accepted.size >= 20, 20_000);
+  const tempfailsBeforeKill = tempfails;
   await redis.stop(); // SIGKILL
   const acceptedBeforeKill = accepted.size;
-  await sleep(1000);
+  // Started again once the door has answered 4xx for want of it.
+  await waitFor('a 4xx at the door', () => tempfails > tempfailsBeforeKill, 20_000);
   await redis.start();
   await waitFor('mail accepted again', () => accepted.size >= acceptedBeforeKill + 20, 30_000);
   stop = true;
@@ -76,7 +78,8 @@ it('durability fsync: Redis SIGKILLed under load and restarted; every message an
     () => new Set(posted().map((u) => u.fields.subject)).size >= accepted.size,
     60_000,
   );
-  await sleep(1000);
+  // Every job ended: nothing more is posted.
+  await queueSettled(redis.url, 'pl');
   const perMessage = new Map<string, number>();
   for (const u of posted()) perMessage.set(u.fields.subject!, (perMessage.get(u.fields.subject!) ?? 0) + 1);
   const lost = [...accepted].filter((s) => !perMessage.has(s));

@@ -4,12 +4,11 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startSirportlyDouble } from '../support/sirportly-double.js';
-import { compose, sendRaw, sleep, waitFor, type Double } from '../support/harness.js';
+import { compose, queueSettled, sendRaw, sleep, waitFor, type Double } from '../support/harness.js';
 import { RedisServer } from '../support/redis-server.js';
 import { startGatewayProcess, type GatewayProcess } from './support.js';
 
 const SENDERS = 6;
-const LOAD_MS = 4500;
 let double: Double;
 let redis: RedisServer;
 let gateway: GatewayProcess | undefined;
@@ -32,10 +31,10 @@ it('Redis SIGKILLed and restarted under load: each message 250 and posted once, 
   const codes = new Map<number, number>();
   const accepted = new Set<string>();
   let sent = 0;
-  const started = Date.now();
+  let stop = false;
 
   const sender = async (s: number) => {
-    for (let i = 0; Date.now() - started < LOAD_MS; i++) {
+    for (let i = 0; !stop; i++) {
       const subject = `[GJ-060309] redis ${run}-${s}-${i}`;
       const from = `c${s}-${i}-${run}@example.net`;
       const raw = await compose({
@@ -61,11 +60,20 @@ it('Redis SIGKILLed and restarted under load: each message 250 and posted once, 
       }
     }
   };
+  const tempfailCount = () => [...codes].filter(([c]) => c >= 400).reduce((n, [, k]) => n + k, 0);
   const chaos = (async () => {
-    await sleep(1200);
-    await redis.stop();
-    await sleep(1500);
-    await redis.start();
+    try {
+      await waitFor('some mail accepted', () => accepted.size >= 20, 20_000);
+      const tempfailsBefore = tempfailCount();
+      await redis.stop();
+      // Started again once the door has answered 4xx for want of it.
+      await waitFor('a 4xx at the door', () => tempfailCount() > tempfailsBefore, 20_000);
+      await redis.start();
+      const acceptedAtRestart = accepted.size;
+      await waitFor('mail accepted again', () => accepted.size >= acceptedAtRestart + 20, 30_000);
+    } finally {
+      stop = true;
+    }
   })();
   await Promise.all([chaos, ...Array.from({ length: SENDERS }, (_, s) => sender(s))]);
 
@@ -75,11 +83,12 @@ it('Redis SIGKILLed and restarted under load: each message 250 and posted once, 
     () => new Set(posted().map((u) => u.fields.subject)).size >= accepted.size,
     30_000,
   );
-  await sleep(1000);
+  // Every job ended: nothing more is posted.
+  await queueSettled(redis.url, 'rr');
   const perMessage = new Map<string, number>();
   for (const u of posted()) perMessage.set(u.fields.subject!, (perMessage.get(u.fields.subject!) ?? 0) + 1);
   const duplicates = [...perMessage.values()].filter((n) => n > 1).length;
-  const tempfails = [...codes].filter(([c]) => c >= 400).reduce((n, [, k]) => n + k, 0);
+  const tempfails = tempfailCount();
   console.log(
     `redis restart: ${sent} messages, replies ${JSON.stringify(Object.fromEntries(codes))}, ${accepted.size} accepted, ${perMessage.size} posted, ${duplicates} duplicated, ${[...accepted].filter((s) => !perMessage.has(s)).length} lost`,
   );

@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startSirportlyDouble } from '../support/sirportly-double.js';
-import { compose, sendRaw, sleep, waitFor, type Double } from '../support/harness.js';
+import { compose, queueSettled, sendRaw, sleep, waitFor, type Double } from '../support/harness.js';
 import { SentinelLayout } from '../support/redis-server.js';
 import { startGatewayProcess, type GatewayProcess } from './support.js';
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -107,7 +107,8 @@ it('primary SIGKILLed under load (durability replica): 451 during the failover, 
     () => new Set(posted().map((u) => u.fields.subject)).size >= accepted.size,
     60_000,
   );
-  await sleep(1500);
+  // Every job ended: nothing more is posted.
+  await queueSettled(`redis://127.0.0.1:${await layout.primaryPort()}`, 'fo');
   const perMessage = new Map<string, number>();
   for (const u of posted()) perMessage.set(u.fields.subject!, (perMessage.get(u.fields.subject!) ?? 0) + 1);
   const duplicates = [...perMessage.values()].filter((n) => n > 1).length;

@@ -5,7 +5,15 @@ import { randomBytes } from 'node:crypto';
 import { getPriority } from 'node:os';
 import { afterEach, expect, inject, it } from 'vitest';
 import { startSirportlyDouble, type DoubleAccount } from '../support/sirportly-double.js';
-import { compose, sendRaw, sleep, startHarness, waitFor, type Double, type Harness } from '../support/harness.js';
+import {
+  compose,
+  queueSettled,
+  sendRaw,
+  startHarness,
+  waitFor,
+  type Double,
+  type Harness,
+} from '../support/harness.js';
 import { startGatewayProcess, type GatewayProcess } from './support.js';
 
 const N = 40;
@@ -66,7 +74,8 @@ it.each<DoubleAccount['reading']>(['documented', 'unfavourable'])(
     expect(await victim.exited).toBeNull();
 
     await waitFor('all posted', () => new Set(posted().map((u) => u.fields.subject)).size === N, 30_000);
-    await sleep(500);
+    // Every job ended (the victim's, taken over once their lock lapsed, included): nothing more is posted.
+    await queueSettled(inject('redisUrl'), prefix);
     const perMessage = new Map<string, number>();
     for (const u of posted()) perMessage.set(u.fields.subject!, (perMessage.get(u.fields.subject!) ?? 0) + 1);
     const duplicates = [...perMessage.values()].filter((n) => n > 1).length;

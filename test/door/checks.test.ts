@@ -12,6 +12,7 @@ import { idempotencyKey } from '../../src/mail/idempotency.js';
 import type { Envelope } from '../../src/mail/types.js';
 import { verdictFromHeaders } from '../../src/mail/verdict.js';
 import { envelope, mail, testConfig } from '../mail/helpers.js';
+import { waitFor } from '../support/wait.js';
 
 let redis: Redis;
 beforeAll(() => {
@@ -116,7 +117,7 @@ describe('loop limit', () => {
     mail('From: bot@example.net', `Subject: [AB-123456] auto ${n}`, `Message-ID: <l${n}@example.net>`, '', 'x');
 
   it('drops the messages of one sender to one ticket past the limit, then counts afresh', async () => {
-    const { config, door } = setup({ policy: { loopRateLimitMax: 3, loopRateLimitWindowSeconds: 1 } });
+    const { config, door, prefix } = setup({ policy: { loopRateLimitMax: 3, loopRateLimitWindowSeconds: 1 } });
     const reasons: string[] = [];
     for (let n = 1; n <= 5; n++)
       reasons.push((await check(door, config, post(n), smtp('bot@example.net'))).verdict.reason);
@@ -133,7 +134,9 @@ describe('loop limit', () => {
     // Another ticket and another sender have their own counters.
     const other = mail('From: bot@example.net', 'Subject: [GJ-060309] auto', '', 'x');
     expect((await check(door, config, other, smtp('bot@example.net'))).verdict.verdict).toBe('post');
-    await new Promise((r) => setTimeout(r, 1100));
+    // The window is the counter's TTL: once Redis has let it go, the sender starts afresh.
+    const counter = doorKeys(prefix).rate('bot@example.net', 'AB-123456');
+    await waitFor('the loop counter to expire', async () => (await redis.exists(counter)) === 0);
     expect((await check(door, config, post(7), smtp('bot@example.net'))).verdict.verdict).toBe('post');
   });
 
@@ -272,10 +275,11 @@ describe('new-ticket limit', () => {
   });
 
   it('counts afresh after the window', async () => {
-    const { config, door } = create({ perSenderMax: 1, windowSeconds: 1 });
+    const { config, door, prefix } = create({ perSenderMax: 1, windowSeconds: 1 });
     expect((await check(door, config, fresh(1), smtp())).verdict.verdict).toBe('create');
     expect((await check(door, config, fresh(2), smtp())).verdict.verdict).toBe('reject');
-    await new Promise((r) => setTimeout(r, 1100));
+    const counter = doorKeys(prefix).newTickets('ann@example.com');
+    await waitFor('the new-ticket counter to expire', async () => (await redis.exists(counter)) === 0);
     expect((await check(door, config, fresh(3), smtp())).verdict.verdict).toBe('create');
   });
 

@@ -1,5 +1,5 @@
-// The drafting pool with real worker threads (the build's drafting/thread.js: npm run build
-// first): a message past its deadline or its heap stops its thread, not the pool.
+// The drafting pool with real worker threads (running src/drafting/thread.ts): a message past its
+// deadline or its heap stops its thread, not the pool.
 import { afterEach, describe, expect, it } from 'vitest';
 import { DraftPool } from '../../src/drafting/pool.js';
 import { GatewayError } from '../../src/errors.js';

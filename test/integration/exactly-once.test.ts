@@ -6,7 +6,15 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startSirportlyDouble, type DoubleAccount } from '../support/sirportly-double.js';
-import { compose, sendRaw, sleep, startHarness, waitFor, type Double, type Harness } from '../support/harness.js';
+import {
+  compose,
+  queueSettled,
+  sendRaw,
+  startHarness,
+  waitFor,
+  type Double,
+  type Harness,
+} from '../support/harness.js';
 
 const THREADS = 14;
 const SUPPORT = 'support@help.example.com';
@@ -75,7 +83,8 @@ describe.each<DoubleAccount['reading']>(['documented', 'unfavourable'])('%s read
       60_000,
     );
     double.resetFaults();
-    await sleep(1500);
+    // Every job ended (a retry after an unanswered call included): nothing more is posted.
+    await queueSettled(inject('redisUrl'), h.config.redis.prefix, 60_000);
 
     const submitted = double.state.submissions().filter((s) => s.fields.subject?.includes(run));
     const ticketOf = new Map(submitted.map((s) => [s.fields.subject!, s.reference]));

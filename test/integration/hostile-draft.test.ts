@@ -1,7 +1,7 @@
 // One message built to make drafting run for minutes (a million nested <div>s, with a valid
 // reference) must not stop the gateway: while a drafting thread is stuck on it, SMTP accepts,
 // /healthz answers and other mail is posted; the message itself ends as a failed job saying which
-// limit it hit. Runs the drafting threads of the build (npm run build first).
+// limit it hit.
 import { randomBytes } from 'node:crypto';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { createTransport } from 'nodemailer';
 import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest';
 import { startSirportlyDouble } from '../support/sirportly-double.js';
-import { compose, sendRaw, sleep, startHarness, waitFor, type Double, type Harness } from '../support/harness.js';
+import { compose, sendRaw, startHarness, waitFor, waitForLog, type Double, type Harness } from '../support/harness.js';
 
 const FROM = 'customer@example.net';
 const TO = ['support@help.example.com'];
@@ -170,13 +170,13 @@ describe('logs', () => {
     double.faults.only = ['post_update'];
     double.faults.failNext = 1;
     const tag = randomBytes(4).toString('hex');
-    await sendRaw(
+    const r = await sendRaw(
       h.smtpPort,
       await compose({ from: FROM, to: TO[0], subject: `[GJ-060309] log ${tag}`, text: `BODY-${tag}-SECRETIVE` }),
       { from: FROM, to: TO },
     );
-    await waitFor('update', () => double.state.updates('GJ-060309').find((x) => x.fields.subject?.includes(tag)));
-    await sleep(100);
+    // The job's last line: every line about it has been written.
+    await waitForLog(h.logs, 'job posted', { queueId: /queued as ([0-9a-f]+)/.exec(r.response)?.[1] });
     expect(h.config.log.level).toBe('debug');
     expect(h.logs.lines.some((l) => l.msg === 'job will be retried')).toBe(true);
     const all = h.logs.text.join('\n');

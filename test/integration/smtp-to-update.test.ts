@@ -3,7 +3,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest';
 import { startSirportlyDouble } from '../support/sirportly-double.js';
-import { compose, sendRaw, startHarness, waitFor, type Double, type Harness } from '../support/harness.js';
+import { compose, sendRaw, startHarness, waitFor, waitForLog, type Double, type Harness } from '../support/harness.js';
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 const FROM = 'customer@example.net';
@@ -191,7 +191,8 @@ describe('SMTP to ticket update', () => {
     expect(second.code).toBe(250);
     expect(second.response).toMatch(/already queued/);
     await waitFor('update', () => double.state.updates('GJ-060309').find((x) => x.fields.subject?.includes(tag)));
-    await new Promise((r) => setTimeout(r, 500));
+    // The job has ended once the worker logs it posted: nothing more is posted for it.
+    await waitForLog(h.logs, 'job posted', { queueId: /queued as ([0-9a-f]+)/.exec(first.response)?.[1] });
     expect(double.state.updates('GJ-060309').filter((x) => x.fields.subject?.includes(tag))).toHaveLength(1);
   });
 });

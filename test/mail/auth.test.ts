@@ -133,13 +133,12 @@ describe('checkAuthenticity', () => {
 
   it('gives temperror within the deadline when DNS hangs', async () => {
     const d = dns({ dkimFor: 'example.com', dmarc: 'v=DMARC1; p=reject' });
-    d.delayMs = 10_000;
-    const started = Date.now();
+    // DNS never answers: only the deadline can end the check.
+    d.hang = true;
     const v = await checkAuthenticity(await signed(message(), 'example.com'), smtp, {
       ...opts(d.resolver),
       timeoutMs: 200,
     });
-    expect(Date.now() - started).toBeLessThan(2000);
     expect(v).toMatchObject({ spf: 'temperror', dkim: 'temperror', dmarc: 'temperror', authenticated: false });
     expect(v.reason).toMatch(/within 200 ms/);
   });
@@ -184,17 +183,20 @@ describe('authenticityOf', () => {
     });
   });
 
-  it('with the system resolver and no reachable DNS: a verdict, not a crash or a hang', async () => {
-    const started = Date.now();
-    const v = await authenticityOf(
-      message(),
-      smtp,
-      testConfig({ auth: { timeoutMs: 3000, dnsTimeoutMs: 1000 } }),
-      'ann@example.com',
-      systemResolver(1000),
-    );
-    expect(Date.now() - started).toBeLessThan(3500);
-    expect(v.authenticated).toBe(false);
-    expect(['none', 'temperror']).toContain(v.dmarc);
-  });
+  // The bound of this test (a few times auth.timeoutMs) is what catches a hang.
+  it(
+    'with the system resolver and no reachable DNS: a verdict, not a crash or a hang',
+    { timeout: 10_000 },
+    async () => {
+      const v = await authenticityOf(
+        message(),
+        smtp,
+        testConfig({ auth: { timeoutMs: 3000, dnsTimeoutMs: 1000 } }),
+        'ann@example.com',
+        systemResolver(1000),
+      );
+      expect(v.authenticated).toBe(false);
+      expect(['none', 'temperror']).toContain(v.dmarc);
+    },
+  );
 });

@@ -18,11 +18,10 @@ describe('normaliseMessageId', () => {
     expect(normaliseMessageId(input)).toBe(expected);
   });
 
-  it('stays fast on hostile input', () => {
+  // A quadratic reading of these 400,000 characters would run far past this test's bound.
+  it('reads hostile input in linear time', { timeout: 5_000 }, () => {
     const hostile = `${'>'.repeat(200_000)}x${'<'.repeat(200_000)}`;
-    const started = performance.now();
-    normaliseMessageId(hostile);
-    expect(performance.now() - started).toBeLessThan(100);
+    expect(normaliseMessageId(hostile)).toBe(hostile);
   });
 
   it.each([undefined, null, '', '   ', '<>'])('%j has no id', (input) => {

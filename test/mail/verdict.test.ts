@@ -156,15 +156,14 @@ describe('doorVerdict', () => {
     expect(v.verdict).toBe('reject');
   });
 
-  it('is fast enough for the SMTP hot path', () => {
+  // Its speed on the SMTP hot path is measured in bench/ (bench/README.md).
+  it('decides on a 5 MB message from its headers', () => {
     const body = Buffer.alloc(5 * 1024 * 1024, 'a');
     const raw = Buffer.concat([
       mail('Message-ID: <x@y>', 'From: a@example.com', 'Subject: [AB-123456] big', '', ''),
       body,
     ]);
-    const started = performance.now();
-    for (let i = 0; i < 100; i++) doorVerdict(raw, envelope(), config);
-    expect((performance.now() - started) / 100).toBeLessThan(2);
+    expect(doorVerdict(raw, envelope(), config)).toMatchObject({ verdict: 'post', ticket: 'AB-123456' });
   });
 
   it('drops whole bounces and auto-replies', () => {

@@ -9,7 +9,7 @@ import { queueStats } from '../../src/admin/stats.js';
 import { retryJob } from '../../src/admin/retry.js';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startSirportlyDouble } from '../support/sirportly-double.js';
-import { compose, sendRaw, sleep, startHarness, waitFor, type Double, type Harness } from '../support/harness.js';
+import { compose, sendRaw, startHarness, waitFor, type Double, type Harness } from '../support/harness.js';
 import { runCli, runQueue } from './cli.js';
 import { parseSince } from '../../src/admin/since.js';
 import { table } from '../../src/admin/table.js';
@@ -118,7 +118,6 @@ describe('queue stats', () => {
     try {
       const raw = (tag: string) => compose({ from: FROM, to: TO[0], subject: `[GJ-060309] ${tag}`, text: tag });
       const first = await sendRaw(g.smtpPort, await raw('one'), { from: FROM, to: TO });
-      await sleep(1100);
       await sendRaw(g.smtpPort, await raw('two'), { from: FROM, to: TO });
       const { mkdtempSync, writeFileSync } = await import('node:fs');
       const { join } = await import('node:path');
@@ -130,18 +129,26 @@ describe('queue stats', () => {
       expect(human.code).toBe(0);
       // --json prints this object as it is.
       const q = new Queue(QUEUE_NAME, { connection: redis, prefix: g.config.redis.prefix });
-      const stats = await queueStats({ queue: q, now: Date.now });
+      const firstJob = await q.getJob(idOf(first.response));
+      // The clock the stats read is given: 90 s after the first message was queued.
+      const stats = await queueStats({ queue: q, now: () => firstJob!.timestamp + 90_000 });
       await q.close();
       expect(stats.counts).toMatchObject({ waiting: 2, active: 0, failed: 0 });
-      expect(stats.oldestWaiting?.id).toBe(idOf(first.response));
-      expect(stats.oldestWaiting?.ageSeconds).toBeGreaterThanOrEqual(1);
+      expect(stats.oldestWaiting).toEqual({
+        id: idOf(first.response),
+        since: new Date(firstJob!.timestamp).toISOString(),
+        ageSeconds: 90,
+      });
       expect(human.stdout).toMatch(/^waiting\s+2$/m);
       expect(human.stdout).toMatch(/oldest waiting: \d+s \(job [0-9a-f]+/);
 
-      // The same figure on /metrics.
+      // The same figure on /metrics, by the gateway's own clock at the time of the request.
+      const before = Date.now();
       const metrics = await (await fetch(`http://127.0.0.1:${g.httpPort}/metrics`)).text();
+      const after = Date.now();
       const age = Number(/^mailgate_queue_oldest_waiting_seconds (\S+)$/m.exec(metrics)?.[1]);
-      expect(age).toBeGreaterThanOrEqual(1);
+      expect(age).toBeGreaterThanOrEqual((before - firstJob!.timestamp) / 1000);
+      expect(age).toBeLessThanOrEqual((after - firstJob!.timestamp) / 1000);
     } finally {
       await g.close();
       await d.close();
@@ -166,7 +173,7 @@ describe('queue retry', () => {
     expect(r.code).toBe(0);
     expect(r.stdout.trim()).toBe(`retried ${f.id}`);
     await waitFor('posted', () => double.state.updates(ref).length > 0);
-    await sleep(300);
+    await waitFor('the job to complete', async () => (await (await queue.getJob(f.id))?.getState()) === 'completed');
     expect(double.state.updates(ref)).toHaveLength(1);
     const ctx = { config: h.config, queue, redis, keys: keys(h.config.redis.prefix), now: Date.now };
     await expect(retryJob(ctx, f.id)).rejects.toMatchObject({
@@ -178,10 +185,11 @@ describe('queue retry', () => {
   it('retry --all --since only takes jobs that failed since then; the retry period starts again', async () => {
     const ref = `RS-${String(Math.floor(Math.random() * 1e6)).padStart(6, '0')}`;
     const old = await failedJob(ref);
-    await sleep(50);
-    const between = new Date().toISOString();
-    await sleep(50);
+    // One millisecond after the old job failed: the fresh one fails later, after a message's round trip.
+    const since = (await queue.getJob(old.id))!.finishedOn! + 1;
+    const between = new Date(since).toISOString();
     const fresh = await failedJob(ref);
+    expect((await queue.getJob(fresh.id))!.finishedOn).toBeGreaterThanOrEqual(since);
     // An old job: its retry period would be over, so without a fresh period one 5xx would fail it.
     const stamp = Date.now() - 100 * 3_600_000;
     await redis.hset(`${h.config.redis.prefix}:updates:${fresh.id}`, 'timestamp', String(stamp));

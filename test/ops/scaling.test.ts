@@ -3,7 +3,15 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startSirportlyDouble } from '../support/sirportly-double.js';
-import { compose, sendRaw, sleep, startHarness, waitFor, type Double, type Harness } from '../support/harness.js';
+import {
+  compose,
+  queueSettled,
+  sendRaw,
+  startHarness,
+  waitFor,
+  type Double,
+  type Harness,
+} from '../support/harness.js';
 
 const FROM = 'customer@example.net';
 const TO = ['support@help.example.com'];
@@ -52,10 +60,13 @@ describe('two SMTP doors and two workers on one prefix', () => {
     const posted = (tag: string) =>
       double.state.updates('GJ-060309').filter((u) => u.fields.subject === `[GJ-060309] scale ${tag}`).length;
     await waitFor('all posted', () => tags.every((t) => posted(t) >= 1), 20_000);
-    await sleep(300);
+    // Every job ended: nothing more is posted for these messages.
+    await queueSettled(inject('redisUrl'), prefix);
     expect(tags.map(posted)).toEqual(tags.map(() => 1));
     // Both workers took part.
-    const byWorker = [w1, w2].map((w) => w.logs.lines.filter((l) => l.msg === 'job posted').length);
+    const postedBy = (w: Harness) => w.logs.lines.filter((l) => l.msg === 'job posted').length;
+    await waitFor('each job logged', () => postedBy(w1) + postedBy(w2) >= 20);
+    const byWorker = [w1, w2].map(postedBy);
     expect(byWorker[0]! + byWorker[1]!).toBe(20);
     expect(Math.min(...byWorker)).toBeGreaterThan(0);
   });
@@ -81,7 +92,8 @@ describe('two gateways sharing a Redis', () => {
       expect((await sendRaw(gB.smtpPort, raw, { from: FROM, to: TO })).response).toMatch(/queued as/);
       await waitFor('A', () => dA.state.updates('GJ-060309').length === 1);
       await waitFor('B', () => dB.state.updates('GJ-060309').length === 1);
-      await sleep(300);
+      await queueSettled(inject('redisUrl'), gA.config.redis.prefix);
+      await queueSettled(inject('redisUrl'), gB.config.redis.prefix);
       expect(dA.state.updates('GJ-060309')).toHaveLength(1);
       expect(dB.state.updates('GJ-060309')).toHaveLength(1);
     } finally {

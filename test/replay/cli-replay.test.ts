@@ -14,7 +14,7 @@ import { inspectMessage } from '../../src/mail/inspect.js';
 import { QUEUE_NAME } from '../../src/queue/keys.js';
 import { replayEnvelope } from '../../src/replay/envelope.js';
 import type { DryRunLine } from '../../src/replay/dry-run-task.js';
-import { startHarness, waitFor, type Double, type Harness } from '../support/harness.js';
+import { queueSettled, startHarness, waitFor, type Double, type Harness } from '../support/harness.js';
 import { startSirportlyDouble, type DoubleAccount } from '../support/sirportly-double.js';
 import { REPO_ROOT, buildArchive, messagesOf, split } from './helpers.js';
 
@@ -341,7 +341,8 @@ describe.each<DoubleAccount['reading']>(['documented', 'unfavourable'])(
         await waitFor('all 48 posted', () => archive.markers.every((m) => posted(m) >= 1), 30_000);
         const third = await run(['--json', archive.path], env);
         expect(JSON.parse(third.stdout)).toMatchObject({ accepted: 0, duplicates: 48 });
-        await new Promise((r) => setTimeout(r, 500));
+        // Every job ended (the retries after unanswered posts included): nothing more is posted.
+        await queueSettled(redisUrl, prefix);
         expect(archive.markers.map(posted)).toEqual(archive.markers.map(() => 1));
         expect(double.state.allUpdates()).toHaveLength(48);
         expect(double.state.hung['/api/v2/tickets/post_update']).toBe(3);

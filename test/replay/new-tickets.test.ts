@@ -12,7 +12,15 @@ import { createLogger } from '../../src/log.js';
 import { parseHeaders } from '../../src/mail/headers.js';
 import { normaliseMessageId } from '../../src/mail/idempotency.js';
 import { runReplay, type ReplayOptions } from '../../src/replay/replay.js';
-import { compose, LogSink, sleep, startHarness, waitFor, type Double, type Harness } from '../support/harness.js';
+import {
+  compose,
+  LogSink,
+  queueSettled,
+  startHarness,
+  waitFor,
+  type Double,
+  type Harness,
+} from '../support/harness.js';
 import { startSirportlyDouble } from '../support/sirportly-double.js';
 import { listMonth } from '../support/list-month.js';
 import { Capture } from './helpers.js';
@@ -174,7 +182,7 @@ describe('replay with noReference: create', () => {
 
     const again = await replay([path], workers.config);
     expect(JSON.parse(again.stdout)).toMatchObject({ messages: 7, accepted: 0, duplicates: 7 });
-    await sleep(500);
+    await queueSettled(inject('redisUrl'), workers.config.redis.prefix);
     expect(double.state.submissions().filter((s) => s.fields.subject?.includes(tag))).toHaveLength(2);
   });
 

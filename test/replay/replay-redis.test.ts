@@ -11,7 +11,16 @@ import type { Config } from '../../src/config.js';
 import { createLogger } from '../../src/log.js';
 import { QUEUE_NAME } from '../../src/queue/keys.js';
 import { runReplay, type ReplayOptions } from '../../src/replay/replay.js';
-import { LogSink, sleep, startHarness, testConfig, waitFor, type Double, type Harness } from '../support/harness.js';
+import {
+  LogSink,
+  queueSettled,
+  startHarness,
+  testConfig,
+  waitFor,
+  waitForLog,
+  type Double,
+  type Harness,
+} from '../support/harness.js';
 import { RedisServer } from '../support/redis-server.js';
 import { startSirportlyDouble } from '../support/sirportly-double.js';
 import { buildArchive, Capture } from './helpers.js';
@@ -22,10 +31,10 @@ function options(paths: string[], extra: Partial<ReplayOptions> = {}): ReplayOpt
   return { paths, dryRun: false, format: 'auto', since: null, until: null, json: true, ...extra };
 }
 
-async function replay(paths: string[], config: Config, extra: Partial<ReplayOptions> = {}) {
+async function replay(paths: string[], config: Config, extra: Partial<ReplayOptions> = {}, logs = new LogSink()) {
   const stdout = new Capture();
   const stderr = new Capture();
-  const result = await runReplay(options(paths, extra), config, createLogger('warn', new LogSink()), {
+  const result = await runReplay(options(paths, extra), config, createLogger('warn', logs), {
     stdout,
     stderr,
   });
@@ -75,13 +84,15 @@ describe('replay into Redis, posted by the workers', () => {
       () => archive.markers.filter((m) => updatesWith(double, m).length > 0).length === s1.accepted,
       20_000,
     );
+    // Every job ended: nothing more is posted for the first run.
+    await queueSettled(redisUrl, workers.config.redis.prefix);
     for (const m of archive.markers) expect(updatesWith(double, m).length).toBeLessThanOrEqual(1);
     const posted = double.state.allUpdates().length;
 
     const second = await replay([archive.path], workers.config);
     expect(second.exitCode).toBe(0);
     expect(second.json).toMatchObject({ accepted: 0, duplicates: s1.accepted, dropped: { total: s1.dropped.total } });
-    await sleep(500);
+    await queueSettled(redisUrl, workers.config.redis.prefix);
     expect(double.state.allUpdates().length).toBe(posted);
     // Posted with the archive's own dates (Date: header), not the time of the run.
     const u = updatesWith(double, archive.markers[0]!)[0]!;
@@ -134,16 +145,14 @@ describe('back-pressure', () => {
     let workers: Harness | null = null;
     try {
       let finished = false;
-      const run = replay([archive.path], config).finally(() => (finished = true));
-      // No worker yet: the replay stops adding jobs near the limit (5 + checked every 1 + 2 in flight).
-      let most = 0;
-      for (let i = 0; i < 20; i++) {
-        most = Math.max(most, await queue.getWaitingCount());
-        await sleep(50);
-      }
+      const logs = new LogSink();
+      const run = replay([archive.path], config, {}, logs).finally(() => (finished = true));
+      // No worker yet: the replay pauses near the limit (5 + checked every 1 + 2 in flight).
+      await waitForLog(logs, 'replay paused');
+      const waiting = await queue.getWaitingCount();
       expect(finished).toBe(false);
-      expect(most).toBeGreaterThanOrEqual(5);
-      expect(most).toBeLessThanOrEqual(8);
+      expect(waiting).toBeGreaterThanOrEqual(5);
+      expect(waiting).toBeLessThanOrEqual(8);
       workers = await startHarness(redisUrl, double, { redis: { prefix: config.redis.prefix } }, 'worker');
       const r = await run;
       expect(r.exitCode).toBe(0);

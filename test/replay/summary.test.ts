@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { ProgressBar, progressLine } from '../../src/replay/progress.js';
 import { BackPressure, type QueueProbe } from '../../src/replay/into-redis.js';
 import { EXAMPLES_PER_REASON, Summary } from '../../src/replay/summary.js';
+import { waitFor } from '../support/wait.js';
 import { Capture } from './helpers.js';
 
 const ex = (i: number) => ({ path: 'a.mbox', index: i, message_id: `m${i}@x`, subject: `s${i}`, ticket: null });
@@ -171,10 +172,12 @@ describe('BackPressure', () => {
     for (let i = 0; i < 9; i++) await gate.wait();
     let released = false;
     const p = gate.wait().then(() => (released = true));
-    await new Promise((r) => setTimeout(r, 50));
+    // Asked again twice while the queue is full: still waiting.
+    const probedTwiceMore = (from: number) => waitFor('two more probes', () => probes >= from + 2);
+    await probedTwiceMore(probes);
     expect(released).toBe(false);
     waiting = 85; // under the limit but over 80 % of it: still waiting
-    await new Promise((r) => setTimeout(r, 50));
+    await probedTwiceMore(probes);
     expect(released).toBe(false);
     waiting = 79;
     await p;
@@ -196,13 +199,12 @@ describe('BackPressure', () => {
       10,
     );
     const p = gate.wait();
-    await new Promise((r) => setTimeout(r, 40));
-    expect(notes[0]).toMatch(/Redis uses 95 % of its maxmemory/);
+    expect(await waitFor('the pause', () => notes[0])).toMatch(/Redis uses 95 % of its maxmemory/);
     memoryPercent = 50;
     await p;
     memoryPercent = 99;
     const q = gate.wait();
-    await new Promise((r) => setTimeout(r, 1100));
+    await waitFor('the pause at 99 %', () => notes.some((n) => n?.includes('99 %')));
     fail = true;
     await q;
   });

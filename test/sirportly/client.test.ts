@@ -203,6 +203,10 @@ describe('attachments', () => {
   });
 
   it('an expired token is a validation error', async () => {
+    // A double on a clock the test moves.
+    let clock = Date.now();
+    await double.close();
+    double = await startSirportlyDouble({ now: () => clock });
     double.state.tokenTtlMs = 20;
     const c = client();
     const { token } = await c.addAttachment({
@@ -210,7 +214,7 @@ describe('attachments', () => {
       contentType: 'text/plain',
       content: Buffer.from('hi'),
     });
-    await new Promise((r) => setTimeout(r, 40));
+    clock += 40;
 
     const err = await failure(c.postUpdate({ ...fields(), attachments: [token] }));
     expect(err.kind).toBe('validation');
@@ -471,13 +475,10 @@ describe('error classification over the wire', () => {
     double.faults.hangMs = 10_000;
     const c = client({ requestTimeoutMs: 300 });
 
-    const started = Date.now();
+    // Unbounded, the call would end only when the double drops the connection, 10 s on: no timeout.
     const err = await failure(c.postUpdate(fields()));
-    const elapsed = Date.now() - started;
     expect(err.kind).toBe('timeout');
     expect(err.ambiguous).toBe(true);
-    expect(elapsed).toBeGreaterThanOrEqual(250);
-    expect(elapsed).toBeLessThan(1500);
 
     // The worker's recovery path: the post did land, and reading back finds it.
     expect(double.state.updates(REF)).toHaveLength(1);
@@ -494,10 +495,9 @@ describe('error classification over the wire', () => {
       const timer = setInterval(() => res.write(' '), 50);
       res.on('close', () => clearInterval(timer));
     });
-    const started = Date.now();
+    // The body never ends: only the deadline can end this call.
     const err = await failure(client({ url, requestTimeoutMs: 300 }).getTicket(REF));
     expect(err.kind).toBe('timeout');
-    expect(Date.now() - started).toBeLessThan(1500);
   });
 
   it('a 2xx that is not JSON is server and ambiguous', async () => {

@@ -10,6 +10,8 @@ import { loadConfig, mergeTrees, type Config } from '../../src/config.js';
 import { createLogger, type Logger } from '../../src/log.js';
 import { startSirportlyDouble } from './sirportly-double.js';
 
+export { queueSettled, waitFor, waitForLog } from './wait.js';
+
 export type Double = Awaited<ReturnType<typeof startSirportlyDouble>>;
 
 /** Captures log lines as parsed objects (and keeps them off the test output). */
@@ -121,20 +123,6 @@ export async function sendRaw(
     return { code: e.responseCode ?? 0, response: e.response ?? e.message };
   } finally {
     transport.close();
-  }
-}
-
-export async function waitFor<T>(
-  what: string,
-  fn: () => Promise<T | undefined | null | false> | T | undefined | null | false,
-  timeoutMs = 10_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
   }
 }
 

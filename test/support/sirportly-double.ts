@@ -1,4 +1,4 @@
-// An HTTP stand-in for Sirportly on a real port, following ../shared/docs/sirportly-api.md:
+// An HTTP stand-in for Sirportly on a real port, following https://sirportly.com/docs/api-specification:
 // X-Auth headers, 404 {"error"} / 422 {"errors":{field:[…]}}, temporary attachment tokens that
 // expire and work once, post_update → 201 update JSON, tickets/ticket with updates[],
 // tickets/submit → 201 ticket JSON (NT-100001, NT-100002, …; contacts found by email
@@ -566,7 +566,7 @@ export async function startSirportlyDouble(opts: SirportlyDoubleOptions = {}): P
       if (!found) return { status: 404, body: { error: 'Contact not found' } };
       contact = found;
     } else {
-      // An existing contact is used as it is: contact_name only names a new one (D-SUBMIT).
+      // An existing contact is used as it is: contact_name only names a new one (tickets/submit).
       contact = contactFor(methodData ?? '', value('contact_name'));
     }
 
