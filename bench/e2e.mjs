@@ -130,7 +130,7 @@ async function runOne(f, latencyMs) {
     );
   const redis = await startRedis({ fsync: f.fsync });
   const double = await startDouble();
-  await double.faults({ latencyMs, failRate: 0, rate429: 0, hangRate: 0 });
+  await double.faults({ delayMs: latencyMs });
   const settings = {
     redis: { prefix: 'bench' },
     queue: { concurrency: f.concurrency },

@@ -139,24 +139,26 @@ export async function startRedis({ fsync = 'everysec', port } = {}) {
   return r;
 }
 
+/** The Sirportly double in its own process (bench/support/sirportly-double.mjs). */
 export async function startDouble() {
   const child = spawn(process.execPath, [path.join(HERE, 'sirportly-double.mjs')], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   started.add(child);
-  const port = await new Promise((resolve, reject) => {
-    child.stdout.once('data', (d) => resolve(JSON.parse(d.toString()).port));
+  const { url, token, secret, control } = await new Promise((resolve, reject) => {
+    child.stdout.once('data', (d) => resolve(JSON.parse(d.toString())));
     child.once('exit', (c) => reject(new Error(`double exited ${c}`)));
   });
-  const base = `http://${HOST}:${port}`;
+  const post = (what, body) => fetch(`${control}/${what}`, { method: 'POST', body: JSON.stringify(body) });
   return {
     child,
-    url: base,
-    token: 'bench-token',
-    secret: 'bench-secret',
-    faults: (f) => fetch(`${base}/_faults`, { method: 'POST', body: JSON.stringify(f) }).then((r) => r.json()),
-    stats: (subjects = false) => fetch(`${base}/_stats${subjects ? '?subjects' : ''}`).then((r) => r.json()),
-    reset: () => fetch(`${base}/_reset`, { method: 'POST' }),
+    url,
+    token,
+    secret,
+    /** Sets the double's faults (its own names) and `seed` for their draws. */
+    faults: (f) => post('faults', f).then((r) => r.json()),
+    stats: (subjects = false) => fetch(`${control}/stats${subjects ? '?subjects' : ''}`).then((r) => r.json()),
+    reset: () => post('reset', {}),
   };
 }
 
