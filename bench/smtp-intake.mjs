@@ -385,7 +385,7 @@ async function runLoad(port, flags, runId) {
       seconds: flags.seconds,
       warmup: flags.warmup,
       messages: flags.messages,
-      maxSeconds: flags.maxSeconds,
+      deadlineMs: flags.maxSeconds * 1000,
       runId,
     },
   });
@@ -458,7 +458,24 @@ async function measure(kind, ctx, runIndex) {
         : { fromUs: startUs + flags.warmup * 1e6, toUs: startUs + (flags.warmup + flags.seconds) * 1e6 };
     profile = file ? summarise(path.join(profileDir, file), 25, window) : `no .cpuprofile written in ${profileDir}`;
   }
-  return { kind, ...result, cpu, redisCpu, otherCpu, stored, profile };
+  return {
+    kind,
+    ...result,
+    okTotal: result.acceptedCount,
+    errors: problems(result),
+    cpu,
+    redisCpu,
+    otherCpu,
+    stored,
+    profile,
+  };
+}
+
+/** What went wrong in one load: every reply other than 250, and connection events. */
+function problems(result) {
+  const out = Object.fromEntries(Object.entries(result.codes).filter(([code]) => code !== '250'));
+  for (const [kind, n] of Object.entries(result.errors)) out[kind] = (out[kind] ?? 0) + n;
+  return out;
 }
 
 /** mailgate_door_verdicts_total from the gateway's /metrics: what the door decided, by outcome. */

@@ -258,7 +258,7 @@ export function metric(text, name, labels = '') {
 
 /** Run the load generator in its own process; resolves with its result. */
 export function runLoad(options) {
-  const child = fork(path.join(HERE, 'e2e-load.mjs'), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const child = fork(path.join(HERE, 'load.mjs'), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   started.add(child);
   const result = new Promise((resolve, reject) => {
     child.once('message', (m) => (m.error ? reject(new Error(m.error)) : resolve(m.result)));
