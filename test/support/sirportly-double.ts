@@ -240,22 +240,9 @@ export interface SirportlyDouble {
   close(): Promise<void>;
 }
 
-interface Ticket {
-  id: number;
-  reference: string;
-  subject: string;
+interface Ticket extends Omit<DoubleTicket, 'contactId'> {
   messageId: string;
-  submittedAt: string;
-  status: string;
-  priority: string | null;
-  team: string | null;
-  department: string | null;
-  brand: string | null;
-  sla: string | null;
-  tags: string[];
   contact: DoubleContact | null;
-  submitted: boolean;
-  updates: RecordedUpdate[];
 }
 
 interface Reply {
@@ -356,20 +343,10 @@ export async function startSirportlyDouble(opts: SirportlyDoubleOptions = {}): P
     tickets: () =>
       [...tickets.values()]
         .sort((a, b) => a.id - b.id)
-        .map((t) => ({
-          id: t.id,
-          reference: t.reference,
-          subject: t.subject,
-          submittedAt: t.submittedAt,
-          status: t.status,
-          priority: t.priority,
-          team: t.team,
-          department: t.department,
-          brand: t.brand,
-          sla: t.sla,
+        .map(({ messageId: _messageId, contact, ...t }) => ({
+          ...t,
           tags: [...t.tags],
-          contactId: t.contact?.id ?? null,
-          submitted: t.submitted,
+          contactId: contact?.id ?? null,
           updates: [...t.updates],
         })),
     contacts: () => [...contacts.values()].sort((a, b) => a.id - b.id).map((c) => ({ ...c })),
