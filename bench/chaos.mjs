@@ -197,7 +197,7 @@ const SCENARIOS = {
   'rate-limit': async (f) => {
     let gaps = null;
     const ok = await scenario(f, 'rate-limit', {
-      faults: { rate429: 0.2, retryAfter: 2, only: ['post_update'] },
+      faults: { status429Rate: 0.2, retryAfter: 2, only: ['post_update'] },
       during: async (ctx) => {
         // Read the gaps at the end, when every retry has come back.
         await waitUntil('load done', async () => (await ctx.double.stats()).posts >= f.messages, 240_000).catch(
@@ -215,7 +215,7 @@ const SCENARIOS = {
   },
   'commit-hang': (f) =>
     scenario(f, 'commit-hang', {
-      faults: { hangRate: 0.1, hangMs: 3000, only: ['post_update'] },
+      faults: { commitThenHangRate: 0.1, hangMs: 3000, only: ['post_update'] },
       during: async () => ({ hang: 'post committed, then no answer for 3 s (client timeout 1 s), 10 % of posts' }),
     }),
   'worker-sigkill': (f) =>

@@ -8,7 +8,7 @@
 // For each Sirportly latency: a fresh redis-server (AOF, noeviction), the Sirportly double
 // (bench/support/sirportly-double.mjs, its own process, answering after --latency ms), the
 // gateway from dist/ — `serve --role smtp` plus --workers × `serve --role worker` (split), or one
-// `serve --role all` — and the load generator (bench/support/e2e-load.mjs, its own process)
+// `serve --role all` — and the load generator (bench/support/load.mjs, its own process)
 // sending --messages unique messages over --sessions parallel SMTP sessions. A warm-up of
 // --warmup messages goes first and is not counted.
 //
@@ -130,7 +130,7 @@ async function runOne(f, latencyMs) {
     );
   const redis = await startRedis({ fsync: f.fsync });
   const double = await startDouble();
-  await double.faults({ latencyMs, failRate: 0, rate429: 0, hangRate: 0 });
+  await double.faults({ delayMs: latencyMs });
   const settings = {
     redis: { prefix: 'bench' },
     queue: { concurrency: f.concurrency },

@@ -29,11 +29,11 @@ import {
   statSync,
   writeFileSync,
 } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
+import { freePort } from './support/machine.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.resolve(HERE, '..');
@@ -175,15 +175,6 @@ async function buildArchive(file, sizeMb) {
 
 // ---------------------------------------------------------------------------------------------
 // Runs
-
-async function freePort() {
-  const srv = net.createServer();
-  srv.listen(0, HOST);
-  await once(srv, 'listening');
-  const { port } = srv.address();
-  await new Promise((r) => srv.close(r));
-  return port;
-}
 
 async function startRedis(dir, aof) {
   const port = await freePort();

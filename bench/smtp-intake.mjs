@@ -30,13 +30,13 @@ import {
   writeFileSync,
   closeSync,
 } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { summarise } from './support/cpuprofile-top.mjs';
+import { cpuSeconds, freePort, machineBusySeconds } from './support/machine.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.resolve(HERE, '..');
@@ -148,45 +148,6 @@ function usage(msg) {
 // Helpers
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-async function freePort() {
-  const srv = net.createServer();
-  srv.listen(0, HOST);
-  await once(srv, 'listening');
-  const { port } = srv.address();
-  await new Promise((r) => srv.close(r));
-  return port;
-}
-
-const CLK_TCK = (() => {
-  try {
-    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
-  } catch {
-    return 100;
-  }
-})();
-
-/** CPU seconds (user + system) a process has used so far, from /proc (Linux); NaN elsewhere. */
-function cpuSeconds(pid) {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / CLK_TCK; // utime, stime
-  } catch {
-    return NaN;
-  }
-}
-
-/** Busy CPU seconds of the whole machine so far (all CPUs), from /proc/stat; NaN elsewhere. */
-function machineBusySeconds() {
-  try {
-    const cpu = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
-    const [user, nice, system, , , irq, softirq, steal] = cpu;
-    return (user + nice + system + irq + softirq + steal) / CLK_TCK;
-  } catch {
-    return NaN;
-  }
-}
 
 function tail(file, lines = 20) {
   try {
@@ -385,7 +346,7 @@ async function runLoad(port, flags, runId) {
       seconds: flags.seconds,
       warmup: flags.warmup,
       messages: flags.messages,
-      maxSeconds: flags.maxSeconds,
+      deadlineMs: flags.maxSeconds * 1000,
       runId,
     },
   });
@@ -458,7 +419,24 @@ async function measure(kind, ctx, runIndex) {
         : { fromUs: startUs + flags.warmup * 1e6, toUs: startUs + (flags.warmup + flags.seconds) * 1e6 };
     profile = file ? summarise(path.join(profileDir, file), 25, window) : `no .cpuprofile written in ${profileDir}`;
   }
-  return { kind, ...result, cpu, redisCpu, otherCpu, stored, profile };
+  return {
+    kind,
+    ...result,
+    okTotal: result.acceptedCount,
+    errors: problems(result),
+    cpu,
+    redisCpu,
+    otherCpu,
+    stored,
+    profile,
+  };
+}
+
+/** What went wrong in one load: every reply other than 250, and connection events. */
+function problems(result) {
+  const out = Object.fromEntries(Object.entries(result.codes).filter(([code]) => code !== '250'));
+  for (const [kind, n] of Object.entries(result.errors)) out[kind] = (out[kind] ?? 0) + n;
+  return out;
 }
 
 /** mailgate_door_verdicts_total from the gateway's /metrics: what the door decided, by outcome. */

@@ -7,6 +7,9 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { freePort } from './machine.mjs';
+
+export { cpuSeconds, freePort, memory } from './machine.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 export const ROOT = path.resolve(HERE, '../..');
@@ -15,17 +18,6 @@ const HOST = '127.0.0.1';
 
 const started = new Set();
 export const workdir = mkdtempSync(path.join(os.tmpdir(), 'mailgate-e2e-chaos-'));
-
-export function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, HOST, () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
@@ -44,27 +36,6 @@ const canConnect = (port) =>
     s.once('connect', () => (s.destroy(), r(true)));
     s.once('error', () => r(false));
   });
-
-/** Resident set now and at its peak (VmHWM), in MiB, from /proc. */
-export function memory(pid) {
-  try {
-    const text = readFileSync(`/proc/${pid}/status`, 'utf8');
-    const kb = (name) => Number(new RegExp(`^${name}:\\s+(\\d+)`, 'm').exec(text)?.[1] ?? NaN);
-    return { rss: kb('VmRSS') / 1024, peak: kb('VmHWM') / 1024 };
-  } catch {
-    return { rss: NaN, peak: NaN };
-  }
-}
-
-/** CPU seconds (user + system) a process has used so far, from /proc. */
-export function cpuSeconds(pid) {
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (100/s)
-  } catch {
-    return NaN;
-  }
-}
 
 function cpuTimes() {
   const f = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
@@ -139,24 +110,26 @@ export async function startRedis({ fsync = 'everysec', port } = {}) {
   return r;
 }
 
+/** The Sirportly double in its own process (bench/support/sirportly-double.mjs). */
 export async function startDouble() {
   const child = spawn(process.execPath, [path.join(HERE, 'sirportly-double.mjs')], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   started.add(child);
-  const port = await new Promise((resolve, reject) => {
-    child.stdout.once('data', (d) => resolve(JSON.parse(d.toString()).port));
+  const { url, token, secret, control } = await new Promise((resolve, reject) => {
+    child.stdout.once('data', (d) => resolve(JSON.parse(d.toString())));
     child.once('exit', (c) => reject(new Error(`double exited ${c}`)));
   });
-  const base = `http://${HOST}:${port}`;
+  const post = (what, body) => fetch(`${control}/${what}`, { method: 'POST', body: JSON.stringify(body) });
   return {
     child,
-    url: base,
-    token: 'bench-token',
-    secret: 'bench-secret',
-    faults: (f) => fetch(`${base}/_faults`, { method: 'POST', body: JSON.stringify(f) }).then((r) => r.json()),
-    stats: (subjects = false) => fetch(`${base}/_stats${subjects ? '?subjects' : ''}`).then((r) => r.json()),
-    reset: () => fetch(`${base}/_reset`, { method: 'POST' }),
+    url,
+    token,
+    secret,
+    /** Sets the double's faults (its own names) and `seed` for their draws. */
+    faults: (f) => post('faults', f).then((r) => r.json()),
+    stats: (subjects = false) => fetch(`${control}/stats${subjects ? '?subjects' : ''}`).then((r) => r.json()),
+    reset: () => post('reset', {}),
   };
 }
 
@@ -256,7 +229,7 @@ export function metric(text, name, labels = '') {
 
 /** Run the load generator in its own process; resolves with its result. */
 export function runLoad(options) {
-  const child = fork(path.join(HERE, 'e2e-load.mjs'), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const child = fork(path.join(HERE, 'load.mjs'), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   started.add(child);
   const result = new Promise((resolve, reject) => {
     child.once('message', (m) => (m.error ? reject(new Error(m.error)) : resolve(m.result)));

@@ -5,9 +5,9 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startSirportlyDouble } from '../support/sirportly-double.js';
-import { compose, queueSettled, sendRaw, sleep, waitFor, type Double } from '../support/harness.js';
+import { waitFor, type Double } from '../support/harness.js';
 import { SentinelLayout } from '../support/redis-server.js';
-import { startGatewayProcess, type GatewayProcess } from './support.js';
+import { mtaSenders, startGatewayProcess, tallyPosted, type GatewayProcess } from './support.js';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -50,41 +50,23 @@ it('primary SIGKILLed under load (durability replica): 451 during the failover, 
   });
 
   const run = randomBytes(3).toString('hex');
-  const accepted = new Set<string>();
   const tempfailTimes: number[] = [];
   let delayed = 0;
-  let sent = 0;
   let stop = false;
-
-  const sender = async (s: number) => {
-    for (let i = 0; !stop; i++) {
-      const subject = `[GJ-060309] failover ${run}-${s}-${i}`;
-      const from = `f${s}-${i}-${run}@example.net`;
-      const raw = await compose({
-        from,
-        to: 'support@help.example.com',
-        subject,
-        messageId: `<${run}-${s}-${i}@example.net>`,
-        text: subject,
-      });
-      sent++;
-      // Like an MTA: a 4xx is tried again later, until accepted.
-      for (let attempt = 0; ; attempt++) {
-        const r = await sendRaw(gateway!.smtpPort, raw, { from, to: ['support@help.example.com'] });
-        if (r.code === 250) {
-          accepted.add(subject);
-          if (attempt > 0) delayed++;
-          break;
-        }
-        tempfailTimes.push(Date.now());
-        expect(r.code, r.response).toBeGreaterThanOrEqual(400);
-        expect(r.code, r.response).toBeLessThan(500);
-        if (attempt > 300) throw new Error(`never accepted: ${subject}`);
-        await sleep(100);
-      }
-    }
-  };
-  const senders = Array.from({ length: SENDERS }, (_, s) => sender(s));
+  const { accepted, sent, done } = mtaSenders({
+    port: () => gateway!.smtpPort,
+    senders: SENDERS,
+    label: 'failover',
+    fromPrefix: 'f',
+    run,
+    retryMs: 100,
+    maxAttempts: 300,
+    more: () => !stop,
+    onReply: (r, attempt) => {
+      if (r.code !== 250) tempfailTimes.push(Date.now());
+      else if (attempt > 0) delayed++;
+    },
+  });
 
   const oldPort = await layout.primaryPort();
   await waitFor('some mail accepted before the kill', () => accepted.size >= 20, 20_000);
@@ -99,29 +81,21 @@ it('primary SIGKILLed under load (durability replica): 451 during the failover, 
   const acceptedAtSettle = accepted.size;
   await waitFor('mail accepted again after the failover', () => accepted.size >= acceptedAtSettle + 20, 30_000);
   stop = true;
-  await Promise.all(senders);
+  await done;
 
-  const posted = () => double.state.updates('GJ-060309').filter((u) => u.fields.subject?.includes(run));
-  await waitFor(
-    'all accepted mail posted',
-    () => new Set(posted().map((u) => u.fields.subject)).size >= accepted.size,
-    60_000,
-  );
-  // Every job ended: nothing more is posted.
-  await queueSettled(`redis://127.0.0.1:${await layout.primaryPort()}`, 'fo');
-  const perMessage = new Map<string, number>();
-  for (const u of posted()) perMessage.set(u.fields.subject!, (perMessage.get(u.fields.subject!) ?? 0) + 1);
-  const duplicates = [...perMessage.values()].filter((n) => n > 1).length;
-  const lost = [...accepted].filter((s) => !perMessage.has(s));
+  const { perMessage, lost, duplicates } = await tallyPosted(double, run, accepted, 60_000, {
+    redisUrl: `redis://127.0.0.1:${await layout.primaryPort()}`,
+    prefix: 'fo',
+  });
   const first = tempfailTimes.find((t) => t >= killedAt);
   const last = tempfailTimes.at(-1);
   console.log(
-    `sentinel failover: ${sent} messages, ${accepted.size} answered 250, ${perMessage.size} posted, ${duplicates} duplicated, ${lost.length} lost; ` +
+    `sentinel failover: ${sent()} messages, ${accepted.size} answered 250, ${perMessage.size} posted, ${duplicates} duplicated, ${lost.length} lost; ` +
       `new primary elected ${electedAt - killedAt} ms after the kill; door answered 4xx from +${first !== undefined ? first - killedAt : '-'} ms to +${last !== undefined ? last - killedAt : '-'} ms ` +
       `(${tempfailTimes.length} 4xx replies); ${delayed} messages delayed`,
   );
   expect(tempfailTimes.length).toBeGreaterThan(0); // the failover was seen at the door
-  expect(accepted.size).toBe(sent);
+  expect(accepted.size).toBe(sent());
   expect(lost).toEqual([]);
   expect(duplicates).toBe(0);
   expect(gateway.lines('job failed')).toEqual([]);

@@ -3,16 +3,8 @@
 // gateway stored.
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { randomBytes } from 'node:crypto';
-import { Queue } from 'bullmq';
-import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { inspectMessage } from '../../src/mail/inspect.js';
-import { QUEUE_NAME } from '../../src/queue/keys.js';
-import type { JobData } from '../../src/queue/job.js';
-import { startSirportlyDouble } from '../support/sirportly-double.js';
-import { sendRaw, startHarness, waitFor, type Double, type Harness } from '../support/harness.js';
 import { corpusRoot } from '../mail/helpers.js';
+import { describeInspectMatchesPost } from '../support/inspect-matches-post.js';
 
 const FILES = [
   'php-mime-mail-parser/m0001',
@@ -33,74 +25,4 @@ const FILES = [
   'cpython-test_email/msg_45.txt',
 ];
 
-/**
- * Replace the Subject (so the message carries a reference and a tag to find it by) and the
- * Message-ID (several corpus files share one, and the gateway rightly posts those once).
- */
-function retag(raw: Buffer, tag: string): Buffer {
-  const text = raw.toString('latin1');
-  const sep = /\r?\n\r?\n/.exec(text);
-  const headEnd = sep ? sep.index : text.length;
-  const head = text
-    .slice(0, headEnd)
-    .replace(/^Subject:.*(?:\r?\n[ \t].*)*(?:\r?\n|$)/im, '')
-    .replace(/^Message-ID:.*(?:\r?\n[ \t].*)*(?:\r?\n|$)/im, '');
-  const nl = head.includes('\r\n') ? '\r\n' : '\n';
-  const out = `Subject: [GJ-060309] ${tag}${nl}Message-ID: <${tag}@inspect.test>${nl}${head}${text.slice(headEnd)}`;
-  return Buffer.from(out, 'latin1');
-}
-
-let double: Double;
-let h: Harness;
-let redis: Redis;
-let queue: Queue<JobData>;
-
-beforeAll(async () => {
-  double = await startSirportlyDouble();
-  h = await startHarness(inject('redisUrl'), double);
-  redis = new Redis(inject('redisUrl'));
-  queue = new Queue<JobData>(QUEUE_NAME, { connection: redis, prefix: h.config.redis.prefix });
-});
-afterAll(async () => {
-  await h?.close();
-  await queue?.close();
-  redis?.disconnect();
-  await double?.close();
-});
-
-describe('inspect equals what is posted', () => {
-  for (const rel of FILES) {
-    it(rel, async () => {
-      const tag = randomBytes(4).toString('hex');
-      const raw = retag(readFileSync(path.join(corpusRoot, rel)), tag);
-      const reply = await sendRaw(h.smtpPort, raw, { from: 'sender@example.org', to: ['support@example.com'] });
-      expect(reply.response).toMatch(/^250 2\.0\.0 Ok: queued as/);
-      const queueId = /queued as ([0-9a-f]+)/.exec(reply.response)![1]!;
-      const posted = await waitFor(
-        'update',
-        () => double.state.updates('GJ-060309').find((u) => u.fields.subject?.includes(tag)),
-        15_000,
-      );
-
-      const stored = await redis.getBuffer(`${h.config.redis.prefix}:raw:${queueId}`);
-      const job = await queue.getJob(queueId);
-      expect(stored).not.toBeNull();
-      const shown = await inspectMessage(stored!, job!.data.envelope, h.config);
-
-      expect(shown.verdict).toBe('post');
-      const u = shown.update!;
-      const f = posted.fields;
-      expect(f.ticket).toBe(u.ticket);
-      expect(f.subject).toBe(u.subject);
-      expect(f.message).toBe(u.message);
-      expect(f.html_body ?? null).toBe(u.html_body);
-      expect(f.html_safe ?? null).toBe(u.html_safe);
-      expect(f.author_name ?? null).toBe(u.author_name);
-      expect(f.author_email ?? null).toBe(u.author_email);
-      expect(f.posted_at).toBe(u.posted_at);
-      expect(
-        posted.attachments.map((a) => ({ filename: a.filename, sha256: a.sha256, size: a.content.length })),
-      ).toEqual(shown.attachments.map((a) => ({ filename: a.filename, sha256: a.sha256, size: a.size })));
-    });
-  }
-});
+describeInspectMatchesPost(FILES, (rel) => readFileSync(path.join(corpusRoot, rel)));

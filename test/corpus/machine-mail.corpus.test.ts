@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { doorVerdict } from '../../src/mail/verdict.js';
-import { corpusFile, envelope, repoRoot, testConfig } from '../mail/helpers.js';
+import { corpusFile, envelope, POLICY_ALL_POST, repoRoot, testConfig } from '../mail/helpers.js';
 
 const expected = JSON.parse(readFileSync(path.join(repoRoot, 'test/fixtures/machine-mail.json'), 'utf8')) as Record<
   string,
@@ -44,16 +44,7 @@ describe('machine mail in the corpus', () => {
   });
 
   it('posts every class whose policy is post', () => {
-    const all = testConfig({
-      policy: {
-        autoSubmitted: 'post',
-        deliveryReports: 'post',
-        precedence: 'post',
-        mailerDaemon: 'post',
-        nullSender: 'post',
-        autoReplyHeaders: 'post',
-      },
-    });
+    const all = testConfig({ policy: POLICY_ALL_POST });
     for (const file of Object.keys(expected))
       expect(doorVerdict(corpusFile(file), env, all).verdict, file).toBe('post');
   });

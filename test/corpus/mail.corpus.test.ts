@@ -17,7 +17,15 @@ import type { Envelope } from '../../src/mail/types.js';
 import { doorVerdict } from '../../src/mail/verdict.js';
 import { compareWithCpython, cpython, KNOWN_DIFFERENCES } from '../mail/cpython.js';
 import { stubDns } from '../mail/dns-stub.js';
-import { base64PartAfter, corpusFile, envelope, repoRoot, testConfig } from '../mail/helpers.js';
+import {
+  base64PartAfter,
+  corpusFile,
+  CREATE_ROUTES,
+  envelope,
+  POLICY_ALL_POST,
+  repoRoot,
+  testConfig,
+} from '../mail/helpers.js';
 
 const config = testConfig();
 const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
@@ -76,24 +84,8 @@ describe('decoding as CPython does', () => {
 });
 
 describe('machine mail of the corpus on create routes', () => {
-  const TICKET = { brand: 'Help', department: 'Support', status: 'New', priority: 'Normal', team: 'Helpdesk' };
-  const ROUTES = [
-    { name: 'sales', match: ['sales@example.com'], noReference: 'create', ticket: TICKET },
-    { name: 'legal', match: ['legal@example.com'], noReference: 'drop' },
-    { name: 'press', match: ['press@example.com'], noReference: 'reject' },
-    { name: 'rest', noReference: 'create', ticket: TICKET },
-  ];
-  const ALL_POST = {
-    autoSubmitted: 'post',
-    deliveryReports: 'post',
-    precedence: 'post',
-    mailerDaemon: 'post',
-    nullSender: 'post',
-    autoReplyHeaders: 'post',
-  };
-
-  const configCreate = testConfig({ routes: ROUTES });
-  const lenient = testConfig({ routes: ROUTES, policy: ALL_POST });
+  const configCreate = testConfig({ routes: CREATE_ROUTES });
+  const lenient = testConfig({ routes: CREATE_ROUTES, policy: POLICY_ALL_POST });
   const to = (rcpt: string, over: Partial<Envelope> = {}): Envelope => envelope({ rcptTo: [rcpt], ...over });
   const ACCEPTED = { code: 250, enhanced: '2.0.0', text: 'Accepted' };
 

@@ -5,26 +5,19 @@ import { parseHeaders } from '../../src/mail/headers.js';
 import { idempotencyKey } from '../../src/mail/idempotency.js';
 import type { Envelope } from '../../src/mail/types.js';
 import { doorVerdict, noMatchVerdict, verdictFromHeaders } from '../../src/mail/verdict.js';
-import { envelope, fixture, fixtureFiles, mail, testConfig } from './helpers.js';
+import {
+  CREATE_ROUTES,
+  envelope,
+  fixture,
+  fixtureFiles,
+  mail,
+  POLICY_ALL_POST,
+  testConfig,
+  TICKET,
+} from './helpers.js';
 
-const TICKET = { brand: 'Help', department: 'Support', status: 'New', priority: 'Normal', team: 'Helpdesk' };
-const ROUTES = [
-  { name: 'sales', match: ['sales@example.com'], noReference: 'create', ticket: TICKET },
-  { name: 'legal', match: ['legal@example.com'], noReference: 'drop' },
-  { name: 'press', match: ['press@example.com'], noReference: 'reject' },
-  { name: 'rest', noReference: 'create', ticket: TICKET },
-];
-const ALL_POST = {
-  autoSubmitted: 'post',
-  deliveryReports: 'post',
-  precedence: 'post',
-  mailerDaemon: 'post',
-  nullSender: 'post',
-  autoReplyHeaders: 'post',
-};
-
-const config = testConfig({ routes: ROUTES });
-const lenient = testConfig({ routes: ROUTES, policy: ALL_POST });
+const config = testConfig({ routes: CREATE_ROUTES });
+const lenient = testConfig({ routes: CREATE_ROUTES, policy: POLICY_ALL_POST });
 
 const to = (rcpt: string, over: Partial<Envelope> = {}): Envelope => envelope({ rcptTo: [rcpt], ...over });
 const plain = (...extra: string[]) =>

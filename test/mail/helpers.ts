@@ -10,6 +10,27 @@ export function testConfig(overrides: Record<string, unknown> = {}): Config {
   return loadConfig({ env: {}, overrides });
 }
 
+/** The fields a route needs to open a ticket. */
+export const TICKET = { brand: 'Help', department: 'Support', status: 'New', priority: 'Normal', team: 'Helpdesk' };
+
+/** Routes by recipient: create for sales@ and the rest, drop for legal@, reject for press@. */
+export const CREATE_ROUTES = [
+  { name: 'sales', match: ['sales@example.com'], noReference: 'create', ticket: TICKET },
+  { name: 'legal', match: ['legal@example.com'], noReference: 'drop' },
+  { name: 'press', match: ['press@example.com'], noReference: 'reject' },
+  { name: 'rest', noReference: 'create', ticket: TICKET },
+];
+
+/** A policy that posts every class of machine mail. */
+export const POLICY_ALL_POST = {
+  autoSubmitted: 'post',
+  deliveryReports: 'post',
+  precedence: 'post',
+  mailerDaemon: 'post',
+  nullSender: 'post',
+  autoReplyHeaders: 'post',
+};
+
 export function envelope(over: Partial<Envelope> = {}): Envelope {
   return {
     mailFrom: 'sender@example.org',

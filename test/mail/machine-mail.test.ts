@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { draft } from '../../src/mail/draft.js';
 import { doorVerdict } from '../../src/mail/verdict.js';
-import { envelope, fixture, fixtureFiles, testConfig } from './helpers.js';
+import { envelope, fixture, fixtureFiles, POLICY_ALL_POST, testConfig } from './helpers.js';
 
 const EXPECTED: Record<string, { verdict: string; reason: string; detail?: RegExp }> = {
   'machine/dsn.eml': {
@@ -44,16 +44,7 @@ describe('machine mail', () => {
   });
 
   it('posts every class whose policy is post', () => {
-    const all = testConfig({
-      policy: {
-        autoSubmitted: 'post',
-        deliveryReports: 'post',
-        precedence: 'post',
-        mailerDaemon: 'post',
-        nullSender: 'post',
-        autoReplyHeaders: 'post',
-      },
-    });
+    const all = testConfig({ policy: POLICY_ALL_POST });
     for (const file of Object.keys(EXPECTED)) expect(doorVerdict(fixture(file), env, all).verdict, file).toBe('post');
   });
 

@@ -20,6 +20,11 @@
 // early, answered with +00:00), from_address/from_name not kept, message line ends normalised and
 // trimmed, and null in every field the gateway does not strictly need. `account.deny` refuses
 // methods with 403 (a token limited to some methods); `account.revoked` refuses everything.
+//
+// The benchmarks run this same file as a process of its own with plain `node`
+// (bench/support/sirportly-double.mjs), through Node's type stripping: it imports only node:
+// built-ins and uses only TypeScript that can be erased (no enums, namespaces or parameter
+// properties).
 import { createHash, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
@@ -37,6 +42,23 @@ export interface SirportlyDoubleOptions {
   objects?: DoubleObjects;
   /** Initial account behaviour (reading, offset, denied methods); changeable later as double.account. */
   account?: Partial<DoubleAccount>;
+  /** Every ticket reference exists: one not known yet is created on its first post_update or ticket call. */
+  anyTicket?: boolean;
+  /** Told of every call once its answer is decided (or withheld), for a caller that keeps its own figures. */
+  onCall?: (call: DoubleCall) => void;
+}
+
+export interface DoubleCall {
+  path: string;
+  /** The request's fields (body over query string). */
+  params: URLSearchParams;
+  /** Status of the answer; for a withheld answer (commitThenHang), the one it would have had. */
+  status: number;
+  /** Done, but the answer withheld and the socket destroyed (commitThenHang). */
+  hung: boolean;
+  /** Date.now() when the request arrived and when its answer was decided. */
+  receivedAt: number;
+  decidedAt: number;
 }
 
 export interface DoubleObjects {
@@ -70,6 +92,8 @@ export interface DoubleFaults {
   failNext: number;
   /** Answer the next N targeted calls with 429 and Retry-After. */
   status429Next: number;
+  /** Probability (0..1) of a 429 with Retry-After before anything is done. */
+  status429Rate: number;
   /** Retry-After value sent with 429: seconds, or a string such as an HTTP-date. */
   retryAfter: number | string;
   /** Wait this long (after reading the request) before handling it. */
@@ -79,7 +103,7 @@ export interface DoubleFaults {
   /** Probability (0..1) that a targeted call is done (recorded), then its answer held for hangMs and the socket destroyed. */
   commitThenHangRate: number;
   hangMs: number;
-  /** Random source for failRate; replace for determinism. */
+  /** Random source for the rates; replace for determinism. */
   random: () => number;
 }
 
@@ -216,22 +240,9 @@ export interface SirportlyDouble {
   close(): Promise<void>;
 }
 
-interface Ticket {
-  id: number;
-  reference: string;
-  subject: string;
+interface Ticket extends Omit<DoubleTicket, 'contactId'> {
   messageId: string;
-  submittedAt: string;
-  status: string;
-  priority: string | null;
-  team: string | null;
-  department: string | null;
-  brand: string | null;
-  sla: string | null;
-  tags: string[];
   contact: DoubleContact | null;
-  submitted: boolean;
-  updates: RecordedUpdate[];
 }
 
 interface Reply {
@@ -252,6 +263,7 @@ function defaultFaults(): DoubleFaults {
     failRate: 0,
     failNext: 0,
     status429Next: 0,
+    status429Rate: 0,
     retryAfter: 2,
     delayMs: 0,
     commitThenHangNext: 0,
@@ -331,20 +343,10 @@ export async function startSirportlyDouble(opts: SirportlyDoubleOptions = {}): P
     tickets: () =>
       [...tickets.values()]
         .sort((a, b) => a.id - b.id)
-        .map((t) => ({
-          id: t.id,
-          reference: t.reference,
-          subject: t.subject,
-          submittedAt: t.submittedAt,
-          status: t.status,
-          priority: t.priority,
-          team: t.team,
-          department: t.department,
-          brand: t.brand,
-          sla: t.sla,
+        .map(({ messageId: _messageId, contact, ...t }) => ({
+          ...t,
           tags: [...t.tags],
-          contactId: t.contact?.id ?? null,
-          submitted: t.submitted,
+          contactId: contact?.id ?? null,
           updates: [...t.updates],
         })),
     contacts: () => [...contacts.values()].sort((a, b) => a.id - b.id).map((c) => ({ ...c })),
@@ -355,6 +357,12 @@ export async function startSirportlyDouble(opts: SirportlyDoubleOptions = {}): P
     hung: {},
   };
   for (const t of opts.tickets ?? DEFAULT_TICKETS) state.addTicket(t.reference, t.subject);
+
+  function findTicket(reference: string): Ticket | undefined {
+    const ref = reference.toUpperCase();
+    if (opts.anyTicket && ref !== '' && !tickets.has(ref)) state.addTicket(ref);
+    return tickets.get(ref);
+  }
 
   // Resolved early by close(), so no handler is left waiting on a timer after the test ends.
   const sleep = (ms: number) =>
@@ -411,7 +419,7 @@ export async function startSirportlyDouble(opts: SirportlyDoubleOptions = {}): P
   }
 
   function postUpdate(params: URLSearchParams): Reply {
-    const ticket = tickets.get((params.get('ticket') ?? '').toUpperCase());
+    const ticket = findTicket(params.get('ticket') ?? '');
     if (!ticket) return { status: 404, body: { error: 'Ticket not found' } };
     const message = params.get('message') ?? '';
     if (message.trim() === '') return { status: 422, body: { errors: { base: ['You must enter a message'] } } };
@@ -515,7 +523,7 @@ export async function startSirportlyDouble(opts: SirportlyDoubleOptions = {}): P
 
   function getTicket(params: URLSearchParams): Reply {
     const ref = params.get('ticket') ?? params.get('reference') ?? '';
-    const ticket = tickets.get(ref.toUpperCase());
+    const ticket = findTicket(ref);
     if (!ticket) return { status: 404, body: { error: 'Ticket not found' } };
     return { status: 200, body: ticketJson(ticket) };
   }
@@ -657,6 +665,7 @@ export async function startSirportlyDouble(opts: SirportlyDoubleOptions = {}): P
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://double.invalid');
     const path = url.pathname;
+    const receivedAt = Date.now();
     state.requests[path] = (state.requests[path] ?? 0) + 1;
     const raw = await readBody(req);
     const contentType = req.headers['content-type'];
@@ -679,30 +688,38 @@ export async function startSirportlyDouble(opts: SirportlyDoubleOptions = {}): P
       fieldNames: form ? [...form.keys()] : raw.length > 0 ? [...new URLSearchParams(raw.toString('utf8')).keys()] : [],
     });
 
+    const report = (status: number, hung: boolean) =>
+      opts.onCall?.({ path, params, status, hung, receivedAt, decidedAt: Date.now() });
+    const answer = (reply: Reply) => {
+      report(reply.status, false);
+      send(res, reply);
+    };
+
     const faulty = targeted(path);
     if (faulty && faults.delayMs > 0) await sleep(faults.delayMs);
     if (closed) return;
     if (faulty && faults.failNext > 0) {
       faults.failNext -= 1;
-      return send(res, { status: 500, body: { error: 'Internal error' } });
+      return answer({ status: 500, body: { error: 'Internal error' } });
     }
     if (faulty && faults.failRate > 0 && faults.random() < faults.failRate) {
-      return send(res, { status: 500, body: { error: 'Internal error' } });
+      return answer({ status: 500, body: { error: 'Internal error' } });
     }
-    if (faulty && faults.status429Next > 0) {
-      faults.status429Next -= 1;
-      return send(res, {
+    const limitedByRate = faulty && faults.status429Rate > 0 && faults.random() < faults.status429Rate;
+    if (faulty && (faults.status429Next > 0 || limitedByRate)) {
+      if (!limitedByRate) faults.status429Next -= 1;
+      return answer({
         status: 429,
         body: { error: 'Rate limit exceeded' },
         headers: { 'retry-after': String(faults.retryAfter) },
       });
     }
     if (account.revoked || req.headers['x-auth-token'] !== token || req.headers['x-auth-secret'] !== secret) {
-      return send(res, { status: 403, body: { error: 'Authentication failed' } });
+      return answer({ status: 403, body: { error: 'Authentication failed' } });
     }
     const method = path.replace(/^\/api\/v2\//, '');
     if (account.deny.some((d) => d === method || d === method.split('/').pop())) {
-      return send(res, { status: 403, body: { error: `This API token does not have access to ${method}` } });
+      return answer({ status: 403, body: { error: `This API token does not have access to ${method}` } });
     }
 
     let reply: Reply;
@@ -738,11 +755,12 @@ export async function startSirportlyDouble(opts: SirportlyDoubleOptions = {}): P
     if (faulty && (faults.commitThenHangNext > 0 || hangByRate)) {
       if (!hangByRate) faults.commitThenHangNext -= 1;
       state.hung[path] = (state.hung[path] ?? 0) + 1;
+      report(reply.status, true);
       await sleep(faults.hangMs);
       req.socket.destroy();
       return;
     }
-    send(res, reply);
+    answer(reply);
   }
 
   const server = createServer((req, res) => {
