@@ -2,18 +2,23 @@
 // splitter, format detection, the file sniffing and `replay --dry-run` read them as lines, and a
 // CR LF cut in two by a chunk edge is still one line break. Each archive is written here.
 import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
+import { createLogger } from '../../src/log.js';
 import { parseHeaders } from '../../src/mail/headers.js';
 import { detectFormat } from '../../src/replay/detect.js';
 import type { DryRunLine } from '../../src/replay/dry-run-task.js';
 import { MboxSplitter, type MboxFormat, type MboxItem } from '../../src/replay/mbox-reader.js';
 import { readMessages, type ReplayItem } from '../../src/replay/messages.js';
+import { runReplay } from '../../src/replay/replay.js';
 import { classifyHead, discover } from '../../src/replay/sources.js';
-import { REPO_ROOT, messagesOf, split } from './helpers.js';
+import { LogSink, startHarness, waitFor, type Double, type Harness } from '../support/harness.js';
+import { startSirportlyDouble } from '../support/sirportly-double.js';
+import { Capture, REPO_ROOT, messagesOf, split } from './helpers.js';
 
 interface Letter {
   fromLine: string;
@@ -316,5 +321,51 @@ describe('replay --dry-run of a bare-CR mbox', () => {
       [3, 'post', 'cat@example.com', LETTERS[2]!.subject, '2010-10-14T10:30:00Z'],
     ]);
     expect(lines[0]!.update!.message).toMatch(/Hello\.\r?\nFrom the archive, quoted\.\r?\n/);
+  });
+});
+
+describe('replay of a bare-CR mbox into Redis, posted by the workers', () => {
+  let double: Double;
+  let workers: Harness;
+  beforeAll(async () => {
+    double = await startSirportlyDouble();
+    workers = await startHarness(inject('redisUrl'), double, {}, 'worker');
+  });
+  afterAll(async () => {
+    await workers?.close();
+    await double?.close();
+  });
+
+  it('three messages, three updates with their authors, subjects and dates', async () => {
+    const tag = randomBytes(4).toString('hex');
+    const letters = LETTERS.map((l) => ({
+      ...l,
+      subject: `${l.subject} (${tag})`,
+      more: l.more.map((h) => h.replace(/^Message-ID: <(\w+)@/, `Message-ID: <$1-${tag}@`)),
+    }));
+    const path = join(mkdtempSync(join(tmpdir(), 'replay-cr-redis-')), 'mac.mbox');
+    writeFileSync(path, mbox(['\r'], letters).data);
+    const stdout = new Capture();
+    const result = await runReplay(
+      { paths: [path], dryRun: false, format: 'auto', since: null, until: null, json: true },
+      workers.config,
+      createLogger('warn', new LogSink()),
+      { stdout, stderr: new Capture() },
+    );
+    expect(result.exitCode).toBe(0);
+    expect(JSON.parse(stdout.text)).toMatchObject({ messages: 3, accepted: 3 });
+    const updates = await waitFor('three updates', () => {
+      const u = double.state.allUpdates().filter((x) => x.fields.subject?.includes(tag));
+      return u.length === 3 ? u : null;
+    });
+    expect(
+      updates
+        .map((u) => [u.fields.author_email, u.fields.subject, u.fields.posted_at])
+        .sort((a, b) => String(a[0]).localeCompare(String(b[0]))),
+    ).toEqual([
+      ['ann@example.net', letters[0]!.subject, '2010-10-12T16:21:05Z'],
+      ['bob@example.org', letters[1]!.subject, '2010-10-13T09:00:00Z'],
+      ['cat@example.com', letters[2]!.subject, '2010-10-14T10:30:00Z'],
+    ]);
   });
 });
