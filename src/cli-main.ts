@@ -11,6 +11,7 @@ import { inspectMessage } from './mail/inspect.js';
 import { replayEnvelope } from './replay/envelope.js';
 import { notMailReason } from './replay/sources.js';
 import { isFromLine } from './replay/from-line.js';
+import { lineEnd } from './replay/mbox-reader.js';
 import { registerReplayCommand } from './replay/command.js';
 import { registerQueueCommand } from './commands/queue.js';
 
@@ -39,11 +40,11 @@ async function readInput(file: string): Promise<Buffer> {
 /** The mbox From_ line a single saved message may start with, or null. */
 function leadingFromLine(raw: Buffer): string | null {
   if (!raw.subarray(0, 5).equals(Buffer.from('From '))) return null;
-  const lf = raw.indexOf(0x0a);
+  const end = lineEnd(raw, 0);
   const line = raw
-    .subarray(0, lf === -1 ? Math.min(raw.length, 1000) : Math.min(lf, 1000))
+    .subarray(0, Math.min(end === -1 ? raw.length : end, 1000))
     .toString('latin1')
-    .replace(/\r$/, '');
+    .replace(/\r?\n?$/, '');
   return isFromLine(line) ? line : null;
 }
 

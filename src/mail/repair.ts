@@ -49,7 +49,7 @@ const CR = 0x0d;
 const LF = 0x0a;
 
 /** The first bare CR (not followed by LF) at or after `from` and before `limit`, or -1. */
-function bareCr(raw: Buffer, from: number, limit: number): number {
+export function bareCr(raw: Buffer, from: number, limit: number): number {
   for (let cr = raw.indexOf(CR, from); cr !== -1 && cr < limit; cr = raw.indexOf(CR, cr + 1)) {
     if (raw[cr + 1] !== LF) return cr;
   }

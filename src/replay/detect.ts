@@ -6,7 +6,7 @@
 // ">>From "). When a file has no such line both read it identically; when it has some, the
 // choice is a guess and the answer says so.
 import { isFromLine } from './from-line.js';
-import { canStartMessage, type MboxFormat } from './mbox-reader.js';
+import { canStartMessage, lineEnd, type MboxFormat } from './mbox-reader.js';
 
 export interface DetectedFormat {
   format: MboxFormat;
@@ -44,15 +44,20 @@ export function detectFormat(sample: Buffer, complete: boolean): DetectedFormat 
   let pos = sample[0] === 0xef && sample[1] === 0xbb && sample[2] === 0xbf ? 3 : 0;
   let inHeaders = false;
   let contentLength: number | null = null;
+  // Lines end at LF, CRLF or a bare CR; the next CR is kept so an LF-only sample is searched once.
+  let cr = sample.indexOf(CR);
+  const endOfLine = (from: number): number => {
+    if (cr !== -1 && cr < from) cr = sample.indexOf(CR, from);
+    return lineEnd(sample, from, cr);
+  };
   while (pos < sample.length) {
-    let end = sample.indexOf(LF, pos);
+    let end = endOfLine(pos);
     const lastLine = end === -1;
-    end = lastLine ? sample.length : end + 1;
+    if (lastLine) end = sample.length;
     const text = sample.toString('latin1', pos, Math.min(end, pos + 200));
     if (text.startsWith('From ') && isFromLine(text)) {
-      const nextIsHeader =
-        !lastLine &&
-        canStartMessage(sample, end, Math.min(sample.length, sample.indexOf(LF, end) + 1 || sample.length));
+      const next = lastLine ? -1 : endOfLine(end);
+      const nextIsHeader = !lastLine && canStartMessage(sample, end, next === -1 ? sample.length : next);
       if (messages === 0 || nextIsHeader) {
         messages++;
         inHeaders = true;
@@ -62,7 +67,7 @@ export function detectFormat(sample: Buffer, complete: boolean): DetectedFormat 
       }
     }
     if (inHeaders) {
-      if (text === '\n' || text === '\r\n') {
+      if (text === '\n' || text === '\r\n' || text === '\r') {
         inHeaders = false;
         if (contentLength !== null) {
           withLength++;
@@ -70,8 +75,8 @@ export function detectFormat(sample: Buffer, complete: boolean): DetectedFormat 
           if (at > sample.length) {
             if (complete) lengthWrong++;
           } else {
-            while (at < sample.length && (sample[at] === LF || (sample[at] === CR && sample[at + 1] === LF)))
-              at += sample[at] === CR ? 2 : 1;
+            while (at < sample.length && (sample[at] === LF || sample[at] === CR))
+              at += sample[at] === CR && sample[at + 1] === LF ? 2 : 1;
             if (at >= sample.length) {
               if (complete) lengthRight++;
             } else if (startsWith(sample, at, 'From ')) lengthRight++;

@@ -17,7 +17,7 @@ const ADDRESS = /^[^\s@<>]+@[^\s@<>]+\.[^\s@<>]+$/;
 /** Text after "From " as written, without the line break; undefined when the line is not one. */
 function tail(line: string): string | undefined {
   if (!line.startsWith('From ')) return undefined;
-  return line.slice(5).replace(/\r?\n$/, '');
+  return line.slice(5).replace(/\r?\n?$/, '');
 }
 
 /**

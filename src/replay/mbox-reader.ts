@@ -12,10 +12,14 @@
 //   nothing and frames each message by its Content-Length header.
 // - A Content-Length is believed only when it lands where a message ends (end of file, or blank
 //   lines and then a From_ line); otherwise the separator rules decide, as mutt and MimeKit do.
-// - CRLF and LF line ends are both read and kept as written; a UTF-8 byte order mark at the start
-//   is skipped; a last message cut short by the end of the file is still handed out (truncated).
+// - LF, CRLF and bare CR (old Mac archives) line ends, mixed too, are read and kept as written; a
+//   UTF-8 byte order mark at the start is skipped; a last message cut short by the end of the file
+//   is still handed out (truncated).
+// - Lines are found by LF alone until a bare CR shows up; from then on by CR as well, and a CR
+//   that ends a chunk waits for the next byte (CR LF split across chunks is one line break).
 // - A message larger than the limit is never held whole: its bytes are counted and dropped while
 //   the reader keeps looking for the next separator.
+import { bareCr } from '../mail/repair.js';
 import { isFromLine } from './from-line.js';
 
 export type MboxFormat = 'mboxo' | 'mboxrd' | 'mboxcl2';
@@ -86,7 +90,26 @@ function startsWithFrom(buf: Buffer, s: number, e: number): boolean {
 
 function isBlankLine(buf: Buffer, s: number, e: number): boolean {
   const n = e - s;
-  return (n === 1 && buf[s] === LF) || (n === 2 && buf[s] === CR && buf[s + 1] === LF) || n === 0;
+  return (n === 1 && (buf[s] === LF || buf[s] === CR)) || (n === 2 && buf[s] === CR && buf[s + 1] === LF) || n === 0;
+}
+
+/** Length of the line break that ends at `e` (LF, CRLF or a bare CR), 0 when none does. */
+function breakBefore(buf: Buffer, s: number, e: number): number {
+  if (e <= s) return 0;
+  if (buf[e - 1] === CR) return 1;
+  if (buf[e - 1] !== LF) return 0;
+  return e - 2 >= s && buf[e - 2] === CR ? 2 : 1;
+}
+
+/**
+ * Where the line that starts at `from` ends: the offset after its break (LF, CRLF or a bare CR),
+ * or -1 when the buffer ends first. `cr` is the first CR at or after `from` (-1: none) when the
+ * caller keeps track of it, so that a buffer without CR is searched for one once, not once a line.
+ */
+export function lineEnd(buf: Buffer, from: number, cr = buf.indexOf(CR, from)): number {
+  const lf = buf.indexOf(LF, from);
+  if (cr !== -1 && (lf === -1 || cr < lf)) return buf[cr + 1] === LF ? cr + 2 : cr + 1;
+  return lf === -1 ? -1 : lf + 1;
 }
 
 /**
@@ -99,7 +122,7 @@ export function canStartMessage(buf: Buffer, s: number, e: number): boolean {
   let i = s;
   while (i < e && (buf[i] === SP || buf[i] === HT)) i++;
   if (i === s) return false;
-  return i === e || buf[i] === LF || (buf[i] === CR && buf[i + 1] === LF);
+  return i === e || buf[i] === LF || (buf[i] === CR && (i + 1 === e || buf[i + 1] === LF));
 }
 
 /** A header field line: a field name (printable ASCII but ':'), optional blanks, then ':'. */
@@ -150,6 +173,10 @@ export class MboxSplitter {
   /** Absolute offset of the last line's line break (-1: none). */
   private lastBreak = -1;
   private lastByte = -1;
+  /** A bare CR was seen: lines end at CR as well as at LF from then on. */
+  private crEnds = false;
+  /** The bytes of the long line so far end with a CR (its LF may start the next chunk). */
+  private contCr = false;
 
   private state: 'preamble' | 'message' = 'preamble';
   private junkStart = -1;
@@ -184,6 +211,10 @@ export class MboxSplitter {
   /** Feed the next chunk; returns the items it completed. */
   push(chunk: Buffer): MboxItem[] {
     if (chunk.length === 0) return [];
+    // Files without a bare CR keep the LF-only search. The last byte of a chunk is decided by the
+    // first byte of the next one.
+    if (!this.crEnds && ((this.lastByte === CR && chunk[0] !== LF) || bareCr(chunk, 0, chunk.length - 1) !== -1))
+      this.crEnds = true;
     this.lastByte = chunk[chunk.length - 1]!;
     this.input.push(chunk);
     this.drain();
@@ -228,7 +259,7 @@ export class MboxSplitter {
         this.clTarget !== null && !this.verifying && this.abs < this.clTarget && this.lastBreak !== this.clTarget;
       const atLength = this.clTarget !== null && (this.abs === this.clTarget || this.lastBreak === this.clTarget);
       const framing = this.verifying || atLength ? 'content-length' : 'separator';
-      this.finish(framing, short || this.lastByte !== LF);
+      this.finish(framing, short || (this.lastByte !== LF && this.lastByte !== CR));
     }
     this.flushJunk();
     return this.out.splice(0);
@@ -238,45 +269,82 @@ export class MboxSplitter {
     while (this.input.length > 0) this.scan(this.input.shift()!);
   }
 
+  /**
+   * The offset after the first line break at or after `from`, or -1 when there is none yet (with
+   * CR line ends: also when the buffer ends with a CR, which the next byte decides).
+   */
+  private breakEnd(buf: Buffer, from: number): number {
+    if (!this.crEnds) {
+      const i = buf.indexOf(LF, from);
+      return i === -1 ? -1 : i + 1;
+    }
+    const end = lineEnd(buf, from);
+    return end === buf.length && buf[end - 1] === CR ? -1 : end;
+  }
+
   private scan(buf: Buffer): void {
     let pos = 0;
     if (this.continuation) {
-      const i = buf.indexOf(LF);
-      if (i === -1) {
+      // After a CR (with CR line ends) the line has ended, with this LF or before this chunk.
+      const end = this.contCr && this.crEnds ? (buf[0] === LF ? 1 : 0) : this.breakEnd(buf, 0);
+      if (end === -1) {
         this.appendContinuation(buf, 0, buf.length);
         return;
       }
-      this.appendContinuation(buf, 0, i + 1);
+      if (end > 0) this.appendContinuation(buf, 0, end);
       this.continuation = false;
-      pos = i + 1;
+      pos = end;
     } else if (this.carryLen > 0) {
-      const i = buf.indexOf(LF);
-      if (i === -1) {
+      const last = this.carry[this.carry.length - 1]!;
+      const end = this.crEnds && last[last.length - 1] === CR ? (buf[0] === LF ? 1 : 0) : this.breakEnd(buf, 0);
+      if (end === -1) {
         this.carry.push(buf);
         this.carryLen += buf.length;
         if (this.carryLen > LONG_LINE) this.longLineStart();
         return;
       }
-      this.carry.push(buf.subarray(0, i + 1));
+      if (end > 0) this.carry.push(buf.subarray(0, end));
       const line = Buffer.concat(this.carry);
       this.carry = [];
       this.carryLen = 0;
       const restart = this.line(line, 0, line.length);
       if (restart) {
-        this.input.unshift(...restart, buf.subarray(i + 1));
+        this.input.unshift(...restart, buf.subarray(end));
         return;
       }
-      pos = i + 1;
+      pos = end;
     }
-    for (;;) {
-      const i = buf.indexOf(LF, pos);
-      if (i === -1) break;
-      const restart = this.line(buf, pos, i + 1);
-      if (restart) {
-        this.input.unshift(...restart, buf.subarray(i + 1));
-        return;
+    if (!this.crEnds) {
+      for (;;) {
+        const i = buf.indexOf(LF, pos);
+        if (i === -1) break;
+        const restart = this.line(buf, pos, i + 1);
+        if (restart) {
+          this.input.unshift(...restart, buf.subarray(i + 1));
+          return;
+        }
+        pos = i + 1;
       }
-      pos = i + 1;
+    } else {
+      // Both searches move forward only: each byte value is looked for once per occurrence.
+      let lf = buf.indexOf(LF, pos);
+      let cr = buf.indexOf(CR, pos);
+      for (;;) {
+        let end: number;
+        if (cr !== -1 && (lf === -1 || cr < lf)) {
+          if (cr + 1 === buf.length) break; // CR LF or a bare CR: the next chunk decides
+          end = cr + 1 === lf ? lf + 1 : cr + 1;
+        } else if (lf !== -1) end = lf + 1;
+        else break;
+        const restart = this.line(buf, pos, end);
+        if (restart) {
+          this.input.unshift(...restart, buf.subarray(end));
+          return;
+        }
+        pos = end;
+        if (lf !== -1 && lf < pos) lf = buf.indexOf(LF, pos);
+        if (cr !== -1 && cr < pos) cr = buf.indexOf(CR, pos);
+      }
     }
     if (pos < buf.length) {
       const rest = buf.subarray(pos);
@@ -291,6 +359,7 @@ export class MboxSplitter {
     const head = Buffer.concat(this.carry);
     this.carry = [];
     this.carryLen = 0;
+    this.contCr = head[head.length - 1] === CR;
     const restart = this.line(head, 0, head.length);
     if (restart) {
       this.input.unshift(...restart);
@@ -300,6 +369,7 @@ export class MboxSplitter {
   }
 
   private appendContinuation(buf: Buffer, s: number, e: number): void {
+    this.contCr = buf[e - 1] === CR;
     this.abs += e - s;
     if (this.state === 'message') this.append(buf, s, e);
     else this.junk(this.abs - (e - s), e - s);
@@ -314,7 +384,8 @@ export class MboxSplitter {
     // Where the previous line's break began: a Content-Length that ends there (before the break,
     // as Netscape wrote it when no blank line followed) still ends the message.
     const prevBreak = this.lastBreak;
-    this.lastBreak = buf[e - 1] === LF ? this.abs - (e - s >= 2 && buf[e - 2] === CR ? 2 : 1) : -1;
+    const brk = breakBefore(buf, s, e);
+    this.lastBreak = brk > 0 ? this.abs - brk : -1;
 
     if (this.state === 'preamble') {
       this.preambleLine(buf, s, e, lineAbs);
@@ -480,7 +551,7 @@ export class MboxSplitter {
     this.flushJunk();
     this.state = 'message';
     this.index += 1;
-    this.fromLine = fromLine.replace(/\r?\n$/, '');
+    this.fromLine = fromLine.replace(/\r?\n?$/, '');
     this.fromAbs = abs;
     this.parts = [];
     this.runBuf = null;
@@ -542,9 +613,8 @@ export class MboxSplitter {
       // The blank line that separates messages is the format's, not the message's.
       if (framing === 'separator' && !truncated) {
         const n = raw.length;
-        if (n >= 2 && raw[n - 1] === LF && raw[n - 2] === LF) raw = raw.subarray(0, n - 1);
-        else if (n >= 4 && raw[n - 1] === LF && raw[n - 2] === CR && raw[n - 3] === LF && raw[n - 4] === CR)
-          raw = raw.subarray(0, n - 2);
+        const last = breakBefore(raw, 0, n);
+        if (last > 0 && breakBefore(raw, 0, n - last) > 0) raw = raw.subarray(0, n - last);
       }
       this.out.push({
         kind: 'message',

@@ -5,7 +5,7 @@ import { createReadStream, type ReadStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { createGunzip, type Gunzip } from 'node:zlib';
 import { DETECT_SAMPLE_BYTES, detectFormat } from './detect.js';
-import { MboxSplitter, type MboxFormat } from './mbox-reader.js';
+import { lineEnd, MboxSplitter, type MboxFormat } from './mbox-reader.js';
 import type { Source } from './sources.js';
 
 export interface ReplayItem {
@@ -49,9 +49,9 @@ function errText(err: unknown): string {
 function splitLeadingFromLine(raw: Buffer): { raw: Buffer; fromLine: string | null } {
   const start = raw[0] === 0xef && raw[1] === 0xbb && raw[2] === 0xbf ? 3 : 0;
   if (raw.toString('latin1', start, start + 5) !== 'From ') return { raw, fromLine: null };
-  const lf = raw.indexOf(0x0a, start);
-  if (lf === -1) return { raw, fromLine: null };
-  return { raw: raw.subarray(lf + 1), fromLine: raw.toString('latin1', start, lf).replace(/\r$/, '') };
+  const end = lineEnd(raw, start);
+  if (end === -1) return { raw, fromLine: null };
+  return { raw: raw.subarray(end), fromLine: raw.toString('latin1', start, end).replace(/\r?\n?$/, '') };
 }
 
 export async function* readMessages(

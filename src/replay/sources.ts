@@ -9,7 +9,7 @@ import { basename, join, sep } from 'node:path';
 import { createGunzip } from 'node:zlib';
 import { printable } from '../mail/clean.js';
 import { parseHeaders } from '../mail/headers.js';
-import { isHeaderLine } from './mbox-reader.js';
+import { isHeaderLine, lineEnd } from './mbox-reader.js';
 
 export type SourceKind = 'mbox' | 'message';
 
@@ -62,22 +62,22 @@ export type HeadKind = 'mbox' | 'message' | 'empty' | 'not_mail';
 /** What a file is, from its first bytes (decompressed). */
 export function classifyHead(head: Buffer, name: string): HeadKind {
   let pos = head[0] === 0xef && head[1] === 0xbb && head[2] === 0xbf ? 3 : 0;
-  // Skip blank lines.
+  // Skip blank lines (LF, CRLF or bare CR line ends).
   for (;;) {
     let i = pos;
-    while (i < head.length && (head[i] === 0x20 || head[i] === 0x09 || head[i] === 0x0d)) i++;
-    if (i < head.length && head[i] === 0x0a) {
-      pos = i + 1;
+    while (i < head.length && (head[i] === 0x20 || head[i] === 0x09)) i++;
+    if (i >= head.length) return 'empty';
+    if (head[i] === 0x0a || head[i] === 0x0d) {
+      pos = lineEnd(head, i);
       continue;
     }
-    if (i >= head.length) return 'empty';
     break;
   }
   if (head.subarray(pos, pos + 5).toString('latin1') === 'From ') {
     return /\.eml(\.gz)?$/i.test(name) ? 'message' : 'mbox';
   }
-  const lf = head.indexOf(0x0a, pos);
-  if (!isHeaderLine(head, pos, lf === -1 ? head.length : lf + 1)) return 'not_mail';
+  const end = lineEnd(head, pos);
+  if (!isHeaderLine(head, pos, end === -1 ? head.length : end)) return 'not_mail';
   if (head.subarray(pos, Math.min(head.length, pos + 4096)).includes(0)) return 'not_mail';
   const headers = parseHeaders(head.subarray(pos));
   return MAIL_HEADERS.some((h) => headers.has(h)) ? 'message' : 'not_mail';
