@@ -27,20 +27,20 @@ const mbox = flag('--mbox', '/tmp/bench-100m/archive-100mb.mbox');
 const count = Number(flag('--messages', '2500'));
 const only = flag('--steps', '').split(',').filter(Boolean);
 
-const { loadConfig } = await dist('config.js');
+const { loadConfig } = await dist('config/load.js');
 const { parseHeaders } = await dist('mail/headers.js');
-const { verdictFromHeaders } = await dist('mail/verdict.js');
-const { replayEnvelope } = await dist('replay/envelope.js');
-const { threadFacts } = await dist('replay/threads.js');
+const { verdictFromHeaders } = await dist('mail/door/verdict.js');
+const { replayEnvelope } = await dist('replay/archive/envelope.js');
+const { threadFacts } = await dist('replay/conversations.js');
 const { restorePartSeparators } = await dist('mail/repair.js');
-const { parseMessage } = await dist('mail/parse.js');
-const { messageParts } = await dist('mail/parts.js');
-const { sanitiseHtml } = await dist('mail/sanitize.js');
-const { composeBody } = await dist('mail/body.js');
+const { parseMessage } = await dist('mail/draft/parse.js');
+const { messageParts } = await dist('mail/draft/parts.js');
+const { sanitiseHtml } = await dist('mail/draft/sanitize.js');
+const { composeBody } = await dist('mail/draft/body.js');
 const { postedAt } = await dist('mail/date.js');
 const { authorOf } = await dist('mail/author.js');
-const { draft } = await dist('mail/draft.js');
-const { dryRunOne } = await dist('replay/dry-run-task.js');
+const { draft } = await dist('mail/draft/draft.js');
+const { dryRunOne } = await dist('replay/dry-run/dry-run-task.js');
 
 const { archiveMessages } = await import('./support/archive-messages.mjs');
 

@@ -103,7 +103,7 @@ async function corpusMessages() {
     process.stderr.write(`replay bench: corpus not found at ${CORPUS}\n`);
     process.exit(1);
   }
-  const { MboxSplitter, canStartMessage } = await import(path.join(ROOT, 'dist/src/replay/mbox-reader.js'));
+  const { MboxSplitter, canStartMessage } = await import(path.join(ROOT, 'dist/src/replay/archive/mbox-reader.js'));
   const out = [];
   // A "message" without a header block (a digest's body, cpython msg_19.txt) cannot be told from
   // the previous message's body in an mbox: left out so that every message written is read back.

@@ -3,11 +3,11 @@
 // to the rest) and the workers close at the same time, each within its own timeout.
 import os from 'node:os';
 import type { Redis } from 'ioredis';
-import type { Config } from './config.js';
+import type { Config } from './config/load.js';
 import { settleWithin, within } from './deadline.js';
 import { GatewayError } from './errors.js';
 import type { Logger } from './log.js';
-import { DoorChecks } from './door/checks.js';
+import { DoorChecks } from './intake/door-checks.js';
 import { startDoorThread } from './intake/door-thread.js';
 import { decide } from './intake/ingest.js';
 import { startSmtp, type SmtpListener } from './intake/smtp.js';
@@ -19,9 +19,9 @@ import { createMetrics, type Metrics } from './ops/metrics.js';
 import { describeTarget, doorConnection, redisAnswers, waitReady, workerConnection } from './queue/connection.js';
 import { DurabilityGuard, describePlan, durabilityOptions } from './queue/durability.js';
 import { MessageStore, createQueue } from './queue/store.js';
-import { startUpdateWorker, type UpdateWorker } from './queue/worker.js';
-import { routeTable } from './mail/route.js';
-import type { SirportlyApi } from './queue/process-job.js';
+import { startUpdateWorker, type UpdateWorker } from './worker/update-worker.js';
+import { routeTable } from './mail/door/route.js';
+import type { SirportlyApi } from './worker/process-job.js';
 import { SirportlyClient } from './sirportly/client.js';
 import { CredentialWatch, accountLabel } from './sirportly/credential-watch.js';
 

@@ -2,16 +2,16 @@
 // line on stderr and a distinct exit code (src/exit-codes.ts), never a stack trace.
 import { readFileSync } from 'node:fs';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { loadConfig, requireSirportlyCredentials, type Config } from './config.js';
+import { loadConfig, requireSirportlyCredentials, type Config } from './config/load.js';
 import { GatewayError } from './errors.js';
 import { EXIT, EXIT_CODES_HELP } from './exit-codes.js';
 import { createLogger } from './log.js';
 import type { Role } from './app.js';
 import { inspectMessage } from './mail/inspect.js';
-import { replayEnvelope } from './replay/envelope.js';
-import { notMailReason } from './replay/sources.js';
-import { isFromLine } from './replay/from-line.js';
-import { lineEnd } from './replay/mbox-reader.js';
+import { replayEnvelope } from './replay/archive/envelope.js';
+import { notMailReason } from './replay/archive/sources.js';
+import { isFromLine } from './replay/archive/from-line.js';
+import { lineEnd } from './replay/archive/mbox-reader.js';
 import { registerReplayCommand } from './replay/command.js';
 import { registerQueueCommand } from './commands/queue.js';
 

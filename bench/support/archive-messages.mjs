@@ -11,8 +11,8 @@ const dist = (p) => import(path.join(ROOT, 'dist/src', p));
  * null when the file holds no mail.
  */
 export async function archiveMessages(file, maxMessageBytes) {
-  const { discover } = await dist('replay/sources.js');
-  const { readMessages } = await dist('replay/messages.js');
+  const { discover } = await dist('replay/archive/sources.js');
+  const { readMessages } = await dist('replay/archive/messages.js');
   const found = await discover([file]);
   if (found.sources.length === 0) return null;
   const ignore = () => undefined;

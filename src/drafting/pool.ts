@@ -7,12 +7,12 @@
 // The posting worker and `mailgate inspect` (draft), and `replay --dry-run` (the inspect line) use it.
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
-import type { Config } from '../config.js';
+import type { Config } from '../config/load.js';
 import { GatewayError } from '../errors.js';
 import type { Draft, DraftAttachment, Envelope } from '../mail/types.js';
-import type { DateFilter, DryRunInput, DryRunOutput } from '../replay/dry-run-task.js';
+import type { DateFilter, DryRunInput, DryRunOutput } from '../replay/dry-run/dry-run-task.js';
 import { threadModule, type ThreadModule } from '../thread-module.js';
-import type { FromThread, ThreadInit, ToThread } from './thread.js';
+import type { FromThread, ThreadInit, ToThread } from './thread-main.js';
 
 /** A task as sent, without its id (given when it is handed to a thread). */
 type Task = ToThread extends infer T ? (T extends ToThread ? Omit<T, 'id'> : never) : never;
@@ -41,7 +41,7 @@ export interface DraftPoolOptions {
   deadlineMs: number;
   /** Old-generation heap of one thread, MB (draft.heapMb). */
   heapMb: number;
-  /** The thread's module (tests); drafting/thread.js otherwise. */
+  /** The thread's module (tests); drafting/thread-main.js otherwise. */
   url?: URL;
 }
 

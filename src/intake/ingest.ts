@@ -1,12 +1,12 @@
 // The one ingest path: SMTP and replay both hand a raw message and its envelope here, and get
 // back the reply to give. The door reads headers only; everything else is the worker's.
-import type { Config } from '../config.js';
+import type { Config } from '../config/load.js';
 import { GatewayError, replyFor } from '../errors.js';
 import type { Logger } from '../log.js';
-import type { DoorChecks } from '../door/checks.js';
+import type { DoorChecks } from './door-checks.js';
 import { clipped } from '../mail/clean.js';
 import { parseHeaders, type HeaderBlock } from '../mail/headers.js';
-import { verdictFromHeaders } from '../mail/verdict.js';
+import { verdictFromHeaders } from '../mail/door/verdict.js';
 import type { DoorVerdict, Envelope, SmtpReply } from '../mail/types.js';
 import type { Metrics } from '../ops/metrics.js';
 import type { MessageStore } from '../queue/store.js';

@@ -3,7 +3,7 @@
 // ingest says the message is stored.
 import { readFileSync } from 'node:fs';
 import { SMTPServer, type SMTPServerDataStream, type SMTPServerOptions, type SMTPServerSession } from 'smtp-server';
-import type { Config } from '../config.js';
+import type { Config } from '../config/load.js';
 import { settleWithin } from '../deadline.js';
 import { GatewayError, replyFor } from '../errors.js';
 import type { Logger } from '../log.js';

@@ -1,16 +1,16 @@
 // `mailgate inspect` and `replay --dry-run`: what the gateway would do with one message, built
 // from the very functions the door and the worker run, so the answer cannot drift from reality.
-import type { Config } from '../config.js';
+import type { Config } from '../config/load.js';
 import { authenticityOf, authorToAuthenticate, type AuthVerdict } from './auth/verify.js';
 import type { DnsResolver } from './auth/resolver.js';
 import { systemResolver } from '../dns-resolver.js';
-import { draft } from './draft.js';
-import { markerTag, newTicketFields, type NewTicketFields } from './new-ticket.js';
-import { routeNamed } from './route.js';
+import { draft } from './draft/draft.js';
+import { markerTag, newTicketFields, type NewTicketFields } from './draft/new-ticket.js';
+import { routeNamed } from './door/route.js';
 import { parseHeaders, type HeaderBlock } from './headers.js';
-import { referencedMessageIds } from './thread.js';
+import { referencedMessageIds } from './door/reply-keys.js';
 import type { DoorVerdict, Draft, Envelope, UpdateFields, VerdictKind } from './types.js';
-import { verdictFromHeaders } from './verdict.js';
+import { verdictFromHeaders } from './door/verdict.js';
 import { formatReply } from '../smtp-replies.js';
 
 export interface InspectAttachment {

@@ -2,11 +2,11 @@
 // around runReplay().
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { parseSince, SINCE_FORMS } from '../admin/since.js';
-import { loadConfig, type Config } from '../config.js';
+import { loadConfig, type Config } from '../config/load.js';
 import { GatewayError } from '../errors.js';
 import { EXIT } from '../exit-codes.js';
 import { createLogger } from '../log.js';
-import { MBOX_FORMATS, type MboxFormat } from './mbox-reader.js';
+import { MBOX_FORMATS, type MboxFormat } from './archive/mbox-reader.js';
 import { runReplay } from './replay.js';
 
 interface CommandOptions {

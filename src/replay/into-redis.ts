@@ -3,8 +3,8 @@
 // so that a dry run never loads BullMQ, ioredis or the door (replay.ts imports it only when needed).
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import type { Config } from '../config.js';
-import { DoorChecks } from '../door/checks.js';
+import type { Config } from '../config/load.js';
+import { DoorChecks } from '../intake/door-checks.js';
 import { ingest, type IngestOutcome } from '../intake/ingest.js';
 import type { Logger } from '../log.js';
 import { parseHeaders, type HeaderBlock } from '../mail/headers.js';
@@ -14,12 +14,12 @@ import { describeTarget, doorConnection, waitReady } from '../queue/connection.j
 import type { JobData } from '../queue/job.js';
 import { MessageStore, createQueue } from '../queue/store.js';
 import { formatReply } from '../smtp-replies.js';
-import { outsideDates, type DateFilter } from './dry-run-task.js';
-import { messageTime, replayEnvelope } from './envelope.js';
-import type { ReplayItem } from './messages.js';
+import { outsideDates, type DateFilter } from './dry-run/dry-run-task.js';
+import { messageTime, replayEnvelope } from './archive/envelope.js';
+import type { ReplayItem } from './archive/messages.js';
 import type { ProgressBar } from './progress.js';
 import type { Example, Summary } from './summary.js';
-import { ArchiveThreads, threadFacts } from './threads.js';
+import { ArchiveThreads, threadFacts } from './conversations.js';
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 

@@ -3,19 +3,19 @@
 // meets every message in the seen index and counts it a duplicate; an interrupted run started
 // again goes on the same way. It never floods Redis: a bounded number of messages is in flight,
 // and reading pauses while too many jobs wait for the workers or Redis nears its maxmemory.
-import type { Config } from '../config.js';
+import type { Config } from '../config/load.js';
 import { EXIT } from '../exit-codes.js';
 import type { Logger } from '../log.js';
 import { printable } from '../mail/clean.js';
-import type { DateFilter, DryRunLine, DryRunOutput } from './dry-run-task.js';
-import { DryRunPool } from './dry-run-pool.js';
+import type { DateFilter, DryRunLine, DryRunOutput } from './dry-run/dry-run-task.js';
+import { DryRunPool } from './dry-run/dry-run-pool.js';
 import { MemoryGovernor, tightHeapGrowth } from './memory.js';
-import type { MboxFormat } from './mbox-reader.js';
-import { readMessages, type ReadEvents, type ReplayItem } from './messages.js';
+import type { MboxFormat } from './archive/mbox-reader.js';
+import { readMessages, type ReadEvents, type ReplayItem } from './archive/messages.js';
 import { ProgressBar, type ProgressStream } from './progress.js';
-import { discover } from './sources.js';
+import { discover } from './archive/sources.js';
 import { Summary } from './summary.js';
-import { ArchiveThreads, type ThreadClaim } from './threads.js';
+import { ArchiveThreads, type ThreadClaim } from './conversations.js';
 
 export interface ReplayOptions {
   paths: string[];

@@ -5,9 +5,9 @@
 import { Readable } from 'node:stream';
 import { FormData, Pool } from 'undici';
 import type { z } from 'zod';
-import type { NewTicketFields } from '../mail/new-ticket.js';
+import type { NewTicketFields } from '../mail/draft/new-ticket.js';
 import type { UpdateFields } from '../mail/types.js';
-import { classifySirportlyFailure } from './classify.js';
+import { classifySirportlyFailure } from './classify-failure.js';
 import { formBody } from './form-body.js';
 import {
   objectListSchema,
@@ -71,7 +71,7 @@ const UPDATE_FIELDS = [
 
 /**
  * tickets/submit: the ticket record only (its content follows as a post_update). The fields are
- * the ones src/mail/new-ticket.ts builds: names or ids for status, priority, team, brand,
+ * the ones src/mail/draft/new-ticket.ts builds: names or ids for status, priority, team, brand,
  * department and sla; the contact by email (an existing contact with it is reused).
  */
 export type SubmitTicketFields = NewTicketFields;

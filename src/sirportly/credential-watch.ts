@@ -2,7 +2,7 @@
 // refuses them, again every credentialsRecheckSeconds. A refused account's jobs wait (no attempt
 // used) instead of failing one by one: the mail is safe in Redis, and the fix is the operator's.
 import type { Logger } from '../log.js';
-import type { Route } from '../mail/route.js';
+import type { Route } from '../mail/door/route.js';
 import type { Metrics } from '../ops/metrics.js';
 import type { SirportlyApi } from './client.js';
 import { checkCredentials } from './credentials.js';

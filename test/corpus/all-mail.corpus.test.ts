@@ -7,10 +7,10 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { referencedCids } from '../../src/mail/attachments.js';
-import { ATTACHMENTS_ONLY_TEXT, EMPTY_MESSAGE_TEXT } from '../../src/mail/body.js';
-import { draft } from '../../src/mail/draft.js';
-import { doorVerdict } from '../../src/mail/verdict.js';
+import { referencedCids } from '../../src/mail/draft/attachments.js';
+import { ATTACHMENTS_ONLY_TEXT, EMPTY_MESSAGE_TEXT } from '../../src/mail/draft/body.js';
+import { draft } from '../../src/mail/draft/draft.js';
+import { doorVerdict } from '../../src/mail/door/verdict.js';
 import { compareWithCpython, cpython, KNOWN_DIFFERENCES } from '../mail/cpython.js';
 import { corpusRoot, envelope as makeEnvelope, hasCorpus, splitMbox, testConfig } from '../mail/helpers.js';
 import { cleanLine } from '../../src/mail/clean.js';
@@ -30,7 +30,7 @@ function listFiles(dir: string): string[] {
 function isMail(file: string): boolean {
   const rel = path.relative(corpusRoot, file);
   if (rel === 'SOURCES.md' || path.basename(rel) === '.gitattributes') return false;
-  // Raw winmail.dat payloads for a TNEF decoder, not messages (test/mail/tnef.test.ts).
+  // Raw winmail.dat payloads for a TNEF decoder, not messages (test/mail/tnef/tnef.test.ts).
   return !(rel.startsWith(`mimekit${path.sep}tnef${path.sep}`) && rel.endsWith('.tnef'));
 }
 

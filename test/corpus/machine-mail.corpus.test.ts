@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { doorVerdict } from '../../src/mail/verdict.js';
+import { doorVerdict } from '../../src/mail/door/verdict.js';
 import { corpusFile, envelope, POLICY_ALL_POST, repoRoot, testConfig } from '../mail/helpers.js';
 
 const expected = JSON.parse(readFileSync(path.join(repoRoot, 'test/fixtures/machine-mail.json'), 'utf8')) as Record<

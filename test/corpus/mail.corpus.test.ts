@@ -7,14 +7,14 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { checkAuthenticity } from '../../src/mail/auth/verify.js';
 import { authorOf } from '../../src/mail/author.js';
-import { ATTACHMENTS_ONLY_TEXT, EMPTY_MESSAGE_TEXT } from '../../src/mail/body.js';
-import { classify } from '../../src/mail/classify.js';
+import { ATTACHMENTS_ONLY_TEXT, EMPTY_MESSAGE_TEXT } from '../../src/mail/draft/body.js';
+import { classify } from '../../src/mail/door/machine-mail.js';
 import { parseMailDate, isoSeconds } from '../../src/mail/date.js';
-import { draft } from '../../src/mail/draft.js';
+import { draft } from '../../src/mail/draft/draft.js';
 import { parseHeaders } from '../../src/mail/headers.js';
 import { inspectMessage } from '../../src/mail/inspect.js';
 import type { Envelope } from '../../src/mail/types.js';
-import { doorVerdict } from '../../src/mail/verdict.js';
+import { doorVerdict } from '../../src/mail/door/verdict.js';
 import { compareWithCpython, cpython, KNOWN_DIFFERENCES } from '../mail/cpython.js';
 import { stubDns } from '../mail/dns-stub.js';
 import {

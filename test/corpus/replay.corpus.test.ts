@@ -3,14 +3,14 @@
 // test states counts and bytes that a wrong splitter gets wrong.
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/config.js';
+import { loadConfig } from '../../src/config/load.js';
 import { inspectMessage } from '../../src/mail/inspect.js';
 import { parseHeaders } from '../../src/mail/headers.js';
-import { detectFormat } from '../../src/replay/detect.js';
-import { replayEnvelope } from '../../src/replay/envelope.js';
-import type { MboxFormat } from '../../src/replay/mbox-reader.js';
-import { readMessages, type ReplayItem } from '../../src/replay/messages.js';
-import { discover } from '../../src/replay/sources.js';
+import { detectFormat } from '../../src/replay/archive/detect.js';
+import { replayEnvelope } from '../../src/replay/archive/envelope.js';
+import type { MboxFormat } from '../../src/replay/archive/mbox-reader.js';
+import { readMessages, type ReplayItem } from '../../src/replay/archive/messages.js';
+import { discover } from '../../src/replay/archive/sources.js';
 import { bodyOf, CORPUS, corpusFile, messageIdOf, messagesOf, split } from '../replay/helpers.js';
 
 const ASF = 'ponymail-unit-tests';

@@ -11,8 +11,8 @@
 // that RTF: `text` is a phrase found in it; multi-value-attribute's RTF encapsulates HTML.
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { draft } from '../../src/mail/draft.js';
-import { decodeTnef, TnefError } from '../../src/mail/tnef.js';
+import { draft } from '../../src/mail/draft/draft.js';
+import { decodeTnef, TnefError } from '../../src/mail/tnef/tnef.js';
 import { corpusFile, envelope, mail, testConfig } from '../mail/helpers.js';
 
 interface Expected {

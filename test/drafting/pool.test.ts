@@ -1,9 +1,9 @@
-// The drafting pool with real worker threads (running src/drafting/thread.ts): a message past its
+// The drafting pool with real worker threads (running src/drafting/thread-main.ts): a message past its
 // deadline or its heap stops its thread, not the pool.
 import { afterEach, describe, expect, it } from 'vitest';
 import { DraftPool } from '../../src/drafting/pool.js';
 import { GatewayError } from '../../src/errors.js';
-import { DryRunPool } from '../../src/replay/dry-run-pool.js';
+import { DryRunPool } from '../../src/replay/dry-run/dry-run-pool.js';
 import { envelope, mail, testConfig } from '../mail/helpers.js';
 
 // Sanitising this takes minutes (the sanitiser's work grows with depth × tags) once the HTML

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from 'v
 import { openAdmin } from '../../src/admin/context.js';
 import { retryJob } from '../../src/admin/retry.js';
 import { QUEUE_NAME, keys } from '../../src/queue/keys.js';
-import { processUpdateJob } from '../../src/queue/process-job.js';
+import { processUpdateJob } from '../../src/worker/process-job.js';
 import type { JobData } from '../../src/queue/job.js';
 import { SirportlyClient } from '../../src/sirportly/client.js';
 import { createLogger } from '../../src/log.js';

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, beforeEach, expect, inject, it } from 'vitest';
 import { createLogger } from '../../src/log.js';
 import type { JobData } from '../../src/queue/job.js';
 import { QUEUE_NAME, keys } from '../../src/queue/keys.js';
-import { processUpdateJob, WaitError } from '../../src/queue/process-job.js';
+import { processUpdateJob, WaitError } from '../../src/worker/process-job.js';
 import { SirportlyClient } from '../../src/sirportly/client.js';
 import { startSirportlyDouble as startAnother } from '../support/sirportly-double.js';
 import { LogSink } from '../support/harness.js';

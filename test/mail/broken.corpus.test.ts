@@ -5,9 +5,9 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { authorOf } from '../../src/mail/author.js';
-import { draft } from '../../src/mail/draft.js';
+import { draft } from '../../src/mail/draft/draft.js';
 import { parseHeaders } from '../../src/mail/headers.js';
-import { replayEnvelope } from '../../src/replay/envelope.js';
+import { replayEnvelope } from '../../src/replay/archive/envelope.js';
 import { repoRoot, testConfig } from './helpers.js';
 
 const root = process.env.MAILGATE_CORPUS ?? path.resolve(repoRoot, '../shared/corpus');

@@ -8,11 +8,11 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { authorToAuthenticate } from '../../src/mail/auth/verify.js';
-import { draft } from '../../src/mail/draft.js';
+import { draft } from '../../src/mail/draft/draft.js';
 import { parseHeaders } from '../../src/mail/headers.js';
 import type { Draft } from '../../src/mail/types.js';
-import { replayEnvelope } from '../../src/replay/envelope.js';
-import { verdictFromHeaders } from '../../src/mail/verdict.js';
+import { replayEnvelope } from '../../src/replay/archive/envelope.js';
+import { verdictFromHeaders } from '../../src/mail/door/verdict.js';
 import { repoRoot, testConfig } from './helpers.js';
 
 const dir = path.join(repoRoot, 'test/fixtures/broken');

@@ -3,7 +3,7 @@
 // refuses. The corpus suite compares the same on third-party mail with CPython's decoding.
 import { describe, expect, it } from 'vitest';
 import { decodeBytes } from '../../src/mail/charset.js';
-import { draft } from '../../src/mail/draft.js';
+import { draft } from '../../src/mail/draft/draft.js';
 import { decodeHeaderValue } from '../../src/mail/headers.js';
 import { decodeUtf7, textPartsAreUtf7 } from '../../src/mail/utf7.js';
 import { envelope, fixture, mail, testConfig } from './helpers.js';

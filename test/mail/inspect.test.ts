@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { draft } from '../../src/mail/draft.js';
+import { draft } from '../../src/mail/draft/draft.js';
 import { inspectMessage } from '../../src/mail/inspect.js';
-import { doorVerdict } from '../../src/mail/verdict.js';
+import { doorVerdict } from '../../src/mail/door/verdict.js';
 import { dkimSign } from 'mailauth';
 import { dkimKey, stubDns } from './dns-stub.js';
 import { envelope, fixture, mail, testConfig } from './helpers.js';

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createTransport } from 'nodemailer';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { loadConfig } from '../../src/config.js';
+import { loadConfig } from '../../src/config/load.js';
 import { connectionRateLimit } from '../../src/intake/connection-rate.js';
 import { startSirportlyDouble } from '../support/sirportly-double.js';
 import { compose, startHarness, waitFor, type Double } from '../support/harness.js';

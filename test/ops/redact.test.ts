@@ -2,7 +2,7 @@
 // them, or text that merely contains the same letters, is never rewritten.
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { classifySirportlyFailure } from '../../src/sirportly/classify.js';
+import { classifySirportlyFailure } from '../../src/sirportly/classify-failure.js';
 import { redactSecrets, safeRedisUrl } from '../../src/redact.js';
 import { startSirportlyDouble } from '../support/sirportly-double.js';
 import { compose, sendRaw, startHarness, waitFor, type Double, type Harness } from '../support/harness.js';

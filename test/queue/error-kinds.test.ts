@@ -2,9 +2,9 @@
 // the worker's classifier makes of it in BullMQ's terms (retry, fail now, or fail after a limit).
 import { UnrecoverableError } from 'bullmq';
 import { describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/config.js';
+import { loadConfig } from '../../src/config/load.js';
 import { GatewayError, hasTryLimit, isRetryable, replyFor, type ErrorKind } from '../../src/errors.js';
-import { classifyFailure, type UpdateJob } from '../../src/queue/process-job.js';
+import { classifyFailure, type UpdateJob } from '../../src/worker/process-job.js';
 import { formatReply } from '../../src/smtp-replies.js';
 
 /** fail: fails at once; period: retried until queue.retryPeriodHours; tries: retried until draft.attempts. */

@@ -4,12 +4,17 @@ import { writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Redis } from 'ioredis';
 import { expect } from 'vitest';
-import type { Config } from '../../src/config.js';
-import { doorKeys } from '../../src/door/keys.js';
+import type { Config } from '../../src/config/load.js';
+import { doorKeys } from '../../src/ticket-index/door-keys.js';
 import { createLogger } from '../../src/log.js';
-import { MboxSplitter, type MboxFormat, type MboxItem, type MboxMessage } from '../../src/replay/mbox-reader.js';
+import {
+  MboxSplitter,
+  type MboxFormat,
+  type MboxItem,
+  type MboxMessage,
+} from '../../src/replay/archive/mbox-reader.js';
 import { parseHeaders } from '../../src/mail/headers.js';
-import { normaliseMessageId } from '../../src/mail/idempotency.js';
+import { normaliseMessageId } from '../../src/mail/door/idempotency.js';
 import { runReplay, type ReplayOptions } from '../../src/replay/replay.js';
 import { LogSink, waitFor, type Double, type Harness } from '../support/harness.js';
 import { fromLineOf, listMonth } from '../support/list-month.js';

@@ -1,7 +1,7 @@
 // A small TNEF (winmail.dat, MS-OXTNEF) writer and compressed-RTF (MS-OXRTFCP) compressor for the
 // tests: Outlook's formats built from parts the test names, so the decoder can be checked on
 // every feature without third-party files.
-import { rtfCrc } from '../../src/mail/rtf-compressed.js';
+import { rtfCrc } from '../../src/mail/tnef/rtf-compressed.js';
 
 const SIGNATURE = 0x223e9f78;
 export const LVL_MESSAGE = 1;
