@@ -1,3 +1,5 @@
+// src/config: this file loads the settings; routes.ts and values.ts hold their schemas.
+//
 // Configuration: config/default.yaml, merged with the file named by MAILGATE_CONFIG, then the
 // environment variables (README, "Configuration"); validated once at start-up so a bad value stops the
 // process with one line that names it, instead of failing later mid-mail.

@@ -1,3 +1,6 @@
+// src/intake is where a message enters: the SMTP listener and its limits, the ingest shared with
+// replay, the door thread and the door's Redis checks. Nothing here parses a body.
+//
 // The SMTP listener: recipient policy at RCPT, the whole message buffered in DATA (bounded by
 // the size limit), then the shared ingest decides the reply. Nothing is answered 250 before
 // ingest says the message is stored.

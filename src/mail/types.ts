@@ -1,4 +1,6 @@
-// Shared shapes of the mail logic. Everything under src/mail is pure: bytes and config in,
+// Shared shapes of the mail logic. src/mail/door decides from the header block alone,
+// src/mail/draft does the full parse into an update, src/mail/tnef reads winmail.dat; the files
+// at this level serve all of them. Everything under src/mail is pure: bytes and config in,
 // plain data out, so the SMTP door, replay, the worker and `inspect` can never disagree. The
 // authenticity check takes its DNS resolver as a parameter; the system one is src/dns-resolver.ts.
 

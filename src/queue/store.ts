@@ -1,3 +1,6 @@
+// src/queue is the Redis side of a message's journey: connections, durability, the job's shape,
+// the keys, failed mail parked per sender; this file is the durable accept.
+//
 // Durable accept: the raw bytes and the job are in Redis before the SMTP client hears 250.
 // Order matters for "never lost": raw first, then the job, then the seen marker. A crash
 // between steps leaves at worst a stored raw message without a job (the client got no 250 and

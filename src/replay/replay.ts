@@ -1,3 +1,6 @@
+// src/replay feeds archives to the gateway: archive/ reads them message by message, dry-run/
+// drafts them without Redis; the rest drives a run (command, into Redis, conversations, memory).
+//
 // `mailgate replay`: archives through the same door verdict, durable accept and idempotency key
 // as SMTP (ingest()), minus the SMTP replies. Running it twice posts nothing new: the second run
 // meets every message in the seen index and counts it a duplicate; an interrupted run started

@@ -1,3 +1,5 @@
+// src/ticket-index is the state the worker writes and the door reads; door-keys.ts names its keys.
+//
 // What the worker teaches the door: the Message-ID of every posted message and the ticket's own
 // Message-ID (for the thread lookup), and the addresses seen on a ticket (for the known-sender
 // rule). Written after a post succeeded or a ticket was read; read by src/intake/door-checks.ts.

@@ -1,3 +1,6 @@
+// src/worker runs each accepted message to Sirportly: this file is the BullMQ side, process-job.ts
+// the pipeline of one job (draft, uploads, post).
+//
 // BullMQ wiring for the update jobs: concurrency, backoff, outcome logging, retention of the
 // raw bytes, and a close() that cannot hang shutdown.
 import { DelayedError, UnrecoverableError, Worker, type Job, type Queue } from 'bullmq';

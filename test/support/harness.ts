@@ -53,7 +53,8 @@ export function testConfig(
     // workerNiceness 0: an in-process worker harness must not renice the test process.
     queue: { backoffInitialMs: 100, backoffMaxMs: 1000, closeTimeoutMs: 3000, workerNiceness: 0 },
     // Tests send many messages from one address to one ticket within seconds, which the loop
-    // limit (policy.loopRateLimit) would rightly take for a mail loop; test/door tests it.
+    // limit (policy.loopRateLimit) would rightly take for a mail loop; test/intake/door-checks.test.ts
+    // tests it.
     policy: { loopRateLimitMax: 100_000 },
     log: { level: 'debug' },
   };

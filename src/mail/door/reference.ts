@@ -6,7 +6,7 @@ import type { Config } from '../../config/load.js';
 /**
  * How the reference was found. Matching In-Reply-To/References against the Message-IDs the
  * gateway has posted ('thread') needs the index in Redis, so it is a lookup in
- * src/door that runs after `findReference` returns null, not here.
+ * src/intake/door-checks.ts that runs after `findReference` returns null, not here.
  */
 export type ReferenceVia = 'subject' | 'plus_tag' | 'thread';
 

@@ -1,5 +1,6 @@
 // The Message-IDs a reply points at (In-Reply-To, then References newest first): the keys of the
-// thread index, for replies whose subject lost the ticket reference. Pure: the lookup is src/door's.
+// thread index, for replies whose subject lost the ticket reference. Pure: the lookup
+// itself is in src/intake/door-checks.ts.
 import type { HeaderBlock } from '../headers.js';
 
 // An id is whatever sits between angle brackets; real References often hold junk between them.

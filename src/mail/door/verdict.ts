@@ -1,3 +1,5 @@
+// src/mail/door is what the door may know: the header block and the envelope, never the body.
+//
 // The decision at the door, from the header block alone: drop machine mail, find the ticket,
 // reject or drop what has none. SMTP, replay and inspect all call this one function.
 import type { Config } from '../../config/load.js';

@@ -1,3 +1,5 @@
+// src/mail/draft is the full parse, run by the worker (in a drafting thread), never at the door.
+//
 // The update a message becomes, computed from its bytes alone. The worker posts it; `inspect`
 // prints it; both call this function, so what one shows is what the other sends.
 import type { Config } from '../../config/load.js';

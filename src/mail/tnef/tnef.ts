@@ -1,3 +1,5 @@
+// src/mail/tnef holds Outlook's formats, reached from the draft's part walk: TNEF and its RTF.
+//
 // A small decoder for Outlook's winmail.dat (application/ms-tnef, MS-OXTNEF): its attachments with
 // their real names and bytes, and its body for mail that has no other. No npm package fit: the one
 // maintained candidate (node-tnef) patches String.prototype and copies every byte into JS arrays.

@@ -1,3 +1,5 @@
+// src/replay/archive reads what `replay` is given: mbox variants (gzip too), .eml files, maildirs.
+//
 // Every message under the sources, one at a time, in order: mbox files are streamed through the
 // splitter (gunzipped on the way when needed), single messages are read whole unless they are
 // over the size limit. Nothing larger than one message (or the 1 MiB format sample) is held.

@@ -1,3 +1,5 @@
+// src/replay/dry-run is `replay --dry-run`: each message drafted as `inspect` would show it.
+//
 // Drafting for `replay --dry-run`: the gateway's drafting pool (drafting/pool.ts), with the
 // thread count of replay.dryRunThreads. The main thread reads, splits and prints (a small part of
 // the work) and drafts nothing itself, so a message that would run for minutes or blow up its
