@@ -1,5 +1,5 @@
 // src/worker runs each accepted message to Sirportly: this file is the BullMQ side, process-job.ts
-// the pipeline of one job (draft, uploads, post).
+// the pipeline of one job (draft, uploads, post), retry-or-fail.ts what becomes of a failed attempt.
 //
 // BullMQ wiring for the update jobs: concurrency, backoff, outcome logging, retention of the
 // raw bytes, and a close() that cannot hang shutdown.
@@ -16,7 +16,9 @@ import type { Metrics } from '../ops/metrics.js';
 import { jobDataSchema, type JobData, type JobResult } from '../queue/job.js';
 import { QUEUE_NAME, keys } from '../queue/keys.js';
 import { parkFailed, parkUnrecordedFailed } from '../queue/parked.js';
-import { backoffDelay, classifyFailure, processUpdateJob, WaitError, type SirportlyApi } from './process-job.js';
+import { processUpdateJob, type SirportlyApi } from './process-job.js';
+import { backoffDelay, classifyFailure } from './retry-or-fail.js';
+import { WaitError } from './update-job.js';
 
 export interface UpdateWorkerDeps {
   config: Config;

@@ -4,7 +4,8 @@ import { UnrecoverableError } from 'bullmq';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load.js';
 import { GatewayError, hasTryLimit, isRetryable, replyFor, type ErrorKind } from '../../src/errors.js';
-import { classifyFailure, type UpdateJob } from '../../src/worker/process-job.js';
+import { classifyFailure } from '../../src/worker/retry-or-fail.js';
+import type { UpdateJob } from '../../src/worker/update-job.js';
 import { formatReply } from '../../src/smtp-replies.js';
 
 /** fail: fails at once; period: retried until queue.retryPeriodHours; tries: retried until draft.attempts. */

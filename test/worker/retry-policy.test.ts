@@ -3,7 +3,8 @@ import { UnrecoverableError } from 'bullmq';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load.js';
 import { GatewayError } from '../../src/errors.js';
-import { backoffDelay, classifyFailure, type UpdateJob } from '../../src/worker/process-job.js';
+import { backoffDelay, classifyFailure } from '../../src/worker/retry-or-fail.js';
+import type { UpdateJob } from '../../src/worker/update-job.js';
 
 const config = loadConfig({
   env: {},

@@ -10,7 +10,8 @@ import { postedAt } from '../../../src/mail/date.js';
 import { draft } from '../../../src/mail/draft/draft.js';
 import { htmlDepth, htmlOverLimits, roughHtmlText } from '../../../src/mail/draft/html-limits.js';
 import { sanitiseHtml } from '../../../src/mail/draft/sanitize.js';
-import { classifyFailure, type UpdateJob } from '../../../src/worker/process-job.js';
+import { classifyFailure } from '../../../src/worker/retry-or-fail.js';
+import type { UpdateJob } from '../../../src/worker/update-job.js';
 import { Summary } from '../../../src/replay/summary.js';
 import { envelope, mail, testConfig } from '../helpers.js';
 
