@@ -74,7 +74,7 @@ export class DraftPool {
     private readonly config: Config,
     private readonly opts: DraftPoolOptions,
   ) {
-    this.module = opts.url ? { url: opts.url } : threadModule(import.meta.url, 'thread');
+    this.module = opts.url ? { url: opts.url } : threadModule(import.meta.url, 'thread-main');
     this.max = opts.threads > 0 ? opts.threads : Math.max(1, availableParallelism() - 1);
   }
 
