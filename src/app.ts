@@ -3,7 +3,7 @@
 // to the rest) and the workers close at the same time, each within its own timeout.
 import os from 'node:os';
 import type { Redis } from 'ioredis';
-import type { Config } from './config/load.js';
+import type { Config } from './config/schema.js';
 import { settleWithin, within } from './deadline.js';
 import { GatewayError } from './errors.js';
 import type { Logger } from './log.js';

@@ -2,7 +2,8 @@
 // line on stderr and a distinct exit code (src/exit-codes.ts), never a stack trace.
 import { readFileSync } from 'node:fs';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { loadConfig, requireSirportlyCredentials, type Config } from './config/load.js';
+import { loadConfig, requireSirportlyCredentials } from './config/load.js';
+import type { Config } from './config/schema.js';
 import { GatewayError } from './errors.js';
 import { EXIT, EXIT_CODES_HELP } from './exit-codes.js';
 import { createLogger } from './log.js';

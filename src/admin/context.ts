@@ -3,7 +3,7 @@
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { connectTo, describeTarget } from '../queue/connection.js';
-import type { Config } from '../config/load.js';
+import type { Config } from '../config/schema.js';
 import type { JobData } from '../queue/job.js';
 import { keys, type Keys } from '../queue/keys.js';
 import { AdminError } from './errors.js';

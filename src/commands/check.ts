@@ -2,7 +2,7 @@
 // Per account (the main one and each route's own): the credentials, tickets/spql when new tickets
 // carry a marker tag, and every object a route names for new tickets (brand, department, status,
 // priority, team, sla) with the team in the department's escalation path.
-import type { Config } from '../config/load.js';
+import type { Config } from '../config/schema.js';
 import { GatewayError } from '../errors.js';
 import { routeTable, type Route, type SirportlyAccount } from '../mail/door/route.js';
 import { SirportlyClient, type ObjectKind, type SirportlyObject } from '../sirportly/client.js';

@@ -2,7 +2,8 @@
 // --json for scripts. Exit codes (src/exit-codes.ts): FAILED when the job is unknown or not in a
 // state for the action, or some jobs could not be retried.
 import { Command, InvalidArgumentError } from 'commander';
-import { loadConfig, type Config } from '../config/load.js';
+import { loadConfig } from '../config/load.js';
+import type { Config } from '../config/schema.js';
 import { GatewayError } from '../errors.js';
 import { EXIT } from '../exit-codes.js';
 import type { AdminContext } from '../admin/context.js';

@@ -1,4 +1,4 @@
-// Value schemas and the secret-file reader shared by the configuration modules (load.ts and
+// Value schemas and the secret-file reader shared by the configuration modules (schema.ts, load.ts,
 // routes.ts), so each rule on a value is written once.
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';

@@ -7,7 +7,7 @@
 // The posting worker and `mailgate inspect` (draft), and `replay --dry-run` (the inspect line) use it.
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
-import type { Config } from '../config/load.js';
+import type { Config } from '../config/schema.js';
 import { GatewayError } from '../errors.js';
 import type { Draft, DraftAttachment, Envelope } from '../mail/types.js';
 import type { DateFilter, DryRunInput, DryRunOutput } from '../replay/dry-run/dry-run-task.js';

@@ -2,7 +2,7 @@
 // and `mailgate inspect` (draft) or for `replay --dry-run` (the whole inspect line), and answers
 // with the result. The pool stops the thread when a message takes too long; its heap is capped at start.
 import { parentPort, workerData } from 'node:worker_threads';
-import type { Config } from '../config/load.js';
+import type { Config } from '../config/schema.js';
 import { GatewayError, type ErrorKind } from '../errors.js';
 import { draft } from '../mail/draft/draft.js';
 import type { Envelope } from '../mail/types.js';

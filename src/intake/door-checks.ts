@@ -4,7 +4,7 @@
 // the cap on failed mail one sender or client address may have parked (queue/parked.ts).
 // A Redis failure here is the same as one while storing: 451, and the sending server retries.
 import type { Redis } from 'ioredis';
-import type { Config } from '../config/load.js';
+import type { Config } from '../config/schema.js';
 import { within } from '../deadline.js';
 import { GatewayError } from '../errors.js';
 import type { HeaderBlock } from '../mail/headers.js';

@@ -3,7 +3,7 @@
 // headers, runs the door's Redis checks and stores raw message and job. It answers each
 // message with plain data; anything it cannot answer the SMTP side turns into a 451.
 import { parentPort, workerData } from 'node:worker_threads';
-import type { Config } from '../config/load.js';
+import type { Config } from '../config/schema.js';
 import { DoorChecks } from './door-checks.js';
 import type { Envelope } from '../mail/types.js';
 import { doorConnection, waitReady } from '../queue/connection.js';

@@ -5,7 +5,7 @@
 // time, the message gets a 451 (the sender retries; a message stored meanwhile is then a
 // duplicate, answered 250 without a second job) and a new thread is started.
 import { Worker } from 'node:worker_threads';
-import type { Config } from '../config/load.js';
+import type { Config } from '../config/schema.js';
 import { settleWithin, within } from '../deadline.js';
 import { replyFor } from '../errors.js';
 import type { Logger } from '../log.js';

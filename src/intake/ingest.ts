@@ -1,6 +1,6 @@
 // The one ingest path: SMTP and replay both hand a raw message and its envelope here, and get
 // back the reply to give. The door reads headers only; everything else is the worker's.
-import type { Config } from '../config/load.js';
+import type { Config } from '../config/schema.js';
 import { GatewayError, replyFor } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { DoorChecks } from './door-checks.js';

@@ -1,6 +1,6 @@
 // Which recipients the gateway takes mail for. Kept separate from the SMTP wiring so the
 // rule can be tested on its own and reused by replay.
-import type { Config } from '../config/load.js';
+import type { Config } from '../config/schema.js';
 
 export interface RecipientPolicy {
   acceptsAll: boolean;

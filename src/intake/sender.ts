@@ -1,6 +1,6 @@
 // Who a message counts as coming from for the loop limit and the known-sender rule: the author the
 // update will carry (first From: mailbox, else the envelope sender), lower-cased.
-import type { Config } from '../config/load.js';
+import type { Config } from '../config/schema.js';
 import { authorOf } from '../mail/author.js';
 import type { HeaderBlock } from '../mail/headers.js';
 

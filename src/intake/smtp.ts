@@ -6,7 +6,7 @@
 // ingest says the message is stored.
 import { readFileSync } from 'node:fs';
 import { SMTPServer, type SMTPServerDataStream, type SMTPServerOptions, type SMTPServerSession } from 'smtp-server';
-import type { Config } from '../config/load.js';
+import type { Config } from '../config/schema.js';
 import { settleWithin } from '../deadline.js';
 import { GatewayError, replyFor } from '../errors.js';
 import type { Logger } from '../log.js';

@@ -1,6 +1,6 @@
 // `mailgate inspect` and `replay --dry-run`: what the gateway would do with one message, built
 // from the very functions the door and the worker run, so the answer cannot drift from reality.
-import type { Config } from '../config/load.js';
+import type { Config } from '../config/schema.js';
 import { authenticityOf, authorToAuthenticate, type AuthVerdict } from './auth/verify.js';
 import type { DnsResolver } from './auth/resolver.js';
 import { systemResolver } from '../dns-resolver.js';

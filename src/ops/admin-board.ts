@@ -6,7 +6,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import type { Queue } from 'bullmq';
-import type { Config } from '../config/load.js';
+import type { Config } from '../config/schema.js';
 import type { Logger } from '../log.js';
 import { NodeHttpBoardAdapter } from './board-adapter.js';
 

@@ -1,7 +1,7 @@
 // The HTTP endpoint for orchestrators and Prometheus: /healthz (the process is alive),
 // /readyz (it can take mail now), /metrics.
 import { createServer, type Server } from 'node:http';
-import type { Config } from '../config/load.js';
+import type { Config } from '../config/schema.js';
 import { GatewayError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { ADMIN_PATH, type AdminHandler } from './admin-board.js';

@@ -4,7 +4,7 @@
 import { within } from '../deadline.js';
 import { safeRedisUrl } from '../redact.js';
 import { Redis, type RedisOptions } from 'ioredis';
-import type { Config } from '../config/load.js';
+import type { Config } from '../config/schema.js';
 
 /** Where Redis is: redis.url alone, or the primary Sentinel names (the URL then gives credentials, TLS and database). */
 export type RedisTarget = Pick<Config['redis'], 'url' | 'sentinels' | 'sentinelName'>;

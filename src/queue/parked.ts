@@ -11,7 +11,7 @@
 // so a stale count never turns a sender away.
 import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import type { Config } from '../config/load.js';
+import type { Config } from '../config/schema.js';
 import type { JobData } from './job.js';
 import { QUEUE_NAME, keys } from './keys.js';
 

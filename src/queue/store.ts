@@ -9,7 +9,7 @@
 // job never exists before its raw bytes, and the pair costs one round trip instead of two.
 import { Queue, type JobsOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
-import type { Config } from '../config/load.js';
+import type { Config } from '../config/schema.js';
 import { within } from '../deadline.js';
 import { GatewayError } from '../errors.js';
 import type { DoorVerdict, Envelope } from '../mail/types.js';

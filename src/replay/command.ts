@@ -2,7 +2,8 @@
 // around runReplay().
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { parseSince, SINCE_FORMS } from '../admin/since.js';
-import { loadConfig, type Config } from '../config/load.js';
+import { loadConfig } from '../config/load.js';
+import type { Config } from '../config/schema.js';
 import { GatewayError } from '../errors.js';
 import { EXIT } from '../exit-codes.js';
 import { createLogger } from '../log.js';

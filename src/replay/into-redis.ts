@@ -3,7 +3,7 @@
 // so that a dry run never loads BullMQ, ioredis or the door (replay.ts imports it only when needed).
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import type { Config } from '../config/load.js';
+import type { Config } from '../config/schema.js';
 import { DoorChecks } from '../intake/door-checks.js';
 import { ingest, type IngestOutcome } from '../intake/ingest.js';
 import type { Logger } from '../log.js';

@@ -6,7 +6,7 @@
 // meets every message in the seen index and counts it a duplicate; an interrupted run started
 // again goes on the same way. It never floods Redis: a bounded number of messages is in flight,
 // and reading pauses while too many jobs wait for the workers or Redis nears its maxmemory.
-import type { Config } from '../config/load.js';
+import type { Config } from '../config/schema.js';
 import { EXIT } from '../exit-codes.js';
 import type { Logger } from '../log.js';
 import { printable } from '../mail/clean.js';

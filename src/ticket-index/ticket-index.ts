@@ -4,7 +4,7 @@
 // Message-ID (for the thread lookup), and the addresses seen on a ticket (for the known-sender
 // rule). Written after a post succeeded or a ticket was read; read by src/intake/door-checks.ts.
 import type { Redis } from 'ioredis';
-import type { Config } from '../config/load.js';
+import type { Config } from '../config/schema.js';
 import { normaliseMessageId } from '../mail/door/idempotency.js';
 import type { SirportlyTicket } from '../sirportly/types.js';
 import { doorKeys, type DoorKeys } from './door-keys.js';

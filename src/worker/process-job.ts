@@ -2,7 +2,7 @@
 // known-sender check → authenticity → read-back of an earlier post → uploads (checkpointed) → one
 // post_update → what the door learns. Every step is written so that running it again after a crash
 // or an ambiguous failure cannot post twice.
-import type { Config } from '../config/load.js';
+import type { Config } from '../config/schema.js';
 import { TicketIndex } from '../ticket-index/ticket-index.js';
 import { GatewayError, hasTryLimit } from '../errors.js';
 import type { Logger } from '../log.js';

@@ -1,7 +1,7 @@
 // The one place that turns a failed attempt into retry, fail now, or how long to back off. Pure:
 // whether an error is worth retrying at all comes from its kind (errors.ts).
 import { UnrecoverableError } from 'bullmq';
-import type { Config } from '../config/load.js';
+import type { Config } from '../config/schema.js';
 import { GatewayError, hasTryLimit } from '../errors.js';
 import type { UpdateJob } from './update-job.js';
 

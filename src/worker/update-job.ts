@@ -1,7 +1,7 @@
 // What the stages of an update job share: the job as the processor sees it, what it is given to
 // work with, and the error that puts it back for a while.
 import type { Redis } from 'ioredis';
-import type { Config } from '../config/load.js';
+import type { Config } from '../config/schema.js';
 import type { Logger } from '../log.js';
 import type { DnsResolver } from '../mail/auth/resolver.js';
 import type { Draft } from '../mail/types.js';

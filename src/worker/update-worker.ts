@@ -5,7 +5,7 @@
 // raw bytes, and a close() that cannot hang shutdown.
 import { DelayedError, UnrecoverableError, Worker, type Job, type Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import type { Config } from '../config/load.js';
+import type { Config } from '../config/schema.js';
 import { DraftPool } from '../drafting/pool.js';
 import { settleWithin } from '../deadline.js';
 import { GatewayError } from '../errors.js';

@@ -2,7 +2,7 @@
 // answers, to show the SMTP side never answers 250 for what the thread did not decide.
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import type { Config } from '../../src/config/load.js';
+import type { Config } from '../../src/config/schema.js';
 import { startDoorThread, type DoorThread } from '../../src/intake/door-thread.js';
 import { createLogger } from '../../src/log.js';
 import type { Envelope } from '../../src/mail/types.js';

@@ -1,6 +1,7 @@
 // Shared by the mail tests: a default config and envelopes, test mail, and (for the corpus suite)
 // access to the shared corpus.
-import { loadConfig, type Config } from '../../src/config/load.js';
+import { loadConfig } from '../../src/config/load.js';
+import type { Config } from '../../src/config/schema.js';
 import type { Envelope } from '../../src/mail/types.js';
 
 export { corpusFile, corpusRoot, hasCorpus, repoRoot } from '../support/corpus.js';

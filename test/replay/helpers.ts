@@ -4,7 +4,7 @@ import { writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Redis } from 'ioredis';
 import { expect } from 'vitest';
-import type { Config } from '../../src/config/load.js';
+import type { Config } from '../../src/config/schema.js';
 import { doorKeys } from '../../src/ticket-index/door-keys.js';
 import { createLogger } from '../../src/log.js';
 import {

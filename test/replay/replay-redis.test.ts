@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import type { Config } from '../../src/config/load.js';
+import type { Config } from '../../src/config/schema.js';
 import { createLogger } from '../../src/log.js';
 import { QUEUE_NAME } from '../../src/queue/keys.js';
 import { runReplay, type ReplayOptions } from '../../src/replay/replay.js';

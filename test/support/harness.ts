@@ -6,7 +6,8 @@ import MailComposer from 'nodemailer/lib/mail-composer';
 import type { MailComposerOptions } from 'nodemailer/lib/mail-composer';
 import { createTransport } from 'nodemailer';
 import { startGateway, type Gateway, type Role } from '../../src/app.js';
-import { loadConfig, mergeTrees, type Config } from '../../src/config/load.js';
+import { loadConfig, mergeTrees } from '../../src/config/load.js';
+import type { Config } from '../../src/config/schema.js';
 import { createLogger, type Logger } from '../../src/log.js';
 import { startSirportlyDouble } from './sirportly-double.js';
 

@@ -3,7 +3,7 @@
 // as. Any failure to decide (DNS down, timeout, a library error) is "temperror", never an exception:
 // authenticity only ever adds the flag, it must not hold a message back.
 import type { spf as SpfFunction } from 'mailauth';
-import type { Config } from '../../config/load.js';
+import type { Config } from '../../config/schema.js';
 import { within } from '../../deadline.js';
 import type { Draft, Envelope } from '../types.js';
 import type { DnsResolver } from './resolver.js';

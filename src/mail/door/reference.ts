@@ -1,7 +1,7 @@
 // Which ticket a message belongs to, from what the door can see, in this order: a reference in the
 // Subject (reference.subjectPatterns), then one as the plus-tag of an envelope recipient
 // (support+GJ-060309@…, when reference.plusTag is on).
-import type { Config } from '../../config/load.js';
+import type { Config } from '../../config/schema.js';
 
 /**
  * How the reference was found. Matching In-Reply-To/References against the Message-IDs the

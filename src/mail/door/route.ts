@@ -1,6 +1,6 @@
 // Which route a message takes, from its recipients: the Sirportly account it goes to, and for
 // mail without a reference, the policy and the fields of a new ticket. Pure: config in, route out.
-import type { Config, TicketFieldsConfig } from '../../config/load.js';
+import type { Config, TicketFieldsConfig } from '../../config/schema.js';
 
 export type NoReferencePolicy = 'create' | 'reject' | 'drop';
 

@@ -2,7 +2,7 @@
 //
 // The decision at the door, from the header block alone: drop machine mail, find the ticket,
 // reject or drop what has none. SMTP, replay and inspect all call this one function.
-import type { Config } from '../../config/load.js';
+import type { Config } from '../../config/schema.js';
 import { machineSignals, type MachineClass } from './machine-mail.js';
 import { parseHeaders, type HeaderBlock } from '../headers.js';
 import { idempotencyKey, normaliseMessageId } from './idempotency.js';

@@ -2,7 +2,7 @@
 //
 // The update a message becomes, computed from its bytes alone. The worker posts it; `inspect`
 // prints it; both call this function, so what one shows is what the other sends.
-import type { Config } from '../../config/load.js';
+import type { Config } from '../../config/schema.js';
 import { GatewayError } from '../../errors.js';
 import { makeDraftAttachment, referencedCids } from './attachments.js';
 import { authorName, authorOf } from '../author.js';

@@ -7,7 +7,7 @@
 // (reason draft_limit) and the run goes on. Results come back in any order; the caller keeps the
 // input order. 0 threads = one fewer than the cores, at least 1: V8's own compiler and
 // garbage-collector threads keep about a core busy while drafting runs.
-import type { Config } from '../../config/load.js';
+import type { Config } from '../../config/schema.js';
 import { DraftPool } from '../../drafting/pool.js';
 import { GatewayError } from '../../errors.js';
 import { undraftable, type DateFilter, type DryRunInput, type DryRunOutput } from './dry-run-task.js';

@@ -1,7 +1,7 @@
 // One message of `replay --dry-run`: the object `mailgate inspect` prints, computed by the same
 // inspectMessage() as `mailgate inspect`, with the envelope replay would use and where the message
 // was found. Runs in the drafting threads (drafting/thread-main.ts).
-import type { Config } from '../../config/load.js';
+import type { Config } from '../../config/schema.js';
 import { GatewayError, replyFor } from '../../errors.js';
 import { parseHeaders } from '../../mail/headers.js';
 import type { DnsResolver } from '../../mail/auth/resolver.js';

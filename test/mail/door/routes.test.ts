@@ -4,7 +4,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadConfig, requireSirportlyCredentials, type Config } from '../../../src/config/load.js';
+import { loadConfig, requireSirportlyCredentials } from '../../../src/config/load.js';
+import type { Config } from '../../../src/config/schema.js';
 import { GatewayError } from '../../../src/errors.js';
 import {
   IMPLICIT_DEFAULT_ROUTE,
