@@ -12,7 +12,7 @@ import { inspectMessage } from './mail/inspect.js';
 import { replayEnvelope } from './replay/archive/envelope.js';
 import { notMailReason } from './replay/archive/sources.js';
 import { isFromLine } from './replay/archive/from-line.js';
-import { lineEnd } from './replay/archive/mbox-reader.js';
+import { lineEnd } from './replay/archive/line-scanner.js';
 import { registerReplayCommand } from './replay/command.js';
 import { registerQueueCommand } from './commands/queue.js';
 

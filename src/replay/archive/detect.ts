@@ -6,7 +6,8 @@
 // ">>From "). When a file has no such line both read it identically; when it has some, the
 // choice is a guess and the answer says so.
 import { isFromLine } from './from-line.js';
-import { canStartMessage, lineEnd, type MboxFormat } from './mbox-reader.js';
+import { lineEnd } from './line-scanner.js';
+import { canStartMessage, type MboxFormat } from './mbox-reader.js';
 
 export interface DetectedFormat {
   format: MboxFormat;

@@ -15,12 +15,11 @@
 // - LF, CRLF and bare CR (old Mac archives) line ends, mixed too, are read and kept as written; a
 //   UTF-8 byte order mark at the start is skipped; a last message cut short by the end of the file
 //   is still handed out (truncated).
-// - Lines are found by LF alone until a bare CR shows up; from then on by CR as well, and a CR
-//   that ends a chunk waits for the next byte (CR LF split across chunks is one line break).
+// - Lines come from line-scanner.ts, which finds them across chunk edges.
 // - A message larger than the limit is never held whole: its bytes are counted and dropped while
 //   the reader keeps looking for the next separator.
-import { bareCr } from '../../mail/repair.js';
 import { isFromLine } from './from-line.js';
+import { breakBefore, LineScanner, type Restart } from './line-scanner.js';
 
 export type MboxFormat = 'mboxo' | 'mboxrd' | 'mboxcl2';
 export const MBOX_FORMATS: readonly MboxFormat[] = ['mboxo', 'mboxrd', 'mboxcl2'];
@@ -72,8 +71,6 @@ const GT = 0x3e;
 const SP = 0x20;
 const HT = 0x09;
 const COLON = 0x3a;
-/** Longer lines are handled in pieces; no From_ line or header name is this long. */
-const LONG_LINE = 64 * 1024;
 /** Longest From_ line considered. */
 const MAX_FROM_LINE = 1000;
 
@@ -91,25 +88,6 @@ function startsWithFrom(buf: Buffer, s: number, e: number): boolean {
 function isBlankLine(buf: Buffer, s: number, e: number): boolean {
   const n = e - s;
   return (n === 1 && (buf[s] === LF || buf[s] === CR)) || (n === 2 && buf[s] === CR && buf[s + 1] === LF) || n === 0;
-}
-
-/** Length of the line break that ends at `e` (LF, CRLF or a bare CR), 0 when none does. */
-function breakBefore(buf: Buffer, s: number, e: number): number {
-  if (e <= s) return 0;
-  if (buf[e - 1] === CR) return 1;
-  if (buf[e - 1] !== LF) return 0;
-  return e - 2 >= s && buf[e - 2] === CR ? 2 : 1;
-}
-
-/**
- * Where the line that starts at `from` ends: the offset after its break (LF, CRLF or a bare CR),
- * or -1 when the buffer ends first. `cr` is the first CR at or after `from` (-1: none) when the
- * caller keeps track of it, so that a buffer without CR is searched for one once, not once a line.
- */
-export function lineEnd(buf: Buffer, from: number, cr = buf.indexOf(CR, from)): number {
-  const lf = buf.indexOf(LF, from);
-  if (cr !== -1 && (lf === -1 || cr < lf)) return buf[cr + 1] === LF ? cr + 2 : cr + 1;
-  return lf === -1 ? -1 : lf + 1;
 }
 
 /**
@@ -156,27 +134,19 @@ interface Held {
   inProtectedBody: boolean;
 }
 
-type Restart = Buffer[] | null;
-
 export class MboxSplitter {
   private readonly format: MboxFormat;
   private readonly max: number;
   private readonly out: MboxItem[] = [];
-  private readonly input: Buffer[] = [];
+  private readonly lines = new LineScanner({
+    line: (buf, s, e) => this.line(buf, s, e),
+    rest: (buf, s, e) => this.lineRest(buf, s, e),
+  });
 
   /** Absolute offset of the next line start. */
   private abs = 0;
-  private carry: Buffer[] = [];
-  private carryLen = 0;
-  /** Inside a line longer than LONG_LINE whose start was already handled. */
-  private continuation = false;
   /** Absolute offset of the last line's line break (-1: none). */
   private lastBreak = -1;
-  private lastByte = -1;
-  /** A bare CR was seen: lines end at CR as well as at LF from then on. */
-  private crEnds = false;
-  /** The bytes of the long line so far end with a CR (its LF may start the next chunk). */
-  private contCr = false;
 
   private state: 'preamble' | 'message' = 'preamble';
   private junkStart = -1;
@@ -210,35 +180,14 @@ export class MboxSplitter {
 
   /** Feed the next chunk; returns the items it completed. */
   push(chunk: Buffer): MboxItem[] {
-    if (chunk.length === 0) return [];
-    // Files without a bare CR keep the LF-only search. The last byte of a chunk is decided by the
-    // first byte of the next one.
-    if (!this.crEnds && ((this.lastByte === CR && chunk[0] !== LF) || bareCr(chunk, 0, chunk.length - 1) !== -1))
-      this.crEnds = true;
-    this.lastByte = chunk[chunk.length - 1]!;
-    this.input.push(chunk);
-    this.drain();
+    this.lines.push(chunk);
     return this.out.splice(0);
   }
 
   /** End of input: returns the last items. */
   end(): MboxItem[] {
     for (;;) {
-      this.drain();
-      if (this.carryLen > 0) {
-        // A last line without a line break.
-        const line = Buffer.concat(this.carry);
-        this.carry = [];
-        this.carryLen = 0;
-        if (this.continuation) {
-          this.appendContinuation(line, 0, line.length);
-          this.continuation = false;
-        } else {
-          const restart = this.line(line, 0, line.length);
-          if (restart) this.input.push(...restart);
-        }
-        continue;
-      }
+      this.lines.flush();
       if (this.pending) {
         // A From line with nothing after it is not a separator.
         const p = this.pending;
@@ -249,7 +198,7 @@ export class MboxSplitter {
       const short = this.state === 'message' && this.clTarget !== null && !this.verifying && this.abs < this.clTarget;
       if (short && this.candidate && !this.tooLarge) {
         // The file ends before the Content-Length does, past a real separator: split there.
-        this.input.push(...this.splitAtCandidate([]));
+        this.lines.reread(this.splitAtCandidate([]));
         continue;
       }
       break;
@@ -259,117 +208,14 @@ export class MboxSplitter {
         this.clTarget !== null && !this.verifying && this.abs < this.clTarget && this.lastBreak !== this.clTarget;
       const atLength = this.clTarget !== null && (this.abs === this.clTarget || this.lastBreak === this.clTarget);
       const framing = this.verifying || atLength ? 'content-length' : 'separator';
-      this.finish(framing, short || (this.lastByte !== LF && this.lastByte !== CR));
+      this.finish(framing, short || !this.lines.endsWithBreak());
     }
     this.flushJunk();
     return this.out.splice(0);
   }
 
-  private drain(): void {
-    while (this.input.length > 0) this.scan(this.input.shift()!);
-  }
-
-  /**
-   * The offset after the first line break at or after `from`, or -1 when there is none yet (with
-   * CR line ends: also when the buffer ends with a CR, which the next byte decides).
-   */
-  private breakEnd(buf: Buffer, from: number): number {
-    if (!this.crEnds) {
-      const i = buf.indexOf(LF, from);
-      return i === -1 ? -1 : i + 1;
-    }
-    const end = lineEnd(buf, from);
-    return end === buf.length && buf[end - 1] === CR ? -1 : end;
-  }
-
-  private scan(buf: Buffer): void {
-    let pos = 0;
-    if (this.continuation) {
-      // After a CR (with CR line ends) the line has ended, with this LF or before this chunk.
-      const end = this.contCr && this.crEnds ? (buf[0] === LF ? 1 : 0) : this.breakEnd(buf, 0);
-      if (end === -1) {
-        this.appendContinuation(buf, 0, buf.length);
-        return;
-      }
-      if (end > 0) this.appendContinuation(buf, 0, end);
-      this.continuation = false;
-      pos = end;
-    } else if (this.carryLen > 0) {
-      const last = this.carry[this.carry.length - 1]!;
-      const end = this.crEnds && last[last.length - 1] === CR ? (buf[0] === LF ? 1 : 0) : this.breakEnd(buf, 0);
-      if (end === -1) {
-        this.carry.push(buf);
-        this.carryLen += buf.length;
-        if (this.carryLen > LONG_LINE) this.longLineStart();
-        return;
-      }
-      if (end > 0) this.carry.push(buf.subarray(0, end));
-      const line = Buffer.concat(this.carry);
-      this.carry = [];
-      this.carryLen = 0;
-      const restart = this.line(line, 0, line.length);
-      if (restart) {
-        this.input.unshift(...restart, buf.subarray(end));
-        return;
-      }
-      pos = end;
-    }
-    if (!this.crEnds) {
-      for (;;) {
-        const i = buf.indexOf(LF, pos);
-        if (i === -1) break;
-        const restart = this.line(buf, pos, i + 1);
-        if (restart) {
-          this.input.unshift(...restart, buf.subarray(i + 1));
-          return;
-        }
-        pos = i + 1;
-      }
-    } else {
-      // Both searches move forward only: each byte value is looked for once per occurrence.
-      let lf = buf.indexOf(LF, pos);
-      let cr = buf.indexOf(CR, pos);
-      for (;;) {
-        let end: number;
-        if (cr !== -1 && (lf === -1 || cr < lf)) {
-          if (cr + 1 === buf.length) break; // CR LF or a bare CR: the next chunk decides
-          end = cr + 1 === lf ? lf + 1 : cr + 1;
-        } else if (lf !== -1) end = lf + 1;
-        else break;
-        const restart = this.line(buf, pos, end);
-        if (restart) {
-          this.input.unshift(...restart, buf.subarray(end));
-          return;
-        }
-        pos = end;
-        if (lf !== -1 && lf < pos) lf = buf.indexOf(LF, pos);
-        if (cr !== -1 && cr < pos) cr = buf.indexOf(CR, pos);
-      }
-    }
-    if (pos < buf.length) {
-      const rest = buf.subarray(pos);
-      this.carry = [rest];
-      this.carryLen = rest.length;
-      if (this.carryLen > LONG_LINE) this.longLineStart();
-    }
-  }
-
-  /** The start of a line too long to hold: decided on its first bytes, the rest streams. */
-  private longLineStart(): void {
-    const head = Buffer.concat(this.carry);
-    this.carry = [];
-    this.carryLen = 0;
-    this.contCr = head[head.length - 1] === CR;
-    const restart = this.line(head, 0, head.length);
-    if (restart) {
-      this.input.unshift(...restart);
-      return;
-    }
-    this.continuation = true;
-  }
-
-  private appendContinuation(buf: Buffer, s: number, e: number): void {
-    this.contCr = buf[e - 1] === CR;
+  /** More of a long line whose start went to line(). */
+  private lineRest(buf: Buffer, s: number, e: number): void {
     this.abs += e - s;
     if (this.state === 'message') this.append(buf, s, e);
     else this.junk(this.abs - (e - s), e - s);

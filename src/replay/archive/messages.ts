@@ -7,7 +7,8 @@ import { createReadStream, type ReadStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { createGunzip, type Gunzip } from 'node:zlib';
 import { DETECT_SAMPLE_BYTES, detectFormat } from './detect.js';
-import { lineEnd, MboxSplitter, type MboxFormat } from './mbox-reader.js';
+import { lineEnd } from './line-scanner.js';
+import { MboxSplitter, type MboxFormat } from './mbox-reader.js';
 import type { Source } from './sources.js';
 
 export interface ReplayItem {

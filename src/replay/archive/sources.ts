@@ -9,7 +9,8 @@ import { basename, join, sep } from 'node:path';
 import { createGunzip } from 'node:zlib';
 import { printable } from '../../mail/clean.js';
 import { parseHeaders } from '../../mail/headers.js';
-import { isHeaderLine, lineEnd } from './mbox-reader.js';
+import { lineEnd } from './line-scanner.js';
+import { isHeaderLine } from './mbox-reader.js';
 
 export type SourceKind = 'mbox' | 'message';
 
