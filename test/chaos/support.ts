@@ -1,6 +1,6 @@
 // Real processes for chaos tests: the built `mailgate serve` with a role (a redis-server with AOF
 // on disk that can be killed and restarted on the same data is RedisServer.start('aof')), senders
-// that retry like MTAs, and the count of what was posted.
+// that retry like MTAs, a burst of one message per subject, and the count of what was posted.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -137,6 +137,26 @@ export function mtaSenders(opts: {
   };
   const done = Promise.all(Array.from({ length: opts.senders }, (_, s) => sender(s))).then(() => undefined);
   return { accepted, sent: () => sent, done };
+}
+
+/**
+ * One message per subject, all sent at once to support@help.example.com, each from its own sender
+ * (c<i>-<run>@example.net) with Message-ID <run-i@example.net>: the SMTP reply codes, in order.
+ */
+export async function sendEach(port: number, run: string, subjects: string[]): Promise<number[]> {
+  return Promise.all(
+    subjects.map(async (subject, i) => {
+      const from = `c${i}-${run}@example.net`;
+      const raw = await compose({
+        from,
+        to: 'support@help.example.com',
+        subject,
+        messageId: `<${run}-${i}@example.net>`,
+        text: subject,
+      });
+      return (await sendRaw(port, raw, { from, to: ['support@help.example.com'] })).code;
+    }),
+  );
 }
 
 export interface PostedTally {

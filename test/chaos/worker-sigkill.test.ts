@@ -5,16 +5,8 @@ import { randomBytes } from 'node:crypto';
 import { getPriority } from 'node:os';
 import { afterEach, expect, inject, it } from 'vitest';
 import { startSirportlyDouble, type DoubleAccount } from '../support/sirportly-double.js';
-import {
-  compose,
-  queueSettled,
-  sendRaw,
-  startHarness,
-  waitFor,
-  type Double,
-  type Harness,
-} from '../support/harness.js';
-import { startGatewayProcess, type GatewayProcess } from './support.js';
+import { queueSettled, startHarness, waitFor, type Double, type Harness } from '../support/harness.js';
+import { sendEach, startGatewayProcess, type GatewayProcess } from './support.js';
 
 const N = 40;
 let double: Double;
@@ -52,19 +44,7 @@ it.each<DoubleAccount['reading']>(['documented', 'unfavourable'])(
 
     const run = randomBytes(3).toString('hex');
     const subjects = Array.from({ length: N }, (_, i) => `[GJ-060309] kill ${run}-${i}`);
-    const replies = await Promise.all(
-      subjects.map(async (subject, i) => {
-        const from = `c${i}-${run}@example.net`;
-        const raw = await compose({
-          from,
-          to: 'support@help.example.com',
-          subject,
-          messageId: `<${run}-${i}@example.net>`,
-          text: subject,
-        });
-        return (await sendRaw(door!.smtpPort, raw, { from, to: ['support@help.example.com'] })).code;
-      }),
-    );
+    const replies = await sendEach(door.smtpPort, run, subjects);
     expect(replies.every((c) => c === 250)).toBe(true);
 
     const posted = () => double.state.updates('GJ-060309').filter((u) => u.fields.subject?.includes(run));
