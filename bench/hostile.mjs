@@ -4,7 +4,7 @@
 //
 //   npm run build && node bench/hostile.mjs [--ordinary 1500] [--rate 25] [--sessions 8]
 //        [--slow 500] [--settle 240] [--quiet-wait 120] [--div 1000000] [--qp-mb 20]
-//        [--parts 1001] [--header-kib 1024] [--data-timeout-ms MS]
+//        [--parts 1001] [--header-kib 1024] [--data-timeout-ms MS] [--only NAME,...] [--node-args OPTS]
 //
 // Starts a private redis-server, the Sirportly double (bench/support/sirportly-double.mjs) and
 // the gateway from dist/ as `serve --role smtp` plus one `serve --role worker`, each with its
@@ -17,11 +17,20 @@
 //   long-header   one header line of --header-kib KiB, unfolded
 // and opens --slow connections from 127.0.0.2 that dribble a DATA one byte every 5 s.
 //
+// --only picks some of the hostile messages (comma-separated names; an empty list sends none);
+// --node-args gives both gateway processes Node options (e.g. --max-semi-space-size=8), to
+// measure their effect; the header line names them.
+//
 // Prints: the worst event-loop delay of the SMTP process and of the worker (prom-client's
-// mailgate_nodejs_eventloop_lag_max_seconds, read every 250 ms; a /metrics that does not answer
-// counts as delay for as long as it does not), the worst /healthz time of each, peak RSS per
-// process (VmHWM) beside its idle RSS, the ordinary messages accepted and posted, what became of
-// each hostile message (SMTP reply, job state, posted or not) and of the slow connections.
+// mailgate_nodejs_eventloop_lag_max_seconds, and the longest /healthz wait, polled on its own
+// every 250 ms: a frozen process leaves it outstanding, which counts for as long as it does);
+// the longest /metrics wait of each, apart, because /metrics first reads the queue gauges from
+// Redis (within the gateway's deadline) and so waits on Redis as well as on the loop; per
+// process, the largest RSS, main-thread heap and external memory seen at the /metrics samples,
+// and peak RSS (VmHWM) beside its idle RSS; the ordinary messages accepted and posted, what
+// became of each hostile message (SMTP reply, job state, posted or not) and of the slow
+// connections. The watchers run on this process's event loop: the hostile messages' DATA is
+// built before they start, so that the time it takes is not counted as the gateway's.
 // Targets: SMTP-side delay < 100 ms, worker delay < 1 s, peak RSS < idle + 2 × the largest message.
 import { randomBytes } from 'node:crypto';
 import net from 'node:net';
@@ -39,9 +48,13 @@ import {
   waitQuiet,
 } from './support/e2e-procs.mjs';
 
+const HOSTILE_NAMES = ['nested-html', 'qp-soft', 'mime-parts', 'long-header'];
+
 const USAGE = `usage: node bench/hostile.mjs [--ordinary N] [--rate MSG_PER_S] [--sessions N] [--slow N]
        [--settle S] [--quiet-wait S] [--div N] [--qp-mb MB] [--parts N] [--header-kib KIB]
-       [--data-timeout-ms MS]  (smtp.limits.dataTimeoutMs; default: the gateway's own)`;
+       [--data-timeout-ms MS]  (smtp.limits.dataTimeoutMs; default: the gateway's own)
+       [--only NAME,...]  (hostile messages to send, of ${HOSTILE_NAMES.join(', ')}; default: all)
+       [--node-args 'OPTIONS']  (Node options for both gateway processes; default: none)`;
 
 function parseFlags(argv) {
   const f = {
@@ -56,6 +69,8 @@ function parseFlags(argv) {
     parts: 1001,
     headerKib: 1024,
     dataTimeoutMs: null,
+    only: HOSTILE_NAMES,
+    nodeArgs: [],
   };
   for (let i = 0; i < argv.length; i++) {
     const [flag, inline] = argv[i].includes('=') ? argv[i].split(/=(.*)/s, 2) : [argv[i], undefined];
@@ -98,6 +113,19 @@ function parseFlags(argv) {
       case '--data-timeout-ms':
         f.dataTimeoutMs = n();
         break;
+      case '--only': {
+        f.only = String(inline ?? argv[++i] ?? '')
+          .split(',')
+          .filter(Boolean);
+        const unknown = f.only.filter((x) => !HOSTILE_NAMES.includes(x));
+        if (unknown.length > 0) throw new Error(`--only: no hostile message named ${unknown.join(', ')}`);
+        break;
+      }
+      case '--node-args':
+        f.nodeArgs = String(inline ?? argv[++i] ?? '')
+          .split(/\s+/)
+          .filter(Boolean);
+        break;
       case '-h':
       case '--help':
         console.log(USAGE);
@@ -112,6 +140,8 @@ function parseFlags(argv) {
 }
 
 const CRLF = '\r\n';
+/** The gateway's deadline for reading the queue gauges before /metrics answers (src/app.ts). */
+const GAUGE_DEADLINE_MS = 1000;
 const HOST = '127.0.0.1';
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const fmt = (x, d = 1) => (Number.isFinite(x) ? x.toFixed(d) : '-');
@@ -206,7 +236,7 @@ function hostileMessages(f, runId) {
     m.raw = Buffer.concat(m.parts.map((p) => (typeof p === 'string' ? Buffer.from(p, 'latin1') : p)));
     m.subject = /Subject: ([^\r\n]*)/.exec(m.raw.subarray(0, 4096).toString('latin1'))[1];
   }
-  return out;
+  return out.filter((m) => f.only.includes(m.name));
 }
 
 /** Dot-stuffed DATA content ending in CRLF.CRLF. */
@@ -218,7 +248,7 @@ function dataOf(raw) {
 }
 
 /** A minimal SMTP client for one message; resolves with the final reply and the time it took. */
-function sendOne(port, raw, localAddress) {
+function sendOne(port, data, localAddress) {
   return new Promise((resolve) => {
     const started = performance.now();
     const socket = net.connect({ port, host: HOST, localAddress });
@@ -252,7 +282,7 @@ function sendOne(port, raw, localAddress) {
         if (code >= 400 && !(step === commands.length - 1 && code === 354)) return finish(line);
         step++;
         if (step < commands.length) socket.write(`${commands[step]}${CRLF}`);
-        else socket.write(dataOf(raw));
+        else socket.write(data);
       }
     });
   });
@@ -316,44 +346,74 @@ function slowClients(port, count, localAddress) {
 
 // --- watching the processes -----------------------------------------------------------------
 
-/** Polls /metrics (event-loop delay) and /healthz of one process, sequentially, every 250 ms. */
-function watch(gw) {
+/**
+ * Watches one process with two independent pollers, each every 250 ms: /healthz (answered on the
+ * event loop without other I/O, so its time is the loop's delay as a client sees it; a frozen
+ * process leaves it outstanding, which counts for as long as it is) and /metrics (prom-client's
+ * event-loop delay and the process's heap and external memory, sampled beside its RSS). /metrics
+ * first refreshes the queue gauges from Redis, within the gateway's own deadline, so its time is
+ * reported on its own: it waits on Redis, not only on the loop.
+ */
+function watch(gw, pid) {
   const w = {
     name: gw.name,
     lagMax: 0,
-    metricsStallMax: 0,
+    metricsMax: 0,
     healthMax: 0,
     healthTimeouts: 0,
     stop: false,
-    pendingSince: null,
+    healthSince: null,
+    metricsSince: null,
+    mem: { rss: 0, heapTotal: 0, heapUsed: 0, external: 0, atPeak: null },
   };
-  /** The longest wait so far, counting one still outstanding. */
-  w.stall = () =>
-    Math.max(w.metricsStallMax, w.healthMax, w.pendingSince === null ? 0 : performance.now() - w.pendingSince);
-  const timed = async (path, timeoutMs) => {
+  const outstanding = (since) => (since === null ? 0 : performance.now() - since);
+  /** The longest /healthz wait so far, counting one still outstanding. */
+  w.health = () => Math.max(w.healthMax, outstanding(w.healthSince));
+  w.metricsWait = () => Math.max(w.metricsMax, outstanding(w.metricsSince));
+  const timed = async (path, mark) => {
     const t = performance.now();
-    w.pendingSince = t;
+    w[mark] = t;
     try {
-      const r = await fetch(`http://${HOST}:${gw.httpPort}${path}`, { signal: AbortSignal.timeout(timeoutMs) });
+      const r = await fetch(`http://${HOST}:${gw.httpPort}${path}`, { signal: AbortSignal.timeout(600_000) });
       const text = await r.text();
       return { ms: performance.now() - t, text };
     } catch {
       return { ms: performance.now() - t, text: null };
     } finally {
-      w.pendingSince = null;
+      w[mark] = null;
     }
   };
-  w.done = (async () => {
+  const sample = (text) => {
+    const rss = memory(pid).rss;
+    const s = {
+      rss,
+      heapTotal: mib(metric(text, 'mailgate_nodejs_heap_size_total_bytes')),
+      heapUsed: mib(metric(text, 'mailgate_nodejs_heap_size_used_bytes')),
+      external: mib(metric(text, 'mailgate_nodejs_external_memory_bytes')),
+    };
+    for (const k of ['rss', 'heapTotal', 'heapUsed', 'external']) w.mem[k] = Math.max(w.mem[k], s[k]);
+    if (rss >= w.mem.rss) w.mem.atPeak = s;
+  };
+  const metricsLoop = (async () => {
     while (!w.stop) {
-      const m = await timed('/metrics', 600_000);
-      w.metricsStallMax = Math.max(w.metricsStallMax, m.ms);
-      if (m.text) w.lagMax = Math.max(w.lagMax, metric(m.text, 'mailgate_nodejs_eventloop_lag_max_seconds') * 1000);
-      const h = await timed('/healthz', 600_000);
+      const m = await timed('/metrics', 'metricsSince');
+      w.metricsMax = Math.max(w.metricsMax, m.ms);
+      if (m.text) {
+        w.lagMax = Math.max(w.lagMax, metric(m.text, 'mailgate_nodejs_eventloop_lag_max_seconds') * 1000);
+        sample(m.text);
+      }
+      await sleep(250);
+    }
+  })();
+  const healthLoop = (async () => {
+    while (!w.stop) {
+      const h = await timed('/healthz', 'healthSince');
       w.healthMax = Math.max(w.healthMax, h.ms);
       if (h.text === null) w.healthTimeouts++;
       await sleep(250);
     }
   })();
+  w.done = Promise.all([metricsLoop, healthLoop]);
   return w;
 }
 
@@ -375,8 +435,9 @@ async function main() {
     // No DNS to measure against on loopback (as bench/e2e).
     ...(hasSection('auth') ? { auth: { enabled: false } } : {}),
   };
-  const smtp = await startGateway({ role: 'smtp', redis, double, settings, name: 'smtp' });
-  const worker = await startGateway({ role: 'worker', redis, double, settings, name: 'worker' });
+  const { nodeArgs } = f;
+  const smtp = await startGateway({ role: 'smtp', redis, double, settings, name: 'smtp', nodeArgs });
+  const worker = await startGateway({ role: 'worker', redis, double, settings, name: 'worker', nodeArgs });
   await sleep(2000);
   const procs = [
     { name: 'smtp', pid: smtp.child.pid },
@@ -384,10 +445,12 @@ async function main() {
     { name: 'redis-server', pid: redis.child.pid },
   ];
   const idle = Object.fromEntries(procs.map((p) => [p.name, memory(p.pid).rss]));
-  const watchers = [watch(smtp), watch(worker)];
-
+  // Built before the watchers start: dot-stuffing 20 MB holds this process's loop for a while,
+  // and the watchers' times are taken on it.
   const hostile = hostileMessages(f, runId);
-  const largest = Math.max(...hostile.map((m) => m.raw.length));
+  for (const m of hostile) m.data = dataOf(m.raw);
+  const watchers = [watch(smtp, smtp.child.pid), watch(worker, worker.child.pid)];
+  const largest = Math.max(0, ...hostile.map((m) => m.raw.length));
   const load = runLoad({
     port: smtp.smtpPort,
     sessions: f.sessions,
@@ -401,7 +464,7 @@ async function main() {
   const slow = f.slow > 0 ? slowClients(smtp.smtpPort, f.slow, '127.0.0.2') : null;
   const sends = hostile.map(async (m, i) => {
     await sleep(1000 * i);
-    m.result = await sendOne(smtp.smtpPort, m.raw, '127.0.0.4');
+    m.result = await sendOne(smtp.smtpPort, m.data, '127.0.0.4');
     m.id = /queued as ([0-9a-f]+)/.exec(m.result.reply)?.[1] ?? null;
   });
   await Promise.all(sends);
@@ -441,11 +504,11 @@ async function main() {
   const peaks = Object.fromEntries(procs.map((p) => [p.name, memory(p.pid).peak]));
   for (const w of watchers) w.stop = true;
   // A watcher stuck on a blocked process is not waited for: its stall so far is what counts.
-  const stalls = watchers.map((w) => ({ ...w, stallNow: w.stall() }));
+  const stalls = watchers.map((w) => ({ ...w, healthNow: w.health(), metricsNow: w.metricsWait() }));
   slow?.close();
 
   console.log(
-    `\n== ${f.ordinary} ordinary messages at ${f.rate} msg/s over ${f.sessions} sessions (127.0.0.1), 4 hostile messages (127.0.0.4), ${f.slow} slow connections (127.0.0.2); gateway defaults${f.dataTimeoutMs !== null ? `, smtp.limits.dataTimeoutMs ${f.dataTimeoutMs}` : ''}; topology 1 smtp + 1 worker process`,
+    `\n== ${f.ordinary} ordinary messages at ${f.rate} msg/s over ${f.sessions} sessions (127.0.0.1), ${hostile.length} hostile message(s) (127.0.0.4), ${f.slow} slow connections (127.0.0.2); gateway defaults${f.dataTimeoutMs !== null ? `, smtp.limits.dataTimeoutMs ${f.dataTimeoutMs}` : ''}${f.nodeArgs.length > 0 ? `; node ${f.nodeArgs.join(' ')}` : ''}; topology 1 smtp + 1 worker process`,
   );
   console.log(
     `ordinary        accepted ${ordinary.acceptedCount} of ${f.ordinary}  replies ${JSON.stringify(ordinary.codes)}  DATA-end → reply p50 ${fmt(ordinary.p50Ms, 2)} ms p99 ${fmt(ordinary.p99Ms, 2)} ms max ${fmt(ordinary.maxMs, 1)} ms`,
@@ -455,9 +518,20 @@ async function main() {
   );
   for (const [i, w] of stalls.entries()) {
     const target = i === 0 ? 100 : 1000;
-    const worst = Math.max(w.lagMax, w.stallNow);
+    const worst = Math.max(w.lagMax, w.healthNow);
     console.log(
-      `${w.name.padEnd(15)} worst event-loop delay ${fmt(w.lagMax, 0)} ms (prom-client max); longest HTTP wait ${fmt(w.stallNow, 0)} ms (/metrics ${fmt(w.metricsStallMax, 0)}, /healthz ${fmt(w.healthMax, 0)}${w.healthTimeouts ? `, ${w.healthTimeouts} unanswered` : ''})   (target < ${target} ms: ${worst < target ? 'met' : 'MISSED'})`,
+      `${w.name.padEnd(15)} worst event-loop delay ${fmt(w.lagMax, 0)} ms (prom-client max); longest /healthz wait ${fmt(w.healthNow, 0)} ms${w.healthTimeouts ? ` (${w.healthTimeouts} unanswered)` : ''}   (target < ${target} ms: ${worst < target ? 'met' : 'MISSED'})`,
+    );
+  }
+  for (const w of stalls) {
+    console.log(
+      `${w.name.padEnd(15)} longest /metrics wait ${fmt(w.metricsNow, 0)} ms (it first reads the queue gauges from Redis, within ${GAUGE_DEADLINE_MS} ms, then answers)`,
+    );
+  }
+  for (const w of stalls) {
+    const a = w.mem.atPeak;
+    console.log(
+      `${w.name.padEnd(15)} memory (sampled every /metrics): max RSS ${fmt(w.mem.rss, 0)} MiB, main-thread heap total ${fmt(w.mem.heapTotal, 0)} MiB (used ${fmt(w.mem.heapUsed, 0)}), external ${fmt(w.mem.external, 0)} MiB${a ? `; at the max RSS sample: heap total ${fmt(a.heapTotal, 0)}, external ${fmt(a.external, 0)}, the rest (threads' heaps, malloc, code) ${fmt(a.rss - a.heapTotal - a.external, 0)} MiB` : ''}`,
     );
   }
   for (const p of procs) {

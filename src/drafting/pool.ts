@@ -194,7 +194,9 @@ export class DraftPool {
       execArgv: this.module.execArgv,
       resourceLimits: {
         maxOldGenerationSizeMb: this.opts.heapMb,
-        maxYoungGenerationSizeMb: Math.min(32, Math.max(4, Math.round(this.opts.heapMb / 8))),
+        // Small: a young generation grown for one large message stays grown for every later one
+        // (RAM held for garbage in each thread), and drafting keeps little alive for long.
+        maxYoungGenerationSizeMb: Math.min(8, Math.max(4, Math.round(this.opts.heapMb / 8))),
       },
     });
     const t: Thread = { worker, busy: null, online: false, ended: null };

@@ -262,7 +262,11 @@ export async function startSmtp(config: Config, deps: SmtpDeps): Promise<SmtpLis
         };
         const started = process.hrtime.bigint();
         // The bytes may be handed to the door thread (and gone from here): size taken first.
-        const work = deps.decide(Buffer.concat(chunks, length), envelope).then(
+        const raw = Buffer.concat(chunks, length);
+        // The chunks would otherwise live as long as this stream's listeners, a second copy of
+        // the message for as long as the door takes to decide.
+        chunks.length = 0;
+        const work = deps.decide(raw, envelope).then(
           (decision) => {
             const outcome = record(decision, length, envelope, secondsSince(started), deps);
             // A refusal is counted by reason in mailgate_door_verdicts_total, and towards the allowance.

@@ -8,7 +8,7 @@
 // queue's connection, raw first: Redis runs one connection's commands in the order sent, so the
 // job never exists before its raw bytes, and the pair costs one round trip instead of two.
 import { Queue, type JobsOptions } from 'bullmq';
-import type { Redis } from 'ioredis';
+import { Command, type Redis } from 'ioredis';
 import type { Config } from '../config/schema.js';
 import { within } from '../deadline.js';
 import { GatewayError } from '../errors.js';
@@ -16,6 +16,9 @@ import type { DoorVerdict, Envelope } from '../mail/types.js';
 import type { DurabilityGuard } from './durability.js';
 import type { JobData } from './job.js';
 import { QUEUE_NAME, keys, type Keys } from './keys.js';
+
+/** Raw messages at least this large are stored outside auto-pipelining (see storeRaw). */
+const DIRECT_WRITE_BYTES = 1024 * 1024;
 
 export interface AcceptResult {
   queueId: string;
@@ -88,6 +91,18 @@ export class MessageStore {
     }
   }
 
+  /**
+   * SET NX of the raw bytes, written at once. Through auto-pipelining, ioredis would copy a
+   * large message once more, joining it with the other commands of the tick into one write; a
+   * large one is a write of its own anyway. Written now, it still goes out before the job.
+   */
+  private storeRaw(rawKey: string, raw: Buffer): Promise<unknown> {
+    if (raw.length < DIRECT_WRITE_BYTES) return this.queueConn.set(rawKey, raw, 'NX');
+    const command = new Command('set', [rawKey, raw, 'NX']);
+    void this.queueConn.sendCommand(command);
+    return command.promise;
+  }
+
   private async store(
     raw: Buffer,
     verdict: DoorVerdict,
@@ -122,7 +137,7 @@ export class MessageStore {
     // of a delivery that stored them and then got no 250 are the same bytes. A job id that still
     // exists makes add() a no-op, which covers two deliveries racing.
     const [, job] = await Promise.all([
-      this.queueConn.set(this.keys.raw(key), raw, 'NX'),
+      this.storeRaw(this.keys.raw(key), raw),
       this.queue.add('update', data, { jobId: key }),
     ]);
     const ttlSeconds = Math.round(this.config.queue.seenTtlDays * 86_400);

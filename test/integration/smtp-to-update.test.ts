@@ -71,6 +71,27 @@ describe('SMTP to ticket update', () => {
     expect(files).toContainEqual({ name: 'logo.png', sha: sha(png) });
   });
 
+  it('a message of a few MB (stored in a write of its own): its attachment posted byte for byte', async () => {
+    const tag = randomBytes(4).toString('hex');
+    const big = randomBytes(2 * 1024 * 1024);
+    const raw = await compose({
+      from: FROM,
+      to: TO[0],
+      subject: `[GJ-060309] big ${tag}`,
+      text: `A large file ${tag}`,
+      attachments: [{ filename: 'big.bin', content: big, contentType: 'application/octet-stream' }],
+    });
+    expect(raw.length).toBeGreaterThan(2 * 1024 * 1024);
+    expect((await deliver(raw)).code).toBe(250);
+    const [update] = await waitFor('the update', () => {
+      const u = double.state.updates('GJ-060309').filter((x) => x.fields.message?.includes(tag));
+      return u.length ? u : null;
+    });
+    expect(update!.attachments.map((a) => ({ name: a.filename, sha: a.sha256 }))).toEqual([
+      { name: 'big.bin', sha: sha(big) },
+    ]);
+  });
+
   it('HTML-only mail: message is the HTML as text', async () => {
     const tag = randomBytes(4).toString('hex');
     const raw = await compose({
