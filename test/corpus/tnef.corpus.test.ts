@@ -13,7 +13,7 @@ import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { draft } from '../../src/mail/draft/draft.js';
 import { decodeTnef, TnefError } from '../../src/mail/tnef/tnef.js';
-import { corpusFile, envelope, mail, testConfig } from '../mail/helpers.js';
+import { corpusFile, envelope, testConfig, withWinmail } from '../mail/helpers.js';
 
 interface Expected {
   files: Array<[name: string, size: number, sha256: string, contentId?: string]>;
@@ -196,30 +196,6 @@ describe('decodeTnef on the MimeKit corpus', () => {
     expect(m.text).toContain('This email message has been swept by\nMIMEsweeper');
   });
 });
-
-const b64 = (b: Buffer): string => b.toString('base64').replace(/.{76}/g, '$&\r\n');
-
-function withWinmail(tnef: Buffer, opts: { text?: string; type?: string } = {}): Buffer {
-  const lines = [
-    'From: Outlook User <o@example.com>',
-    'Date: Wed, 1 May 2024 12:00:00 +0000',
-    'Subject: [AB-123456] files',
-    'Content-Type: multipart/mixed; boundary=b',
-    '',
-    '--b',
-  ];
-  if (opts.text !== undefined) lines.push('Content-Type: text/plain; charset=utf-8', '', opts.text, '--b');
-  lines.push(
-    `Content-Type: ${opts.type ?? 'application/ms-tnef'}; name="winmail.dat"`,
-    'Content-Transfer-Encoding: base64',
-    'Content-Disposition: attachment; filename="winmail.dat"',
-    '',
-    b64(tnef),
-    '--b--',
-    '',
-  );
-  return mail(...lines);
-}
 
 describe('winmail.dat in a draft', () => {
   const config = testConfig();

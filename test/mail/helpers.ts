@@ -77,3 +77,28 @@ export function base64PartAfter(raw: Buffer, marker: string): Buffer {
   }
   return Buffer.from(body.join(''), 'base64');
 }
+
+const b64 = (b: Buffer): string => b.toString('base64').replace(/.{76}/g, '$&\r\n');
+
+/** A multipart mail from Outlook that carries `tnef` as winmail.dat (and a text part when given). */
+export function withWinmail(tnef: Buffer, opts: { text?: string; type?: string } = {}): Buffer {
+  const lines = [
+    'From: Outlook User <o@example.com>',
+    'Date: Wed, 1 May 2024 12:00:00 +0000',
+    'Subject: [AB-123456] files',
+    'Content-Type: multipart/mixed; boundary=b',
+    '',
+    '--b',
+  ];
+  if (opts.text !== undefined) lines.push('Content-Type: text/plain; charset=utf-8', '', opts.text, '--b');
+  lines.push(
+    `Content-Type: ${opts.type ?? 'application/ms-tnef'}; name="winmail.dat"`,
+    'Content-Transfer-Encoding: base64',
+    'Content-Disposition: attachment; filename="winmail.dat"',
+    '',
+    b64(tnef),
+    '--b--',
+    '',
+  );
+  return mail(...lines);
+}

@@ -21,7 +21,7 @@ import {
   tnef,
   unicode,
 } from '../../support/tnef-writer.js';
-import { envelope, mail, testConfig } from '../helpers.js';
+import { envelope, testConfig, withWinmail } from '../helpers.js';
 
 const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex').slice(0, 16);
 const bytes = (n: number, seed: number): Buffer =>
@@ -297,30 +297,6 @@ describe('the compressed RTF body (PR_RTF_COMPRESSED)', () => {
     expect(m.warnings).toEqual(['TNEF: the RTF body is not readable (unknown COMPTYPE 0x73736572)']);
   });
 });
-
-const b64 = (b: Buffer): string => b.toString('base64').replace(/.{76}/g, '$&\r\n');
-
-function withWinmail(tnef: Buffer, opts: { text?: string; type?: string } = {}): Buffer {
-  const lines = [
-    'From: Outlook User <o@example.com>',
-    'Date: Wed, 1 May 2024 12:00:00 +0000',
-    'Subject: [AB-123456] files',
-    'Content-Type: multipart/mixed; boundary=b',
-    '',
-    '--b',
-  ];
-  if (opts.text !== undefined) lines.push('Content-Type: text/plain; charset=utf-8', '', opts.text, '--b');
-  lines.push(
-    `Content-Type: ${opts.type ?? 'application/ms-tnef'}; name="winmail.dat"`,
-    'Content-Transfer-Encoding: base64',
-    'Content-Disposition: attachment; filename="winmail.dat"',
-    '',
-    b64(tnef),
-    '--b--',
-    '',
-  );
-  return mail(...lines);
-}
 
 describe('winmail.dat in a draft', () => {
   const config = testConfig();
