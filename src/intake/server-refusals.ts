@@ -29,14 +29,16 @@ function closeReason(text: string): string {
   if (/line too long/i.test(text)) return 'line_too_long';
   if (/shutting down/i.test(text)) return 'shutting_down';
   if (/HTTP requests not allowed/i.test(text)) return 'http_request';
+  if (/talk too soon/i.test(text)) return 'early_talker';
   return 'closed';
 }
 
 /**
  * A reply smtp-server sent on its own that refuses a command or ends the session, or null (a
- * success, a reply of the gateway's, or the size verdict on a message: that one is counted in
- * mailgate_door_verdicts_total as too_large). `context` is send()'s third argument: the command
- * name for an unknown command, a tag such as MESSAGE_TOO_BIG for others.
+ * success, or a reply of the gateway's: among them the size verdict on a message's data, counted
+ * in mailgate_door_verdicts_total as too_large; smtp-server refuses oversized data itself only
+ * with rejectOversized, which the gateway does not set). `context` is send()'s third argument:
+ * the command name for an unknown command, a tag such as MESSAGE_TOO_BIG for others.
  */
 export function serverRefusal(
   code: number,
@@ -45,7 +47,7 @@ export function serverRefusal(
   /** smtp-server's disabledCommands: it answers them as unknown; named as the stage (a bounded set). */
   disabled: readonly string[],
 ): ServerRefusal | null {
-  if (code < 400 || OWN_REPLY.test(text) || context === 'MESSAGE_TOO_BIG') return null;
+  if (code < 400 || OWN_REPLY.test(text)) return null;
   if (code === 421) return { stage: 'SESSION', reason: closeReason(text), allowance: false };
   if (code === 451) return { stage: 'COMMAND', reason: 'internal_error', allowance: false };
   if (code === 452) return { stage: 'RCPT', reason: 'too_many_recipients', allowance: true };

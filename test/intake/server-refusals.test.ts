@@ -27,7 +27,9 @@ describe('serverRefusal', () => {
       allowance: true,
     });
     // MAIL FROM with a SIZE over the limit.
-    expect(serverRefusal(552, 'Error: message exceeds fixed maximum message size 1000', '5.3.4', DISABLED)).toEqual({
+    expect(
+      serverRefusal(552, 'Error: message exceeds fixed maximum message size 1000', 'MESSAGE_TOO_BIG', DISABLED),
+    ).toEqual({
       stage: 'MAIL',
       reason: 'too_large',
       allowance: true,
@@ -46,7 +48,8 @@ describe('serverRefusal', () => {
     );
     expect(serverRefusal(421, 'Error: Command line too long', undefined, DISABLED)?.reason).toBe('line_too_long');
     expect(serverRefusal(421, 'Server shutting down', 'MAIL', DISABLED)?.reason).toBe('shutting_down');
-    expect(serverRefusal(421, 'mx.example You talk too soon', 'EHLO', DISABLED)?.reason).toBe('closed');
+    expect(serverRefusal(421, 'mx.example You talk too soon', 'EHLO', DISABLED)?.reason).toBe('early_talker');
+    expect(serverRefusal(421, 'Error: something new', undefined, DISABLED)?.reason).toBe('closed');
     // A handler of the gateway that threw: its fault, not the client's.
     expect(serverRefusal(451, 'Error: internal server error', undefined, DISABLED)).toEqual({
       stage: 'COMMAND',
@@ -55,13 +58,11 @@ describe('serverRefusal', () => {
     });
   });
 
-  it("leaves out successes, the gateway's own replies (counted where decided) and the size verdict on a message", () => {
+  it("leaves out successes and the gateway's own replies (counted where decided), the size verdict on a message among them", () => {
     expect(serverRefusal(250, 'Accepted', 'RCPT_TO_OK', DISABLED)).toBeNull();
     expect(serverRefusal(354, 'End data with <CR><LF>.<CR><LF>', undefined, DISABLED)).toBeNull();
     expect(serverRefusal(550, '5.1.1 Recipient not accepted here: <a@b.example>', undefined, DISABLED)).toBeNull();
     expect(serverRefusal(421, '4.7.0 Too many refused commands, closing connection', false, DISABLED)).toBeNull();
-    expect(
-      serverRefusal(552, 'Error: message exceeds fixed maximum message size 1000', 'MESSAGE_TOO_BIG', DISABLED),
-    ).toBeNull();
+    expect(serverRefusal(552, '5.3.4 Message exceeds the size limit', false, DISABLED)).toBeNull();
   });
 });

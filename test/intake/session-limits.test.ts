@@ -327,6 +327,29 @@ describe("smtp-server's own refusals", () => {
     }
   });
 
+  it('MAIL FROM with a SIZE over smtp.maxMessageBytes: counted as MAIL too_large and towards the allowance', async () => {
+    const h = await startHarness(inject('redisUrl'), double, {
+      ...base,
+      smtp: { ...base.smtp, maxMessageBytes: 1000, limits: { maxRefusedCommands: 1 } },
+    });
+    try {
+      const s = await Session.open(h.smtpPort);
+      expect(await s.reply()).toMatch(/^220 /);
+      expect(await s.command('EHLO client.example')).toMatch(/^250/);
+      expect(await s.command(`MAIL FROM:<${FROM}> SIZE=5000`)).toMatch(/^552 /);
+      // One refused, the allowance; the next is answered and then the session is closed.
+      expect(await s.command(`MAIL FROM:<${FROM}> SIZE=5000`)).toMatch(/^552 /);
+      expect(await s.reply()).toMatch(/^421 4\.7\.0 Too many refused commands/);
+      await s.waitClosed();
+
+      const text = await metrics(h);
+      expect(counted(text, 'MAIL', 'too_large')).toBe(2);
+      expect(counted(text, 'MAIL', 'too_many_refused')).toBe(1);
+    } finally {
+      await h.close();
+    }
+  });
+
   it('a command line too long and the idle timeout end the session: counted under SESSION', async () => {
     const h = await startHarness(inject('redisUrl'), double, { ...base, smtp: { ...base.smtp, socketTimeoutMs: 300 } });
     try {
