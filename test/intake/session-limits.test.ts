@@ -2,81 +2,13 @@
 // refused commands per session, the deadlines of a transaction and of its DATA; each refusal
 // counted in /metrics by reason, and ordinary mail still accepted meanwhile.
 import { randomBytes } from 'node:crypto';
-import { connect, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { SmtpSession } from '../support/smtp-session.js';
 import { startSirportlyDouble } from '../support/sirportly-double.js';
 import { compose, sendRaw, startHarness, waitFor, type Double, type Harness } from '../support/harness.js';
 
 const FROM = 'customer@example.net';
 const TO = 'support@help.example.com';
-
-/** A line-level SMTP client: each reply is read whole (multi-line replies joined). */
-class Session {
-  private buffer = '';
-  private readonly replies: string[] = [];
-  private waiter: (() => void) | null = null;
-  closed = false;
-  private readonly closedPromise: Promise<void>;
-
-  private constructor(readonly socket: Socket) {
-    socket.on('data', (d: Buffer) => {
-      this.buffer += d.toString('latin1');
-      for (;;) {
-        const m = /^(\d{3}) [^\r\n]*\r\n/m.exec(this.buffer);
-        if (!m) break;
-        const end = m.index + m[0].length;
-        this.replies.push(this.buffer.slice(m.index, end - 2));
-        this.buffer = this.buffer.slice(end);
-      }
-      this.waiter?.();
-    });
-    socket.on('error', () => undefined);
-    this.closedPromise = new Promise((resolve) =>
-      socket.once('close', () => {
-        this.closed = true;
-        this.waiter?.();
-        resolve();
-      }),
-    );
-  }
-
-  static open(port: number, localAddress = '127.0.0.1'): Promise<Session> {
-    return new Promise((resolve, reject) => {
-      const s = connect({ port, host: '127.0.0.1', localAddress });
-      s.once('connect', () => resolve(new Session(s)));
-      s.once('error', reject);
-    });
-  }
-
-  /** The next reply, or null when the server closed the connection without one. */
-  async reply(): Promise<string | null> {
-    for (;;) {
-      const r = this.replies.shift();
-      if (r !== undefined) return r;
-      if (this.closed) return null;
-      await new Promise<void>((resolve) => (this.waiter = resolve));
-      this.waiter = null;
-    }
-  }
-
-  async command(line: string): Promise<string | null> {
-    this.socket.write(`${line}\r\n`);
-    return this.reply();
-  }
-
-  write(text: string): void {
-    if (!this.closed) this.socket.write(text);
-  }
-
-  waitClosed(): Promise<void> {
-    return this.closedPromise;
-  }
-
-  end(): Promise<void> {
-    this.socket.destroy();
-    return this.closedPromise;
-  }
-}
 
 async function metrics(h: Harness): Promise<string> {
   return (await fetch(`http://127.0.0.1:${h.httpPort}/metrics`)).text();
@@ -105,25 +37,25 @@ describe('sessions open at once per client address', () => {
       ...base,
       smtp: { ...base.smtp, limits: { maxConnectionsPerAddress: 2 } },
     });
-    const open: Session[] = [];
+    const open: SmtpSession[] = [];
     try {
       for (let i = 0; i < 2; i++) {
-        const s = await Session.open(h.smtpPort);
+        const s = await SmtpSession.open(h.smtpPort);
         open.push(s);
         expect(await s.reply()).toMatch(/^220 /);
       }
-      const third = await Session.open(h.smtpPort);
+      const third = await SmtpSession.open(h.smtpPort);
       expect(await third.reply()).toMatch(/^421 4\.7\.0 Too many open connections/);
       await third.waitClosed();
 
-      const other = await Session.open(h.smtpPort, '127.0.0.2');
+      const other = await SmtpSession.open(h.smtpPort, '127.0.0.2');
       open.push(other);
       expect(await other.reply()).toMatch(/^220 /);
 
       await open.shift()!.end();
       // The server learns of the close on its own turn: wait for the slot, not for a time.
       const again = await waitFor('a freed slot', async () => {
-        const s = await Session.open(h.smtpPort);
+        const s = await SmtpSession.open(h.smtpPort);
         const r = await s.reply();
         if (r?.startsWith('220 ')) return s;
         await s.end();
@@ -146,7 +78,7 @@ describe('refused commands per session', () => {
       smtp: { ...base.smtp, limits: { maxRefusedCommands: 3 } },
     });
     try {
-      const s = await Session.open(h.smtpPort);
+      const s = await SmtpSession.open(h.smtpPort);
       expect(await s.reply()).toMatch(/^220 /);
       expect(await s.command('EHLO client.example')).toMatch(/^250/);
       expect(await s.command(`MAIL FROM:<${FROM}>`)).toMatch(/^250/);
@@ -171,7 +103,7 @@ describe('messages refused at DATA', () => {
       smtp: { ...base.smtp, limits: { maxRefusedCommands: 1 } },
     });
     try {
-      const s = await Session.open(h.smtpPort);
+      const s = await SmtpSession.open(h.smtpPort);
       expect(await s.reply()).toMatch(/^220 /);
       await s.command('EHLO client.example');
       const noReference = async () => {
@@ -200,7 +132,7 @@ describe('deadlines of a transaction and of DATA', () => {
       smtp: { ...base.smtp, limits: { dataTimeoutMs: 300, transactionTimeoutMs: 0 } },
     });
     try {
-      const s = await Session.open(h.smtpPort);
+      const s = await SmtpSession.open(h.smtpPort);
       expect(await s.reply()).toMatch(/^220 /);
       await s.command('EHLO client.example');
       await s.command(`MAIL FROM:<${FROM}>`);
@@ -229,7 +161,7 @@ describe('deadlines of a transaction and of DATA', () => {
       smtp: { ...base.smtp, limits: { transactionTimeoutMs: 300 } },
     });
     try {
-      const s = await Session.open(h.smtpPort);
+      const s = await SmtpSession.open(h.smtpPort);
       expect(await s.reply()).toMatch(/^220 /);
       await s.command('EHLO client.example');
       expect(await s.command(`MAIL FROM:<${FROM}>`)).toMatch(/^250/);
@@ -256,7 +188,7 @@ describe('deadlines of a transaction and of DATA', () => {
       smtp: { ...base.smtp, limits: { transactionTimeoutMs: 20_000, dataTimeoutMs: 20_000 } },
     });
     try {
-      const s = await Session.open(h.smtpPort);
+      const s = await SmtpSession.open(h.smtpPort);
       expect(await s.reply()).toMatch(/^220 /);
       await s.command('EHLO client.example');
       for (let i = 0; i < 2; i++) {
@@ -292,7 +224,7 @@ describe("smtp-server's own refusals", () => {
       smtp: { ...base.smtp, maxRecipients: 2, limits: { maxRefusedCommands: 6 } },
     });
     try {
-      const s = await Session.open(h.smtpPort);
+      const s = await SmtpSession.open(h.smtpPort);
       expect(await s.reply()).toMatch(/^220 /);
       expect(await s.command(`MAIL FROM:<${FROM}>`)).toMatch(/^503 /);
       expect(await s.command('EHLO client.example')).toMatch(/^250/);
@@ -333,7 +265,7 @@ describe("smtp-server's own refusals", () => {
       smtp: { ...base.smtp, maxMessageBytes: 1000, limits: { maxRefusedCommands: 1 } },
     });
     try {
-      const s = await Session.open(h.smtpPort);
+      const s = await SmtpSession.open(h.smtpPort);
       expect(await s.reply()).toMatch(/^220 /);
       expect(await s.command('EHLO client.example')).toMatch(/^250/);
       expect(await s.command(`MAIL FROM:<${FROM}> SIZE=5000`)).toMatch(/^552 /);
@@ -353,12 +285,12 @@ describe("smtp-server's own refusals", () => {
   it('a command line too long and the idle timeout end the session: counted under SESSION', async () => {
     const h = await startHarness(inject('redisUrl'), double, { ...base, smtp: { ...base.smtp, socketTimeoutMs: 300 } });
     try {
-      const long = await Session.open(h.smtpPort);
+      const long = await SmtpSession.open(h.smtpPort);
       expect(await long.reply()).toMatch(/^220 /);
       expect(await long.command(`NOOP ${'x'.repeat(20_000)}`)).toMatch(/^421 .*too long/i);
       await long.waitClosed();
 
-      const idle = await Session.open(h.smtpPort);
+      const idle = await SmtpSession.open(h.smtpPort);
       expect(await idle.reply()).toMatch(/^220 /);
       expect(await idle.reply()).toMatch(/^421 Timeout/);
       await idle.waitClosed();

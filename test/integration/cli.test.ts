@@ -1,6 +1,5 @@
 // The `mailgate` binary as users run it: built dist/, real processes, real signals.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { connect, type Socket } from 'node:net';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -14,6 +13,7 @@ import { startSirportlyDouble } from '../support/sirportly-double.js';
 import { freePort } from '../support/redis-server.js';
 import { waitFor, type Double } from '../support/harness.js';
 import { nestedDivBomb } from '../support/hostile-mail.js';
+import { SmtpSession } from '../support/smtp-session.js';
 
 const CLI = resolve(import.meta.dirname, '../../dist/src/cli.js');
 
@@ -261,47 +261,6 @@ describe('mailgate inspect', () => {
   }, 60_000);
 });
 
-// Minimal SMTP dialogue over a raw socket, so the test controls exactly when DATA ends.
-class SmtpDialog {
-  private buf = '';
-  private waiters: Array<() => void> = [];
-  constructor(private readonly sock: Socket) {
-    sock.on('data', (d: Buffer) => {
-      this.buf += d.toString();
-      for (const w of this.waiters.splice(0)) w();
-    });
-  }
-  static open(port: number): Promise<SmtpDialog> {
-    return new Promise((res, rej) => {
-      const s = connect(port, '127.0.0.1', () => res(new SmtpDialog(s)));
-      s.once('error', rej);
-    });
-  }
-  /** Wait for a complete reply line with the given code prefix, return it. */
-  async reply(): Promise<string> {
-    for (;;) {
-      const m = /^(\d{3}) .*\r\n/m.exec(this.buf);
-      if (m) {
-        const end = m.index + m[0].length;
-        const line = this.buf.slice(0, end);
-        this.buf = this.buf.slice(end);
-        return line.trim().split('\r\n').pop()!;
-      }
-      await new Promise<void>((r) => this.waiters.push(r));
-    }
-  }
-  async cmd(line: string): Promise<string> {
-    this.sock.write(`${line}\r\n`);
-    return this.reply();
-  }
-  write(data: string): void {
-    this.sock.write(data);
-  }
-  close(): void {
-    this.sock.destroy();
-  }
-}
-
 describe('serve: signals', () => {
   let double: Double;
   let child: ChildProcess | undefined;
@@ -353,12 +312,12 @@ describe('serve: signals', () => {
     expect(health.status).toBe(200);
 
     const tag = randomBytes(4).toString('hex');
-    const smtp = await SmtpDialog.open(smtpPort);
+    const smtp = await SmtpSession.open(smtpPort);
     expect(await smtp.reply()).toMatch(/^220/);
-    expect(await smtp.cmd('EHLO test.example')).toMatch(/^250/);
-    expect(await smtp.cmd('MAIL FROM:<ann@example.net>')).toMatch(/^250/);
-    expect(await smtp.cmd('RCPT TO:<support@example.com>')).toMatch(/^250/);
-    expect(await smtp.cmd('DATA')).toMatch(/^354/);
+    expect(await smtp.command('EHLO test.example')).toMatch(/^250/);
+    expect(await smtp.command('MAIL FROM:<ann@example.net>')).toMatch(/^250/);
+    expect(await smtp.command('RCPT TO:<support@example.com>')).toMatch(/^250/);
+    expect(await smtp.command('DATA')).toMatch(/^354/);
     smtp.write(
       `From: ann@example.net\r\nTo: support@example.com\r\nSubject: [GJ-060309] sigterm ${tag}\r\nMessage-ID: <${tag}@x>\r\n\r\nfirst half\r\n`,
     );
@@ -374,7 +333,7 @@ describe('serve: signals', () => {
 
     expect(await exited).toBe(0);
     expect(logs).toMatch(/shut down cleanly/);
-    const queueId = /queued as ([0-9a-f]+)/.exec(final)![1]!;
+    const queueId = /queued as ([0-9a-f]+)/.exec(final ?? '')![1]!;
     const redis = new Redis(inject('redisUrl'));
     const queue = new Queue(QUEUE_NAME, { connection: redis, prefix });
     const job = await queue.getJob(queueId);

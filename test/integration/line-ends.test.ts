@@ -4,13 +4,13 @@
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
-import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { InspectResult } from '../../src/mail/inspect.js';
 import { startHarness, waitFor, type Double, type Harness } from '../support/harness.js';
 import { startSirportlyDouble } from '../support/sirportly-double.js';
+import { SmtpSession } from '../support/smtp-session.js';
 
 const CLI = resolve(import.meta.dirname, '../../dist/src/cli.js');
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
@@ -104,49 +104,6 @@ describe('mailgate inspect of a bare-CR message', () => {
   });
 });
 
-/** Reads SMTP replies (one line each here: no multi-line reply is awaited but EHLO's, read whole). */
-class Client {
-  private buffer = '';
-  private waiter: (() => void) | null = null;
-
-  private constructor(private readonly socket: Socket) {
-    socket.on('data', (d: Buffer) => {
-      this.buffer += d.toString('latin1');
-      this.waiter?.();
-    });
-  }
-
-  static open(port: number): Promise<Client> {
-    return new Promise((ok, fail) => {
-      const s = connect({ port, host: '127.0.0.1' });
-      s.once('connect', () => ok(new Client(s)));
-      s.once('error', fail);
-    });
-  }
-
-  /** The next complete reply (its last line is "NNN text"). */
-  async reply(): Promise<string> {
-    for (;;) {
-      const m = /^(?:\d{3}-[^\r\n]*\r\n)*\d{3} [^\r\n]*\r\n/.exec(this.buffer);
-      if (m) {
-        this.buffer = this.buffer.slice(m[0].length);
-        return m[0].trimEnd();
-      }
-      await new Promise<void>((r) => (this.waiter = r));
-      this.waiter = null;
-    }
-  }
-
-  async send(data: string | Buffer): Promise<string> {
-    this.socket.write(data);
-    return this.reply();
-  }
-
-  close(): void {
-    this.socket.destroy();
-  }
-}
-
 describe('SMTP delivery of a bare-CR message', () => {
   let double: Double;
   let h: Harness;
@@ -163,7 +120,7 @@ describe('SMTP delivery of a bare-CR message', () => {
     const tag = randomBytes(4).toString('hex');
     const raw = message('\r', tag);
     expect(raw.includes('\n')).toBe(false);
-    const c = await Client.open(h.smtpPort);
+    const c = await SmtpSession.open(h.smtpPort);
     try {
       expect(await c.reply()).toMatch(/^220 /);
       expect(await c.send('EHLO client.example.net\r\n')).toMatch(/^250 /m);

@@ -1,14 +1,11 @@
 // Edges of the door and the operator's view: recipient cap, STARTTLS, HTTP endpoints,
 // token checkpoints on retry, secrets kept out of logs.
-import { execFileSync } from 'node:child_process';
 import { randomBytes, createHash } from 'node:crypto';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { createTransport } from 'nodemailer';
 import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest';
 import { startSirportlyDouble } from '../support/sirportly-double.js';
 import { compose, sendRaw, startHarness, waitFor, waitForLog, type Double, type Harness } from '../support/harness.js';
+import { selfSignedCert } from '../support/tls.js';
 
 const FROM = 'customer@example.net';
 const TO = ['support@help.example.com'];
@@ -189,28 +186,7 @@ describe('logs', () => {
 
 describe('STARTTLS', () => {
   it('is offered with a configured certificate and mail goes through it', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'mailgate-tls-'));
-    const keyFile = join(dir, 'key.pem');
-    const certFile = join(dir, 'cert.pem');
-    execFileSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'rsa:2048',
-        '-nodes',
-        '-keyout',
-        keyFile,
-        '-out',
-        certFile,
-        '-days',
-        '1',
-        '-subj',
-        '/CN=localhost',
-      ],
-      { stdio: 'ignore' },
-    );
+    const { keyFile, certFile } = selfSignedCert();
     const d = await startSirportlyDouble();
     const g = await startHarness(inject('redisUrl'), d, { smtp: { tls: { keyFile, certFile } } });
     try {

@@ -3,59 +3,17 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
-import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startSirportlyDouble } from '../support/sirportly-double.js';
 import { freePort, RedisServer } from '../support/redis-server.js';
 import { sendRaw, waitFor, type Double } from '../support/harness.js';
+import { SmtpSession } from '../support/smtp-session.js';
 
 const CLI = resolve(import.meta.dirname, '../../dist/src/cli.js');
 const SMTP_CLOSE_MS = 2000;
 const QUEUE_CLOSE_MS = 3000;
-
-class Dialog {
-  private buf = '';
-  private waiters: Array<() => void> = [];
-  private constructor(private readonly sock: Socket) {
-    sock.on('data', (d: Buffer) => {
-      this.buf += d.toString();
-      for (const w of this.waiters.splice(0)) w();
-    });
-    sock.on('close', () => {
-      for (const w of this.waiters.splice(0)) w();
-    });
-  }
-  static open(port: number): Promise<Dialog> {
-    return new Promise((res, rej) => {
-      const s = connect(port, '127.0.0.1', () => res(new Dialog(s)));
-      s.once('error', rej);
-    });
-  }
-  async reply(): Promise<string> {
-    for (;;) {
-      const m = /^(\d{3}) .*\r\n/m.exec(this.buf);
-      if (m) {
-        const line = this.buf.slice(0, m.index + m[0].length);
-        this.buf = this.buf.slice(m.index + m[0].length);
-        return line.trim().split('\r\n').pop()!;
-      }
-      if (this.sock.destroyed) return `closed: ${this.buf}`;
-      await new Promise<void>((r) => this.waiters.push(r));
-    }
-  }
-  async cmd(line: string): Promise<string> {
-    this.sock.write(`${line}\r\n`);
-    return this.reply();
-  }
-  write(data: string): void {
-    this.sock.write(data);
-  }
-  close(): void {
-    this.sock.destroy();
-  }
-}
 
 interface Serve {
   proc: ChildProcess;
@@ -209,19 +167,19 @@ describe('serve: connections during shutdown', () => {
     const s = await serve(redis.url, double, true);
     child = s.proc;
     const tag = randomBytes(4).toString('hex');
-    const first = await Dialog.open(s.smtpPort);
+    const first = await SmtpSession.open(s.smtpPort);
     expect(await first.reply()).toMatch(/^220/);
-    expect(await first.cmd('EHLO client.example')).toMatch(/^250/);
-    expect(await first.cmd('MAIL FROM:<ann@example.net>')).toMatch(/^250/);
-    expect(await first.cmd('RCPT TO:<support@example.com>')).toMatch(/^250/);
-    expect(await first.cmd('DATA')).toMatch(/^354/);
+    expect(await first.command('EHLO client.example')).toMatch(/^250/);
+    expect(await first.command('MAIL FROM:<ann@example.net>')).toMatch(/^250/);
+    expect(await first.command('RCPT TO:<support@example.com>')).toMatch(/^250/);
+    expect(await first.command('DATA')).toMatch(/^354/);
     first.write(
       `From: ann@example.net\r\nTo: support@example.com\r\nSubject: [GJ-060309] closing ${tag}\r\nMessage-ID: <${tag}@x>\r\n\r\nfirst half\r\n`,
     );
 
     s.proc.kill('SIGTERM');
     await waitFor('shutdown to begin', () => s.logs().includes('shutting down'));
-    const late = await Dialog.open(s.smtpPort);
+    const late = await SmtpSession.open(s.smtpPort);
     expect(await late.reply()).toMatch(/^421 4\.3\.2 /);
     late.close();
 

@@ -1,5 +1,4 @@
 // Edge safety: connections per client IP, STARTTLS required, secrets read from *_FILE variables.
-import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
@@ -11,6 +10,7 @@ import { loadConfig } from '../../src/config/load.js';
 import { connectionRateLimit } from '../../src/intake/connection-rate.js';
 import { startSirportlyDouble } from '../support/sirportly-double.js';
 import { compose, startHarness, waitFor, type Double } from '../support/harness.js';
+import { selfSignedCert } from '../support/tls.js';
 
 const FROM = 'customer@example.net';
 const TO = ['support@help.example.com'];
@@ -69,28 +69,7 @@ describe('connection rate limit per client IP', () => {
 
 describe('smtp.requireTls', () => {
   it('MAIL FROM without STARTTLS gets 530 5.7.0; after STARTTLS the mail goes through', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'mailgate-tls-'));
-    const keyFile = join(dir, 'key.pem');
-    const certFile = join(dir, 'cert.pem');
-    execFileSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'rsa:2048',
-        '-nodes',
-        '-keyout',
-        keyFile,
-        '-out',
-        certFile,
-        '-days',
-        '1',
-        '-subj',
-        '/CN=localhost',
-      ],
-      { stdio: 'ignore' },
-    );
+    const { keyFile, certFile } = selfSignedCert();
     const h = await startHarness(inject('redisUrl'), double, {
       smtp: { tls: { keyFile, certFile }, requireTls: true },
     });
