@@ -13,7 +13,16 @@ import type { JobData } from '../../src/queue/job.js';
 import { SirportlyClient } from '../../src/sirportly/client.js';
 import { createLogger } from '../../src/log.js';
 import { startSirportlyDouble } from '../support/sirportly-double.js';
-import { compose, LogSink, sendRaw, startHarness, waitFor, type Double, type Harness } from '../support/harness.js';
+import {
+  compose,
+  failedJob,
+  LogSink,
+  sendRaw,
+  startHarness,
+  waitFor,
+  type Double,
+  type Harness,
+} from '../support/harness.js';
 
 const SUPPORT = 'support@help.example.com';
 const SALES = 'sales@help.example.com';
@@ -294,10 +303,7 @@ describe('failures between submit and post never open a second ticket', () => {
     const r = await sendRaw(h.smtpPort, await newMail(from, SUPPORT, t), { from, to: [SUPPORT] });
     const queueId = queueIdOf(r.response);
     try {
-      const job = await waitFor('failed', async () => {
-        const j = await queue.getJob(queueId);
-        return (await j?.getState()) === 'failed' ? j : null;
-      });
+      const job = await failedJob(queue, queueId);
       expect(job.failedReason).toMatch(
         /^auth: .*refused tickets\/spql.*allow the token tickets\/spql, then re-drive the job with `mailgate queue retry`/,
       );

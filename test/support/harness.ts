@@ -11,7 +11,7 @@ import type { Config } from '../../src/config/schema.js';
 import { createLogger, type Logger } from '../../src/log.js';
 import { startSirportlyDouble } from './sirportly-double.js';
 
-export { queueSettled, waitFor, waitForLog } from './wait.js';
+export { failedJob, queueSettled, waitFor, waitForLog } from './wait.js';
 
 export type Double = Awaited<ReturnType<typeof startSirportlyDouble>>;
 

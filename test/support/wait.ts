@@ -1,7 +1,7 @@
 // Waiting in tests on what is to happen (a log line, a job's end, a key in Redis), never for a
 // fixed time: a test then takes as long as the behaviour does, and a slow host makes it slower,
 // not wrong. The bound is only there to end a test whose event never comes.
-import { Queue } from 'bullmq';
+import { Queue, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
 import { QUEUE_NAME } from '../../src/queue/keys.js';
 
@@ -18,6 +18,18 @@ export async function waitFor<T>(
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 25));
   }
+}
+
+/**
+ * The job once it has failed, read after its state says so: a job read before that check may be
+ * the copy from while it was still active (attemptsMade and failedReason not yet written).
+ */
+export async function failedJob(queue: Queue, id: string, timeoutMs = 10_000): Promise<Job> {
+  return waitFor(
+    `job ${id} to fail`,
+    async () => ((await queue.getJobState(id)) === 'failed' ? queue.getJob(id) : null),
+    timeoutMs,
+  );
 }
 
 type Line = Record<string, unknown>;

@@ -6,7 +6,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, expect, inject, it } from 'vitest';
 import { QUEUE_NAME } from '../../src/queue/keys.js';
 import { startSirportlyDouble } from '../support/sirportly-double.js';
-import { startHarness, waitFor, type Double, type Harness } from '../support/harness.js';
+import { failedJob, startHarness, type Double, type Harness } from '../support/harness.js';
 
 let double: Double;
 let h: Harness;
@@ -33,10 +33,7 @@ it('job data that cannot be read: failed after one attempt, reason bad_job namin
     { key: id, ticket: 42 },
     { jobId: id, attempts: 100_000, backoff: { type: 'fixed', delay: 50 } },
   );
-  const job = await waitFor('failed', async () => {
-    const j = await queue.getJob(id);
-    return (await j?.getState()) === 'failed' ? j : null;
-  });
+  const job = await failedJob(queue, id);
   expect(job.attemptsMade).toBe(1);
   expect(job.failedReason).toMatch(/^bad_job: job data invalid: ticket: /);
   expect(double.state.allUpdates()).toHaveLength(0);
@@ -70,10 +67,7 @@ it.each([
     attempts: 100_000,
     backoff: { type: 'fixed', delay: 50 },
   });
-  const job = await waitFor('failed', async () => {
-    const j = await queue.getJob(id);
-    return (await j?.getState()) === 'failed' ? j : null;
-  });
+  const job = await failedJob(queue, id);
   expect(job.attemptsMade).toBe(1);
   expect(job.failedReason).toBe(reason);
   expect(double.state.allUpdates()).toHaveLength(0);
