@@ -128,6 +128,7 @@ export const configSchema = z
         attempts: positiveInt,
         heapMb: z.number().int().min(16),
         maxDecodedBytes: positiveInt,
+        maxMimeParts: positiveInt,
         maxAttachments: nonNegativeInt,
       })
       .strict(),

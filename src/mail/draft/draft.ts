@@ -63,11 +63,10 @@ export async function draft(
   const raw = normaliseLineEnds(message);
   // Subject, Date and From come from the same header reader as the door's verdict (first
   // occurrence of each), not from mailparser, so the two can never disagree.
-  const parsed = await parseMessage(
-    forParser(raw, headers.bounds),
-    config.queue.parseTimeoutMs,
-    config.draft.maxDecodedBytes,
-  );
+  const parsed = await parseMessage(forParser(raw, headers.bounds), config.queue.parseTimeoutMs, {
+    maxDecodedBytes: config.draft.maxDecodedBytes,
+    maxMimeParts: config.draft.maxMimeParts,
+  });
   const parts = messageParts(parsed, raw);
   const warnings: string[] = [...parts.warnings];
   // Again after winmail.dat was unpacked: its compressed RTF and files can outgrow the parse.

@@ -77,10 +77,10 @@ export function decodedTooLarge(bytes: number, max: number): GatewayError {
 }
 
 /** simpleParser's reading of a MailParser, for a Buffer and with cid: links kept. */
-function parseBody(raw: Buffer, maxDecodedBytes: number): Promise<ParsedBody> {
+function parseBody(raw: Buffer, maxDecodedBytes: number, maxMimeParts: number): Promise<ParsedBody> {
   return new Promise<ParsedBody>((resolve, reject) => {
     const mail: ParsedBody = { attachments: [] };
-    const parser = new BodyParser(OPTIONS);
+    const parser = new BodyParser({ ...OPTIONS, maxChildNodes: maxMimeParts });
     // MailParser may emit a non-fatal 'error' and still reach 'end': the first of the two wins.
     let settled = false;
     const fail = (err: Error): void => {
@@ -147,26 +147,42 @@ function parseBody(raw: Buffer, maxDecodedBytes: number): Promise<ParsedBody> {
   });
 }
 
+export interface ParseLimits {
+  /** See decodedTooLarge (draft.maxDecodedBytes; default none). */
+  maxDecodedBytes?: number;
+  /** MIME parts of the message at most, itself included (draft.maxMimeParts; default mailparser's 1000). */
+  maxMimeParts?: number;
+}
+
+/** mailsplit's error past maxChildNodes (it has no code of its own: EMAXLEN is shared with maxHeadSize). */
+const TOO_MANY_PARTS = /^Max allowed child nodes exceeded/;
+
 /**
  * timeoutMs runs on the caller's own event loop, so it bounds the parse's asynchronous steps only;
- * drafting threads have the hard deadline. maxDecodedBytes: see decodedTooLarge.
+ * drafting threads have the hard deadline.
  */
-export async function parseMessage(
-  raw: Buffer,
-  timeoutMs: number,
-  maxDecodedBytes = Number.POSITIVE_INFINITY,
-): Promise<ParsedBody> {
+export async function parseMessage(raw: Buffer, timeoutMs: number, limits: ParseLimits = {}): Promise<ParsedBody> {
+  const maxMimeParts = limits.maxMimeParts ?? 1000;
   try {
     // On timeout the parse keeps running in the background until it ends; the work is bounded
     // by the message size.
-    return await within(parseBody(raw, maxDecodedBytes), timeoutMs, () => {
-      throw new GatewayError(
-        'draft_limit',
-        `message could not be parsed within ${timeoutMs} ms (queue.parseTimeoutMs)`,
-      );
-    });
+    return await within(
+      parseBody(raw, limits.maxDecodedBytes ?? Number.POSITIVE_INFINITY, maxMimeParts),
+      timeoutMs,
+      () => {
+        throw new GatewayError(
+          'draft_limit',
+          `message could not be parsed within ${timeoutMs} ms (queue.parseTimeoutMs)`,
+        );
+      },
+    );
   } catch (err) {
     if (err instanceof GatewayError) throw err;
+    // The same bytes meet the same limit at every try: bad_input, the job fails at once.
+    if (err instanceof Error && TOO_MANY_PARTS.test(err.message))
+      throw new GatewayError('bad_input', `message has more than ${maxMimeParts} MIME parts (draft.maxMimeParts)`, {
+        cause: err,
+      });
     throw new GatewayError(
       'bad_input',
       `message could not be parsed: ${err instanceof Error ? err.message : String(err)}`,

@@ -16,6 +16,14 @@ import { Summary } from '../../../src/replay/summary.js';
 import { envelope, mail, testConfig } from '../helpers.js';
 
 const config = testConfig();
+/** A job at this try, for the retry policy. */
+const job = (attemptsMade: number): UpdateJob => ({
+  id: 'x',
+  timestamp: Date.now(),
+  attemptsMade,
+  data: {} as UpdateJob['data'],
+  updateData: async () => undefined,
+});
 const LIMITS = { maxDepth: 10, maxBytes: 1000 };
 
 describe('HTML depth pre-scan', () => {
@@ -217,6 +225,27 @@ describe('caps on what a message decodes to', () => {
     expect(all.attachments).toHaveLength(5);
   });
 
+  it('counts MIME parts against draft.maxMimeParts, the message itself included, and fails past it at once', async () => {
+    // 8 attachments + the text part + the multipart = 10 parts.
+    const limited = testConfig({ draft: { maxMimeParts: 10 } });
+    expect((await draft(attachmentsMail(8), envelope(), limited, 'AB-123456')).attachments).toHaveLength(8);
+    const err: unknown = await draft(attachmentsMail(9), envelope(), limited, 'AB-123456').catch((e: unknown) => e);
+    expect(err).toMatchObject({
+      kind: 'bad_input',
+      message: 'message has more than 10 MIME parts (draft.maxMimeParts)',
+    });
+    // The same bytes meet the same limit again: no second try.
+    expect(classifyFailure(err, job(0), config, Date.now())).toBeInstanceOf(UnrecoverableError);
+  });
+
+  it('drafts 1,001 parts under the default draft.maxMimeParts: draft.maxAttachments uploaded, the rest listed', async () => {
+    const d = await draft(attachmentsMail(1000), envelope(), config, 'AB-123456');
+    expect(d.attachments).toHaveLength(500);
+    expect(d.update.message).toMatch(
+      /\[500 more attachment\(s\) of this message were not uploaded \(draft\.maxAttachments\):\]/,
+    );
+  });
+
   it('fails a message whose parts decode past draft.maxDecodedBytes with draft_limit', async () => {
     const big = mail(
       'Subject: big',
@@ -253,13 +282,6 @@ describe('caps on what a message decodes to', () => {
 });
 
 describe('draft_limit in the retry policy', () => {
-  const job = (attemptsMade: number): UpdateJob => ({
-    id: 'x',
-    timestamp: Date.now(),
-    attemptsMade,
-    data: {} as UpdateJob['data'],
-    updateData: async () => undefined,
-  });
   const twice = testConfig({ draft: { attempts: 2 } });
 
   it('is tried again until draft.attempts tries, then fails saying which limit', () => {
