@@ -29,8 +29,8 @@
 // process, the largest RSS, main-thread heap and external memory seen at the /metrics samples,
 // and peak RSS (VmHWM) beside its idle RSS; the ordinary messages accepted and posted, what
 // became of each hostile message (SMTP reply, job state, posted or not) and of the slow
-// connections. The watchers run on this process's event loop: the hostile messages' DATA is
-// built before they start, so that the time it takes is not counted as the gateway's.
+// connections. The pollers run in threads of their own (support/http-watch.mjs), so the load this
+// process generates does not delay them.
 // Targets: SMTP-side delay < 100 ms, worker delay < 1 s, peak RSS < idle + 2 × the largest message.
 import { randomBytes } from 'node:crypto';
 import net from 'node:net';
@@ -39,7 +39,6 @@ import { Redis } from 'ioredis';
 import {
   hasSection,
   memory,
-  metric,
   runLoad,
   startDouble,
   startGateway,
@@ -47,6 +46,7 @@ import {
   stopAll,
   waitQuiet,
 } from './support/e2e-procs.mjs';
+import { watchInThread } from './support/http-watch.mjs';
 
 const HOSTILE_NAMES = ['nested-html', 'qp-soft', 'mime-parts', 'long-header'];
 
@@ -344,79 +344,6 @@ function slowClients(port, count, localAddress) {
   };
 }
 
-// --- watching the processes -----------------------------------------------------------------
-
-/**
- * Watches one process with two independent pollers, each every 250 ms: /healthz (answered on the
- * event loop without other I/O, so its time is the loop's delay as a client sees it; a frozen
- * process leaves it outstanding, which counts for as long as it is) and /metrics (prom-client's
- * event-loop delay and the process's heap and external memory, sampled beside its RSS). /metrics
- * first refreshes the queue gauges from Redis, within the gateway's own deadline, so its time is
- * reported on its own: it waits on Redis, not only on the loop.
- */
-function watch(gw, pid) {
-  const w = {
-    name: gw.name,
-    lagMax: 0,
-    metricsMax: 0,
-    healthMax: 0,
-    healthTimeouts: 0,
-    stop: false,
-    healthSince: null,
-    metricsSince: null,
-    mem: { rss: 0, heapTotal: 0, heapUsed: 0, external: 0, atPeak: null },
-  };
-  const outstanding = (since) => (since === null ? 0 : performance.now() - since);
-  /** The longest /healthz wait so far, counting one still outstanding. */
-  w.health = () => Math.max(w.healthMax, outstanding(w.healthSince));
-  w.metricsWait = () => Math.max(w.metricsMax, outstanding(w.metricsSince));
-  const timed = async (path, mark) => {
-    const t = performance.now();
-    w[mark] = t;
-    try {
-      const r = await fetch(`http://${HOST}:${gw.httpPort}${path}`, { signal: AbortSignal.timeout(600_000) });
-      const text = await r.text();
-      return { ms: performance.now() - t, text };
-    } catch {
-      return { ms: performance.now() - t, text: null };
-    } finally {
-      w[mark] = null;
-    }
-  };
-  const sample = (text) => {
-    const rss = memory(pid).rss;
-    const s = {
-      rss,
-      heapTotal: mib(metric(text, 'mailgate_nodejs_heap_size_total_bytes')),
-      heapUsed: mib(metric(text, 'mailgate_nodejs_heap_size_used_bytes')),
-      external: mib(metric(text, 'mailgate_nodejs_external_memory_bytes')),
-    };
-    for (const k of ['rss', 'heapTotal', 'heapUsed', 'external']) w.mem[k] = Math.max(w.mem[k], s[k]);
-    if (rss >= w.mem.rss) w.mem.atPeak = s;
-  };
-  const metricsLoop = (async () => {
-    while (!w.stop) {
-      const m = await timed('/metrics', 'metricsSince');
-      w.metricsMax = Math.max(w.metricsMax, m.ms);
-      if (m.text) {
-        w.lagMax = Math.max(w.lagMax, metric(m.text, 'mailgate_nodejs_eventloop_lag_max_seconds') * 1000);
-        sample(m.text);
-      }
-      await sleep(250);
-    }
-  })();
-  const healthLoop = (async () => {
-    while (!w.stop) {
-      const h = await timed('/healthz', 'healthSince');
-      w.healthMax = Math.max(w.healthMax, h.ms);
-      if (h.text === null) w.healthTimeouts++;
-      await sleep(250);
-    }
-  })();
-  w.done = Promise.all([metricsLoop, healthLoop]);
-  return w;
-}
-
 async function main() {
   const f = parseFlags(process.argv.slice(2));
   const runId = randomBytes(3).toString('hex');
@@ -445,11 +372,13 @@ async function main() {
     { name: 'redis-server', pid: redis.child.pid },
   ];
   const idle = Object.fromEntries(procs.map((p) => [p.name, memory(p.pid).rss]));
-  // Built before the watchers start: dot-stuffing 20 MB holds this process's loop for a while,
-  // and the watchers' times are taken on it.
+  // Built before the load starts: dot-stuffing 20 MB holds this process's loop for a while.
   const hostile = hostileMessages(f, runId);
   for (const m of hostile) m.data = dataOf(m.raw);
-  const watchers = [watch(smtp, smtp.child.pid), watch(worker, worker.child.pid)];
+  const watchers = [
+    watchInThread(smtp.name, smtp.httpPort, smtp.child.pid),
+    watchInThread(worker.name, worker.httpPort, worker.child.pid),
+  ];
   const largest = Math.max(0, ...hostile.map((m) => m.raw.length));
   const load = runLoad({
     port: smtp.smtpPort,
@@ -502,9 +431,7 @@ async function main() {
   const settledAfter = (Date.now() - t0) / 1000;
   const perSubject = (await double.stats(true)).perSubject ?? {};
   const peaks = Object.fromEntries(procs.map((p) => [p.name, memory(p.pid).peak]));
-  for (const w of watchers) w.stop = true;
-  // A watcher stuck on a blocked process is not waited for: its stall so far is what counts.
-  const stalls = watchers.map((w) => ({ ...w, healthNow: w.health(), metricsNow: w.metricsWait() }));
+  const stalls = await Promise.all(watchers.map((w) => w.stop()));
   slow?.close();
 
   console.log(

@@ -59,6 +59,7 @@ const USAGE = `usage: node bench/smtp-intake.mjs [options]
   --profile        run both servers under node --cpu-prof and print their top self-time functions
   --only T         measure only "bare" or only "gateway"
   --keep           keep the temporary directory (logs, profiles)
+  --node-args 'O'  Node options for the gateway process (e.g. --max-semi-space-size=2; default: none)
   --durability L   redis.durability of the gateway: none (default), fsync (Redis appendfsync always)
                    or replica (also a replica on this machine, WAIT for it)`;
 
@@ -76,6 +77,7 @@ function parseFlags(argv) {
     only: '',
     keep: false,
     durability: 'none',
+    nodeArgs: [],
   };
   const num = (name, v) => {
     const n = Number(v);
@@ -120,6 +122,11 @@ function parseFlags(argv) {
       case '--durability':
         f.durability = value();
         if (!['none', 'fsync', 'replica'].includes(f.durability)) usage('--durability takes none, fsync or replica');
+        break;
+      case '--node-args':
+        f.nodeArgs = String(value() ?? '')
+          .split(/\s+/)
+          .filter(Boolean);
         break;
       case '--only':
         f.only = value();
@@ -260,7 +267,7 @@ async function startBare(dir, profileDir) {
   };
 }
 
-async function startGateway(dir, redisUrl, prefix, profileDir, durability = 'none') {
+async function startGateway(dir, redisUrl, prefix, profileDir, durability = 'none', extraNodeArgs = []) {
   const smtpPort = await freePort();
   const httpPort = await freePort();
   const configFile = path.join(dir, `mailgate-${prefix}.yaml`);
@@ -282,7 +289,7 @@ async function startGateway(dir, redisUrl, prefix, profileDir, durability = 'non
       '',
     ].join('\n'),
   );
-  const nodeArgs = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
+  const nodeArgs = [...extraNodeArgs, ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [])];
   const logFile = path.join(dir, `gateway-${prefix}.log`);
   const log = openSync(logFile, 'a');
   const child = track(
@@ -377,7 +384,7 @@ async function measure(kind, ctx, runIndex) {
   } else {
     await ctx.redis.client.flushall();
     prefix = `bench-${randomBytes(4).toString('hex')}`;
-    target = await startGateway(ctx.dir, ctx.redis.url, prefix, profileDir, ctx.flags.durability);
+    target = await startGateway(ctx.dir, ctx.redis.url, prefix, profileDir, ctx.flags.durability, ctx.flags.nodeArgs);
   }
   const cpu0 = cpuSeconds(target.pid);
   const busy0 = machineBusySeconds();

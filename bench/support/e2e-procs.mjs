@@ -214,18 +214,7 @@ export async function startGateway({
   return gw;
 }
 
-/** A metric's value (summed over series matching `labels`, e.g. 'kind="server"'). */
-export function metric(text, name, labels = '') {
-  let sum = 0;
-  for (const line of text.split('\n')) {
-    if (!line.startsWith(name)) continue;
-    const rest = line.slice(name.length);
-    if (!(rest.startsWith(' ') || rest.startsWith('{'))) continue;
-    if (labels && !rest.includes(labels)) continue;
-    sum += Number(line.split(' ').pop());
-  }
-  return sum;
-}
+export { metric } from './prom-text.mjs';
 
 /** Run the load generator in its own process; resolves with its result. */
 export function runLoad(options) {
