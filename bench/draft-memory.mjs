@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // bench/draft-memory: what drafting one large message costs in memory, as a multiple of its size,
-// in the gateway's drafting code and in mailparser alone (the least any drafting built on it can
-// hold), each in a fresh process of its own.
+// in the gateway's drafting code and, for comparison, in mailparser's simpleParser alone (which
+// also decodes every header and checksums each attachment), each in a fresh process of its own.
 //
 //   npm run build && node bench/draft-memory.mjs [--kinds html,text,attachment,qp-soft,nested-html] [--mb 19]
 //
@@ -9,8 +9,7 @@
 // limits of a drafting thread of `serve` (draft.heapMb old generation, 8 MB young generation), which
 // builds the message, drafts a small one to load its modules, collects garbage, takes the RSS,
 // drafts the message once, and reports the process's peak RSS (VmHWM) over that baseline. Ways:
-//   mailparser   simpleParser(raw) with the text conversions the gateway turns off turned off too
-//                (the message's parts decoded, nothing else);
+//   mailparser   simpleParser(raw) with the text conversions the gateway turns off turned off too;
 //   draft        the gateway's draft() (mail/draft/draft.ts): what a drafting thread does for a job.
 // The message is kept alive throughout, as the worker keeps its job's raw bytes.
 import { spawn } from 'node:child_process';

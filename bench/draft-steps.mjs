@@ -46,6 +46,8 @@ const { archiveMessages } = await import('./support/archive-messages.mjs');
 
 const config = loadConfig({});
 const archive = await archiveMessages(mbox, config.smtp.maxMessageBytes);
+/** draft()'s limits on the parse, so that the step is the one a draft takes. */
+const parseLimits = { maxDecodedBytes: config.draft.maxDecodedBytes, maxMimeParts: config.draft.maxMimeParts };
 if (archive === null) {
   process.stderr.write(
     `draft-steps: no mail at ${mbox}; build the archive with: node bench/replay.mjs --only dry --dir ${path.dirname(mbox)}\n`,
@@ -65,7 +67,7 @@ const prepared = [];
 for (const m of messages) {
   const headers = parseHeaders(m.raw);
   const envelope = replayEnvelope(m.raw, { fromLine: m.fromLine }, now, headers);
-  const parsed = await parseMessage(restorePartSeparators(m.raw), 30_000);
+  const parsed = await parseMessage(restorePartSeparators(m.raw), 30_000, parseLimits);
   prepared.push({ ...m, headers, envelope, parts: messageParts(parsed, m.raw), parsed });
 }
 
@@ -75,7 +77,7 @@ const steps = {
   verdict: (p) => verdictFromHeaders(p.headers, p.raw, p.envelope, config),
   'thread key': (p) => threadFacts(p.headers, p.raw),
   'part separators': (p) => restorePartSeparators(p.raw),
-  'mailparser parse': (p) => parseMessage(p.raw, 30_000),
+  'mailparser parse': (p) => parseMessage(p.raw, 30_000, parseLimits),
   'message parts': (p) => messageParts(p.parsed, p.raw),
   sanitise: (p) => (p.parts.html !== undefined ? sanitiseHtml(p.parts.html) : null),
   'compose body': (p) =>

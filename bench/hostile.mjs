@@ -210,7 +210,7 @@ function hostileMessages(f, runId) {
     parts.push(`--${b}--${CRLF}`);
     out.push({
       name: 'mime-parts',
-      what: `${f.parts} MIME parts`,
+      what: `${f.parts} MIME parts (leaves; ${f.parts + 1} with the multipart)`,
       parts: [
         head(runId, 'mime-parts', 'GJ-200003', [`Content-Type: multipart/mixed; boundary="${b}"`]).join(CRLF),
         CRLF,
@@ -286,6 +286,12 @@ function sendOne(port, data, localAddress) {
       }
     });
   });
+}
+
+/** What a hostile message's post carried, as the double saw it. */
+function shapeOf(shape) {
+  if (!shape) return '';
+  return ` (${shape.html ? 'with' : 'without'} html_body, ${shape.attachments} attachment(s))`;
 }
 
 // --- slow connections ------------------------------------------------------------------------
@@ -429,7 +435,9 @@ async function main() {
     await sleep(1000);
   }
   const settledAfter = (Date.now() - t0) / 1000;
-  const perSubject = (await double.stats(true)).perSubject ?? {};
+  const posts = await double.stats(true);
+  const perSubject = posts.perSubject ?? {};
+  const shapes = posts.shapes ?? {};
   const peaks = Object.fromEntries(procs.map((p) => [p.name, memory(p.pid).peak]));
   const stalls = await Promise.all(watchers.map((w) => w.stop()));
   slow?.close();
@@ -472,7 +480,7 @@ async function main() {
   for (const [i, m] of hostile.entries()) {
     const x = fate[i];
     console.log(
-      `  ${m.name.padEnd(12)} ${m.what} (${fmt(mib(m.raw.length), 1)} MiB): SMTP "${m.result.reply.slice(0, 90)}" after ${fmt(m.result.seconds, 1)} s; job ${x.state}${x.attempts !== undefined ? ` after ${x.attempts} attempt(s)` : ''}${x.reason ? ` (${x.reason.slice(0, 120)})` : ''}; posted ${perSubject[m.subject] ?? 0} time(s)`,
+      `  ${m.name.padEnd(12)} ${m.what} (${fmt(mib(m.raw.length), 1)} MiB): SMTP "${m.result.reply.slice(0, 90)}" after ${fmt(m.result.seconds, 1)} s; job ${x.state}${x.attempts !== undefined ? ` after ${x.attempts} attempt(s)` : ''}${x.reason ? ` (${x.reason.slice(0, 120)})` : ''}; posted ${perSubject[m.subject] ?? 0} time(s)${shapeOf(shapes[m.subject])}`,
     );
   }
   if (slow) {

@@ -586,7 +586,8 @@ async function main() {
       `  gateway: dist/src/cli.js serve --role smtp (SMTP door only, no workers: acceptance = header verdict + raw and job in Redis before 250)` +
         (redis
           ? `; redis ${redis.version} ${fsyncAlways ? 'appendonly yes, appendfsync always' : flags.aof ? 'appendonly yes, appendfsync everysec' : 'without persistence'}${flags.durability === 'replica' ? ' + one replica on this machine' : ''}, durability ${flags.durability}, flushed before each gateway run`
-          : ''),
+          : '') +
+        (flags.nodeArgs.length > 0 ? `; node ${flags.nodeArgs.join(' ')}` : ''),
     );
   console.log(
     '  generator, sink, gateway and redis are separate processes sharing this machine\'s CPUs; CPU columns: cores used over the whole load (100 % = one core); "other" = machine busy time minus these processes (kernel interrupts, and anything else running: high values mean a noisy measurement)',

@@ -24,10 +24,14 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
  */
 export function watchInThread(name, httpPort, pid) {
   const thread = new Worker(fileURLToPath(import.meta.url), { workerData: { name, httpPort, pid } });
+  // Never what keeps the bench alive, e.g. when it fails before stop().
+  thread.unref();
   const result = new Promise((resolve, reject) => {
     thread.once('message', resolve);
     thread.once('error', reject);
   });
+  // A thread that failed before stop() is reported by stop(), not as an unhandled rejection.
+  result.catch(() => {});
   return {
     async stop() {
       thread.postMessage('stop');

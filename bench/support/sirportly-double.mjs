@@ -11,7 +11,7 @@
 // Control, on its own port (`control`), for the bench script:
 //   POST /faults  JSON: the double's faults (delayMs, failRate, status429Rate, retryAfter,
 //                 commitThenHangRate, hangMs, only: […]) and `seed` for their random draws
-//   GET  /stats   JSON {posts, distinct, duplicates, perSubject (with ?subjects), firstPostAt,
+//   GET  /stats   JSON {posts, distinct, duplicates, perSubject and shapes (with ?subjects), firstPostAt,
 //                 lastPostAt, calls: {"endpoint status": n}, hangs, retryGapsMs, rss}
 //   POST /reset   forget the figures (the double's own records stay)
 // Fault rates are drawn from a seeded generator so a run can be repeated exactly.
@@ -32,6 +32,7 @@ function mulberry32(seed) {
 function freshFigures() {
   return {
     perSubject: new Map(), // subject → posts
+    shapes: new Map(), // subject → what its last post carried (html_body, attachments)
     posts: 0,
     firstPostAt: 0,
     lastPostAt: 0,
@@ -61,6 +62,11 @@ function onCall({ path, params, status, hung, receivedAt, decidedAt }) {
   if (status === 429) figures.limitedAt.set(subject, decidedAt);
   if (status !== 201) return;
   figures.perSubject.set(subject, (figures.perSubject.get(subject) ?? 0) + 1);
+  const attachments = params.get('attachments');
+  figures.shapes.set(subject, {
+    html: params.has('html_body'),
+    attachments: attachments ? attachments.split(',').length : 0,
+  });
   figures.posts++;
   if (!figures.firstPostAt) figures.firstPostAt = decidedAt;
   figures.lastPostAt = decidedAt;
@@ -76,6 +82,7 @@ function stats(withSubjects) {
     distinct: figures.perSubject.size,
     duplicates: [...figures.perSubject.values()].filter((n) => n > 1).length,
     perSubject: withSubjects ? Object.fromEntries(figures.perSubject) : undefined,
+    shapes: withSubjects ? Object.fromEntries(figures.shapes) : undefined,
     firstPostAt: figures.firstPostAt,
     lastPostAt: figures.lastPostAt,
     calls: figures.calls,

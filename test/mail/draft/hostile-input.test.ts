@@ -238,7 +238,7 @@ describe('caps on what a message decodes to', () => {
     expect(classifyFailure(err, job(0), config, Date.now())).toBeInstanceOf(UnrecoverableError);
   });
 
-  it('drafts 1,001 parts under the default draft.maxMimeParts: draft.maxAttachments uploaded, the rest listed', async () => {
+  it('drafts 1,000 attachments (1,002 parts) under the default draft.maxMimeParts: draft.maxAttachments uploaded, the rest listed', async () => {
     const d = await draft(attachmentsMail(1000), envelope(), config, 'AB-123456');
     expect(d.attachments).toHaveLength(500);
     expect(d.update.message).toMatch(
